@@ -1,0 +1,5 @@
+"""modeldeck: a notebook-native control deck for model platforms."""
+
+from ._version import __version__
+
+__all__ = ["__version__"]

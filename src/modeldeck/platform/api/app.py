@@ -1,0 +1,163 @@
+"""The FastAPI application: routes, a request id on every response, JSON errors that never leak."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ... import __version__
+from ...errors import DeckError, InvalidParameter, PayloadTooLarge
+from ..core import Platform
+from . import routes_accounts, routes_artifacts, routes_models, routes_workspaces
+
+log = logging.getLogger("modeldeck.platform")
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="modeldeck platform",
+        version=__version__,
+        description="Workspaces, authorized models, model versions, artifacts and predict.",
+    )
+    app.state.platform = platform
+    for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_exception_handler(DeckError, _deck_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(BodyLimit, limit=platform.settings.max_json_body)
+    app.add_middleware(RequestId)
+    return app
+
+
+def _request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
+
+
+def _error(request: Request, error: DeckError) -> JSONResponse:
+    error.request_id = _request_id(request)
+    headers = getattr(error, "headers", None)
+    return JSONResponse(error.to_dict(), status_code=error.status or 500, headers=headers)
+
+
+async def _deck_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DeckError)
+    return _error(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """Name the fields that are wrong, never their values (pydantic's default echoes the input)."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
+    return _error(
+        request,
+        InvalidParameter(
+            "The request body is not valid JSON." if malformed else "Invalid request: " + "; ".join(problems) + ".",
+            code="InvalidParameter.Body" if malformed else "InvalidParameter",
+            hint="Check the request against the API schema at /docs.",
+        ),
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    codes = {404: ("NotFound", "Check the URL against the API schema at /docs."),
+             405: ("MethodNotAllowed", "Check the HTTP method against the API schema at /docs.")}  # fmt: skip
+    code, hint = codes.get(exc.status_code, ("InvalidParameter", "Check the request."))
+    message = "No such endpoint." if exc.status_code == 404 else str(exc.detail)
+    return _error(request, DeckError(message, code=code, status=exc.status_code, hint=hint))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("internal error in %s %s (request %s)", request.method, request.url.path, _request_id(request),
+              exc_info=exc)  # fmt: skip
+    return _error(
+        request,
+        DeckError(
+            "The platform hit an internal error.",
+            hint="Retry; if it persists, report the request id to the platform's admin.",
+        ),
+    )
+
+
+class RequestId:
+    """Give every request an id, echoed in `X-Request-Id` and in every error body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = "req-" + secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class BodyLimit:
+    """Refuse oversize bodies with 413 before they are parsed; upload bodies are bounded by their upload."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"] == "PATCH" and scope["path"].startswith("/api/v1/uploads/")):
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                return await self._refuse(scope, receive, send)
+            return await self.app(scope, receive, send)
+        # No declared length (chunked): read up to the limit, then replay the body to the app.
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await self._refuse(scope, receive, send)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(
+            f"The request body is larger than {self.limit} bytes.",
+            hint="Send large files through the uploads API; JSON bodies must stay small.",
+        )
+        error.request_id = scope.get("state", {}).get("request_id")
+        body: dict[str, Any] = error.to_dict()
+        await JSONResponse(body, status_code=413)(scope, receive, send)

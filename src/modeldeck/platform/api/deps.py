@@ -1,0 +1,45 @@
+"""Request-scoped access to the platform and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from ..authz import Caller, Principal, authenticate, enter
+from ..core import Platform
+
+
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+def bearer(authorization: str | None) -> str | None:
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
+def get_principal(
+    platform: Annotated[Platform, Depends(get_platform)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    with platform.store.read() as db:
+        return authenticate(db, bearer(authorization))
+
+
+def get_caller(
+    platform: Annotated[Platform, Depends(get_platform)],
+    principal: Annotated[Principal, Depends(get_principal)],
+    workspace_header: Annotated[
+        str | None,
+        Header(alias="X-ModelDeck-Workspace", description="Workspace name or id; main-account keys may omit it."),
+    ] = None,
+) -> Caller:
+    with platform.store.read() as db:
+        return enter(db, principal, workspace_header)
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -1,0 +1,159 @@
+"""Who is calling, in which workspace, with which permissions.
+
+Mirrors the platforms' rules: a main-account key without a workspace lands in the default workspace; a
+sub-account key must name one it is a member of (`Workspace.AccessDenied` otherwise). Every action then
+needs the permission in that workspace: membership AND role, as in ModelArts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import AccessDenied, InvalidApiKey, NotFound, WorkspaceAccessDenied
+from .ids import key_digest
+from .schema import Account, ApiKey, Member, Workspace
+
+PERMISSIONS = ("list", "register", "approve", "invoke", "authorize", "manage")
+ROLES: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"list"}),
+    "developer": frozenset({"list", "register", "invoke"}),
+    "admin": frozenset(PERMISSIONS),
+}
+WORKSPACE_HEADER = "X-ModelDeck-Workspace"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The account behind an API key."""
+
+    account_id: str
+    account_name: str
+    is_main: bool
+    root_id: str  # the main account that owns every workspace of this home
+    mode: str  # the root's authorization mode: strict | loose
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A principal acting in one workspace with a role."""
+
+    principal: Principal
+    workspace_id: str
+    workspace_name: str
+    role: str
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return ROLES.get(self.role, frozenset())
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise AccessDenied(
+                f"Account '{self.principal.account_name}' has role '{self.role}' in workspace "
+                f"'{self.workspace_name}', which does not allow '{permission}'.",
+                hint=f"Ask an admin of workspace '{self.workspace_name}' for a role that allows "
+                f"'{permission}' ({', '.join(r for r, p in ROLES.items() if permission in p)}).",
+            )
+
+
+def authenticate(db: Session, key: str | None) -> Principal:
+    if not key:
+        raise InvalidApiKey(
+            "No API key was sent.",
+            hint="Send the key as 'Authorization: Bearer <key>'; an embedded home keeps its admin key "
+            "in admin.key.",
+        )
+    row = db.execute(
+        select(Account.id, Account.name, Account.kind, ApiKey.revoked_at)
+        .join(ApiKey, ApiKey.account_id == Account.id)
+        .where(ApiKey.digest == key_digest(key))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise InvalidApiKey("The API key is not valid.")
+    root = db.execute(select(Account.id, Account.authorization_mode).where(Account.kind == "main")).one()
+    return Principal(row.id, row.name, row.kind == "main", root.id, root.authorization_mode)
+
+
+def role_in(db: Session, principal: Principal, workspace_id: str) -> str | None:
+    """The principal's role in a workspace, or None when it is not a member."""
+    if principal.is_main:
+        return "admin"
+    role = db.scalar(
+        select(Member.role).where(Member.workspace_id == workspace_id, Member.account_id == principal.account_id)
+    )
+    if role is None and principal.mode == "loose":
+        return "developer"
+    return None if role == "none" else role
+
+
+def member_workspaces(db: Session, principal: Principal) -> list[tuple[Workspace, str]]:
+    """Every workspace the principal may enter, with its role there."""
+    workspaces = db.scalars(select(Workspace).order_by(Workspace.created_at, Workspace.id)).all()
+    if principal.is_main:
+        return [(w, "admin") for w in workspaces]
+    roles = dict(
+        db.execute(select(Member.workspace_id, Member.role).where(Member.account_id == principal.account_id)).all()
+    )
+    default = "developer" if principal.mode == "loose" else None
+    out = []
+    for w in workspaces:
+        role = roles.get(w.id, default)
+        if role and role != "none":
+            out.append((w, role))
+    return out
+
+
+def find_workspace(db: Session, ref: str) -> Workspace | None:
+    """A workspace by id or by name."""
+    return db.scalar(select(Workspace).where((Workspace.id == ref) | (Workspace.name == ref)))
+
+
+def enter(db: Session, principal: Principal, workspace_ref: str | None) -> Caller:
+    """Resolve the workspace a request acts in, enforcing the access-denied rules and their hints."""
+    if not workspace_ref:
+        if not principal.is_main:
+            names = [w.name for w, _ in member_workspaces(db, principal)]
+            raise WorkspaceAccessDenied(
+                f"A sub-account key must name a workspace; account '{principal.account_name}' did not.",
+                hint=_pass_workspace_hint(names, principal.account_name),
+            )
+        ws = db.scalar(select(Workspace).where(Workspace.is_default.is_(True)))
+        assert ws is not None, "every account has a default workspace"
+        return Caller(principal, ws.id, ws.name, "admin")
+    ws = find_workspace(db, workspace_ref)
+    role = role_in(db, principal, ws.id) if ws is not None else None
+    if ws is None or role is None:
+        if principal.is_main:
+            raise NotFound(
+                f"Workspace '{_clip(workspace_ref)}' does not exist.",
+                code="Workspace.NotFound",
+                hint="List your workspaces with `modeldeck workspaces` or GET /api/v1/workspaces.",
+            )
+        # One answer for "missing" and "not a member": the existence of a workspace is not a sub-account's to know.
+        names = [w.name for w, _ in member_workspaces(db, principal)]
+        raise WorkspaceAccessDenied(
+            f"Account '{principal.account_name}' is not a member of workspace '{_clip(workspace_ref)}'.",
+            hint=_pass_workspace_hint(names, principal.account_name),
+        )
+    return Caller(principal, ws.id, ws.name, role)
+
+
+def _pass_workspace_hint(names: list[str], account: str) -> str:
+    if not names:
+        return (
+            f"Account '{account}' belongs to no workspace yet: ask a workspace admin to add it as a member "
+            f"(deck.add_member(workspace, '{account}', role='developer')), then pass that workspace."
+        )
+    listed = ", ".join(f"'{n}'" for n in names[:10])
+    return (
+        f"Pass one of your workspaces ({listed}) with workspace=... in modeldeck "
+        f"or the '{WORKSPACE_HEADER}' header."
+    )
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,58 @@
+"""Signed keyset cursors: opaque to clients, bound to the listing and workspace that issued them.
+
+A cursor carries the sort key of the last item served. Its MAC covers the scope (endpoint, workspace,
+filters), so a cursor cannot be forged, replayed in another workspace, or used to probe other listings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from ..errors import InvalidParameter
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Cursors:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def _mac(self, scope: str, body: bytes) -> str:
+        return hmac.new(self._secret, scope.encode() + b"\0" + body, hashlib.sha256).hexdigest()[:32]
+
+    def encode(self, scope: str, key: list[Any]) -> str:
+        body = json.dumps(key, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(body).decode().rstrip("=") + "." + self._mac(scope, body)
+
+    def decode(self, scope: str, token: str) -> list[Any]:
+        try:
+            data, mac = token.rsplit(".", 1)
+            body = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+            valid = hmac.compare_digest(mac, self._mac(scope, body))
+            key = json.loads(body) if valid else None
+        except (ValueError, UnicodeDecodeError):
+            key = None
+        if not isinstance(key, list):
+            raise InvalidParameter(
+                "The pagination cursor is not valid for this listing.",
+                code="InvalidParameter.Cursor",
+                hint="Pass the next_cursor from the previous page of the same listing, or omit it to start over.",
+            )
+        return key
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidParameter(
+            f"limit must be between 1 and {MAX_LIMIT}.",
+            code="InvalidParameter.Limit",
+            hint=f"Ask for at most {MAX_LIMIT} items a page and follow next_cursor.",
+        )
+    return limit

@@ -1,0 +1,536 @@
+"""Models, the grants that authorize other workspaces to use them, and model versions.
+
+A workspace's authorized models are the ones it owns plus the ones granted to it. PUBLIC models of the
+account are visible everywhere but, as on Model Studio, callable only where owned or granted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
+from . import fields
+from .authz import Caller, find_workspace
+from .ids import new_id, utcnow
+from .pagination import Cursors, clamp_limit
+from .safety import validate_uri
+from .schema import Artifact, Grant, Model, ModelVersion, Workspace
+
+OWNER_ACTIONS = list(fields.GRANT_ACTIONS)
+SOURCES = ("owned", "granted", "public", "none")  # most to least specific: an owned name wins
+ARTIFACT_SCHEME = "artifact://sha256:"
+
+
+@dataclass
+class ModelView:
+    """A model as one workspace sees it: where it comes from and what this workspace may do with it."""
+
+    model: Model
+    owner: str  # name of the owning workspace
+    source: str  # owned | granted | public | none (exists in the account, invisible here)
+    actions: list[str]
+    latest: ModelVersion | None = None
+
+
+# ---- models -------------------------------------------------------------------------------------------
+
+
+def _view_query(ws_id: str):  # type: ignore[no-untyped-def]
+    return (
+        select(Model, Workspace.name, Grant.actions_text)
+        .join(Workspace, Workspace.id == Model.workspace_id)
+        .outerjoin(Grant, and_(Grant.model_id == Model.id, Grant.workspace_id == ws_id))
+    )
+
+
+def _view(caller: Caller, model: Model, owner: str, granted: str | None) -> ModelView:
+    if model.workspace_id == caller.workspace_id:
+        return ModelView(model, owner, "owned", list(OWNER_ACTIONS))
+    if granted is not None:
+        return ModelView(model, owner, "granted", [a for a in granted.split(",") if a])
+    return ModelView(model, owner, "public" if model.accessibility == "PUBLIC" else "none", [])
+
+
+def list_models(
+    db: Session,
+    caller: Caller,
+    cursors: Cursors,
+    *,
+    query: str | None = None,
+    task: str | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[list[ModelView], str | None]:
+    caller.require("list")
+    limit = clamp_limit(limit)
+    ws = caller.workspace_id
+    stmt = _view_query(ws).where(
+        or_(Model.workspace_id == ws, Grant.model_id.is_not(None), Model.accessibility == "PUBLIC")
+    )
+    if query:
+        stmt = stmt.where(Model.model_name.contains(query, autoescape=True))
+    if task:
+        stmt = stmt.where(Model.task == task)
+    if action:
+        action = fields.choice(action, fields.GRANT_ACTIONS, "action")
+        stmt = stmt.where(or_(Model.workspace_id == ws, Grant.actions_text.contains(f",{action},")))
+    scope = f"models|{ws}|{query}|{task}|{action}"
+    if cursor:
+        name, model_id = cursors.decode(scope, cursor)
+        stmt = stmt.where(
+            or_(Model.model_name > name, and_(Model.model_name == name, Model.id > model_id))
+        )
+    rows = db.execute(stmt.order_by(Model.model_name, Model.id).limit(limit + 1)).all()
+    views = [_view(caller, m, owner, granted) for m, owner, granted in rows[:limit]]
+    _attach_latest(db, views)
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        nxt = cursors.encode(scope, [last.model_name, last.id])
+    return views, nxt
+
+
+def _attach_latest(db: Session, views: list[ModelView]) -> None:
+    """The newest version of each model on the page: one indexed lookup per model, never a full scan."""
+    for view in views:
+        view.latest = db.scalar(_ordered_versions(view.model.id).limit(1))
+
+
+def _ordered_versions(model_id: str):  # type: ignore[no-untyped-def]
+    return (
+        select(ModelVersion)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(
+            ModelVersion.major.desc(),
+            ModelVersion.minor.desc(),
+            ModelVersion.patch.desc(),
+            ModelVersion.version_name.desc(),
+        )
+    )
+
+
+def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> ModelView:
+    """Find a model by id or name from the caller's workspace.
+
+    `need` is `list` (visible here), an action (`inference`, `fine_tune`, `deploy`: authorized here), or
+    `owner` (owned here: required to change it). A model of the account that this workspace may not use
+    gives `Model.AccessDenied` naming its owner and the missing grant.
+    """
+    caller.require("list")
+    rows = db.execute(_view_query(caller.workspace_id).where(or_(Model.id == ref, Model.model_name == ref))).all()
+    if not rows:
+        raise NotFound(
+            f"Model {_q(ref)} does not exist.",
+            code="Model.NotFound",
+            hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
+        )
+    views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
+    view = min(views, key=lambda v: SOURCES.index(v.source))
+    if (
+        (need == "list" and view.source != "none")
+        or (need == "owner" and view.source == "owned")
+        or (need in fields.GRANT_ACTIONS and need in view.actions)
+    ):
+        return view
+    raise _model_denied(caller, view, need)
+
+
+def _model_denied(caller: Caller, view: ModelView, need: str) -> ModelAccessDenied:
+    name, ws, owner = view.model.model_name, caller.workspace_name, view.owner
+    if need == "owner":
+        return ModelAccessDenied(
+            f"Model '{name}' is owned by workspace '{owner}'; workspace '{ws}' cannot change it.",
+            hint=f"Switch to workspace '{owner}' to change the model or register its versions.",
+        )
+    action = need if need in fields.GRANT_ACTIONS else "inference"
+    return ModelAccessDenied(
+        f"Workspace '{ws}' is not authorized to use model '{name}' for {action}.",
+        hint=f"An admin of workspace '{owner}', which owns the model, must authorize workspace '{ws}' "
+        f"for '{action}': deck.authorize('{name}', '{ws}', actions=['{action}']) "
+        f"or `modeldeck authorize '{name}' {ws} --action {action}`.",
+    )
+
+
+def create_model(db: Session, caller: Caller, name: str, **attrs: Any) -> Model:
+    caller.require("register")
+    fields.model_name(name)
+    existing = db.scalar(select(Model.id).where(Model.workspace_id == caller.workspace_id, Model.model_name == name))
+    if existing is not None:
+        raise Conflict(
+            f"Model '{name}' already exists in workspace '{caller.workspace_name}'.",
+            code="Model.AlreadyExists",
+            hint="Register a new version of it instead, or choose another name.",
+        )
+    now = utcnow()
+    model = Model(
+        id=new_id("mdl"), workspace_id=caller.workspace_id, model_name=name, created_at=now, updated_at=now,
+        **_model_attrs(attrs, defaults=True),
+    )
+    db.add(model)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"Model '{name}' already exists in workspace '{caller.workspace_name}'.",
+            code="Model.AlreadyExists",
+            hint="Register a new version of it instead, or choose another name.",
+        ) from None
+    return model
+
+
+def _model_attrs(attrs: dict[str, Any], *, defaults: bool) -> dict[str, Any]:
+    unknown = set(attrs) - {"task", "domain", "origin", "accessibility", "model_type", "labels", "description",
+                            "extra_info"}  # fmt: skip
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown model field(s): {', '.join(sorted(unknown))}.", hint="Check the field names."
+        )
+    out: dict[str, Any] = {}
+    for key in ("task", "domain", "origin", "model_type"):
+        if key in attrs:
+            out[key] = fields.optional_text(attrs[key], key)
+    if "accessibility" in attrs or defaults:
+        out["accessibility"] = fields.choice(attrs.get("accessibility") or "PRIVATE", fields.ACCESSIBILITIES,
+                                             "accessibility")  # fmt: skip
+    if "labels" in attrs or defaults:
+        out["labels"] = fields.labels(attrs.get("labels"))
+    if "description" in attrs or defaults:
+        out["description"] = fields.text(attrs.get("description"), "description")
+    if "extra_info" in attrs or defaults:
+        out["extra_info"] = fields.json_object(attrs.get("extra_info"), "extra_info")
+    return out
+
+
+def update_model(db: Session, caller: Caller, ref: str, **attrs: Any) -> ModelView:
+    caller.require("register")
+    view = resolve_model(db, caller, ref, need="owner")
+    for key, value in _model_attrs(attrs, defaults=False).items():
+        setattr(view.model, key, value)
+    view.model.updated_at = utcnow()
+    return view
+
+
+def delete_model(db: Session, caller: Caller, ref: str) -> None:
+    caller.require("manage")
+    view = resolve_model(db, caller, ref, need="owner")
+    db.delete(view.model)
+
+
+# ---- grants -------------------------------------------------------------------------------------------
+
+
+def list_grants(db: Session, caller: Caller, ref: str) -> list[tuple[Grant, str]]:
+    view = resolve_model(db, caller, ref, need="owner")
+    rows = db.execute(
+        select(Grant, Workspace.name)
+        .join(Workspace, Workspace.id == Grant.workspace_id)
+        .where(Grant.model_id == view.model.id)
+        .order_by(Workspace.name)
+    ).all()
+    return [(g, name) for g, name in rows]
+
+
+def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions: list[str]) -> tuple[Grant, str]:
+    """Authorize another workspace of the account for a model and a set of actions (replaces the set)."""
+    caller.require("authorize")
+    view = resolve_model(db, caller, ref, need="owner")
+    target = _target_workspace(db, workspace_ref)
+    if target.id == view.model.workspace_id:
+        raise InvalidParameter(
+            f"Workspace '{target.name}' owns model '{view.model.model_name}' and may already do everything with it.",
+            code="InvalidParameter.Grant",
+            hint="Authorize another workspace.",
+        )
+    if not actions:
+        raise InvalidParameter(
+            "A grant needs at least one action.",
+            code="InvalidParameter.Grant",
+            hint=f"Pass actions from: {', '.join(fields.GRANT_ACTIONS)}; revoke to remove a grant.",
+        )
+    chosen = sorted({fields.choice(a, fields.GRANT_ACTIONS, "action") for a in actions})
+    grant = db.get(Grant, (view.model.id, target.id))
+    if grant is None:
+        grant = Grant(model_id=view.model.id, workspace_id=target.id, created_at=utcnow())
+        grant.actions = chosen
+        db.add(grant)
+    else:
+        grant.actions = chosen
+    db.flush()
+    return grant, target.name
+
+
+def revoke(db: Session, caller: Caller, ref: str, workspace_ref: str) -> None:
+    caller.require("authorize")
+    view = resolve_model(db, caller, ref, need="owner")
+    target = _target_workspace(db, workspace_ref)
+    db.execute(delete(Grant).where(Grant.model_id == view.model.id, Grant.workspace_id == target.id))
+
+
+def _target_workspace(db: Session, ref: str) -> Workspace:
+    target = find_workspace(db, ref)
+    if target is None:
+        raise NotFound(
+            f"Workspace {_q(ref)} does not exist.",
+            code="Workspace.NotFound",
+            hint="Name a workspace of this account by name or id.",
+        )
+    return target
+
+
+# ---- versions -----------------------------------------------------------------------------------------
+
+VERSION_FIELDS = {
+    "version_name", "uri", "format_type", "framework_type", "source_type", "source_id", "labels", "metrics",
+    "training_spec", "inference_spec", "extra_info", "options", "description", "approval_status",
+}  # fmt: skip
+MUTABLE_VERSION_FIELDS = {"labels", "metrics", "training_spec", "inference_spec", "extra_info", "options",
+                          "description", "source_type", "source_id"}  # fmt: skip
+
+
+def list_versions(
+    db: Session,
+    caller: Caller,
+    cursors: Cursors,
+    ref: str,
+    *,
+    approval_status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[ModelView, list[ModelVersion], str | None]:
+    """Newest first, by keyset on creation order: one page costs the same at 100 or 100,000 versions."""
+    view = resolve_model(db, caller, ref)
+    limit = clamp_limit(limit)
+    stmt = select(ModelVersion).where(ModelVersion.model_id == view.model.id)
+    if approval_status:
+        approval_status = fields.choice(approval_status, fields.APPROVAL_STATUSES, "approval status")
+        stmt = stmt.where(ModelVersion.approval_status == approval_status)
+    scope = f"versions|{caller.workspace_id}|{view.model.id}|{approval_status}"
+    if cursor:
+        (seq,) = cursors.decode(scope, cursor)
+        stmt = stmt.where(ModelVersion.seq < int(seq))
+    rows = list(db.scalars(stmt.order_by(ModelVersion.seq.desc()).limit(limit + 1)))
+    nxt = cursors.encode(scope, [rows[limit - 1].seq]) if len(rows) > limit else None
+    return view, rows[:limit], nxt
+
+
+def get_version(db: Session, caller: Caller, ref: str, version: str | None, need: str = "list") -> tuple[ModelView, ModelVersion]:
+    """A version by name; None means the newest version that was not rejected."""
+    view = resolve_model(db, caller, ref, need=need)
+    if version is None:
+        row = db.scalar(_ordered_versions(view.model.id).where(ModelVersion.approval_status != "Rejected").limit(1))
+        if row is None:
+            raise NotFound(
+                f"Model '{view.model.model_name}' has no version that can be used.",
+                code="Version.NotFound",
+                hint="Register a version first, or name a version explicitly.",
+            )
+        return view, row
+    row = db.scalar(
+        select(ModelVersion).where(ModelVersion.model_id == view.model.id, ModelVersion.version_name == version)
+    )
+    if row is None:
+        raise NotFound(
+            f"Model '{view.model.model_name}' has no version {_q(version)}.",
+            code="Version.NotFound",
+            hint=f"List its versions with `modeldeck versions '{view.model.model_name}'`.",
+        )
+    return view, row
+
+
+def create_version(
+    db: Session,
+    caller: Caller,
+    ref: str,
+    spec: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    allowed_networks: tuple = (),
+) -> tuple[ModelVersion, bool]:
+    """Register a version; returns it and whether it was created (False: an idempotent replay).
+
+    `model_id:version_name` is unique: of concurrent registrations of one name exactly one wins and the
+    rest get `Conflict`. A retried request with the same idempotency key returns the same version.
+    """
+    caller.require("register")
+    model = resolve_model(db, caller, ref, need="owner").model
+    unknown = set(spec) - VERSION_FIELDS
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown version field(s): {', '.join(sorted(unknown))}.",
+            hint=f"Version fields are: {', '.join(sorted(VERSION_FIELDS))}.",
+        )
+    fingerprint = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+    if idempotency_key is not None:
+        _check_idempotency_key(idempotency_key)
+        replay = _replay(db, model, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay, False
+    values = _version_values(db, model, spec, allowed_networks)
+    explicit = spec.get("version_name")
+    for _ in range(20):
+        name, major, minor, patch = fields.version_name(explicit) if explicit else _next_name(db, model.id)
+        now = utcnow()
+        row = ModelVersion(
+            model_id=model.id, version_name=name, major=major, minor=minor, patch=patch,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, created_by=caller.principal.account_id,
+            created_at=now, updated_at=now, **values,
+        )  # fmt: skip
+        try:
+            with db.begin_nested():
+                db.add(row)
+                db.flush()
+            return row, True
+        except IntegrityError:
+            if idempotency_key is not None:
+                replay = _replay(db, model, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay, False
+            if explicit:
+                raise Conflict(
+                    f"Model '{model.model_name}' already has version '{name}'.",
+                    code="Version.AlreadyExists",
+                    hint="Choose another version name, or omit it to bump the minor number.",
+                ) from None
+    raise Conflict(
+        "Too many concurrent registrations of this model.", code="Version.Busy", hint="Retry in a moment."
+    )
+
+
+def _check_idempotency_key(key: str) -> None:
+    if not (8 <= len(key) <= 128 and key.isascii() and key.isprintable()):
+        raise InvalidParameter(
+            "The idempotency key must be 8 to 128 printable ASCII characters.",
+            code="InvalidParameter.IdempotencyKey",
+            hint="Send a fresh random key (a UUID) per logical registration.",
+        )
+
+
+def _replay(db: Session, model: Model, key: str, fingerprint: str) -> ModelVersion | None:
+    row = db.scalar(
+        select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.idempotency_key == key)
+    )
+    if row is not None and row.fingerprint != fingerprint:
+        raise Conflict(
+            "This idempotency key was already used for a different registration.",
+            code="Version.IdempotencyKeyReused",
+            hint="Use a new idempotency key for a new registration.",
+        )
+    return row
+
+
+def _next_name(db: Session, model_id: str) -> tuple[str, int, int, int]:
+    latest = db.scalar(_ordered_versions(model_id).limit(1))
+    if latest is None:
+        return "0.1.0", 0, 1, 0
+    return f"{latest.major}.{latest.minor + 1}.0", latest.major, latest.minor + 1, 0
+
+
+def _version_values(db: Session, model: Model, spec: dict[str, Any], allowed_networks: tuple) -> dict[str, Any]:
+    uri = spec.get("uri")
+    if not uri:
+        raise InvalidParameter(
+            "A version needs a uri.",
+            code="InvalidParameter.Uri",
+            hint="Upload the checkpoint and pass its artifact:// uri, or pass an external oss://, obs://, "
+            "s3:// or https:// uri.",
+        )
+    uri = validate_uri(uri, allowed_networks=allowed_networks)
+    digest = None
+    if uri.startswith(ARTIFACT_SCHEME):
+        digest = uri[len(ARTIFACT_SCHEME):]
+        if db.get(Artifact, (model.workspace_id, digest)) is None:
+            raise InvalidParameter(
+                "The artifact in the uri was not uploaded to this workspace.",
+                code="Artifact.NotFound",
+                hint="Upload the files and create the artifact in this workspace first.",
+            )
+    values: dict[str, Any] = {"uri": uri, "artifact_digest": digest}
+    values["format_type"] = _opt_choice(spec.get("format_type"), fields.FORMAT_TYPES, "format type")
+    values["framework_type"] = _opt_choice(spec.get("framework_type"), fields.FRAMEWORK_TYPES, "framework type")
+    values["source_type"] = _opt_choice(spec.get("source_type"), fields.SOURCE_TYPES, "source type")
+    values["source_id"] = fields.optional_text(spec.get("source_id"), "source_id", 256)
+    values["approval_status"] = fields.choice(spec.get("approval_status") or "Pending", fields.APPROVAL_STATUSES,
+                                              "approval status")  # fmt: skip
+    values["labels"] = fields.labels(spec.get("labels"))
+    values["metrics"] = fields.metrics(spec.get("metrics"))
+    for key in ("training_spec", "inference_spec", "extra_info"):
+        values[key] = fields.json_object(spec.get(key), key)
+    values["options"] = fields.options(spec.get("options"))
+    values["description"] = fields.text(spec.get("description"), "description")
+    return values
+
+
+def _opt_choice(value: Any, allowed: tuple[str, ...], what: str) -> str | None:
+    return None if value is None else fields.choice(value, allowed, what)
+
+
+def update_version(db: Session, caller: Caller, ref: str, version: str, changes: dict[str, Any]) -> ModelVersion:
+    caller.require("register")
+    view, row = get_version(db, caller, ref, version, need="owner")
+    unknown = set(changes) - MUTABLE_VERSION_FIELDS
+    if unknown:
+        raise InvalidParameter(
+            f"Field(s) {', '.join(sorted(unknown))} cannot be changed on a version.",
+            code="InvalidParameter.ImmutableField",
+            hint="Approval has its own approve/reject calls; register a new version to change the uri or name.",
+        )
+    for key, value in changes.items():
+        if key == "labels":
+            value = fields.labels(value)
+        elif key == "metrics":
+            value = fields.metrics(value)
+        elif key == "options":
+            value = fields.options(value)
+        elif key == "description":
+            value = fields.text(value, key)
+        elif key == "source_type":
+            value = _opt_choice(value, fields.SOURCE_TYPES, "source type")
+        elif key == "source_id":
+            value = fields.optional_text(value, key, 256)
+        else:
+            value = fields.json_object(value, key)
+        setattr(row, key, value)
+    row.updated_at = utcnow()
+    return row
+
+
+def decide(db: Session, caller: Caller, ref: str, version: str, status: str) -> ModelVersion:
+    """Approve or reject a Pending version. A decision is final, as on PAI; repeating it is harmless."""
+    caller.require("approve")
+    view, row = get_version(db, caller, ref, version, need="owner")
+    status = fields.choice(status, ("Approved", "Rejected"), "approval status")
+    result = db.execute(
+        update(ModelVersion)
+        .where(ModelVersion.seq == row.seq, ModelVersion.approval_status == "Pending")
+        .values(approval_status=status, updated_at=utcnow())
+    )
+    db.refresh(row)
+    if result.rowcount == 0 and row.approval_status != status:
+        raise Conflict(
+            f"Version '{row.version_name}' of model '{view.model.model_name}' is already {row.approval_status}; "
+            "a decision is final.",
+            code="Version.ApprovalFinal",
+            hint="Register a new version to take another decision.",
+        )
+    return row
+
+
+def delete_version(db: Session, caller: Caller, ref: str, version: str) -> None:
+    caller.require("manage")
+    _, row = get_version(db, caller, ref, version, need="owner")
+    db.delete(row)
+
+
+def _q(text: str) -> str:
+    from .authz import _clip
+
+    return repr(_clip(text))

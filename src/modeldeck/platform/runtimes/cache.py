@@ -1,0 +1,85 @@
+"""Loaded runtimes kept in memory, bounded by their approximate size."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from ._spec import Runtime
+
+
+class _Load:
+    """One load in progress; concurrent callers for the same key wait on it instead of loading again."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.runtime: Runtime | None = None
+        self.error: BaseException | None = None
+
+
+class RuntimeCache:
+    """LRU cache of runtimes by ``nbytes``: thread-safe, one load per key at a time.
+
+    A runtime larger than ``max_bytes`` is returned but not kept. A failed load is not cached: every
+    caller waiting on it gets the error and the next call loads again.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._runtimes: OrderedDict[str, Runtime] = OrderedDict()
+        self._bytes = 0
+        self._loads: dict[str, _Load] = {}
+
+    def get(self, key: str, loader: Callable[[], Runtime]) -> Runtime:
+        with self._lock:
+            runtime = self._runtimes.get(key)
+            if runtime is not None:
+                self._runtimes.move_to_end(key)
+                return runtime
+            load = self._loads.get(key)
+            owner = load is None
+            if owner:
+                load = self._loads[key] = _Load()
+        if not owner:
+            load.done.wait()
+            if load.error is not None:
+                raise load.error
+            return load.runtime
+        try:
+            load.runtime = loader()
+        except BaseException as exc:
+            load.error = exc
+            raise
+        finally:
+            with self._lock:
+                # clear() may have dropped this load meanwhile: then its result must not be kept
+                if self._loads.get(key) is load:
+                    del self._loads[key]
+                    if load.runtime is not None:
+                        self._keep(key, load.runtime)
+            load.done.set()
+        return load.runtime
+
+    def clear(self) -> None:
+        """Forget every runtime; loads in progress still answer their callers but are not kept."""
+        with self._lock:
+            self._runtimes.clear()
+            self._loads.clear()
+            self._bytes = 0
+
+    def _keep(self, key: str, runtime: Runtime) -> None:
+        if runtime.nbytes > self.max_bytes:
+            return
+        self._runtimes[key] = runtime
+        self._bytes += runtime.nbytes
+        while self._bytes > self.max_bytes:
+            _, evicted = self._runtimes.popitem(last=False)
+            self._bytes -= evicted.nbytes
+
+    def __len__(self) -> int:
+        return len(self._runtimes)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._runtimes

@@ -1,0 +1,192 @@
+"""The platform's tables (SQLAlchemy 2 declarative). Alembic migrations under `migrations/` create them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class Meta(Base):
+    """Server-wide values shared by every process using the store (the cursor-signing secret)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # main | sub
+    # The main account's authorization mode for its sub-accounts: strict | loose.
+    authorization_mode: Mapped[str] = mapped_column(String(8), default="strict")
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the key; the key itself is never stored
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings so a user can tell keys apart
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Member(Base):
+    """A sub-account's role in a workspace; role `none` records a removal in loose mode."""
+
+    __tablename__ = "members"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class Model(Base):
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("workspace_id", "model_name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="RESTRICT"), index=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    task: Mapped[str | None] = mapped_column(String(128))
+    domain: Mapped[str | None] = mapped_column(String(128))
+    origin: Mapped[str | None] = mapped_column(String(128))
+    accessibility: Mapped[str] = mapped_column(String(8), default="PRIVATE")
+    model_type: Mapped[str | None] = mapped_column(String(64))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    extra_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Grant(Base):
+    """Authorization of a workspace (not the owner) to use a model for a set of actions."""
+
+    __tablename__ = "grants"
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    # Comma-fenced (",deploy,inference,") so a listing filters by action with one indexed-friendly LIKE.
+    actions_text: Mapped[str] = mapped_column("actions", String(64))
+    created_at: Mapped[datetime]
+
+    @property
+    def actions(self) -> list[str]:
+        return [a for a in self.actions_text.split(",") if a]
+
+    @actions.setter
+    def actions(self, value: list[str]) -> None:
+        self.actions_text = "," + ",".join(sorted(value)) + ","
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version_name"),
+        UniqueConstraint("model_id", "idempotency_key"),
+        Index("ix_model_versions_order", "model_id", "major", "minor", "patch", "version_name"),
+        Index("ix_model_versions_seq", "model_id", "seq"),
+    )
+    # Creation order: the key of keyset pagination. A version's public key is `model_id:version_name`.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version_name: Mapped[str] = mapped_column(String(64))
+    major: Mapped[int] = mapped_column(Integer)
+    minor: Mapped[int] = mapped_column(Integer)
+    patch: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(Text)
+    artifact_digest: Mapped[str | None] = mapped_column(String(64))
+    format_type: Mapped[str | None] = mapped_column(String(32))
+    framework_type: Mapped[str | None] = mapped_column(String(32))
+    source_type: Mapped[str | None] = mapped_column(String(32))
+    source_id: Mapped[str | None] = mapped_column(String(256))
+    approval_status: Mapped[str] = mapped_column(String(16), default="Pending")
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training_spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    inference_spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    options: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of the request, to spot key reuse
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WorkspaceBlob(Base):
+    """A blob whose bytes this workspace uploaded: only these may go into its artifacts (no claim by hash)."""
+
+    __tablename__ = "workspace_blobs"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class Artifact(Base):
+    """A manifest of blobs at relative paths: one file or a whole checkpoint folder."""
+
+    __tablename__ = "artifacts"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    files: Mapped[list[Any]] = mapped_column()
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class Upload(Base):
+    """A resumable upload in progress; its bytes are staged on disk until the digest is verified."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]

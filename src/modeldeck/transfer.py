@@ -1,0 +1,166 @@
+"""The client side of the platform's upload protocol: hash while sending, resume where it stopped.
+
+A file is sent in one streamed request while its sha256 is computed from the same reads, so a checkpoint
+is read once. If the connection drops, the client asks the server how many bytes it kept and continues
+from there. Folders are uploaded file by file and bound into one artifact; symlinks, hardlinks and
+special files are refused, since they could smuggle files from outside the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import DeckError, InvalidParameter, error_from_payload
+
+CHUNK = 8 << 20
+PREHASH_BELOW = 64 << 20  # small files are hashed first, so a blob the workspace holds is not sent again
+Progress = Callable[[int], None]  # called with the number of new bytes sent
+
+
+def check(response: httpx.Response) -> httpx.Response:
+    """Raise the platform's typed error for a failed response."""
+    if response.is_success:
+        return response
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {"message": f"HTTP {response.status_code} from the platform."}
+    raise error_from_payload(response.status_code, payload, response.headers.get("x-request-id"))
+
+
+def _hash_prefix(path: Path, length: int) -> Any:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while length:
+            data = fh.read(min(CHUNK, length))
+            if not data:
+                break
+            hasher.update(data)
+            length -= len(data)
+    return hasher
+
+
+def _sha256(path: Path) -> str:
+    return _hash_prefix(path, path.stat().st_size).hexdigest()
+
+
+def _body(path: Path, offset: int, hasher: Any, progress: Progress) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while data := fh.read(CHUNK):
+            hasher.update(data)
+            yield data
+            progress(len(data))
+
+
+def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None = None, retries: int = 5) -> str:
+    """Upload one file into the current workspace's blobs; return its verified sha256."""
+    path = Path(path)
+    size = path.stat().st_size
+    known = _sha256(path) if size < PREHASH_BELOW else None
+    created = check(client.post("/api/v1/uploads", json={"size": size, "sha256": known})).json()
+    if created["complete"]:
+        if progress:
+            progress(size)
+        return created["sha256"]
+    upload_id, offset = created["id"], 0
+    hasher = hashlib.sha256()
+    reported = 0
+
+    def advance(delta: int) -> None:
+        nonlocal reported
+        reported += delta
+        if progress:
+            progress(delta)
+    for attempt in range(retries + 1):
+        try:
+            response = client.patch(
+                f"/api/v1/uploads/{upload_id}",
+                content=_body(path, offset, hasher, advance),
+                headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                timeout=httpx.Timeout(60.0, connect=10.0),
+            )
+            check(response)
+            offset = int(response.headers["Upload-Offset"])
+            if offset == size:
+                break
+        except (httpx.TransportError, DeckError) as exc:
+            if attempt == retries or (isinstance(exc, DeckError) and exc.code not in ("Upload.Busy",)):
+                raise
+        # Resume: ask what the server kept, and rebuild our hash of exactly that prefix.
+        offset = int(check(client.head(f"/api/v1/uploads/{upload_id}")).headers["Upload-Offset"])
+        hasher = _hash_prefix(path, offset)
+        advance(offset - reported)  # back to what the server holds; resending advances it again
+    digest = hasher.hexdigest()
+    check(client.post(f"/api/v1/uploads/{upload_id}/complete", json={"sha256": digest}))
+    return digest
+
+
+def checkpoint_files(root: Path) -> list[tuple[str, Path]]:
+    """The regular files of a checkpoint folder, as (relative posix path, path); refuses links."""
+    root = Path(root)
+    if root.is_symlink():
+        raise _link_error(root.name)
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in sorted(dirnames):
+            if (Path(dirpath) / name).is_symlink():
+                raise _link_error(os.path.relpath(Path(dirpath) / name, root))
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            rel = Path(os.path.relpath(full, root)).as_posix()
+            info = full.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                raise _link_error(rel)
+            if not stat.S_ISREG(info.st_mode):
+                raise InvalidParameter(
+                    f"{rel!r} in the checkpoint folder is not a regular file.",
+                    code="InvalidParameter.Path",
+                    hint="Remove sockets, pipes and device files from the folder.",
+                )
+            if info.st_nlink > 1:
+                raise InvalidParameter(
+                    f"{rel!r} in the checkpoint folder is a hard link.",
+                    code="InvalidParameter.Path",
+                    hint="Hard links can expose files from outside the folder: copy the file in instead.",
+                )
+            files.append((rel, full))
+    if not files:
+        raise InvalidParameter(
+            "The checkpoint folder holds no files.", code="InvalidParameter.Path", hint="Point at the saved model."
+        )
+    return files
+
+
+def _link_error(rel: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"{rel!r} in the checkpoint is a symbolic link.",
+        code="InvalidParameter.Path",
+        hint="Links could pull in files from outside the checkpoint: copy the real file in instead.",
+    )
+
+
+def upload_artifact(client: httpx.Client, path: Path, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Upload a file or a whole folder and bind it into an artifact; returns the artifact (with its uri)."""
+    path = Path(path)
+    if path.is_dir() or path.is_symlink():
+        entries = checkpoint_files(path)
+    elif path.is_file():
+        entries = [(path.name, path)]
+    else:
+        raise InvalidParameter(
+            f"No file or folder at {str(path)!r}.", code="InvalidParameter.Path", hint="Check the path."
+        )
+    manifest = []
+    for rel, full in entries:
+        digest = upload_file(client, full, progress=progress)
+        manifest.append({"path": rel, "sha256": digest, "size": full.stat().st_size})
+    return check(client.post("/api/v1/artifacts", json={"files": manifest})).json()

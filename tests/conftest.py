@@ -1,0 +1,171 @@
+"""Fixtures: real platforms served over real HTTP, on SQLite and on a PostgreSQL started here."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from modeldeck.platform import Platform, PlatformServer, Settings
+
+WS_HEADER = "X-ModelDeck-Workspace"
+
+
+class Api(httpx.Client):
+    """An HTTP client for one API key (and optionally one workspace) of a running platform."""
+
+    def __init__(self, url: str, key: str | None, workspace: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if workspace:
+            headers[WS_HEADER] = workspace
+        super().__init__(base_url=url, headers=headers, timeout=60)
+        self.key = key
+
+    def ok(self, method: str, url: str, **kw: Any) -> Any:
+        """Send a request that must succeed; return its JSON (None for an empty body)."""
+        response = self.request(method, url, **kw)
+        assert response.is_success, f"{method} {url}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+
+@dataclass
+class Deployment:
+    """One platform behind one HTTP server."""
+
+    url: str
+    admin_key: str
+    platform: Platform
+    server: PlatformServer
+    clients: list[Api] = field(default_factory=list)
+
+    def client(self, key: str | None = None, workspace: str | None = None) -> Api:
+        api = Api(self.url, self.admin_key if key is None else key, workspace)
+        self.clients.append(api)
+        return api
+
+    @property
+    def admin(self) -> Api:
+        return self.client()
+
+    def subaccount(self, name: str, memberships: dict[str, str] | None = None) -> str:
+        """Create a sub-account with roles in workspaces; return its API key."""
+        key = self.admin.ok("POST", "/api/v1/accounts", json={"name": name})["api_key"]
+        for ws, role in (memberships or {}).items():
+            self.admin.ok("PUT", f"/api/v1/workspaces/{ws}/members/{name}", json={"role": role})
+        return key
+
+    def close(self) -> None:
+        for api in self.clients:
+            api.close()
+        self.server.stop()
+        self.platform.close()
+
+
+def deploy(settings: Settings) -> Deployment:
+    platform = Platform(settings)
+    server = PlatformServer(platform).start()
+    key = platform.admin_key()
+    assert key
+    return Deployment(server.url, key, platform, server)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    """A fresh embedded platform (SQLite, local blobs) served over HTTP on loopback."""
+    dep = deploy(Settings(home=tmp_path / "home", allow_unsafe_formats=frozenset({"PickleModel"})))
+    yield dep
+    dep.close()
+
+
+# ---- PostgreSQL, from Debian's packages, started for this test session --------------------------------
+
+
+def _pg_bin() -> Path | None:
+    for root in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (root / "initdb").exists():
+            return root
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Postgres:
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = "t_" + secrets.token_hex(6)
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster on a free loopback port, removed at the end of the session."""
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (make test-deps installs Debian's postgresql package)")
+    pytest.importorskip("psycopg", reason="the [postgres] extra (psycopg) is not installed")
+    data = Path(tempfile.mkdtemp(prefix="modeldeck-pg-"))  # outside pytest's 0700 root, for the postgres user
+    port = _free_port()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres user the package creates
+        run_as = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(data, "postgres")
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    log = data / "server.log"
+    subprocess.run(
+        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start",
+         "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield Postgres(port)
+    finally:
+        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+    """The same platform on each store backend: the store suite runs against both."""
+    db_url = None
+    if request.param == "postgres":
+        db_url = request.getfixturevalue("postgres").create_database()
+    dep = deploy(Settings(home=tmp_path / "home", db_url=db_url))
+    yield dep
+    dep.close()
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
