@@ -2,8 +2,9 @@
 
 A file is sent in one streamed request while its sha256 is computed from the same reads, so a checkpoint
 is read once. If the connection drops, the client asks the server how many bytes it kept and continues
-from there. Folders are uploaded file by file and bound into one artifact; symlinks, hardlinks and
-special files are refused, since they could smuggle files from outside the folder.
+from there; a new process finds the same upload again by its resume key. Folders are uploaded file by
+file and bound into one artifact; symlinks, hardlinks and special files are refused, since they could
+smuggle files from outside the folder.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ def check(response: httpx.Response) -> httpx.Response:
     except ValueError:
         payload = {"message": f"HTTP {response.status_code} from the platform."}
     raise error_from_payload(response.status_code, payload, response.headers.get("x-request-id"))
+
+
+def resume_key(path: Path) -> str:
+    """Names an upload by what it sends, so any later process uploading the same file resumes it."""
+    info = path.stat()
+    return hashlib.sha256(f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()
 
 
 def _hash_prefix(path: Path, length: int) -> Any:
@@ -65,13 +72,14 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
     path = Path(path)
     size = path.stat().st_size
     known = _sha256(path) if size < PREHASH_BELOW else None
-    created = check(client.post("/api/v1/uploads", json={"size": size, "sha256": known})).json()
+    body = {"size": size, "sha256": known, "resume_key": resume_key(path)}
+    created = check(client.post("/api/v1/uploads", json=body)).json()
     if created["complete"]:
         if progress:
             progress(size)
         return created["sha256"]
-    upload_id, offset = created["id"], 0
-    hasher = hashlib.sha256()
+    upload_id, offset = created["id"], created["offset"]
+    hasher = _hash_prefix(path, offset) if offset else hashlib.sha256()
     reported = 0
 
     def advance(delta: int) -> None:
@@ -79,6 +87,8 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
         reported += delta
         if progress:
             progress(delta)
+
+    advance(offset)  # bytes an earlier, interrupted process already sent
     for attempt in range(retries + 1):
         try:
             response = client.patch(

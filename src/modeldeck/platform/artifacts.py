@@ -71,8 +71,13 @@ class Uploads:
     def _staged(self, upload_id: str) -> Path:
         return self.staging / f"{upload_id}.part"
 
-    def create(self, caller: Caller, size: Any, sha256: str | None = None) -> tuple[Upload | None, str | None]:
-        """Start an upload; when the workspace already holds the blob, return (None, digest): nothing to send."""
+    def create(
+        self, caller: Caller, size: Any, sha256: str | None = None, resume_key: str | None = None
+    ) -> tuple[Upload | None, str | None]:
+        """Start an upload, or return the one under `resume_key` to continue it.
+
+        When the workspace already holds the blob named by `sha256`, return (None, digest): nothing to send.
+        """
         caller.require("register")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidParameter(
@@ -83,14 +88,30 @@ class Uploads:
                 f"The file is {size} bytes; this platform stores at most {self.max_size} bytes per file.",
                 hint="Split the checkpoint into shards, or ask the admin to raise the limit.",
             )
+        if resume_key is not None and not (0 < len(resume_key) <= 128 and resume_key.isascii()):
+            raise InvalidParameter(
+                "resume_key must be 1 to 128 ASCII characters.",
+                code="InvalidParameter.ResumeKey",
+                hint="Derive it from the file (path, size, modification time), e.g. as a sha256 hex digest.",
+            )
         with self.store.write() as db:
             if sha256 is not None:
                 check_digest(sha256)
                 if db.get(WorkspaceBlob, (caller.workspace_id, sha256)) is not None and self.blobs.has(sha256):
                     return None, sha256
+            if resume_key is not None:
+                found = db.scalar(
+                    select(Upload).where(Upload.workspace_id == caller.workspace_id, Upload.resume_key == resume_key)
+                )
+                if found is not None and found.size == size and self._staged(found.id).exists():
+                    return found, None
+                if found is not None:  # the file changed since: start over
+                    db.delete(found)
+                    db.flush()
+                    self._staged(found.id).unlink(missing_ok=True)
             upload = Upload(
                 id=new_id("upl") + new_id("x")[2:], workspace_id=caller.workspace_id,
-                account_id=caller.principal.account_id, size=size, created_at=utcnow(),
+                account_id=caller.principal.account_id, size=size, resume_key=resume_key, created_at=utcnow(),
             )  # fmt: skip
             db.add(upload)
             fd = os.open(self._staged(upload.id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)

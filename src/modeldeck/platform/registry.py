@@ -377,7 +377,7 @@ def create_version(
     values = _version_values(db, model, spec, allowed_networks)
     explicit = spec.get("version_name")
     for _ in range(20):
-        name, major, minor, patch = fields.version_name(explicit) if explicit else _next_name(db, model.id)
+        name, major, minor, patch = fields.version_name(explicit) if explicit is not None else _next_name(db, model.id)
         now = utcnow()
         row = ModelVersion(
             model_id=model.id, version_name=name, major=major, minor=minor, patch=patch,
@@ -394,7 +394,7 @@ def create_version(
                 replay = _replay(db, model, idempotency_key, fingerprint)
                 if replay is not None:
                     return replay, False
-            if explicit:
+            if explicit is not None:
                 raise Conflict(
                     f"Model '{model.model_name}' already has version '{name}'.",
                     code="Version.AlreadyExists",

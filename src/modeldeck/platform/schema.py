@@ -185,8 +185,12 @@ class Upload(Base):
     """A resumable upload in progress; its bytes are staged on disk until the digest is verified."""
 
     __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("workspace_id", "resume_key", name="uq_uploads_workspace_resume_key"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     size: Mapped[int] = mapped_column(BigInteger)
+    # Chosen by the client from what it uploads (path, size, mtime): asking again with the same key
+    # returns this upload and its offset, so a new process resumes with no local state.
+    resume_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime]

@@ -103,6 +103,7 @@ class PredictRequest(Body):
 class UploadCreate(Body):
     size: int
     sha256: str | None = None
+    resume_key: str | None = None
 
 
 class UploadComplete(Body):

@@ -27,12 +27,18 @@ def _upload_out(upload_id: str | None, size: int, offset: int, digest: str | Non
 
 @router.post("/uploads", status_code=201)
 def create_upload(platform: PlatformDep, caller: CallerDep, body: UploadCreate, response: Response) -> dict[str, Any]:
-    """Start a resumable upload. With `sha256` of a blob this workspace already holds, nothing needs sending."""
-    upload, digest = platform.uploads.create(caller, body.size, body.sha256)
+    """Start a resumable upload, or find the one under `resume_key` and its offset.
+
+    With the `sha256` of a blob this workspace already holds, nothing needs sending.
+    """
+    upload, digest = platform.uploads.create(caller, body.size, body.sha256, body.resume_key)
     if upload is None:
         response.status_code = 200
         return _upload_out(None, body.size, body.size, digest)
-    return _upload_out(upload.id, upload.size, 0)
+    _, offset = platform.uploads.get(caller, upload.id)
+    if offset:
+        response.status_code = 200  # an upload under this resume_key was already under way
+    return _upload_out(upload.id, upload.size, offset)
 
 
 @router.head("/uploads/{upload_id}")

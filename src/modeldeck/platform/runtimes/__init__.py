@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
+from modeldeck.errors import UnsafeFormat
+
 from . import onnx, pickled, skops, xgboost
 from ._errors import load_failed, runtime_unavailable
 from ._files import find_entry
@@ -18,7 +20,6 @@ from ._sniff import pickle_kind
 from ._spec import Runtime, TensorSpec
 from .cache import RuntimeCache
 from .io import decode_inputs, encode_outputs
-from modeldeck.errors import UnsafeFormat
 
 __all__ = [
     "SAFE_FORMATS",
@@ -32,7 +33,9 @@ __all__ = [
 ]
 
 SAFE_FORMATS: frozenset[str] = frozenset({"ONNX", "SkopsModel", "XGBoost"})
-UNSAFE_FORMATS: frozenset[str] = frozenset({"PickleModel", "PyTorch", "TorchScript", "SavedModel", "Keras H5"})
+UNSAFE_FORMATS: frozenset[str] = frozenset(
+    {"PickleModel", "PyTorch", "TorchScript", "SavedModel", "Keras H5"}
+)
 
 _SUFFIXES = {
     "ONNX": (".onnx",),

@@ -9,7 +9,7 @@ from ._errors import load_failed
 
 
 def resolve_inside(folder: Path, relative: str, *, base: Path | None = None) -> Path | None:
-    """The real path of ``relative`` (taken from ``base``, default ``folder``), or None if it leaves ``folder``.
+    """The real path of ``relative`` (from ``base``, default ``folder``), or None if it leaves ``folder``.
 
     ``folder`` must already be resolved. The lexical checks refuse what could mean something else on
     another OS; the resolve check catches symlinks pointing out.
@@ -24,7 +24,7 @@ def resolve_inside(folder: Path, relative: str, *, base: Path | None = None) -> 
 
 
 def find_entry(folder: Path, entry: str | None, suffixes: tuple[str, ...]) -> Path:
-    """The file to load: ``entry`` if given, else the single file in ``folder`` ending with one of ``suffixes``."""
+    """The file to load: ``entry`` if given, else the only file in ``folder`` with one of ``suffixes``."""
     if entry is None:
         found = [
             os.path.relpath(os.path.join(directory, name), folder)

@@ -12,7 +12,7 @@ from ._spec import TensorSpec, describe, dtype_name
 
 class SklearnRuntime:
     """Input ``X`` (float64, one row per sample); outputs ``predictions`` and, for classifiers with
-    ``predict_proba``, ``probabilities``. Columns are ordered by ``feature_names_in_`` when the model has it."""
+    ``predict_proba``, ``probabilities``. Columns follow ``feature_names_in_`` when the model has it."""
 
     def __init__(self, model: Any, format_type: str, nbytes: int) -> None:
         if not callable(getattr(model, "predict", None)):
@@ -31,7 +31,9 @@ class SklearnRuntime:
         self._has_proba = callable(getattr(model, "predict_proba", None))
         classes = getattr(model, "classes_", None)
         classes = np.asarray(classes) if classes is not None else None
-        self.outputs = [TensorSpec("predictions", dtype_name(classes.dtype) if classes is not None else "float64", [None])]
+        self.outputs = [
+            TensorSpec("predictions", dtype_name(classes.dtype) if classes is not None else "float64", [None])
+        ]
         if self._has_proba:
             n_classes = len(classes) if classes is not None and classes.ndim == 1 else None
             self.outputs.append(TensorSpec("probabilities", "float64", [None, n_classes]))

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from modeldeck.errors import PayloadTooLarge
+
 from ._errors import invalid_input
 from ._spec import Runtime, TensorSpec, describe, dtype_name, list_names
-from modeldeck.errors import PayloadTooLarge
 
 MAX_ELEMENTS = 10_000_000
 _FORMS = ("inputs", "records", "columns")
@@ -38,7 +39,9 @@ _FORMS_HINT = (
 def decode_inputs(payload: dict, runtime: Runtime) -> dict[str, np.ndarray]:
     """The model's inputs from a request body's input part."""
     if not isinstance(payload, dict) or len(payload) != 1 or next(iter(payload)) not in _FORMS:
-        raise invalid_input("The request must contain exactly one of 'inputs', 'records' or 'columns'.", _FORMS_HINT)
+        raise invalid_input(
+            "The request must contain exactly one of 'inputs', 'records' or 'columns'.", _FORMS_HINT
+        )
     ((form, body),) = payload.items()
     if form == "inputs":
         return _decode_tensors(body, runtime.inputs)
@@ -54,7 +57,9 @@ def encode_outputs(outputs: dict[str, np.ndarray]) -> list[dict]:
 def _decode_tensors(body: Any, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
     hint = f"The model's inputs are: {describe(specs)}."
     if not isinstance(body, dict) or not body:
-        raise invalid_input("'inputs' must be a non-empty object mapping model input names to nested lists.", hint)
+        raise invalid_input(
+            "'inputs' must be a non-empty object mapping model input names to nested lists.", hint
+        )
     known = {spec.name for spec in specs}
     unknown = sum(1 for name in body if name not in known)
     if unknown:
@@ -85,7 +90,11 @@ def _records(body: Any) -> tuple[list[str], dict[str, list]]:
 
 
 def _columns(body: Any) -> tuple[list[str], dict[str, list]]:
-    if not isinstance(body, dict) or not body or not all(isinstance(values, list) for values in body.values()):
+    if (
+        not isinstance(body, dict)
+        or not body
+        or not all(isinstance(values, list) for values in body.values())
+    ):
         raise invalid_input(
             "'columns' must be a non-empty object mapping column names to lists of values.",
             'Send columns like {"a": [1.0, 2.0], "b": [3.0, 4.0]}.',
@@ -93,7 +102,9 @@ def _columns(body: Any) -> tuple[list[str], dict[str, list]]:
     _check_size(sum(len(values) for values in body.values()))
     lengths = {len(values) for values in body.values()}
     if len(lengths) > 1:
-        raise invalid_input("All columns must have the same number of values.", "Send one value per row in every column.")
+        raise invalid_input(
+            "All columns must have the same number of values.", "Send one value per row in every column."
+        )
     if 0 in lengths:
         raise invalid_input("The columns have no values.", "Send at least one row.")
     return list(body), body
@@ -146,20 +157,22 @@ def _column_input(values: list, spec: TensorSpec) -> np.ndarray:
 
 
 def _column(values: list, spec: TensorSpec) -> np.ndarray:
-    array = _array(values, spec)
-    if array.ndim != 1:
+    # Checked before numpy sees them: a nested value would also slip past the size cap.
+    if any(isinstance(value, (list, dict)) for value in values):
         raise invalid_input(
             "Each record or column value must be a single number or string.",
             "Send one scalar per row and column; use 'inputs' for tensors.",
         )
-    return _cast(array, spec)
+    return _cast(np.array(values), spec)
 
 
 def _tensor(value: Any, spec: TensorSpec) -> np.ndarray:
     array = _array(value, spec)
     if array.size == 0:
         raise invalid_input(f"The model input {spec.name} is empty.", "Send at least one value.")
-    if array.ndim != len(spec.shape) or any(want not in (None, got) for got, want in zip(array.shape, spec.shape)):
+    if array.ndim != len(spec.shape) or any(
+        want not in (None, got) for got, want in zip(array.shape, spec.shape, strict=True)
+    ):
         raise invalid_input(
             f"The model input {spec.name} has shape {list(array.shape)} in the request, which does not fit "
             f"the model's shape {_shape(spec)}.",
@@ -182,7 +195,9 @@ def _cast(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """``array`` as the input's dtype; refuses text for numbers, fractions for integers, and out-of-range."""
     if spec.dtype == "string":
         if array.dtype.kind != "U":
-            raise invalid_input(f"The model input {spec.name} expects strings.", "Send every value as a string.")
+            raise invalid_input(
+                f"The model input {spec.name} expects strings.", "Send every value as a string."
+            )
         return array.astype(object)
     target = np.dtype(spec.dtype)
     if array.dtype.kind == "O":
@@ -193,7 +208,8 @@ def _cast(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
             f"The model input {spec.name} expects {expected}, but the request has other values.",
             f"Send {expected} only (JSON {'true/false' if target.kind == 'b' else 'numbers, not strings'}).",
         )
-    cast = array.astype(target)
+    with np.errstate(invalid="ignore", over="ignore"):  # out-of-range values are refused just below
+        cast = array.astype(target)
     if target.kind in "iu" and not np.array_equal(cast, array):
         raise invalid_input(
             f"The model input {spec.name} expects whole numbers that fit in {target.name}.",

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from modeldeck.errors import InvalidParameter
+
 from ._errors import UNSAFE_EXTERNAL_DATA, invalid_input, load_failed
 from ._files import resolve_inside
 from ._spec import TensorSpec, describe
-from modeldeck.errors import InvalidParameter
 
 # The platform answers concurrent requests on small machines: one thread per session avoids oversubscription.
 ORT_THREADS = 1
@@ -61,7 +62,7 @@ class OnnxRuntime:
                 "The ONNX model could not run on the given input.",
                 hint=f"Send inputs matching the model's inputs: {describe(self.inputs)}.",
             ) from exc
-        return {spec.name: np.asarray(value) for spec, value in zip(self.outputs, values)}
+        return {spec.name: np.asarray(value) for spec, value in zip(self.outputs, values, strict=True)}
 
 
 def load(folder: Path, path: Path) -> OnnxRuntime:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from modeldeck.errors import InvalidParameter, UnsafeFormat
+
 from ._errors import load_failed, require
 from ._sklearn import SklearnRuntime
 from ._spec import list_names
-from modeldeck.errors import UnsafeFormat
 
 # Trusted on top of skops' own defaults (builtins, numpy arrays and ufuncs, and in recent skops releases
 # the public sklearn estimators). Estimators are listed anyway so older skops releases behave the same.
@@ -91,6 +92,8 @@ TRUSTED_SKOPS_TYPES: frozenset[str] = frozenset(
     }
 )
 
+_MAX_NAME = 120
+
 
 def load(path: Path) -> SklearnRuntime:
     if not zipfile.is_zipfile(path):
@@ -100,7 +103,8 @@ def load(path: Path) -> SklearnRuntime:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a corrupt archive or schema fails in many ways inside skops
         raise _not_skops() from exc
-    refused = sorted(set(untrusted) - TRUSTED_SKOPS_TYPES)
+    # Type names come from the file: shown (they are what the uploader must fix) but kept short.
+    refused = sorted(name[:_MAX_NAME] for name in set(untrusted) - TRUSTED_SKOPS_TYPES)
     if refused:
         raise UnsafeFormat(
             f"The skops file contains types the platform does not trust: {list_names(refused)}.",
@@ -116,7 +120,7 @@ def load(path: Path) -> SklearnRuntime:
     return SklearnRuntime(model, "SkopsModel", path.stat().st_size)
 
 
-def _not_skops():
+def _not_skops() -> InvalidParameter:
     return load_failed(
         "The file is not a valid skops file.",
         hint="Save the model with skops.io.dump and upload the .skops file.",

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from modeldeck.errors import InvalidParameter
+
 from ._errors import invalid_input, load_failed, require
 from ._spec import TensorSpec, describe
 
@@ -69,7 +71,7 @@ def load(path: Path) -> XGBoostRuntime:
     except Exception as exc:
         raise load_failed(
             "XGBoost could not load the model.",
-            hint=f"Check that it was saved by XGBoost {xgboost.__version__} or an earlier compatible release.",
+            hint=f"Check that it was saved by XGBoost {xgboost.__version__} or an earlier release.",
         ) from exc
     return XGBoostRuntime(booster, path.stat().st_size)
 
@@ -90,7 +92,7 @@ def _check_ubj(path: Path) -> None:
         raise _not_xgboost("UBJSON")
 
 
-def _not_xgboost(encoding: str) -> Any:
+def _not_xgboost(encoding: str) -> InvalidParameter:
     return load_failed(
         f"The file is not an XGBoost model saved as {encoding}.",
         hint="Save the booster with booster.save_model('model.json') or 'model.ubj' and upload that file.",

@@ -1,0 +1,143 @@
+"""The platform's home: `modeldeck serve`, provisioning, migrations in place, many processes at once."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from alembic import command
+from alembic.config import Config
+
+from conftest import Api
+from modeldeck.platform import Platform, Settings
+from modeldeck.platform.accounts import provision
+from modeldeck.platform.core import write_key_file
+from modeldeck.platform.db import MIGRATIONS, Store
+
+
+def serve(home: Path, *args: str) -> tuple[subprocess.Popen, str, list[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = [proc.stdout.readline() for _ in range(2)]
+    assert "serving on http://127.0.0.1:" in lines[0], lines + [proc.stderr.read() if proc.poll() else ""]
+    url = lines[0].split("serving on ")[1].strip()
+    return proc, url, lines
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_serve_on_an_empty_home_provisions_and_says_where_the_key_is(tmp_path: Path):
+    home = tmp_path / "fresh"
+    proc, url, first_lines = serve(home)
+    try:
+        key_file = home / "admin.key"
+        key = key_file.read_text().strip()
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+        me = Api(url, key).ok("GET", "/api/v1/whoami")
+        assert me["account"]["kind"] == "main" and me["workspace"]["name"] == "default"
+        unauth = httpx.get(f"{url}/api/v1/models")
+        assert unauth.status_code == 401 and unauth.json()["code"] == "InvalidApiKey"
+    finally:
+        rest = stop(proc)
+    printed = "".join(first_lines) + rest
+    assert str(key_file) in printed and "cat " in printed
+    assert key not in printed  # the key itself is never printed or logged
+    # a second start on the same home provisions nothing new and keeps the key
+    proc, url, lines = serve(home)
+    try:
+        assert Api(url, key).ok("GET", "/api/v1/whoami")["account"]["name"] == "main"
+    finally:
+        printed = "".join(lines) + stop(proc)
+    assert "admin key" not in printed
+
+
+def test_an_existing_home_upgrades_in_place(tmp_path: Path):
+    """A home created by the first schema revision opens with the newest code, data intact."""
+    home = tmp_path / "old"
+    home.mkdir()
+    store = Store(f"sqlite:///{home / 'modeldeck.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store._write_engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.commit()
+    with store.write() as db:
+        key = provision(db)
+    write_key_file(home / "admin.key", key)
+    store.dispose()
+
+    platform = Platform(Settings(home=home))
+    try:
+        assert platform.initial_key is None
+        from modeldeck.platform import PlatformServer
+
+        with PlatformServer(platform) as server:
+            api = Api(server.url, key)
+            assert api.ok("GET", "/api/v1/whoami")["account"]["name"] == "main"
+            # the column added by revision 0002 works
+            up = api.ok("POST", "/api/v1/uploads", json={"size": 3, "resume_key": "k" * 64})
+            again = api.ok("POST", "/api/v1/uploads", json={"size": 3, "resume_key": "k" * 64})
+            assert up["id"] == again["id"]
+    finally:
+        platform.close()
+
+
+OPEN_HOME = """
+import sys
+from modeldeck.platform import Platform, Settings
+p = Platform(Settings(home=sys.argv[1]))
+print("provisioned" if p.initial_key else "reused")
+"""
+
+
+def test_many_processes_open_one_fresh_home_at_once(tmp_path: Path):
+    home = tmp_path / "shared"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPEN_HOME, str(home)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert [p.returncode for p in procs] == [0] * 4
+    assert outputs == ["provisioned", "reused", "reused", "reused"]
+
+
+def test_two_servers_write_to_one_home_concurrently(tmp_path: Path):
+    home = tmp_path / "shared"
+    a, url_a, _ = serve(home)
+    b, url_b, _ = serve(home)
+    try:
+        key = (home / "admin.key").read_text().strip()
+        Api(url_a, key).ok("POST", "/api/v1/models", json={"model_name": "m"})
+
+        def register(i: int) -> int:
+            with Api(url_a if i % 2 else url_b, key) as api:
+                return api.post("/api/v1/models/m/versions", json={"uri": "oss://b/k", "version_name": f"1.{i}.0"}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(register, range(40)))
+        assert codes == [201] * 40
+        names = set()
+        cursor = None
+        api = Api(url_b, key)
+        while True:
+            page = api.ok("GET", "/api/v1/models/m/versions", params={"limit": 15, **({"cursor": cursor} if cursor else {})})
+            names |= {v["version_name"] for v in page["items"]}
+            if not (cursor := page["next_cursor"]):
+                break
+        assert names == {f"1.{i}.0" for i in range(40)}
+    finally:
+        stop(a)
+        stop(b)
