@@ -39,6 +39,21 @@ class Api(httpx.Client):
         return response.json() if response.content else None
 
 
+@pytest.fixture(autouse=True)
+def isolated_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Tests never see the real user's profiles, home or keyring; embedded servers they start are stopped."""
+    for name in ("MODELDECK_PROFILE", "MODELDECK_API_KEY", "MODELDECK_URL", "MODELDECK_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    user = tmp_path / "user"
+    monkeypatch.setenv("MODELDECK_CONFIG", str(user / "config" / "profiles.toml"))
+    monkeypatch.setenv("MODELDECK_HOME", str(user / "home"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    yield user
+    from modeldeck import embedded
+
+    embedded.stop(user / "home")
+
+
 @dataclass
 class Deployment:
     """One platform behind one HTTP server."""

@@ -22,17 +22,20 @@ from modeldeck.platform.db import MIGRATIONS, Store
 def serve(home: Path, *args: str) -> tuple[subprocess.Popen, str, list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines = [proc.stdout.readline() for _ in range(2)]
-    assert "serving on http://127.0.0.1:" in lines[0], lines + [proc.stderr.read() if proc.poll() else ""]
+    assert "serving on http://127.0.0.1:" in lines[0], lines
     url = lines[0].split("serving on ")[1].strip()
     return proc, url, lines
 
 
 def stop(proc: subprocess.Popen) -> str:
+    """Stop the server and return the rest of its output (read through the same buffered pipe)."""
     proc.terminate()
-    out, _ = proc.communicate(timeout=30)
+    out = proc.stdout.read()
+    proc.wait(30)
+    proc.stdout.close()
     return out
 
 
@@ -141,3 +144,31 @@ def test_two_servers_write_to_one_home_concurrently(tmp_path: Path):
     finally:
         stop(a)
         stop(b)
+
+
+def test_fresh_stores_and_migrated_stores_have_the_same_schema(tmp_path: Path):
+    """The fast path for a fresh home (tables + stamp) and the Alembic path agree, and HEAD is current."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from modeldeck.platform.db import HEAD
+    from modeldeck.platform.schema import Base
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD
+
+    fresh = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh.migrate()
+    migrated = Store(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with migrated._write_engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+    for store in (fresh, migrated):
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+            assert context.get_current_revision() == HEAD
+        store.dispose()

@@ -1,5 +1,32 @@
-"""modeldeck: a notebook-native control deck for model platforms."""
+"""modeldeck: a notebook-native control deck for model platforms.
+
+    import modeldeck as md
+    deck = md.connect()          # with nothing configured: the embedded local platform
+    deck.models()
+
+Importing the package is cheap: the client (httpx) loads on first use, the platform only in its server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from .deck import AsyncDeck, Deck, connect
+    from .profiles import login
+
+__all__ = ["AsyncDeck", "Deck", "__version__", "connect", "errors", "login"]
+
+_LAZY = {"connect": "deck", "Deck": "deck", "AsyncDeck": "deck", "login": "profiles", "errors": None}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'modeldeck' has no attribute {name!r}")
+    import importlib
+
+    module = _LAZY[name]
+    value = importlib.import_module(f".{module or name}", __name__)
+    return getattr(value, name) if module else value

@@ -1,15 +1,22 @@
-"""The `modeldeck` command line."""
+"""The `modeldeck` command line: the same operations as the Python API, for terminals and scripts.
+
+Listings print a table, or JSON with `--json`. Errors print one line ending with the hint and exit 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ._version import __version__
-from .errors import DeckError
+from .errors import DeckError, InvalidParameter
 
 
 def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -19,25 +26,199 @@ def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise argparse.ArgumentTypeError(f"not an address range: {value!r} (use CIDR, like 10.0.0.0/8)") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="modeldeck", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"modeldeck {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the platform as a server (a team server with --db and --blobs)")
-    serve.add_argument("--home", type=Path, help="state directory (default: MODELDECK_HOME or the user data dir)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
-    serve.add_argument("--db", help="database URL (default: SQLite in the home; postgresql://... for teams)")
-    serve.add_argument("--blobs", help="blob store URL, any fsspec URL (default: HOME/blobs)")
-    serve.add_argument(
-        "--allow-network", action="append", type=_network, default=[], metavar="CIDR",
-        help="let model URIs point into this private address range (repeatable)",
-    )  # fmt: skip
-    serve.add_argument(
-        "--allow-unsafe-formats", action="append", default=[], metavar="FORMAT",
-        help="let callers opt into loading this code-running format, e.g. PickleModel (repeatable)",
-    )  # fmt: skip
-    return parser
+# ---- output --------------------------------------------------------------------------------------
+
+
+def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, title: str = "") -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        print(f"no {title}" if title else "nothing")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, title=title or None, box=None, header_style="bold", title_justify="left")
+    for row in rows:
+        table.add_row(*(_text(row.get(c)) for c in columns))
+    Console(highlight=False).print(table)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _deck(args: argparse.Namespace) -> Any:
+    from .deck import connect
+
+    return connect(args.profile, workspace=args.workspace)
+
+
+# ---- commands ------------------------------------------------------------------------------------
+
+
+def cmd_workspaces(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        current = deck.workspace.id if deck.workspace else None
+        rows = [{**w.raw, "current": "*" if w.id == current else ""} for w in deck.workspaces()]
+    _emit(rows, ["current", "name", "id", "role", "description"], args.json, "workspaces")
+
+
+def cmd_use(args: argparse.Namespace) -> None:
+    """Make a workspace the profile's default for later commands and connections."""
+    from .profiles import Profile, ProfileFile, selected_profile
+
+    with _deck(args) as deck:
+        ws = deck.use(args.target)
+    file = ProfileFile.load()
+    name = selected_profile(args.profile, file)
+    profile = file.profiles.get(name) or Profile(name, "local")
+    profile.workspace = ws.name
+    file.profiles[name] = profile
+    file.save()
+    print(f"profile {name!r} now uses workspace {ws.name!r} (role: {ws.role})")
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        listing = deck.models(args.query, task=args.task, action=args.action)
+        rows = [{**m.raw, "latest": m.latest} for m in listing.first(args.limit)]
+    _emit(rows, ["model_name", "task", "owner_workspace", "source", "actions", "latest"], args.json, "models")
+
+
+def cmd_versions(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        rows = [v.raw for v in deck.versions(args.model, approval_status=args.status).first(args.limit)]
+    _emit(rows, ["version_name", "approval_status", "format_type", "metrics", "labels", "created_at"], args.json,
+          "versions")  # fmt: skip
+
+
+def _json_arg(value: str | None, what: str) -> Any:
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"{what} is not valid JSON.", hint=f"Pass {what} as JSON text or as @file.json."
+        ) from None
+
+
+def _labels(pairs: list[str]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidParameter(f"Label {pair!r} is not KEY=VALUE.", hint="Pass labels like --label team=vision.")
+        out[key] = value
+    return out
+
+
+def cmd_register(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        version = deck.register(
+            args.model, args.path, version=args.version, format=args.format, framework=args.framework,
+            metrics=_json_arg(args.metrics, "--metrics"), labels=_labels(args.label), source_type=args.source_type,
+            source_id=args.source_id, description=args.description, progress=not args.no_progress and not args.json,
+        )  # fmt: skip
+    if args.json:
+        print(json.dumps(version.raw, indent=2, default=str))
+    else:
+        print(f"registered {version.model_name} {version.version_name} ({version.approval_status}) {version.uri}")
+
+
+def _decision(approve: bool) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        with _deck(args) as deck:
+            v = (deck.approve if approve else deck.reject)(args.model, args.version)
+        print(f"{v.model_name} {v.version_name}: {v.approval_status}")
+
+    return run
+
+
+def cmd_authorize(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        grant = deck.authorize(args.model, args.target, actions=args.action or ["inference"])
+    print(f"workspace {grant.workspace!r} may now use {args.model!r} for: {', '.join(grant.actions)}")
+
+
+def cmd_revoke(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        deck.revoke(args.model, args.target)
+    print(f"workspace {args.target!r} may no longer use {args.model!r}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    inputs = _json_arg(args.input, "--input")
+    with _deck(args) as deck:
+        result = deck.predict(args.model, inputs, version=args.version, allow_unsafe=args.allow_unsafe)
+    if args.json:
+        print(json.dumps(result.raw, indent=2))
+        return
+    print(f"{result.model} {result.version}")
+    for name, data in result.outputs.items():
+        print(f"  {name} {result.dtypes[name]} {result.shapes[name]}: {json.dumps(data)}")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    from .profiles import KINDS, Profile, ProfileFile, keyring_set
+
+    file = ProfileFile.load()
+    if args.action == "list":
+        rows = [{**p.describe(), "default": "*" if file.default == name else ""} for name, p in sorted(file.profiles.items())]
+        _emit(rows, ["default", "name", "kind", "url", "home", "workspace", "key"], args.json, "profiles")
+        return
+    if not args.name:
+        raise InvalidParameter(f"`profile {args.action}` needs a profile name.", hint=f"modeldeck profile {args.action} NAME")
+    if args.action == "add":
+        kind = "server" if args.url else "local"
+        if kind not in KINDS:
+            raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {KINDS}.")
+        profile = Profile(args.name, kind, url=args.url, home=args.home, workspace=args.workspace_name)
+        if args.api_key:
+            key = sys.stdin.readline().strip() if args.api_key == "-" else args.api_key
+            if not keyring_set(args.name, key):
+                profile.api_key = key
+        file.profiles[args.name] = profile
+        if args.default or not file.default:
+            file.default = args.name
+        file.save()
+        print(f"profile {args.name!r} saved to {file.path}" + (" (default)" if file.default == args.name else ""))
+    elif args.action == "use":
+        file.get(args.name)
+        file.default = args.name
+        file.save()
+        print(f"default profile: {args.name!r}")
+    elif args.action == "remove":
+        if file.profiles.pop(args.name, None) is None:
+            file.get(args.name)
+        if file.default == args.name:
+            file.default = None
+        file.save()
+        print(f"profile {args.name!r} removed")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose
+
+    checks = diagnose(args.profile)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        for c in checks:
+            mark = {"ok": "✓", "warn": "!", "fail": "✗"}[c.status]
+            print(f"{mark} {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else ""))
+    return 1 if any(c.status == "fail" for c in checks) else 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -49,8 +230,10 @@ def serve(args: argparse.Namespace) -> int:
         **settings_kw, db_url=args.db, blobs_url=args.blobs, allowed_networks=tuple(args.allow_network),
         allow_unsafe_formats=frozenset(args.allow_unsafe_formats),
     )  # fmt: skip
+    if args.embedded:  # the user's own machine: they may opt into their own pickles
+        settings.allow_unsafe_formats |= {"PickleModel"}
     platform = Platform(settings)
-    server = PlatformServer(platform, args.host, args.port)
+    server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)
     print(f"  home: {settings.home}", flush=True)
     if platform.initial_key is not None:
@@ -58,17 +241,127 @@ def serve(args: argparse.Namespace) -> int:
         print(f"  read it once with: cat {settings.admin_key_file}", flush=True)
     if not is_loopback(str(server.host)):
         print(f"  warning: listening on {server.host}, reachable from other machines.", flush=True)
+    record = settings.home / "run" / "platform.json" if args.embedded else None
+    if record is not None:
+        write_runtime_file(record, {"url": server.url, "pid": os.getpid(), "version": __version__})
+    # uvicorn re-raises SIGTERM once it has shut down; exit through Python so the cleanup below runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.run()
     finally:
+        if record is not None and _recorded_pid(record) == os.getpid():
+            record.unlink(missing_ok=True)
         platform.close()
     return 0
+
+
+def write_runtime_file(path: Path, info: dict) -> None:
+    """Atomically, so a client never reads half a record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, path)
+
+
+def _recorded_pid(path: Path) -> int | None:
+    try:
+        return int(json.loads(path.read_text())["pid"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+# ---- parser --------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modeldeck", description="Work with model platforms from the terminal.")
+    parser.add_argument("--version", action="version", version=f"modeldeck {__version__}")
+    parser.add_argument("--profile", "-p", help="profile to use (default: MODELDECK_PROFILE or the file's default)")
+    parser.add_argument("--workspace", "-w", help="workspace for this command (name or id)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[..., Any], help: str, listing: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        if listing:
+            p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return p
+
+    command("workspaces", cmd_workspaces, "list the workspaces you may enter", listing=True)
+    command("use", cmd_use, "make a workspace the profile's default").add_argument("target", metavar="WORKSPACE")
+    p = command("models", cmd_models, "list the models the workspace may see", listing=True)
+    p.add_argument("query", nargs="?", help="only models whose name contains this")
+    p.add_argument("--task")
+    p.add_argument("--action", help="only models this workspace may use for ACTION (e.g. inference)")
+    p.add_argument("--limit", type=int, default=200)
+    p = command("versions", cmd_versions, "list a model's versions, newest first", listing=True)
+    p.add_argument("model")
+    p.add_argument("--status", help="Pending, Approved or Rejected")
+    p.add_argument("--limit", type=int, default=100)
+    p = command("register", cmd_register, "register a checkpoint (file, folder or URI) as a model version", True)
+    p.add_argument("path", help="local file or folder, or a URI such as oss://bucket/key")
+    p.add_argument("--model", "-m", required=True)
+    p.add_argument("--version", "-v", dest="version", help="like 1.2.0 or 1.2.0_beta (default: bump the minor)")
+    p.add_argument("--format", help="format_type, e.g. ONNX, SkopsModel, XGBoost")
+    p.add_argument("--framework", help="framework_type, e.g. Pytorch, ScikitLearn")
+    p.add_argument("--metrics", help="JSON object or @file.json")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--source-type")
+    p.add_argument("--source-id")
+    p.add_argument("--description")
+    p.add_argument("--no-progress", action="store_true")
+    for name, approve in (("approve", True), ("reject", False)):
+        p = command(name, _decision(approve), f"{name} a Pending version (final)")
+        p.add_argument("model")
+        p.add_argument("version")
+    p = command("authorize", cmd_authorize, "authorize another workspace to use a model")
+    p.add_argument("model")
+    p.add_argument("target", metavar="WORKSPACE")
+    p.add_argument("--action", action="append", help="inference (default), fine_tune or deploy; repeatable")
+    p = command("revoke", cmd_revoke, "take a workspace's authorization for a model away")
+    p.add_argument("model")
+    p.add_argument("target", metavar="WORKSPACE")
+    p = command("predict", cmd_predict, "run a registered checkpoint", listing=True)
+    p.add_argument("model")
+    p.add_argument("--input", "-i", required=True, help="JSON inputs, or @file.json")
+    p.add_argument("--version")
+    p.add_argument("--allow-unsafe", action="append", default=[], metavar="FORMAT")
+    p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
+    p.add_argument("action", choices=["list", "add", "use", "remove"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--url", help="a team server's URL (server profile); omit for the embedded platform")
+    p.add_argument("--home", help="the embedded platform's home (local profile)")
+    p.add_argument("--workspace-name", "--ws", dest="workspace_name", help="the profile's default workspace")
+    p.add_argument("--api-key", help="the key, or - to read it from standard input (stored in the keyring if any)")
+    p.add_argument("--default", action="store_true", help="make it the default profile")
+    command("doctor", cmd_doctor, "check the installation, credentials and platform, and say what to fix", True)
+
+    serve_p = command("serve", serve, "run the platform as a server (a team server with --db and --blobs)")
+    serve_p.add_argument("--home", type=Path, help="state directory (default: MODELDECK_HOME or the user data dir)")
+    serve_p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve_p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
+    serve_p.add_argument("--db", help="database URL (default: SQLite in the home; postgresql://... for teams)")
+    serve_p.add_argument("--blobs", help="blob store URL, any fsspec URL (default: HOME/blobs)")
+    serve_p.add_argument(
+        "--allow-network", action="append", type=_network, default=[], metavar="CIDR",
+        help="let model URIs point into this private address range (repeatable)",
+    )  # fmt: skip
+    serve_p.add_argument(
+        "--allow-unsafe-formats", action="append", default=[], metavar="FORMAT",
+        help="let callers opt into loading this code-running format, e.g. PickleModel (repeatable)",
+    )  # fmt: skip
+    serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without requests")
+    serve_p.add_argument(
+        "--embedded", action="store_true",
+        help="run as the home's shared embedded server (recorded in HOME/run/platform.json)",
+    )  # fmt: skip
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"serve": serve}[args.command](args)
+        return args.func(args) or 0
     except DeckError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from .errors import DeckError, InvalidParameter, error_from_payload
+from ._http import raise_for
+from .errors import DeckError, InvalidParameter
 
 CHUNK = 8 << 20
 PREHASH_BELOW = 64 << 20  # small files are hashed first, so a blob the workspace holds is not sent again
@@ -26,14 +27,8 @@ Progress = Callable[[int], None]  # called with the number of new bytes sent
 
 
 def check(response: httpx.Response) -> httpx.Response:
-    """Raise the platform's typed error for a failed response."""
-    if response.is_success:
-        return response
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {"message": f"HTTP {response.status_code} from the platform."}
-    raise error_from_payload(response.status_code, payload, response.headers.get("x-request-id"))
+    raise_for(response)
+    return response
 
 
 def resume_key(path: Path) -> str:

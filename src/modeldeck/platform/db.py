@@ -7,11 +7,26 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from .schema import Base
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD = "0002"  # the newest revision in migrations/versions (a test keeps the two in step)
+VERSION_TABLE = Table(  # Alembic's own bookkeeping table, exactly as Alembic creates it
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _normalize(url: str) -> str:
@@ -88,7 +103,20 @@ class Store:
                     conn.commit()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision; an existing home upgrades in place."""
+        """Bring the schema to the newest revision; an existing home upgrades in place.
+
+        A store already at HEAD costs one query, and a fresh one is created from the tables directly and
+        stamped: Alembic (a fifth of a cold start) loads only when there is something to upgrade.
+        """
+        with self._write_engine.begin() as conn:
+            current = _revision(conn)
+            if current == HEAD:
+                return
+            if current is None and not inspect(conn).get_table_names():
+                Base.metadata.create_all(conn)
+                VERSION_TABLE.create(conn)
+                conn.execute(VERSION_TABLE.insert().values(version_num=HEAD))
+                return
         from alembic import command
         from alembic.config import Config
 

@@ -52,6 +52,8 @@ def predict(platform: Platform, caller: Caller, model_ref: str, version: str | N
 
     runtime = platform.runtimes.get(key, load)
     payload = {k: body[k] for k in INPUT_KEYS if k in body}
+    if isinstance(payload.get("inputs"), list) and len(runtime.inputs) == 1:
+        payload["inputs"] = {runtime.inputs[0].name: payload["inputs"]}  # one tensor for a one-input model
     outputs = runtime.predict(decode_inputs(payload, runtime))
     return {
         "model": view.model.model_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from typing import Any
 
 from .core import Platform
@@ -29,10 +30,30 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class IdleWatch:
+    """Remembers when the last request arrived, so an embedded server can leave once nobody uses it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.last = time.monotonic()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.last = time.monotonic()
+        await self.app(scope, receive, send)
+
+
 class PlatformServer:
     """A uvicorn server for one platform, on a socket bound before start so the port is known at once."""
 
-    def __init__(self, platform: Platform, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        idle_timeout: float | None = None,
+        **uvicorn_options: Any,
+    ) -> None:
         import uvicorn
 
         from .api import create_app
@@ -40,8 +61,10 @@ class PlatformServer:
         self.platform = platform
         self.sock = _bind(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
+        self.idle = IdleWatch(create_app(platform))
+        self.idle_timeout = idle_timeout
         options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, **uvicorn_options}
-        self.server = uvicorn.Server(uvicorn.Config(create_app(platform), **options))
+        self.server = uvicorn.Server(uvicorn.Config(self.idle, **options))
         self._thread: threading.Thread | None = None
 
     @property
@@ -50,8 +73,17 @@ class PlatformServer:
         return f"http://{host}:{self.port}"
 
     def run(self) -> None:
-        """Serve in this thread until interrupted."""
+        """Serve in this thread until interrupted (or idle for `idle_timeout` seconds)."""
+        if self.idle_timeout:
+            threading.Thread(target=self._exit_when_idle, name="modeldeck-idle", daemon=True).start()
         self.server.run(sockets=[self.sock])
+
+    def _exit_when_idle(self) -> None:
+        assert self.idle_timeout
+        while not self.server.should_exit:
+            time.sleep(min(30.0, self.idle_timeout / 4))
+            if time.monotonic() - self.idle.last > self.idle_timeout:
+                self.server.should_exit = True
 
     def start(self) -> PlatformServer:
         """Serve in a daemon thread; returns once the server accepts requests."""

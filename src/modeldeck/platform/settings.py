@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._home import default_home
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def default_home() -> Path:
-    """`MODELDECK_HOME`, else the user's data directory: shared by every kernel, server and CLI."""
-    env = os.environ.get("MODELDECK_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("modeldeck", appauthor=False))
 
 
 @dataclass

@@ -92,9 +92,9 @@ class VersionUpdate(Body):
 
 
 class PredictRequest(Body):
-    """Exactly one of inputs (tensors by input name), records (rows) or columns."""
+    """Exactly one of inputs (tensors by input name, or one tensor for a single-input model), records or columns."""
 
-    inputs: dict[str, Any] | None = None
+    inputs: dict[str, Any] | list[Any] | None = None
     records: list[Any] | None = None
     columns: dict[str, Any] | None = None
     allow_unsafe: list[str] | None = None

@@ -1,0 +1,88 @@
+"""Shared by the bench scripts: the platform as a subprocess, an environment line, medians and verdicts.
+
+The server runs in its own process (`python -m modeldeck serve`) so the client's CPU use does not slow it
+through the GIL, as it would for a server thread in the benchmark's process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def env_line() -> str:
+    import fastapi
+    import uvicorn
+
+    return (
+        f"env: python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus, "
+        f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}"
+    )
+
+
+class Server:
+    """`python -m modeldeck serve --home HOME --port 0`: its URL from the first stdout line, key from admin.key."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        found = re.search(r"serving on (http://\S+)", line)
+        if not found:
+            self.stop()
+            raise RuntimeError(f"the platform did not start: {line!r}")
+        self.url = found.group(1)
+        self.key = (home / "admin.key").read_text().strip()
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).is_success:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("the platform did not answer /health")
+
+    def client(self, **kw: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120, **kw)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def verdict(name: str, text: str, ok: bool) -> bool:
+    print(f"RESULT {name}: {text} {'PASS' if ok else 'FAIL'}", flush=True)
+    return ok

@@ -1,0 +1,500 @@
+"""Deck and AsyncDeck: the public client of a modeldeck platform.
+
+Each operation is written once, as a plan: a generator that yields HTTP calls and returns a result. `Deck`
+drives plans with a blocking transport and `AsyncDeck` with an async one, so both offer exactly the same
+surface (`await` it on `AsyncDeck`) and cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from ._http import AsyncTransport, Call, Settings, Transport
+from .errors import Conflict, InvalidParameter
+from .resources import Account, AsyncListing, Grant, Listing, Model, ModelVersion, Prediction, Resource, Workspace
+
+R = TypeVar("R", bound=Resource)
+V1 = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A plan step the drivers carry out with the upload protocol (modeldeck.transfer)."""
+
+    path: Path
+    progress: bool
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    kind: type[R]
+    path: str
+    params: dict[str, Any]
+    title: str
+
+
+def operation(plan: Callable[..., Any]) -> Any:
+    """Turn a plan method into a method that runs it: a value on Deck, an awaitable on AsyncDeck."""
+
+    class Bound:
+        def __set_name__(self, owner: type, name: str) -> None:
+            self.name = name
+
+        def __get__(self, deck: Any, owner: type) -> Any:
+            if deck is None:
+                return plan
+
+            @functools.wraps(plan)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                return deck._run(plan(deck, *args, **kwargs))
+
+            return run
+
+    return Bound()
+
+
+def _ref(value: Any) -> str:
+    """Accept a record or its name/id wherever a workspace, model or account is named."""
+    if isinstance(value, Workspace | Account):
+        return value.id
+    if isinstance(value, Model):
+        return value.id
+    if isinstance(value, str) and value:
+        return value
+    raise InvalidParameter(
+        f"Expected a name, an id or a record, got {type(value).__name__}.",
+        hint="Pass a name such as 'team-b', an id, or the object a listing returned.",
+    )
+
+
+def _path(*parts: str) -> str:
+    from urllib.parse import quote
+
+    return V1 + "".join("/" + quote(p, safe="") for p in parts)
+
+
+def _json_ready(value: Any) -> Any:
+    """Arrays and frames become plain JSON lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def predict_body(inputs: Any) -> dict[str, Any]:
+    """Map what a data scientist has at hand onto the predict payload forms."""
+    if hasattr(inputs, "to_dict") and hasattr(inputs, "columns"):  # a pandas DataFrame
+        return {"columns": {str(c): _json_ready(inputs[c]) for c in inputs.columns}}
+    if isinstance(inputs, Mapping):
+        if set(inputs) & {"inputs", "records", "columns"} and len(inputs) == 1:
+            return {k: _json_ready(v) for k, v in inputs.items()}
+        return {"inputs": _json_ready(inputs)}
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(r, Mapping) for r in inputs):
+        return {"records": _json_ready(list(inputs))}
+    if hasattr(inputs, "tolist") or isinstance(inputs, (list, tuple)):
+        return {"inputs": _json_ready(inputs)}  # one tensor, for a model with a single input
+    raise InvalidParameter(
+        f"Cannot send {type(inputs).__name__} as model inputs.",
+        code="InvalidParameter.Inputs",
+        hint="Pass a dict of input name to array, a pandas DataFrame, a list of row dicts, or one array.",
+    )
+
+
+class _Operations:
+    """The operations, shared by Deck and AsyncDeck."""
+
+    _transport: Transport | AsyncTransport
+    workspace: Workspace | None = None
+
+    # ---- who and where ---------------------------------------------------------------------------
+
+    @operation
+    def whoami(self) -> dict[str, Any]:
+        """The account behind the key, and the current workspace with this account's role in it."""
+        return (yield Call("GET", _path("whoami"))).json()
+
+    @operation
+    def workspaces(self) -> list[Workspace]:
+        """The workspaces this account may enter, with its role in each."""
+        response = yield Call("GET", _path("workspaces"))
+        return [Workspace.from_json(w) for w in response.json()["items"]]
+
+    @operation
+    def use(self, workspace: Any) -> Workspace:
+        """Make a workspace (name, id or record) the current one for every later call of this deck."""
+        ws = Workspace.from_json((yield Call("GET", _path("workspaces", _ref(workspace)))).json())
+        self._transport.use(ws.id)
+        self.workspace = ws
+        return ws
+
+    @operation
+    def create_workspace(self, name: str, description: str = "") -> Workspace:
+        response = yield Call("POST", _path("workspaces"), json={"name": name, "description": description})
+        return Workspace.from_json(response.json())
+
+    @operation
+    def update_workspace(self, workspace: Any, *, name: str | None = None, description: str | None = None) -> Workspace:
+        body = {k: v for k, v in {"name": name, "description": description}.items() if v is not None}
+        return Workspace.from_json((yield Call("PATCH", _path("workspaces", _ref(workspace)), json=body)).json())
+
+    @operation
+    def delete_workspace(self, workspace: Any) -> None:
+        yield Call("DELETE", _path("workspaces", _ref(workspace)))
+
+    # ---- accounts and members --------------------------------------------------------------------
+
+    @operation
+    def accounts(self) -> list[Account]:
+        return [Account.from_json(a) for a in (yield Call("GET", _path("accounts"))).json()["items"]]
+
+    @operation
+    def create_subaccount(self, name: str) -> Account:
+        """Create a sub-account. Its `api_key` is shown this once; store it (e.g. `modeldeck profile add`)."""
+        return Account.from_json((yield Call("POST", _path("accounts"), json={"name": name})).json())
+
+    @operation
+    def members(self, workspace: Any) -> list[Account]:
+        response = yield Call("GET", _path("workspaces", _ref(workspace), "members"))
+        return [Account.from_json(a) for a in response.json()["items"]]
+
+    @operation
+    def add_member(self, workspace: Any, account: Any, role: str = "developer") -> Account:
+        """Give an account a role (admin, developer, viewer) in a workspace; changes it if already a member."""
+        call = Call("PUT", _path("workspaces", _ref(workspace), "members", _ref(account)), json={"role": role})
+        return Account.from_json((yield call).json())
+
+    @operation
+    def remove_member(self, workspace: Any, account: Any) -> None:
+        yield Call("DELETE", _path("workspaces", _ref(workspace), "members", _ref(account)))
+
+    @operation
+    def authorization_mode(self, mode: str | None = None) -> str:
+        """Read, or set (strict | loose), how sub-accounts are treated in workspaces they were not added to."""
+        if mode is None:
+            return (yield Call("GET", _path("settings"))).json()["authorization_mode"]
+        return (yield Call("PATCH", _path("settings"), json={"authorization_mode": mode})).json()["authorization_mode"]
+
+    # ---- models ----------------------------------------------------------------------------------
+
+    def models(self, query: str | None = None, *, task: str | None = None, action: str | None = None) -> Any:
+        """The models the current workspace may see: owned, granted (with the granted actions), PUBLIC.
+
+        `action="inference"` keeps only those it may call. Pages are fetched lazily as you iterate.
+        """
+        params = {k: v for k, v in {"q": query, "task": task, "action": action}.items() if v}
+        return self._listing(Page(Model, _path("models"), params, "models"))
+
+    @operation
+    def model(self, model: Any) -> Model:
+        return Model.from_json((yield Call("GET", _path("models", _ref(model)))).json())
+
+    @operation
+    def create_model(self, name: str, **fields: Any) -> Model:
+        """Create a model in the current workspace (task, domain, origin, accessibility, labels, ...)."""
+        return Model.from_json((yield Call("POST", _path("models"), json={"model_name": name, **fields})).json())
+
+    @operation
+    def update_model(self, model: Any, **fields: Any) -> Model:
+        return Model.from_json((yield Call("PATCH", _path("models", _ref(model)), json=fields)).json())
+
+    @operation
+    def delete_model(self, model: Any) -> None:
+        yield Call("DELETE", _path("models", _ref(model)))
+
+    @operation
+    def grants(self, model: Any) -> list[Grant]:
+        response = yield Call("GET", _path("models", _ref(model), "grants"))
+        return [Grant.from_json(g) for g in response.json()["items"]]
+
+    @operation
+    def authorize(self, model: Any, workspace: Any, actions: Iterable[str] = ("inference",)) -> Grant:
+        """Authorize another workspace to use a model this workspace owns (inference, fine_tune, deploy)."""
+        call = Call("PUT", _path("models", _ref(model), "grants", _ref(workspace)), json={"actions": list(actions)})
+        return Grant.from_json((yield call).json())
+
+    @operation
+    def revoke(self, model: Any, workspace: Any) -> None:
+        yield Call("DELETE", _path("models", _ref(model), "grants", _ref(workspace)))
+
+    # ---- versions --------------------------------------------------------------------------------
+
+    def versions(self, model: Any, *, approval_status: str | None = None) -> Any:
+        """A model's versions, newest first, paged lazily."""
+        params = {"approval_status": approval_status} if approval_status else {}
+        return self._listing(Page(ModelVersion, _path("models", _ref(model), "versions"), params, "versions"))
+
+    @operation
+    def version(self, model: Any, version: str) -> ModelVersion:
+        return ModelVersion.from_json((yield Call("GET", _path("models", _ref(model), "versions", version))).json())
+
+    @operation
+    def register(
+        self,
+        model: str,
+        source: str | Path,
+        version: str | None = None,
+        format: str | None = None,
+        framework: str | None = None,
+        *,
+        metrics: dict[str, Any] | None = None,
+        labels: dict[str, str] | None = None,
+        source_type: str | None = None,
+        source_id: str | None = None,
+        training_spec: dict[str, Any] | None = None,
+        inference_spec: dict[str, Any] | None = None,
+        extra_info: dict[str, Any] | None = None,
+        options: Any = None,
+        description: str | None = None,
+        progress: bool = True,
+    ) -> ModelVersion:
+        """Register a checkpoint as a new version of `model`, creating the model here if it does not exist.
+
+        `source` is a local file or folder (uploaded, hashed while it streams, verified by the platform)
+        or an external URI (oss://, obs://, s3://, https://). Omit `version` to bump the minor number.
+        The request carries an idempotency key, so a retry after a lost response never duplicates it.
+        """
+        spec = {
+            "version_name": version, "format_type": format, "framework_type": framework, "metrics": metrics,
+            "labels": labels, "source_type": source_type, "source_id": source_id, "training_spec": training_spec,
+            "inference_spec": inference_spec, "extra_info": extra_info, "options": options,
+            "description": description,
+        }  # fmt: skip
+        spec = {k: v for k, v in spec.items() if v is not None}
+        local = Path(source).expanduser() if not _is_uri(source) else None
+        if local is not None:
+            if not local.exists() and not local.is_symlink():
+                raise InvalidParameter(
+                    f"No file or folder at {str(source)!r}.",
+                    code="InvalidParameter.Path",
+                    hint="Pass a local checkpoint path, or a URI such as oss://bucket/key.",
+                )
+            spec["uri"] = (yield Upload(local, progress))["uri"]
+        else:
+            spec["uri"] = str(source)
+        model_id = yield from _own_model(model)
+        call = Call(
+            "POST", _path("models", model_id, "versions"), json=spec, headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        return ModelVersion.from_json((yield call).json())
+
+    @operation
+    def update_version(self, model: Any, version: str, **fields: Any) -> ModelVersion:
+        """Change labels, metrics, specs, options or description of a version."""
+        call = Call("PATCH", _path("models", _ref(model), "versions", version), json=fields)
+        return ModelVersion.from_json((yield call).json())
+
+    @operation
+    def approve(self, model: Any, version: str) -> ModelVersion:
+        """Approve a Pending version; the decision is final."""
+        return ModelVersion.from_json((yield Call("POST", _path("models", _ref(model), "versions", version, "approve"))).json())
+
+    @operation
+    def reject(self, model: Any, version: str) -> ModelVersion:
+        """Reject a Pending version; the decision is final."""
+        return ModelVersion.from_json((yield Call("POST", _path("models", _ref(model), "versions", version, "reject"))).json())
+
+    @operation
+    def delete_version(self, model: Any, version: str) -> None:
+        yield Call("DELETE", _path("models", _ref(model), "versions", version))
+
+    # ---- inference -------------------------------------------------------------------------------
+
+    @operation
+    def predict(self, model: Any, inputs: Any, version: str | None = None, *, allow_unsafe: Iterable[str] = ()) -> Prediction:
+        """Run a registered checkpoint. `inputs`: a dict of input name to array, a DataFrame, row dicts, or
+        one array for a single-input model. `allow_unsafe=["PickleModel"]` opts into a format that runs
+        code when loaded, if the platform allows it.
+        """
+        body = predict_body(inputs)
+        if allow_unsafe:
+            body["allow_unsafe"] = list(allow_unsafe)
+        parts = ("models", _ref(model), "versions", version, "predict") if version else ("models", _ref(model), "predict")
+        return Prediction.from_json((yield Call("POST", _path(*parts), json=body)).json())
+
+    # ---- drivers (per class) ---------------------------------------------------------------------
+
+    def _run(self, plan: Any) -> Any:
+        raise NotImplementedError
+
+    def _listing(self, page: Page[Any]) -> Any:
+        raise NotImplementedError
+
+
+def _is_uri(source: str | Path) -> bool:
+    return isinstance(source, str) and "://" in source
+
+
+def _own_model(name: str):  # type: ignore[no-untyped-def]
+    """The id of the model called `name` owned by the current workspace, creating it if needed."""
+    response = yield Call("GET", _path("models", name), ok=(403, 404))
+    if response.is_success and response.json()["source"] == "owned":
+        return response.json()["id"]
+    created = yield Call("POST", _path("models"), json={"model_name": name}, ok=(409,))
+    if created.is_success:
+        return created.json()["id"]
+    again = yield Call("GET", _path("models", name))  # created meanwhile by a concurrent register
+    if again.json()["source"] != "owned":
+        raise Conflict(f"Model '{name}' could not be created here.", hint="Retry the registration.")
+    return again.json()["id"]
+
+
+def _page_plan(page: Page[R], cursor: str | None):  # type: ignore[no-untyped-def]
+    params = {**page.params, **({"cursor": cursor} if cursor else {})}
+    body = (yield Call("GET", page.path, params=params)).json()
+    return [page.kind.from_json(item) for item in body["items"]], body["next_cursor"]
+
+
+def _upload(client: Any, step: Upload) -> dict[str, Any]:
+    from .transfer import upload_artifact
+
+    if not step.progress:
+        return upload_artifact(client, step.path)
+    from tqdm.auto import tqdm
+
+    total = sum(p.stat().st_size for p in ([step.path] if step.path.is_file() else step.path.rglob("*")) if p.is_file())
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"upload {step.path.name}") as bar:
+        return upload_artifact(client, step.path, progress=bar.update)
+
+
+class Deck(_Operations):
+    """A connection to one platform as one account, in one current workspace. Use `modeldeck.connect()`."""
+
+    def __init__(self, settings: Settings, *, profile: str | None = None) -> None:
+        self.profile = profile
+        self._transport = Transport(settings)
+
+    def _run(self, plan: Any) -> Any:
+        try:
+            step = next(plan)
+            while True:
+                result = _upload(self._transport.client, step) if isinstance(step, Upload) else self._transport.send(step)
+                step = plan.send(result)
+        except StopIteration as done:
+            return done.value
+
+    def _listing(self, page: Page[Any]) -> Listing[Any]:
+        return Listing(lambda cursor: self._run(_page_plan(page, cursor)), page.title)
+
+    @property
+    def url(self) -> str:
+        return self._transport.settings.url
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Deck:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        ws = self.workspace.name if self.workspace else self._transport.settings.workspace
+        return f"Deck(profile={self.profile!r}, url={self.url!r}, workspace={ws!r})"
+
+
+class AsyncDeck(_Operations):
+    """The same surface as Deck, as coroutines: `async with modeldeck.AsyncDeck() as deck: ...`."""
+
+    def __init__(
+        self,
+        profile: str | None = None,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        workspace: str | None = None,
+        home: str | Path | None = None,
+    ) -> None:
+        from .profiles import resolve
+
+        self.profile, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
+        self._transport = AsyncTransport(settings)
+        self._settings = settings
+
+    async def _run(self, plan: Any) -> Any:
+        try:
+            step = next(plan)
+            while True:
+                if isinstance(step, Upload):
+                    result = await asyncio.to_thread(self._upload_sync, step)
+                else:
+                    result = await self._transport.send(step)
+                step = plan.send(result)
+        except StopIteration as done:
+            return done.value
+
+    def _upload_sync(self, step: Upload) -> dict[str, Any]:
+        """Uploads stream from files on disk: run them in a thread with a short-lived blocking client."""
+        transport = Transport(Settings(**{**self._settings.__dict__}))
+        try:
+            return _upload(transport.client, step)
+        finally:
+            transport.close()
+
+    def _listing(self, page: Page[Any]) -> AsyncListing[Any]:
+        return AsyncListing(lambda cursor: self._run(_page_plan(page, cursor)), page.title)
+
+    @property
+    def url(self) -> str:
+        return self._transport.settings.url
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncDeck:
+        await _resolve_workspace(self)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        ws = self.workspace.name if self.workspace else self._transport.settings.workspace
+        return f"AsyncDeck(profile={self.profile!r}, url={self.url!r}, workspace={ws!r})"
+
+
+async def _resolve_workspace(deck: AsyncDeck) -> None:
+    me = await deck.whoami()
+    if "workspace" in me:
+        deck.workspace = Workspace.from_json({**me["workspace"]})
+
+
+def connect(
+    profile: str | None = None,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    workspace: str | None = None,
+    home: str | Path | None = None,
+) -> Deck:
+    """Connect to a platform.
+
+    With no arguments: the default profile (`MODELDECK_PROFILE`, else the profiles file's default), and with
+    nothing configured, the embedded platform of `MODELDECK_HOME`, started on first use and shared by
+    every kernel and the CLI. `url=` names a team server; `home=` another embedded home. Credentials come
+    from the argument, then the environment (`MODELDECK_API_KEY`), the profiles file, the system keyring.
+    """
+    from .profiles import resolve
+
+    name, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
+    deck = Deck(settings, profile=name)
+    try:
+        me = deck.whoami()
+    except BaseException:
+        deck.close()
+        raise
+    if "workspace" in me:
+        deck.workspace = Workspace.from_json(me["workspace"])
+    return deck
+
+
+__all__ = ["AsyncDeck", "Deck", "connect"]

@@ -1,0 +1,147 @@
+"""The embedded platform's process model: one shared local server per home, found through a runtime file.
+
+The first `connect()` on a machine starts `modeldeck serve --embedded` for the home (loopback only, a free
+port, the home's admin key as its token) and records it in `home/run/platform.json`. Every later kernel,
+the CLI and the Jupyter server find it there, so they share one platform; it outlives kernel restarts and
+exits after a long idle period. Only the kernel-light client is imported here: the platform's heavy
+dependencies load in the server process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._home import default_home
+from ._version import __version__
+from .errors import ConnectionFailed
+
+START_TIMEOUT = 30.0
+IDLE_TIMEOUT = 4 * 3600
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    admin_key: str | None
+
+    def __repr__(self) -> str:
+        return f"Target(url={self.url!r}, admin_key=***)"
+
+
+def home_dir(home: Path | None) -> Path:
+    return (Path(home).expanduser() if home is not None else default_home()).resolve()
+
+
+def runtime_file(home: Path) -> Path:
+    return home / "run" / "platform.json"
+
+
+def read_admin_key(home: Path) -> str | None:
+    try:
+        return (home / "admin.key").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _alive(info: dict) -> bool:
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (OSError, KeyError, ValueError, TypeError):
+        return False
+    import httpx
+
+    try:
+        health = httpx.get(f"{info['url']}/health", timeout=2.0)
+        return health.status_code == 200 and health.json().get("version") == __version__
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def running(home: Path) -> dict | None:
+    """The live server recorded for this home, or None."""
+    try:
+        info = json.loads(runtime_file(home).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return info if _alive(info) else None
+
+
+@contextlib.contextmanager
+def _start_lock(home: Path) -> Iterator[None]:
+    run = home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    with open(run / "start.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _stop_stale(home: Path) -> None:
+    """A server of another modeldeck version (e.g. after an upgrade) is replaced, not reused."""
+    try:
+        info = json.loads(runtime_file(home).read_text())
+        os.kill(int(info["pid"]), signal.SIGTERM)
+    except (FileNotFoundError, ValueError, KeyError, OSError):
+        pass
+    runtime_file(home).unlink(missing_ok=True)
+
+
+def ensure(home: Path | None = None) -> Target:
+    """The URL and admin key of the home's shared server, starting it if none is running."""
+    home = home_dir(home)
+    info = running(home)
+    if info is None:
+        with _start_lock(home):
+            info = running(home) or _start(home)
+    return Target(info["url"], read_admin_key(home))
+
+
+def _start(home: Path) -> dict:
+    _stop_stale(home)
+    log = home / "run" / "platform.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", "--embedded",
+             "--idle-timeout", str(IDLE_TIMEOUT)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            info = json.loads(runtime_file(home).read_text())
+            if info.get("pid") == proc.pid:
+                return info
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.02)
+    tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+    if proc.poll() is None:
+        proc.terminate()
+    raise ConnectionFailed(
+        f"The embedded platform for {home} did not start" + (f": {tail[-1]}" if tail else "."),
+        hint=f"See {log}; `modeldeck doctor` checks the installation.",
+    )
+
+
+def stop(home: Path | None = None) -> bool:
+    """Stop the home's shared server if one runs; returns whether one did."""
+    home = home_dir(home)
+    info = running(home)
+    if info is None:
+        return False
+    os.kill(int(info["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and runtime_file(home).exists():
+        time.sleep(0.05)
+    return True

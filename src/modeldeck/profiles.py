@@ -1,0 +1,209 @@
+"""Profiles and the credential chain.
+
+A profile names a platform: `local` (an embedded home) or `server` (a modeldeck team server); the cloud
+kinds (`alibaba`, `huawei`, `openai`) join the same file later. The file is TOML, under the user's config
+directory or at `MODELDECK_CONFIG`, created 0600 and refused if others can read it. A key is looked up
+in order: the explicit argument, `MODELDECK_API_KEY`, the profile file, the system keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._http import Settings
+from .errors import InvalidApiKey, InvalidParameter, NotFound
+
+KINDS = ("local", "server")
+KEYRING_SERVICE = "modeldeck"
+DEFAULT_PROFILE = "local"
+
+
+def config_path() -> Path:
+    env = os.environ.get("MODELDECK_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("modeldeck", appauthor=False)) / "profiles.toml"
+
+
+@dataclass
+class Profile:
+    name: str
+    kind: str
+    url: str | None = None
+    home: str | None = None
+    workspace: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    def to_toml(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if k != "name" and v is not None}
+
+    def describe(self) -> dict[str, Any]:
+        """What may be shown: never the key, only where it comes from."""
+        return {
+            "name": self.name, "kind": self.kind, "url": self.url, "home": self.home, "workspace": self.workspace,
+            "key": "in file" if self.api_key else ("in keyring" if keyring_get(self.name) else None),
+        }  # fmt: skip
+
+
+@dataclass
+class ProfileFile:
+    path: Path
+    default: str | None = None
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ProfileFile:
+        path = path or config_path()
+        if not path.exists():
+            return cls(path)
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise InvalidParameter(
+                f"The profiles file {path} can be read by other users (mode {mode:o}); it may hold API keys.",
+                code="Config.InsecurePermissions",
+                hint=f"Restrict it to yourself: chmod 600 {path}",
+            )
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidParameter(
+                f"The profiles file {path} is not valid TOML ({exc}).",
+                code="Config.Invalid",
+                hint="Fix or remove it; `modeldeck profile add` writes a correct one.",
+            ) from None
+        profiles = {}
+        for name, values in (data.get("profiles") or {}).items():
+            known = {k: values.get(k) for k in ("kind", "url", "home", "workspace", "api_key")}
+            profiles[name] = Profile(name=name, **{k: v for k, v in known.items() if v is not None})  # type: ignore[arg-type]
+        return cls(path, data.get("default"), profiles)
+
+    def save(self) -> None:
+        """Write atomically, 0600 from the first byte."""
+        import tomli_w
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data: dict[str, Any] = {}
+        if self.default:
+            data["default"] = self.default
+        data["profiles"] = {name: p.to_toml() for name, p in sorted(self.profiles.items())}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(tomli_w.dumps(data))
+        os.replace(tmp, self.path)
+
+    def get(self, name: str) -> Profile:
+        if name in self.profiles:
+            return self.profiles[name]
+        if name == DEFAULT_PROFILE:
+            return Profile(DEFAULT_PROFILE, "local")
+        known = ", ".join(sorted(self.profiles)) or "none yet"
+        raise NotFound(
+            f"There is no profile named {name!r}.",
+            code="Profile.NotFound",
+            hint=f"Known profiles: {known}. Add one with `modeldeck profile add {name} --url ...`.",
+        )
+
+
+def keyring_get(profile: str) -> str | None:
+    try:
+        import keyring
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, profile)
+    except Exception:  # no usable backend on this machine
+        return None
+
+
+def keyring_set(profile: str, key: str) -> bool:
+    try:
+        import keyring
+
+        keyring.set_password(KEYRING_SERVICE, profile, key)
+        return True
+    except Exception:
+        return False
+
+
+def selected_profile(name: str | None, file: ProfileFile) -> str:
+    return name or os.environ.get("MODELDECK_PROFILE") or file.default or DEFAULT_PROFILE
+
+
+def resolve(
+    profile: str | None = None,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    workspace: str | None = None,
+    home: str | Path | None = None,
+) -> tuple[str | None, Settings]:
+    """The profile name and transport settings the arguments, environment and files amount to."""
+    url = url or (None if profile or home else os.environ.get("MODELDECK_URL"))
+    if url:
+        chosen = Profile(profile or "url", "server", url=url)
+    elif home:
+        chosen = Profile(profile or "home", "local", home=str(home))
+    else:
+        file = ProfileFile.load()
+        chosen = file.get(selected_profile(profile, file))
+    key = api_key or os.environ.get("MODELDECK_API_KEY") or chosen.api_key
+    if not key and not (url or home):
+        key = keyring_get(chosen.name)
+    ws = workspace or os.environ.get("MODELDECK_WORKSPACE") or chosen.workspace
+    if chosen.kind == "local":
+        from . import embedded
+
+        local_home = Path(chosen.home).expanduser() if chosen.home else None
+        target = embedded.ensure(local_home)
+        return chosen.name, Settings(target.url, key or target.admin_key, ws)
+    if chosen.kind != "server" or not chosen.url:
+        raise InvalidParameter(
+            f"Profile {chosen.name!r} has kind {chosen.kind!r}, which this version cannot connect to.",
+            code="Profile.Invalid",
+            hint=f"Use a profile of kind {' or '.join(KINDS)} (a server profile needs a url).",
+        )
+    if not key:
+        raise InvalidApiKey(
+            f"No API key was found for profile {chosen.name!r}.",
+            hint="Pass api_key=..., set MODELDECK_API_KEY, run modeldeck.login() in a notebook, or "
+            f"`modeldeck profile add {chosen.name} --url {chosen.url} --api-key -`.",
+        )
+    return chosen.name, Settings(chosen.url.rstrip("/"), key, ws)
+
+
+def login(profile: str | None = None, *, url: str | None = None, workspace: str | None = None) -> Profile:
+    """Ask for an API key in a password field (never echoed) and store it with a profile.
+
+    The key goes to the system keyring when one is available, else to the 0600 profiles file.
+    """
+    import getpass
+
+    file = ProfileFile.load()
+    name = selected_profile(profile, file)
+    existing = file.profiles.get(name)
+    target_url = url or (existing.url if existing else None)
+    if target_url is None and (existing is None or existing.kind == "server"):
+        target_url = input("Platform URL: ").strip()
+    key = getpass.getpass(f"API key for profile {name!r}: ").strip()
+    if not key:
+        raise InvalidApiKey("No key was entered.", hint="Run login again and paste the key.")
+    entry = existing or Profile(name, "server" if target_url else "local")
+    entry.url = target_url or entry.url
+    entry.workspace = workspace or entry.workspace
+    entry.api_key = None if keyring_set(name, key) else key
+    file.profiles[name] = entry
+    file.default = file.default or name
+    file.save()
+    return entry

@@ -1,0 +1,282 @@
+"""What the client hands back: small typed records of the platform's resources, rich in notebooks.
+
+Every record keeps the server's JSON in `raw`, shows itself as an HTML table in Jupyter with a
+`text/plain` fallback, and never holds a secret except `Account.api_key`, which is masked in every repr.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+T = TypeVar("T", bound="Resource")
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+
+
+@dataclass(repr=False)
+class Resource:
+    """Base of the records; subclasses list the fields worth showing first."""
+
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    shown: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_json(cls: type[T], data: dict[str, Any]) -> T:
+        names = {f.name for f in fields(cls)} - {"raw"}
+        values = {k: (_time(v) if k.endswith("_at") else v) for k, v in data.items() if k in names}
+        return cls(raw=data, **values)
+
+    def _row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.shown}
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._row().items())
+        return f"{type(self).__name__}({inner})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{_cell(v)}</td></tr>"
+            for k, v in self._row().items()
+        )
+        return f"<table><caption>{type(self).__name__}</caption>{rows}</table>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(map(str, value))
+    if isinstance(value, dict):
+        value = ", ".join(f"{k}={v}" for k, v in value.items())
+    return html.escape("" if value is None else str(value))
+
+
+@dataclass(repr=False)
+class Workspace(Resource):
+    id: str = ""
+    name: str = ""
+    description: str = ""
+    is_default: bool = False
+    role: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("name", "id", "role", "is_default", "description")
+
+
+@dataclass(repr=False)
+class Account(Resource):
+    id: str = ""
+    name: str = ""
+    kind: str = ""
+    role: str | None = None
+    authorization_mode: str | None = None
+    api_key: str | None = field(default=None, compare=False)  # present once, when the account is created
+    created_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("name", "id", "kind", "role")
+
+    def __post_init__(self) -> None:
+        self.raw = {k: v for k, v in self.raw.items() if k != "api_key"}  # the key lives in one place only
+
+    def _row(self) -> dict[str, Any]:
+        row = super()._row()
+        if self.api_key:
+            row["api_key"] = mask(self.api_key)
+        return row
+
+
+@dataclass(repr=False)
+class Model(Resource):
+    id: str = ""
+    model_name: str = ""
+    workspace_id: str = ""
+    owner_workspace: str = ""
+    source: str = ""
+    actions: list[str] = field(default_factory=list)
+    task: str | None = None
+    domain: str | None = None
+    origin: str | None = None
+    accessibility: str = "PRIVATE"
+    model_type: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    extra_info: dict[str, Any] = field(default_factory=dict)
+    latest_version: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("model_name", "task", "owner_workspace", "source", "actions", "latest")
+
+    @property
+    def name(self) -> str:
+        return self.model_name
+
+    @property
+    def latest(self) -> str | None:
+        v = self.latest_version
+        return None if v is None else f"{v['version_name']} ({v['approval_status']})"
+
+
+@dataclass(repr=False)
+class ModelVersion(Resource):
+    version_id: str = ""
+    model_id: str = ""
+    model_name: str = ""
+    version_name: str = ""
+    uri: str = ""
+    format_type: str | None = None
+    framework_type: str | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+    approval_status: str = "Pending"
+    labels: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training_spec: dict[str, Any] = field(default_factory=dict)
+    inference_spec: dict[str, Any] = field(default_factory=dict)
+    extra_info: dict[str, Any] = field(default_factory=dict)
+    options: str | None = None
+    description: str = ""
+    created_by: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = (
+        "model_name", "version_name", "approval_status", "format_type", "metrics", "labels", "created_at",
+    )  # fmt: skip
+
+    @property
+    def version(self) -> str:
+        return self.version_name
+
+
+@dataclass(repr=False)
+class Grant(Resource):
+    model_id: str = ""
+    workspace_id: str = ""
+    workspace: str = ""
+    actions: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("workspace", "actions", "created_at")
+
+
+@dataclass(repr=False)
+class Prediction(Resource):
+    """Outputs by name (nested lists, or numpy arrays via `arrays()`), with their dtypes and shapes."""
+
+    model: str = ""
+    model_id: str = ""
+    version: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    shown: ClassVar[tuple[str, ...]] = ("model", "version", "shapes")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prediction:
+        outs = data.get("outputs", [])
+        return cls(
+            raw=data, model=data.get("model", ""), model_id=data.get("model_id", ""), version=data.get("version", ""),
+            outputs={o["name"]: o["data"] for o in outs}, dtypes={o["name"]: o["dtype"] for o in outs},
+            shapes={o["name"]: o["shape"] for o in outs},
+        )  # fmt: skip
+
+    def arrays(self) -> dict[str, Any]:
+        import numpy as np
+
+        return {
+            name: np.asarray(data, dtype=None if self.dtypes[name] == "string" else self.dtypes[name])
+            for name, data in self.outputs.items()
+        }
+
+
+def mask(secret: str) -> str:
+    return secret[:8] + "…" if len(secret) > 12 else "…"
+
+
+class Listing(Generic[T]):
+    """A lazily paged list: pages are fetched as iteration reaches them.
+
+    `fetch(cursor)` returns (records, next_cursor). Iterate it, or call `list()`/`to_pandas()`;
+    `first(n)` stops early. In a notebook it shows the first page.
+    """
+
+    def __init__(self, fetch: Callable[[str | None], tuple[list[T], str | None]], title: str = "") -> None:
+        self._fetch = fetch
+        self._title = title
+        self._first: tuple[list[T], str | None] | None = None
+
+    def _first_page(self) -> tuple[list[T], str | None]:
+        if self._first is None:
+            self._first = self._fetch(None)
+        return self._first
+
+    def __iter__(self) -> Iterator[T]:
+        items, cursor = self._first_page()
+        yield from items
+        while cursor:
+            items, cursor = self._fetch(cursor)
+            yield from items
+
+    def first(self, n: int) -> list[T]:
+        out: list[T] = []
+        for item in self:
+            if len(out) == n:
+                break
+            out.append(item)
+        return out
+
+    def list(self) -> list[T]:
+        return list(self)
+
+    def to_pandas(self) -> Any:
+        """A DataFrame of every record (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            from .errors import InvalidParameter
+
+            raise InvalidParameter(
+                "pandas is not installed.", code="MissingDependency", hint="pip install pandas"
+            ) from None
+        return pd.DataFrame([r.raw for r in self])
+
+    def __repr__(self) -> str:
+        items, cursor = self._first_page()
+        more = "\n  … (more pages)" if cursor else ""
+        return f"{self._title or 'Listing'}[\n" + "".join(f"  {r!r},\n" for r in items) + f"]{more}"
+
+    def _repr_html_(self) -> str:
+        items, cursor = self._first_page()
+        if not items:
+            return f"<p>{html.escape(self._title)}: none</p>"
+        columns = items[0].shown
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{_cell(v)}</td>" for v in r._row().values()) + "</tr>"
+            for r in items
+        )
+        more = "<p>… more pages: iterate the listing or call .list()</p>" if cursor else ""
+        return f"<table><caption>{html.escape(self._title)}</caption><tr>{head}</tr>{body}</table>{more}"
+
+
+class AsyncListing(Generic[T]):
+    """The async counterpart of `Listing`: `async for` over pages fetched on demand."""
+
+    def __init__(self, fetch: Callable[[str | None], Any], title: str = "") -> None:
+        self._fetch = fetch
+        self._title = title
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        cursor: str | None = None
+        while True:
+            items, cursor = await self._fetch(cursor)
+            for item in items:
+                yield item
+            if not cursor:
+                return
+
+    async def list(self) -> list[T]:
+        return [item async for item in self]

@@ -1,0 +1,109 @@
+"""The `modeldeck` CLI, run as a user runs it: a subprocess, real platform, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Deployment
+from modeldeck import examples
+
+
+@pytest.fixture
+def cli(deployment: Deployment, tmp_path: Path):
+    """Run `modeldeck ...` against the deployment through a saved profile."""
+    env = {**os.environ}
+
+    def run(*args: str, input: str | None = None, ok: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "modeldeck", *args], env=env, input=input, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        if ok:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    added = run("profile", "add", "team", "--url", deployment.url, "--api-key", "-", "--default",
+                input=deployment.admin_key + "\n")  # fmt: skip
+    assert "saved" in added.stdout and deployment.admin_key not in added.stdout
+    return run
+
+
+def test_listings_take_json(cli):
+    assert json.loads(cli("workspaces", "--json").stdout)[0]["name"] == "default"
+    assert "default" in cli("workspaces").stdout
+    profiles = json.loads(cli("profile", "list", "--json").stdout)
+    assert profiles == [{"name": "team", "kind": "server", "url": profiles[0]["url"], "home": None,
+                         "workspace": None, "key": "in file", "default": "*"}]  # fmt: skip
+
+
+def test_register_approve_predict_authorize(cli, deployment: Deployment, tmp_path: Path):
+    path = examples.onnx_linear(tmp_path / "linear.onnx")
+    out = cli("register", str(path), "--model", "iris", "--format", "ONNX", "--version", "1.0.0",
+              "--metrics", '{"acc": 0.9}', "--label", "team=cv")  # fmt: skip
+    assert "registered iris 1.0.0 (Pending) artifact://sha256:" in out.stdout
+    assert "upload linear.onnx" in out.stderr  # the progress bar
+    versions = json.loads(cli("versions", "iris", "--json").stdout)
+    assert [(v["version_name"], v["metrics"], v["labels"]) for v in versions] == [("1.0.0", {"acc": 0.9}, {"team": "cv"})]
+    assert "Approved" in cli("approve", "iris", "1.0.0").stdout
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"X": [[1, 2, 3, 4]]}))
+    result = json.loads(cli("predict", "iris", "--input", f"@{inputs}", "--json").stdout)
+    assert {o["name"] for o in result["outputs"]} == {"logits", "probabilities"}
+    assert "probabilities float32 [1, 3]" in cli("predict", "iris", "--input", "[[1, 2, 3, 4]]").stdout
+    cli("register", "oss://bucket/b.onnx", "--model", "iris")
+    assert "Rejected" in cli("reject", "iris", "1.1.0").stdout
+    models = json.loads(cli("models", "--json").stdout)
+    assert models[0]["model_name"] == "iris" and models[0]["latest"] == "1.1.0 (Rejected)"
+    deployment.admin.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
+    assert "may now use 'iris' for: inference" in cli("authorize", "iris", "team-b").stdout
+    assert "no longer" in cli("revoke", "iris", "team-b").stdout
+
+
+def test_use_switches_the_profiles_workspace(cli, deployment: Deployment):
+    deployment.admin.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
+    assert "now uses workspace 'team-b'" in cli("use", "team-b").stdout
+    rows = json.loads(cli("workspaces", "--json").stdout)
+    assert [r["name"] for r in rows if r["current"]] == ["team-b"]
+    assert json.loads(cli("models", "--json").stdout) == []
+
+
+def test_errors_are_one_line_with_the_hint_and_exit_nonzero(cli, deployment: Deployment):
+    key = deployment.subaccount("alice", {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "modeldeck", "models"], capture_output=True, text=True,
+        env={**os.environ, "MODELDECK_URL": deployment.url, "MODELDECK_API_KEY": key},
+    )  # fmt: skip
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "[Workspace.AccessDenied] Hint:" in lines[0]
+    missing = cli("versions", "nope", ok=False)
+    assert missing.returncode == 1 and "Model.NotFound" in missing.stderr
+    assert cli("predict", "nope", "--input", "{bad", ok=False).returncode == 1
+    assert cli("profile", "use", "ghost", ok=False).returncode == 1
+
+
+def test_profile_lifecycle(cli, deployment: Deployment):
+    cli("profile", "add", "other", "--url", deployment.url)
+    assert "default profile: 'other'" in cli("profile", "use", "other").stdout
+    no_key = cli("workspaces", ok=False)
+    assert no_key.returncode == 1 and "No API key" in no_key.stderr
+    cli("profile", "remove", "other")
+    names = [p["name"] for p in json.loads(cli("profile", "list", "--json").stdout)]
+    assert names == ["team"]
+
+
+def test_doctor_reports_and_says_what_to_fix(cli, deployment: Deployment):
+    report = cli("doctor")
+    assert "✓ platform:" in report.stdout and "✓ credentials:" in report.stdout
+    assert deployment.admin_key not in report.stdout
+    checks = {c["name"]: c for c in json.loads(cli("doctor", "--json").stdout)}
+    assert checks["platform"]["status"] == "ok"
+    os.chmod(os.environ["MODELDECK_CONFIG"], 0o644)
+    broken = cli("doctor", ok=False)
+    assert broken.returncode == 1 and "chmod 600" in broken.stdout
