@@ -29,6 +29,8 @@ from pathlib import Path
 
 from _common import Server, env_line, median, percentile, verdict
 
+from modeldeck import examples, transfer
+
 LATENCY_BUDGET_MS = 1.0
 THROUGHPUT_TARGET = 0.7
 CONCURRENCY = 10
@@ -55,6 +57,7 @@ MINIMAL_APP = textwrap.dedent(
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # connections wait in the backlog until uvicorn runs, as with PlatformServer
     print(f"serving on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(Starlette(routes=[Route("/predict", predict, methods=["POST"])]),
                             log_level="warning", access_log=False, timeout_graceful_shutdown=2)
@@ -81,27 +84,27 @@ class MinimalApp:
         self.proc.wait(10)
 
 
-def load(url: str, body: str, key: str | None, duration: float) -> float:
+def load(url: str, body: str, key: str | None, duration: int) -> float:
     """Requests per second from a separate load-generating process; any failed response aborts the bench."""
     if shutil.which("wrk"):
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
             auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
             fh.write(WRK_SCRIPT.format(body=body, auth=auth))
         try:
-            out = subprocess.run(
-                ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{duration}s", "-s", fh.name, url],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
+            run = subprocess.run(
+                ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{duration}s", "-s", fh.name, url], capture_output=True, text=True
+            )
         finally:
             os.unlink(fh.name)
-        if "Non-2xx" in out or "Socket errors" in out:
-            raise RuntimeError(f"failed requests under load:\n{out}")
+        out = run.stdout + run.stderr
+        if run.returncode or "Non-2xx" in out or "Socket errors" in out:
+            raise RuntimeError(f"wrk failed or saw failed requests:\n{out}")
         return float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
     args = [sys.executable, __file__, "--loadgen", url, body, key or "", str(duration)]
     return float(subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()[-1])
 
 
-async def _loadgen(url: str, body: str, key: str, duration: float) -> None:
+async def _loadgen(url: str, body: str, key: str, duration: int) -> None:
     """The fallback generator: CONCURRENCY keep-alive workers on one AsyncClient for `duration` seconds."""
     import httpx
 
@@ -122,8 +125,6 @@ async def _loadgen(url: str, body: str, key: str, duration: float) -> None:
 
 
 def setup_platform(server: Server, model: Path) -> None:
-    from modeldeck import transfer
-
     with server.client() as client:
         artifact = transfer.upload_artifact(client, model)
         transfer.check(client.post("/api/v1/models", json={"model_name": "linear"}))
@@ -145,7 +146,7 @@ def latency(server: Server, model: Path, rounds: int, requests: int) -> tuple[li
     ort_ms: list[float] = []
     with server.client() as client:
         expected = session.run(None, {"X": x})[1].tolist()
-        got = transfer_check(client.post("/api/v1/models/linear/predict", json=body))
+        got = transfer.check(client.post("/api/v1/models/linear/predict", json=body)).json()
         assert np.allclose(got["outputs"][1]["data"], expected, rtol=1e-5), "the platform predicts otherwise"
         for _ in range(rounds):
             for _ in range(requests):
@@ -160,22 +161,14 @@ def latency(server: Server, model: Path, rounds: int, requests: int) -> tuple[li
     return platform_ms, ort_ms
 
 
-def transfer_check(response):  # type: ignore[no-untyped-def]
-    from modeldeck import transfer
-
-    return transfer.check(response).json()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="alternated rounds of each measurement (default 5)")
     parser.add_argument("--requests", type=int, default=200, help="latency requests per round and side (default 200)")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per throughput round (default 5)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load per throughput round (default 5)")
     args = parser.parse_args()
     print(env_line())
     print(f"load generator: {'wrk -t1 -c10' if shutil.which('wrk') else 'asyncio + httpx.AsyncClient, 10 workers'}")
-    from modeldeck import examples
-
     tmp = Path(tempfile.mkdtemp(prefix="modeldeck-bench-predict-"))
     app = None
     try:
@@ -192,7 +185,7 @@ def main() -> int:
             sides = [("platform", f"{server.url}/api/v1/models/linear/predict", server.key),
                      ("minimal", f"{app.url}/predict", None)]  # fmt: skip
             for _, url, key in sides:
-                load(url, body, key, 1.0)  # warm-up: connections, first-call paths
+                load(url, body, key, 1)  # warm-up: connections, first-call paths
             rps: dict[str, list[float]] = {"platform": [], "minimal": []}
             for i in range(args.rounds):
                 for name, url, key in sides if i % 2 == 0 else sides[::-1]:
@@ -219,6 +212,6 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "--loadgen":
-        asyncio.run(_loadgen(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
+        asyncio.run(_loadgen(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
         sys.exit(0)
     sys.exit(main())

@@ -84,7 +84,7 @@ def make_workspaces(dep: Deck, *names: str) -> dict[str, str]:
 
 
 def make_model(dep: Deck, workspace: str, name: str, version: str = "1.0.0") -> dict[str, Any]:
-    """A model with a version at an external uri: predict passes authorization, then 400 Inference.NotLocal."""
+    """A model with a version at an external uri: predict passes authorization, then is 400 NotLocal."""
     owner = dep.client(None, workspace)
     model = owner.ok("POST", f"{API}/models", json={"model_name": name, "task": "text-classification"})
     owner.ok(
@@ -120,12 +120,9 @@ class Team:
     dep: Deck
     keys: dict[str, str | None] = field(default_factory=dict)
     _n: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    _clients: dict[tuple[str, str | None], Api] = field(default_factory=dict)
 
     def api(self, account: str, workspace: str | None = TEAM) -> Api:
-        if (account, workspace) not in self._clients:
-            self._clients[account, workspace] = self.dep.client(self.keys[account], workspace)
-        return self._clients[account, workspace]
+        return self.dep.client(self.keys[account], workspace)
 
     @property
     def main(self) -> Api:
@@ -177,7 +174,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
 
 
 def test_sub_account_must_name_a_workspace_it_belongs_to(store_deployment: Deployment):
-    """Sub-account: no, non-member or missing workspace -> 403 Workspace.AccessDenied listing its workspaces."""
+    """Sub-account: no, non-member or missing workspace: 403 Workspace.AccessDenied listing its workspaces."""
     dep = Deck(store_deployment)
     ids = make_workspaces(dep, "ws-a", "ws-b", "ws-c")
     key = dep.subaccount("dev", {"ws-a": "developer", "ws-b": "viewer"})
@@ -189,8 +186,10 @@ def test_sub_account_must_name_a_workspace_it_belongs_to(store_deployment: Deplo
 
     answers = []
     for ref in ("ws-c", ids["ws-c"], "default", "ws-nowhere", "ws-" + "0" * 12):
-        for response in (dep.client(key, ref).get(f"{API}/models"),
-                         dep.client(key).get(f"{API}/workspaces/{ref}/members")):  # fmt: skip
+        for response in (
+            dep.client(key, ref).get(f"{API}/models"),
+            dep.client(key).get(f"{API}/workspaces/{ref}/members"),
+        ):
             body = assert_error(response, 403, "Workspace.AccessDenied")
             assert body["hint"] == no_ws["hint"]
             answers.append(body["message"].replace(ref, "<ws>"))
@@ -198,7 +197,10 @@ def test_sub_account_must_name_a_workspace_it_belongs_to(store_deployment: Deplo
 
     for ref in ("ws-a", ids["ws-a"]):  # by name or by id, its own workspaces open
         assert dep.client(key, ref).ok("GET", f"{API}/whoami")["workspace"] == {
-            "id": ids["ws-a"], "name": "ws-a", "role": "developer"}  # fmt: skip
+            "id": ids["ws-a"],
+            "name": "ws-a",
+            "role": "developer",
+        }
 
     lonely = dep.subaccount("lonely")
     body = assert_error(dep.client(lonely).get(f"{API}/models"), 403, "Workspace.AccessDenied")
@@ -233,7 +235,7 @@ def test_main_account_without_workspace_lands_in_default(store_deployment: Deplo
 
 
 def test_model_access_denied_until_granted_and_again_after_revoke(store_deployment: Deployment):
-    """No grant: Model.AccessDenied naming the owner and the grant; granting opens predict, revoking closes it."""
+    """No grant: Model.AccessDenied naming owner and grant; granting opens predict, revoking closes it."""
     dep = Deck(store_deployment)
     make_workspaces(dep, "ws-a", "ws-b")
     make_model(dep, "ws-a", "shared")
@@ -241,9 +243,11 @@ def test_model_access_denied_until_granted_and_again_after_revoke(store_deployme
     owner = dep.client(None, "ws-a")
 
     def predict_calls() -> list[httpx.Response]:
-        return [dev_b.post(f"{API}/models/shared/predict", json=PREDICT_BODY),
-                dev_b.post(f"{API}/models/shared/versions/1.0.0/predict", json=PREDICT_BODY),
-                dep.client(None, "ws-b").post(f"{API}/models/shared/predict", json=PREDICT_BODY)]  # fmt: skip
+        return [
+            dev_b.post(f"{API}/models/shared/predict", json=PREDICT_BODY),
+            dev_b.post(f"{API}/models/shared/versions/1.0.0/predict", json=PREDICT_BODY),
+            dep.client(None, "ws-b").post(f"{API}/models/shared/predict", json=PREDICT_BODY),
+        ]
 
     for response in predict_calls():
         body = assert_error(response, 403, "Model.AccessDenied")
@@ -266,13 +270,16 @@ def test_model_access_denied_until_granted_and_again_after_revoke(store_deployme
     assert owner.ok("GET", f"{API}/models/shared/grants")["items"] == []
 
 
-@pytest.mark.parametrize(("actions", "inference_allowed"), [
-    (["fine_tune"], False),
-    (["deploy"], False),
-    (["fine_tune", "deploy"], False),
-    (["inference"], True),
-    (["inference", "fine_tune"], True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("actions", "inference_allowed"),
+    [
+        (["fine_tune"], False),
+        (["deploy"], False),
+        (["fine_tune", "deploy"], False),
+        (["inference"], True),
+        (["inference", "fine_tune"], True),
+    ],
+)
 def test_only_an_inference_grant_allows_predict(team: Team, actions: list[str], inference_allowed: bool):
     """A grant allows exactly its actions: fine_tune or deploy alone never allow inference."""
     team.main.ok("PUT", f"{API}/models/m/grants/{OTHER}", json={"actions": actions})
@@ -335,12 +342,15 @@ def test_only_admins_of_the_owning_workspace_grant_and_revoke(
         assert [(g["workspace"], g["actions"]) for g in remaining] == [(OTHER, ["inference"])]
 
 
-@pytest.mark.parametrize(("target", "actions", "status", "code"), [
-    (TEAM, ["inference"], 400, "InvalidParameter.Grant"),  # the owner already may do everything
-    ("ws-nowhere", ["inference"], 404, "Workspace.NotFound"),
-    (OTHER, [], 400, "InvalidParameter.Grant"),
-    (OTHER, ["train"], 400, "InvalidParameter.action"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("target", "actions", "status", "code"),
+    [
+        (TEAM, ["inference"], 400, "InvalidParameter.Grant"),  # the owner already may do everything
+        ("ws-nowhere", ["inference"], 404, "Workspace.NotFound"),
+        (OTHER, [], 400, "InvalidParameter.Grant"),
+        (OTHER, ["train"], 400, "InvalidParameter.action"),
+    ],
+)
 def test_grant_requests_are_validated(team: Team, target: str, actions: list[str], status: int, code: str):
     """A grant names another existing workspace and at least one known action."""
     assert_error(team.main.put(f"{API}/models/m/grants/{target}", json={"actions": actions}), status, code)
@@ -375,7 +385,8 @@ def test_loose_mode_makes_sub_accounts_developers_everywhere_until_removed(deplo
     make_model(dep, "ws-b", "m")
     sam = dep.subaccount("sam")
     assert dep.admin.ok("PATCH", f"{API}/settings", json={"authorization_mode": "loose"}) == {
-        "authorization_mode": "loose"}  # fmt: skip
+        "authorization_mode": "loose"
+    }
     assert dep.client(sam).ok("GET", f"{API}/settings") == {"authorization_mode": "loose"}
     assert ws_names(dep.client(sam)) == {"default": "developer", "ws-a": "developer", "ws-b": "developer"}
 
@@ -410,8 +421,11 @@ def test_only_the_main_account_changes_the_authorization_mode(deployment: Deploy
     boss = dep.subaccount("boss", {"default": "admin"})
     for body in ({"authorization_mode": "loose"}, {"authorization_mode": "strict"}):
         assert_error(dep.client(boss, "default").patch(f"{API}/settings", json=body), 403, "AccessDenied")
-    assert_error(dep.admin.patch(f"{API}/settings", json={"authorization_mode": "open"}), 400,
-                 "InvalidParameter.authorizationmode")  # fmt: skip
+    assert_error(
+        dep.admin.patch(f"{API}/settings", json={"authorization_mode": "open"}),
+        400,
+        "InvalidParameter.authorizationmode",
+    )
     assert dep.admin.ok("GET", f"{API}/settings") == {"authorization_mode": "strict"}
 
 
@@ -419,7 +433,7 @@ def test_only_the_main_account_changes_the_authorization_mode(deployment: Deploy
 
 
 def test_workspace_quota_is_ten_including_default(store_deployment: Deployment):
-    """9 workspaces beyond default succeed, the next is 403 Workspace.QuotaExceeded; deleting one frees one."""
+    """9 workspaces beyond default succeed, the next is 403 Workspace.QuotaExceeded; a deletion frees one."""
     dep = Deck(store_deployment)
     main = dep.admin
     for i in range(1, 10):
@@ -464,7 +478,7 @@ def test_workspace_quota_holds_under_concurrent_creates(store_deployment: Deploy
 
 
 def test_workspace_lifecycle_rules(deployment: Deployment):
-    """Duplicate name 409, default undeletable, non-empty 409; other sub-accounts create no workspace/account."""
+    """Duplicate name 409, default undeletable, non-empty 409; other sub-accounts create no workspace."""
     dep = Deck(deployment)
     main = dep.admin
     main.ok("POST", f"{API}/workspaces", json={"name": "ws-a", "description": "first"})
@@ -485,10 +499,16 @@ def test_workspace_lifecycle_rules(deployment: Deployment):
     for name, roles in (("dev", {"default": "developer"}), ("ws-admin", {"ws-b": "admin"}), ("nobody", {})):
         key = dep.subaccount(name, roles)
         workspace = next(iter(roles), None)
-        assert_error(dep.client(key, workspace).post(f"{API}/workspaces", json={"name": f"by-{name}"}), 403,
-                     "AccessDenied")  # fmt: skip
-        assert_error(dep.client(key, workspace).post(f"{API}/accounts", json={"name": f"minion-{name}"}), 403,
-                     "AccessDenied")  # fmt: skip
+        assert_error(
+            dep.client(key, workspace).post(f"{API}/workspaces", json={"name": f"by-{name}"}),
+            403,
+            "AccessDenied",
+        )
+        assert_error(
+            dep.client(key, workspace).post(f"{API}/accounts", json={"name": f"minion-{name}"}),
+            403,
+            "AccessDenied",
+        )
     assert set(ws_names(main)) == {"default", "ws-b"}
 
 
@@ -676,8 +696,11 @@ ALLOWED_CODES = {400: "Inference.NotLocal", 409: "Workspace.NotEmpty"}
 ROLE_CASES = [(role, *probe) for role in ROLE_PERMISSIONS for probe in PROBES]
 
 
-@pytest.mark.parametrize(("role", "permission", "name", "call", "ok_status"), ROLE_CASES,
-                         ids=[f"{r}-{n}" for r, _, n, _, _ in ROLE_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("role", "permission", "name", "call", "ok_status"),
+    ROLE_CASES,
+    ids=[f"{r}-{n}" for r, _, n, _, _ in ROLE_CASES],
+)
 def test_role_permissions(team: Team, role: str, permission: str, name: str, call: Any, ok_status: int):
     """viewer lists; developer also registers and invokes; admin (and main) do all; else 403 AccessDenied."""
     response = call(team, team.api(role))

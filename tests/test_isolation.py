@@ -34,9 +34,8 @@ SECRET_2 = "zeta-secret"  # ws-a, PRIVATE, granted to nobody
 PUBLIC = "mid-public"  # ws-a, PUBLIC: listed in every workspace, callable in none but its own
 OWN_B = "beta-model"  # ws-b, PRIVATE
 
-MODELS: dict[
-    str, tuple[str, str, tuple[str, ...]]
-] = {  # name -> (owner, accessibility, versions oldest first)
+# name -> (owning workspace, accessibility, version names oldest first)
+MODELS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     GRANTED: (WS_A, "PRIVATE", ("3.0.0_alpha", "3.1.4_alpha")),
     SECRET_1: (WS_A, "PRIVATE", ("2.7.1_hidden",)),
     SECRET_2: (WS_A, "PRIVATE", ("1.6.1_hidden",)),
@@ -110,8 +109,12 @@ dev-b    foreign W    W   W   W   W   W   W   W   W   W    W   W    W   W    W  
 dev-b    cross   -    200 200 200 -   M   A   M   A   A    A   400  M   -    -    -    -    -   404  404
 """
 DENIALS = {"W": "Workspace.AccessDenied", "A": "AccessDenied", "M": "Model.AccessDenied"}
-CODES_FOR_STATUS = {("pred", 400): "Inference.NotLocal", ("dlws", 409): "Workspace.NotEmpty",
-                    ("gart", 404): "Artifact.NotFound", ("dart", 404): "Artifact.NotFound"}  # fmt: skip
+CODES_FOR_STATUS = {
+    ("pred", 400): "Inference.NotLocal",
+    ("dlws", 409): "Workspace.NotEmpty",
+    ("gart", 404): "Artifact.NotFound",
+    ("dart", 404): "Artifact.NotFound",
+}
 
 
 def parse_table(table: str) -> list[tuple[str, str, str, str]]:
@@ -179,8 +182,16 @@ class World:
     def case(self, actor: str, scope: str) -> Case:
         header, target = SCOPES[actor][scope]
         model = TARGET_MODEL[target]
-        return Case(actor, scope, header, target, self.api(actor, header), model, MODELS[model][2][-1],
-                    self.artifacts[target])  # fmt: skip
+        return Case(
+            actor,
+            scope,
+            header,
+            target,
+            self.api(actor, header),
+            model,
+            MODELS[model][2][-1],
+            self.artifacts[target],
+        )
 
     def temp_version(self, model: str) -> str:
         name = f"0.0.{next(self._n)}"
@@ -212,9 +223,10 @@ class World:
         if workspace is None:
             return set()
         return {
-            name for name, (owner, access, _) in MODELS.items()
+            name
+            for name, (owner, access, _) in MODELS.items()
             if owner == workspace or access == "PUBLIC" or workspace in BASELINE_GRANTS.get(name, {})
-        }  # fmt: skip
+        }
 
 
 def upload_artifact(api: Api, data: bytes, path: str) -> dict[str, Any]:
@@ -249,12 +261,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             main.ok("PUT", f"{API}/workspaces/{ws}/members/{actor}", json={"role": role})
     for name, (ws, access, versions) in MODELS.items():
         owner = w.main(ws)
-        model = owner.ok("POST", f"{API}/models", json={"model_name": name, "task": "image-classification",
-                                                         "accessibility": access})  # fmt: skip
+        model = owner.ok(
+            "POST",
+            f"{API}/models",
+            json={"model_name": name, "task": "image-classification", "accessibility": access},
+        )
         w.ids[name] = model["id"]
         for version in versions:
-            owner.ok("POST", f"{API}/models/{name}/versions",
-                     json={"version_name": version, "uri": w.uri(), "format_type": "ONNX"})  # fmt: skip
+            owner.ok(
+                "POST",
+                f"{API}/models/{name}/versions",
+                json={"version_name": version, "uri": w.uri(), "format_type": "ONNX"},
+            )
     for model in BASELINE_GRANTS:
         w.restore_grants(model)
     for ws in (WS_A, WS_B):
@@ -321,8 +339,10 @@ def f_dlv(w: World, c: Case) -> httpx.Response:
 
 def f_auth(w: World, c: Case) -> httpx.Response:
     try:
-        return c.api.put(f"{API}/models/{c.model}/grants/{c.grantee}",
-                         json={"actions": ["inference", "fine_tune", "deploy"]})  # fmt: skip
+        return c.api.put(
+            f"{API}/models/{c.model}/grants/{c.grantee}",
+            json={"actions": ["inference", "fine_tune", "deploy"]},
+        )
     finally:
         w.restore_grants(c.model)
 
@@ -362,9 +382,8 @@ def f_upws(w: World, c: Case) -> httpx.Response:
 
 
 def f_dlws(w: World, c: Case) -> httpx.Response:
-    return c.api.delete(
-        f"{API}/workspaces/{c.target}"
-    )  # owns models: authorized callers get 409, nothing lost
+    """The workspace owns models: an authorized caller gets 409 and nothing is lost."""
+    return c.api.delete(f"{API}/workspaces/{c.target}")
 
 
 def f_upl(w: World, c: Case) -> httpx.Response:
@@ -380,10 +399,27 @@ def f_dart(w: World, c: Case) -> httpx.Response:
 
 
 FAMILIES: dict[str, Callable[[World, Case], httpx.Response]] = {
-    "list": f_list, "get": f_get, "lsv": f_lsv, "gtv": f_gtv, "crm": f_crm, "reg": f_reg, "apr": f_apr,
-    "upd": f_upd, "dlv": f_dlv, "auth": f_auth, "rev": f_rev, "pred": f_pred, "lgr": f_lgr, "lmem": f_lmem,
-    "smem": f_smem, "upws": f_upws, "dlws": f_dlws, "upl": f_upl, "gart": f_gart, "dart": f_dart,
-}  # fmt: skip
+    "list": f_list,
+    "get": f_get,
+    "lsv": f_lsv,
+    "gtv": f_gtv,
+    "crm": f_crm,
+    "reg": f_reg,
+    "apr": f_apr,
+    "upd": f_upd,
+    "dlv": f_dlv,
+    "auth": f_auth,
+    "rev": f_rev,
+    "pred": f_pred,
+    "lgr": f_lgr,
+    "lmem": f_lmem,
+    "smem": f_smem,
+    "upws": f_upws,
+    "dlws": f_dlws,
+    "upl": f_upl,
+    "gart": f_gart,
+    "dart": f_dart,
+}
 
 
 # ---- assertions ---------------------------------------------------------------------------------------
@@ -433,8 +469,9 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 # ---- the matrix ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("actor", "scope", "family", "expected"), CASES,
-                         ids=[f"{a}-{s}-{f}" for a, s, f, _ in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("actor", "scope", "family", "expected"), CASES, ids=[f"{a}-{s}-{f}" for a, s, f, _ in CASES]
+)
 def test_matrix(world: World, actor: str, scope: str, family: str, expected: str):
     """Every caller gets exactly the status that its role, its workspace and the model's ownership allow."""
     case = world.case(actor, scope)
@@ -480,12 +517,15 @@ def test_workspace_listing_shows_only_enterable_workspaces(world: World, actor: 
 
 
 def test_granted_and_public_models_are_listed_with_their_source(world: World):
-    """ws-b lists its own model, ws-a's granted one (source granted, actions [inference]) and the PUBLIC one."""
+    """ws-b lists its model, ws-a's granted one (source granted, actions [inference]) and the PUBLIC one."""
     listing = world.api("dev-b", WS_B).ok("GET", f"{API}/models")
     seen = {m["model_name"]: m for m in listing["items"]}
     assert set(seen) == {GRANTED, OWN_B, PUBLIC}
     assert (seen[GRANTED]["source"], seen[GRANTED]["actions"], seen[GRANTED]["owner_workspace"]) == (
-        "granted", ["inference"], WS_A)  # fmt: skip
+        "granted",
+        ["inference"],
+        WS_A,
+    )
     assert (seen[PUBLIC]["source"], seen[PUBLIC]["actions"]) == ("public", [])
     assert (seen[OWN_B]["source"], sorted(seen[OWN_B]["actions"])) == (
         "owned",
@@ -495,13 +535,16 @@ def test_granted_and_public_models_are_listed_with_their_source(world: World):
     assert own == {GRANTED: "owned", SECRET_1: "owned", SECRET_2: "owned", PUBLIC: "owned"}
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"q": "secret"}, []),
-    ({"q": "alpha"}, [GRANTED]),
-    ({"action": "inference"}, [GRANTED, OWN_B]),
-    ({"action": "fine_tune"}, [OWN_B]),
-    ({"task": "image-classification"}, [GRANTED, OWN_B, PUBLIC]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"q": "secret"}, []),
+        ({"q": "alpha"}, [GRANTED]),
+        ({"action": "inference"}, [GRANTED, OWN_B]),
+        ({"action": "fine_tune"}, [OWN_B]),
+        ({"task": "image-classification"}, [GRANTED, OWN_B, PUBLIC]),
+    ],
+)
 def test_filtered_listings_in_ws_b_never_show_private_models(
     world: World, params: dict[str, str], expected: list[str]
 ):
@@ -526,11 +569,14 @@ def page_through(api: Api, path: str) -> list[str]:
     raise AssertionError("paging did not end")
 
 
-@pytest.mark.parametrize(("actor", "workspace", "expected"), [
-    ("dev-b", WS_B, [GRANTED, OWN_B, PUBLIC]),
-    ("main", WS_B, [GRANTED, OWN_B, PUBLIC]),
-    ("dev-a", WS_A, [GRANTED, SECRET_1, PUBLIC, SECRET_2]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("actor", "workspace", "expected"),
+    [
+        ("dev-b", WS_B, [GRANTED, OWN_B, PUBLIC]),
+        ("main", WS_B, [GRANTED, OWN_B, PUBLIC]),
+        ("dev-a", WS_A, [GRANTED, SECRET_1, PUBLIC, SECRET_2]),
+    ],
+)
 def test_paging_one_by_one_yields_exactly_the_visible_models(
     world: World, actor: str, workspace: str, expected: list[str]
 ):
@@ -640,8 +686,9 @@ def _normalized(response: httpx.Response, ref: str | None = None) -> dict[str, A
 
 
 @pytest.mark.parametrize("via", ["header-name", "header-id", "path-name", "path-id"])
-@pytest.mark.parametrize(("actor", "existing"), [("outsider", WS_A), ("dev-b", WS_A), ("viewer-a", WS_B),
-                                                 ("dev-b", DEFAULT)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("actor", "existing"), [("outsider", WS_A), ("dev-b", WS_A), ("viewer-a", WS_B), ("dev-b", DEFAULT)]
+)
 def test_existing_and_missing_workspace_look_the_same(world: World, actor: str, existing: str, via: str):
     """To a non-member, a workspace that exists and one that does not get the same 403, except the name."""
     by_id = via.endswith("-id")
@@ -693,8 +740,10 @@ def test_probing_a_private_model_by_name_reveals_only_its_owner(
 def test_a_version_that_exists_and_one_that_does_not_look_the_same(world: World):
     """Without access to the model, a real version and a made-up one get identical answers."""
     api = world.api("dev-b", WS_B)
-    real, fake = (api.post(f"{API}/models/{SECRET_1}/versions/{v}/predict", json={"records": [[1.0]]})
-                  for v in (MODELS[SECRET_1][2][0], "9.9.9"))  # fmt: skip
+    real, fake = (
+        api.post(f"{API}/models/{SECRET_1}/versions/{v}/predict", json={"records": [[1.0]]})
+        for v in (MODELS[SECRET_1][2][0], "9.9.9")
+    )
     assert real.status_code == fake.status_code == 403
     assert _normalized(real) == _normalized(fake)
 
@@ -717,7 +766,7 @@ def test_probing_a_private_model_by_id_does_not_reveal_its_name(world: World):
 
 
 def test_another_workspace_cannot_see_resume_complete_or_abort_an_upload(world: World):
-    """An upload exists only in the workspace that started it: elsewhere 404 Upload.NotFound, even for main."""
+    """An upload exists only in the workspace that started it: elsewhere 404 Upload.NotFound, even to main."""
     data = b"ws-a half-sent checkpoint " + secrets.token_bytes(64)
     owner = world.api("dev-a", WS_A)
     upload = owner.ok("POST", f"{API}/uploads", json={"size": len(data)})
@@ -744,7 +793,7 @@ def test_another_workspace_cannot_see_resume_complete_or_abort_an_upload(world: 
 
 
 def test_a_blob_cannot_be_claimed_by_naming_its_sha256(world: World):
-    """ws-b cannot put ws-a's uploaded bytes in its artifact by hash (400 Artifact.BlobMissing) nor skip uploading."""
+    """ws-b cannot claim ws-a's uploaded bytes by sha256 (400 Artifact.BlobMissing) nor skip uploading."""
     data = b"ws-a private weights " + secrets.token_bytes(64)
     ws_a_artifact = upload_artifact(world.api("dev-a", WS_A), data, "weights.bin")
     sha, size = ws_a_artifact["sha256"], len(data)

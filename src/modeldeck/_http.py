@@ -137,6 +137,8 @@ class Settings:
             headers[WORKSPACE_HEADER] = self.workspace
         return {
             "base_url": self.url,
+            # Plain http (the embedded platform on loopback) needs no TLS context: skip building one.
+            "verify": not self.url.startswith("http://"),
             "auth": ApiKeyAuth(self.api_key),
             "timeout": httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
             "headers": headers,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import http.client
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ._home import default_home
 from ._version import __version__
@@ -54,16 +56,18 @@ def read_admin_key(home: Path) -> str | None:
 
 
 def _alive(info: dict) -> bool:
+    """The recorded process exists and answers as this version (a plain loopback request: no TLS setup)."""
     try:
         os.kill(int(info["pid"]), 0)
-    except (OSError, KeyError, ValueError, TypeError):
-        return False
-    import httpx
-
-    try:
-        health = httpx.get(f"{info['url']}/health", timeout=2.0)
-        return health.status_code == 200 and health.json().get("version") == __version__
-    except (httpx.HTTPError, ValueError):
+        url = urlsplit(info["url"])
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=2.0)
+        try:
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            return response.status == 200 and json.loads(response.read()).get("version") == __version__
+        finally:
+            conn.close()
+    except (OSError, KeyError, ValueError, TypeError, http.client.HTTPException):
         return False
 
 

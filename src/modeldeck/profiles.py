@@ -151,10 +151,8 @@ def resolve(
 ) -> tuple[str | None, Settings]:
     """The profile name and transport settings the arguments, environment and files amount to."""
     url = url or (None if profile or home else os.environ.get("MODELDECK_URL"))
-    if url:
-        chosen = Profile(profile or "url", "server", url=url)
-    elif home:
-        chosen = Profile(profile or "home", "local", home=str(home))
+    if url or home:  # named directly: no profile involved
+        chosen = Profile("", "server", url=url) if url else Profile("", "local", home=str(home))
     else:
         file = ProfileFile.load()
         chosen = file.get(selected_profile(profile, file))
@@ -167,7 +165,7 @@ def resolve(
 
         local_home = Path(chosen.home).expanduser() if chosen.home else None
         target = embedded.ensure(local_home)
-        return chosen.name, Settings(target.url, key or target.admin_key, ws)
+        return chosen.name or None, Settings(target.url, key or target.admin_key, ws)
     if chosen.kind != "server" or not chosen.url:
         raise InvalidParameter(
             f"Profile {chosen.name!r} has kind {chosen.kind!r}, which this version cannot connect to.",
@@ -176,11 +174,11 @@ def resolve(
         )
     if not key:
         raise InvalidApiKey(
-            f"No API key was found for profile {chosen.name!r}.",
+            f"No API key was found for {f'profile {chosen.name!r}' if chosen.name else chosen.url}.",
             hint="Pass api_key=..., set MODELDECK_API_KEY, run modeldeck.login() in a notebook, or "
-            f"`modeldeck profile add {chosen.name} --url {chosen.url} --api-key -`.",
+            f"`modeldeck profile add {chosen.name or 'NAME'} --url {chosen.url} --api-key -`.",
         )
-    return chosen.name, Settings(chosen.url.rstrip("/"), key, ws)
+    return chosen.name or None, Settings(chosen.url.rstrip("/"), key, ws)
 
 
 def login(profile: str | None = None, *, url: str | None = None, workspace: str | None = None) -> Profile:

@@ -51,7 +51,7 @@ def require_main(principal: Principal, action: str) -> None:
 
 
 def find_account(db: Session, ref: str) -> Account:
-    account = db.scalar(select(Account).where((Account.id == ref) | (Account.name == ref)))
+    account = db.get(Account, ref) or db.scalar(select(Account).where(Account.name == ref))
     if account is None:
         raise NotFound(
             f"Account {ref!r} does not exist.", code="Account.NotFound", hint="List accounts with GET /api/v1/accounts."

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +29,6 @@ from .ids import new_id, utcnow
 from .safety import confined_path, safe_relpath
 from .schema import Artifact, Upload, WorkspaceBlob
 
-_HASHING = ThreadPoolExecutor(thread_name_prefix="modeldeck-hash")  # sha256 releases the GIL: it overlaps writes
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILES = 10_000
 _READ = 8 << 20
@@ -141,6 +139,7 @@ class Uploads:
         return UploadWriter(self, upload, offset)
 
     def complete(self, caller: Caller, upload_id: str, sha256: str) -> str:
+        caller.require("register")
         check_digest(sha256)
         upload, _ = self.get(caller, upload_id)
         staged = self._staged(upload_id)
@@ -171,6 +170,7 @@ class Uploads:
         return digest
 
     def abort(self, caller: Caller, upload_id: str) -> None:
+        caller.require("register")
         self.get(caller, upload_id)
         self._discard(upload_id)
 
@@ -232,13 +232,8 @@ class UploadWriter:
                 f"More bytes were sent than the {self.upload.size} declared for this upload.",
                 hint="Send exactly the declared size; start a new upload for a different file.",
             )
-        hasher = self._hasher.copy()  # hashed while the bytes are written; kept only once both succeed
-        hashing = _HASHING.submit(hasher.update, data)
-        try:
-            self._fh.write(data)
-        finally:
-            hashing.result()
-        self._hasher = hasher
+        self._fh.write(data)
+        self._hasher.update(data)
         _start_writeback(self._fh, self.offset, len(data))
         self.offset += len(data)
 

@@ -107,8 +107,8 @@ def member_workspaces(db: Session, principal: Principal) -> list[tuple[Workspace
 
 
 def find_workspace(db: Session, ref: str) -> Workspace | None:
-    """A workspace by id or by name."""
-    return db.scalar(select(Workspace).where((Workspace.id == ref) | (Workspace.name == ref)))
+    """A workspace by id, else by name."""
+    return db.get(Workspace, ref) or db.scalar(select(Workspace).where(Workspace.name == ref))
 
 
 def enter(db: Session, principal: Principal, workspace_ref: str | None) -> Caller:
@@ -128,14 +128,14 @@ def enter(db: Session, principal: Principal, workspace_ref: str | None) -> Calle
     if ws is None or role is None:
         if principal.is_main:
             raise NotFound(
-                f"Workspace '{_clip(workspace_ref)}' does not exist.",
+                f"Workspace '{clip(workspace_ref)}' does not exist.",
                 code="Workspace.NotFound",
                 hint="List your workspaces with `modeldeck workspaces` or GET /api/v1/workspaces.",
             )
         # One answer for "missing" and "not a member": the existence of a workspace is not a sub-account's to know.
         names = [w.name for w, _ in member_workspaces(db, principal)]
         raise WorkspaceAccessDenied(
-            f"Account '{principal.account_name}' is not a member of workspace '{_clip(workspace_ref)}'.",
+            f"Account '{principal.account_name}' is not a member of workspace '{clip(workspace_ref)}'.",
             hint=_pass_workspace_hint(names, principal.account_name),
         )
     return Caller(principal, ws.id, ws.name, role)
@@ -154,6 +154,6 @@ def _pass_workspace_hint(names: list[str], account: str) -> str:
     )
 
 
-def _clip(text: str, limit: int = 80) -> str:
+def clip(text: str, limit: int = 80) -> str:
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from ..errors import InvalidParameter
-from .authz import _clip
+from .authz import clip
+from .ids import looks_like_id
 
 FORMAT_TYPES = (
     "OfflineModel", "SavedModel", "Keras H5", "Frozen Pb", "Caffe Prototxt", "TorchScript", "XGBoost",
@@ -36,11 +37,12 @@ MAX_TEXT = 4096
 
 def slug(value: Any, what: str) -> str:
     """Workspace and account names: a letter, then letters, digits, '_' or '-' (2 to 64 characters)."""
-    if not isinstance(value, str) or not SLUG.match(value):
+    if not isinstance(value, str) or not SLUG.match(value) or looks_like_id(value):
         raise InvalidParameter(
             f"{what.capitalize()} name {_show(value)} is not valid.",
             code=f"InvalidParameter.{what.capitalize()}Name",
-            hint="Use 2 to 64 characters: a letter first, then letters, digits, '_' or '-'.",
+            hint="Use 2 to 64 characters: a letter first, then letters, digits, '_' or '-' (not shaped like an "
+            "id such as ws-0123456789ab).",
         )
     return value
 
@@ -54,12 +56,14 @@ def model_name(value: Any) -> str:
         and value not in (".", "..")
         and value.isprintable()
         and not any(ch in value for ch in "/\\")
+        and not looks_like_id(value)
     )
     if not ok:
         raise InvalidParameter(
             f"Model name {_show(value)} is not valid.",
             code="InvalidParameter.ModelName",
-            hint="Use 1 to 128 printable characters with no '/' or '\\' and no surrounding spaces.",
+            hint="Use 1 to 128 printable characters with no '/' or '\\', no surrounding spaces, and not shaped "
+            "like an id such as mdl-0123456789ab.",
         )
     return value
 
@@ -181,4 +185,4 @@ def optional_text(value: Any, what: str, limit: int = 128) -> str | None:
 
 
 def _show(value: Any) -> str:
-    return repr(_clip(value)) if isinstance(value, str) else f"of type {type(value).__name__}"
+    return repr(clip(value)) if isinstance(value, str) else f"of type {type(value).__name__}"

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timezone
 
 KEY_PREFIX = "mdk-"
 
 
+ID_SHAPE = re.compile(r"^[a-z]{1,4}-[0-9a-f]{12}$")
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def looks_like_id(value: str) -> bool:
+    """Names may not look like ids: wherever either is accepted, an id must always mean its own object."""
+    return bool(ID_SHAPE.match(value))
 
 
 def new_api_key() -> str:

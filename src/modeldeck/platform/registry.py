@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
 from . import fields
-from .authz import Caller, find_workspace
+from .authz import Caller, clip, find_workspace
 from .ids import new_id, utcnow
 from .pagination import Cursors, clamp_limit
 from .safety import validate_uri
@@ -133,18 +133,28 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
             hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
         )
     views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
-    view = min(views, key=lambda v: SOURCES.index(v.source))
+    exact = [v for v in views if v.model.id == ref]
+    rank = min(SOURCES.index(v.source) for v in exact or views)
+    best = [v for v in exact or views if SOURCES.index(v.source) == rank]
+    if len(best) > 1 and best[0].source != "none":
+        raise Conflict(
+            f"Several models visible here are called {_q(ref)}.",
+            code="Model.Ambiguous",
+            hint="Name the model by its id (listed by `modeldeck models --json` or GET /api/v1/models).",
+        )
+    view = best[0]
     if (
         (need == "list" and view.source != "none")
         or (need == "owner" and view.source == "owned")
         or (need in fields.GRANT_ACTIONS and need in view.actions)
     ):
         return view
-    raise _model_denied(caller, view, need)
+    raise _model_denied(caller, view, need, ref)
 
 
-def _model_denied(caller: Caller, view: ModelView, need: str) -> ModelAccessDenied:
-    name, ws, owner = view.model.model_name, caller.workspace_name, view.owner
+def _model_denied(caller: Caller, view: ModelView, need: str, ref: str) -> ModelAccessDenied:
+    """Names the model only as the caller did: a private model's name is not a foreign workspace's to learn."""
+    name, ws, owner = clip(ref), caller.workspace_name, view.owner
     if need == "owner":
         return ModelAccessDenied(
             f"Model '{name}' is owned by workspace '{owner}'; workspace '{ws}' cannot change it.",
@@ -161,6 +171,8 @@ def _model_denied(caller: Caller, view: ModelView, need: str) -> ModelAccessDeni
 
 def create_model(db: Session, caller: Caller, name: str, **attrs: Any) -> Model:
     caller.require("register")
+    if str(attrs.get("accessibility") or "").upper() == "PUBLIC":
+        caller.require("authorize")  # PUBLIC shows the model to every workspace: an admin's decision
     fields.model_name(name)
     existing = db.scalar(select(Model.id).where(Model.workspace_id == caller.workspace_id, Model.model_name == name))
     if existing is not None:
@@ -212,6 +224,8 @@ def _model_attrs(attrs: dict[str, Any], *, defaults: bool) -> dict[str, Any]:
 
 def update_model(db: Session, caller: Caller, ref: str, **attrs: Any) -> ModelView:
     caller.require("register")
+    if "accessibility" in attrs:
+        caller.require("authorize")  # PUBLIC shows the model to every workspace: an admin's decision
     view = resolve_model(db, caller, ref, need="owner")
     for key, value in _model_attrs(attrs, defaults=False).items():
         setattr(view.model, key, value)
@@ -531,6 +545,4 @@ def delete_version(db: Session, caller: Caller, ref: str, version: str) -> None:
 
 
 def _q(text: str) -> str:
-    from .authz import _clip
-
-    return repr(_clip(text))
+    return repr(clip(text))

@@ -41,9 +41,10 @@ def create(db: Session, principal: Principal, name: str, description: str = "") 
         created_at=now, updated_at=now,
     )
     db.add(ws)
+    db.flush()  # the workspace row must exist before the membership that points at it
     if not principal.is_main:
         db.add(Member(workspace_id=ws.id, account_id=principal.account_id, role="admin", created_at=now))
-    db.flush()
+        db.flush()
     return ws
 
 

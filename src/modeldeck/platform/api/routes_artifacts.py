@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -62,10 +61,7 @@ async def append(
     upload_id: str,
     upload_offset: Annotated[int, Header(alias="Upload-Offset")],
 ) -> Response:
-    """Append the request body at Upload-Offset. Bytes that arrive before a disconnect are kept.
-
-    One batch is hashed and written in a worker thread while the next one arrives, so the two overlap.
-    """
+    """Append the request body at Upload-Offset. Bytes that arrive before a disconnect are kept."""
     try:
         writer = await run_in_threadpool(platform.uploads.open_writer, caller, upload_id, upload_offset)
     except OffsetMismatch as exc:
@@ -73,26 +69,19 @@ async def append(
         raise
     buffer: list[bytes] = []
     pending = 0
-    writing: asyncio.Future[None] | None = None  # the batch in the worker thread; batches stay in order
     try:
         try:
             async for chunk in request.stream():
                 buffer.append(chunk)
                 pending += len(chunk)
                 if pending >= FLUSH_AT:
-                    if writing is not None:
-                        await writing
                     data, buffer, pending = b"".join(buffer), [], 0
-                    writing = asyncio.ensure_future(run_in_threadpool(writer.write, data))
+                    await run_in_threadpool(writer.write, data)
         except ClientDisconnect:
             pass
-        if writing is not None:
-            await writing
         if buffer:
             await run_in_threadpool(writer.write, b"".join(buffer))
     finally:
-        if writing is not None:  # never close the file under a write in progress
-            await asyncio.gather(writing, return_exceptions=True)
         await run_in_threadpool(writer.close)
     return Response(status_code=204, headers={"Upload-Offset": str(writer.offset)})
 
