@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
+from ._digest import CHUNK, sha256_prefix
 from ._http import raise_for
 from .errors import DeckError, InvalidParameter
 
-CHUNK = 8 << 20
 PREHASH_BELOW = 64 << 20  # small files are hashed first, so a blob the workspace holds is not sent again
 Progress = Callable[[int], None]  # called with the number of new bytes sent
 
@@ -38,15 +38,8 @@ def resume_key(path: Path) -> str:
 
 
 def _hash_prefix(path: Path, length: int) -> Any:
-    hasher = hashlib.sha256()
     with open(path, "rb") as fh:
-        while length:
-            data = fh.read(min(CHUNK, length))
-            if not data:
-                break
-            hasher.update(data)
-            length -= len(data)
-    return hasher
+        return sha256_prefix(fh, length)
 
 
 def _sha256(path: Path) -> str:

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sqlalchemy import select
 
+from .._digest import sha256_prefix
 from ..errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from .authz import Caller
 from .blobs import BlobStore
@@ -31,7 +32,6 @@ from .schema import Artifact, Upload, WorkspaceBlob
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILES = 10_000
-_READ = 8 << 20
 
 
 def check_digest(value: Any) -> str:
@@ -193,16 +193,7 @@ class Uploads:
             progress = self._progress.get(upload_id)
         if progress is not None and progress.offset == size:
             return progress.hasher.copy()
-        hasher = hashlib.sha256()
-        fh.seek(0)
-        remaining = size
-        while remaining:
-            chunk = fh.read(min(_READ, remaining))
-            if not chunk:
-                break
-            hasher.update(chunk)
-            remaining -= len(chunk)
-        return hasher
+        return sha256_prefix(fh, size)
 
     def _remember(self, upload_id: str, offset: int, hasher: Any) -> None:
         with self._lock:

@@ -33,18 +33,6 @@ class MemberSet(Body):
     role: str
 
 
-class ModelCreate(Body):
-    model_name: str
-    task: Any = None
-    domain: Any = None
-    origin: Any = None
-    accessibility: Any = None
-    model_type: Any = None
-    labels: Any = None
-    description: Any = None
-    extra_info: Any = None
-
-
 class ModelUpdate(Body):
     task: Any = None
     domain: Any = None
@@ -56,39 +44,36 @@ class ModelUpdate(Body):
     extra_info: Any = None
 
 
+class ModelCreate(ModelUpdate):
+    model_name: str
+
+
 class GrantSet(Body):
     actions: list[str]
 
 
-class VersionCreate(Body):
+class VersionUpdate(Body):
+    """The fields of a version that may change after registration."""
+
+    labels: Any = None
+    metrics: Any = None
+    training_spec: Any = None
+    inference_spec: Any = None
+    extra_info: Any = None
+    options: Any = None
+    description: Any = None
+    source_type: Any = None
+    source_id: Any = None
+
+
+class VersionCreate(VersionUpdate):
     """PAI WorkspaceModelVersion fields. Omit version_name to bump the minor number (0.1.0 first)."""
 
     version_name: Any = None
     uri: Any = None
     format_type: Any = None
     framework_type: Any = None
-    source_type: Any = None
-    source_id: Any = None
     approval_status: Any = None
-    labels: Any = None
-    metrics: Any = None
-    training_spec: Any = None
-    inference_spec: Any = None
-    extra_info: Any = None
-    options: Any = None
-    description: Any = None
-
-
-class VersionUpdate(Body):
-    labels: Any = None
-    metrics: Any = None
-    training_spec: Any = None
-    inference_spec: Any = None
-    extra_info: Any = None
-    options: Any = None
-    description: Any = None
-    source_type: Any = None
-    source_id: Any = None
 
 
 class PredictRequest(Body):
