@@ -1,7 +1,7 @@
 """Shared by the bench scripts: the platform as a subprocess, an environment line, medians and verdicts.
 
 The server runs in its own process (`python -m modeldeck serve`) so the client's CPU use does not slow it
-through the GIL, as it would for a server thread in the benchmark's process.
+through the GIL, as it would for a server thread inside the benchmark's process.
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ def env_line() -> str:
 
 
 class Server:
-    """`python -m modeldeck serve --home HOME --port 0`: its URL from the first stdout line, key from admin.key."""
+    """`python -m modeldeck serve --home HOME --port 0`: URL from its first stdout line, key in admin.key."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
+        command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0"]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         found = re.search(r"serving on (http://\S+)", line)
         if not found:
@@ -56,8 +54,9 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("the platform did not answer /health")
 
-    def client(self, **kw: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120, **kw)
+    def client(self) -> httpx.Client:
+        """A keep-alive client with the admin key (the main account's default workspace)."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -272,3 +272,28 @@ def test_deleting_a_version_and_a_model(admin):
     assert admin.get("/api/v1/models/iris/versions/1.0.0").json()["code"] == "Version.NotFound"
     assert admin.delete("/api/v1/models/iris").status_code == 204
     assert admin.get("/api/v1/models/iris").status_code == 404
+
+
+def test_every_listing_pages_with_signed_cursors(admin, store_deployment):
+    """Accounts, members, keys, models and versions all page by cursor and never repeat or skip."""
+    for i in range(5):
+        store_deployment.subaccount(f"user{i}", {"default": "viewer"})
+        admin.ok("POST", "/api/v1/accounts/main/keys")
+        admin.ok("POST", "/api/v1/models", json={"model_name": f"extra{i}"})
+        register(admin, version_name=f"0.0.{i}")
+    listings = {
+        "/api/v1/accounts": 6, "/api/v1/workspaces/default/members": 5, "/api/v1/accounts/main/keys": 6,
+        "/api/v1/models": 6, "/api/v1/models/iris/versions": 5,
+    }  # fmt: skip
+    for url, expected in listings.items():
+        seen, cursor = [], None
+        while True:
+            page = admin.ok("GET", url, params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert len(page["items"]) <= 2
+            seen += [item.get("id") or item.get("version_id") for item in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert len(seen) == len(set(seen)) == expected, url
+    foreign = admin.ok("GET", "/api/v1/accounts", params={"limit": 2})["next_cursor"]
+    reused = admin.get("/api/v1/workspaces/default/members", params={"cursor": foreign})
+    assert reused.status_code == 400 and reused.json()["code"] == "InvalidParameter.Cursor"

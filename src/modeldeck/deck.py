@@ -152,19 +152,18 @@ class _Operations:
 
     # ---- accounts and members --------------------------------------------------------------------
 
-    @operation
-    def accounts(self) -> list[Account]:
-        return [Account.from_json(a) for a in (yield Call("GET", _path("accounts"))).json()["items"]]
+    def accounts(self) -> Any:
+        """Every account (the main account's view); a sub-account sees itself. Paged lazily."""
+        return self._listing(Page(Account, _path("accounts"), {}, "accounts"))
 
     @operation
     def create_subaccount(self, name: str) -> Account:
         """Create a sub-account. Its `api_key` is shown this once; store it (e.g. `modeldeck profile add`)."""
         return Account.from_json((yield Call("POST", _path("accounts"), json={"name": name})).json())
 
-    @operation
-    def members(self, workspace: Any) -> list[Account]:
-        response = yield Call("GET", _path("workspaces", _ref(workspace), "members"))
-        return [Account.from_json(a) for a in response.json()["items"]]
+    def members(self, workspace: Any) -> Any:
+        """The sub-accounts that are members of a workspace, with their roles. Paged lazily."""
+        return self._listing(Page(Account, _path("workspaces", _ref(workspace), "members"), {}, "members"))
 
     @operation
     def add_member(self, workspace: Any, account: Any, role: str = "developer") -> Account:

@@ -9,6 +9,7 @@ from ..errors import AccessDenied, Conflict, NotFound
 from . import fields
 from .authz import Principal
 from .ids import key_digest, key_prefix, new_api_key, new_id, utcnow
+from .pagination import PageRequest, keyset_page
 from .schema import Account, ApiKey, Workspace
 
 MAIN_ACCOUNT = "main"
@@ -72,10 +73,13 @@ def create_subaccount(db: Session, principal: Principal, name: str) -> tuple[Acc
     return account, issue_key(db, account.id)[1]
 
 
-def list_accounts(db: Session, principal: Principal) -> list[Account]:
-    if principal.is_main:
-        return list(db.scalars(select(Account).order_by(Account.created_at, Account.id)))
-    return [db.get_one(Account, principal.account_id)]
+def list_accounts(db: Session, principal: Principal, page: PageRequest) -> tuple[list[Account], str | None]:
+    """Every account for the main account; a sub-account sees itself."""
+    stmt = select(Account)
+    if not principal.is_main:
+        stmt = stmt.where(Account.id == principal.account_id)
+    rows, nxt = keyset_page(db, stmt, (Account.name,), lambda row: [row[0].name], **page.bind("accounts"))
+    return [row[0] for row in rows], nxt
 
 
 def create_key(db: Session, principal: Principal, account_ref: str) -> tuple[ApiKey, str]:
@@ -85,11 +89,15 @@ def create_key(db: Session, principal: Principal, account_ref: str) -> tuple[Api
     return issue_key(db, account.id)
 
 
-def list_keys(db: Session, principal: Principal, account_ref: str) -> list[ApiKey]:
+def list_keys(
+    db: Session, principal: Principal, account_ref: str, page: PageRequest
+) -> tuple[list[ApiKey], str | None]:
     account = find_account(db, account_ref) if principal.is_main else db.get_one(Account, principal.account_id)
     if not principal.is_main and account_ref not in (account.id, account.name):
         raise AccessDenied("A sub-account can only list its own keys.", hint="Ask the main account.")
-    return list(db.scalars(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.created_at)))
+    stmt = select(ApiKey).where(ApiKey.account_id == account.id)
+    rows, nxt = keyset_page(db, stmt, (ApiKey.id,), lambda row: [row[0].id], **page.bind(f"keys|{account.id}"))
+    return [row[0] for row in rows], nxt
 
 
 def revoke_key(db: Session, principal: Principal, key_id: str) -> ApiKey:

@@ -238,11 +238,9 @@ class UploadWriter:
 
 
 def _start_writeback(fh: IO[bytes], offset: int, length: int) -> None:
-    """Start writing these bytes to disk now, without waiting for it.
-
-    The fsync before commit then waits only for the last bytes instead of the whole file, so the disk works
-    while the upload is still arriving (PostgreSQL's pg_flush_data does the same). Staged bytes are never
-    read back, so dropping them from the page cache once on disk is what the hint asks for.
+    """Start writing these just-written bytes to disk now, without waiting (Linux: dirty pages get written
+    back, not dropped; PostgreSQL's pg_flush_data uses the same call). The fsync before commit then waits
+    for the last few megabytes instead of the whole file, because the disk worked while the upload arrived.
     """
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fh.fileno(), offset, length, os.POSIX_FADV_DONTNEED)

@@ -19,7 +19,7 @@ from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
 from . import fields
 from .authz import Caller, clip, find_workspace
 from .ids import new_id, utcnow
-from .pagination import Cursors, clamp_limit
+from .pagination import PageRequest, keyset_page
 from .safety import validate_uri
 from .schema import Artifact, Grant, Model, ModelVersion, Workspace
 
@@ -61,16 +61,13 @@ def _view(caller: Caller, model: Model, owner: str, granted: str | None) -> Mode
 def list_models(
     db: Session,
     caller: Caller,
-    cursors: Cursors,
+    page: PageRequest,
     *,
     query: str | None = None,
     task: str | None = None,
     action: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
 ) -> tuple[list[ModelView], str | None]:
     caller.require("list")
-    limit = clamp_limit(limit)
     ws = caller.workspace_id
     stmt = _view_query(ws).where(
         or_(Model.workspace_id == ws, Grant.model_id.is_not(None), Model.accessibility == "PUBLIC")
@@ -82,19 +79,12 @@ def list_models(
     if action:
         action = fields.choice(action, fields.GRANT_ACTIONS, "action")
         stmt = stmt.where(or_(Model.workspace_id == ws, Grant.actions_text.contains(f",{action},")))
-    scope = f"models|{ws}|{query}|{task}|{action}"
-    if cursor:
-        name, model_id = cursors.decode(scope, cursor)
-        stmt = stmt.where(
-            or_(Model.model_name > name, and_(Model.model_name == name, Model.id > model_id))
-        )
-    rows = db.execute(stmt.order_by(Model.model_name, Model.id).limit(limit + 1)).all()
-    views = [_view(caller, m, owner, granted) for m, owner, granted in rows[:limit]]
+    rows, nxt = keyset_page(
+        db, stmt, (Model.model_name, Model.id), lambda row: [row[0].model_name, row[0].id],
+        **page.bind(f"models|{ws}|{query}|{task}|{action}"),
+    )  # fmt: skip
+    views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
     _attach_latest(db, views)
-    nxt = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        nxt = cursors.encode(scope, [last.model_name, last.id])
     return views, nxt
 
 
@@ -311,29 +301,19 @@ MUTABLE_VERSION_FIELDS = {"labels", "metrics", "training_spec", "inference_spec"
 
 
 def list_versions(
-    db: Session,
-    caller: Caller,
-    cursors: Cursors,
-    ref: str,
-    *,
-    approval_status: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    db: Session, caller: Caller, ref: str, page: PageRequest, *, approval_status: str | None = None
 ) -> tuple[ModelView, list[ModelVersion], str | None]:
     """Newest first, by keyset on creation order: one page costs the same at 100 or 100,000 versions."""
     view = resolve_model(db, caller, ref)
-    limit = clamp_limit(limit)
     stmt = select(ModelVersion).where(ModelVersion.model_id == view.model.id)
     if approval_status:
         approval_status = fields.choice(approval_status, fields.APPROVAL_STATUSES, "approval status")
         stmt = stmt.where(ModelVersion.approval_status == approval_status)
-    scope = f"versions|{caller.workspace_id}|{view.model.id}|{approval_status}"
-    if cursor:
-        (seq,) = cursors.decode(scope, cursor)
-        stmt = stmt.where(ModelVersion.seq < int(seq))
-    rows = list(db.scalars(stmt.order_by(ModelVersion.seq.desc()).limit(limit + 1)))
-    nxt = cursors.encode(scope, [rows[limit - 1].seq]) if len(rows) > limit else None
-    return view, rows[:limit], nxt
+    rows, nxt = keyset_page(
+        db, stmt, (ModelVersion.seq,), lambda row: [row[0].seq],
+        **page.bind(f"versions|{caller.workspace_id}|{view.model.id}|{approval_status}"), descending=True,
+    )  # fmt: skip
+    return view, [row[0] for row in rows], nxt
 
 
 def get_version(db: Session, caller: Caller, ref: str, version: str | None, need: str = "list") -> tuple[ModelView, ModelVersion]:

@@ -10,6 +10,7 @@ from . import fields
 from .accounts import find_account
 from .authz import ROLES, Caller, Principal, member_workspaces, role_in
 from .ids import new_id, utcnow
+from .pagination import PageRequest, keyset_page
 from .schema import Account, Member, Model, Workspace
 
 MAX_WORKSPACES = 10
@@ -83,15 +84,17 @@ def delete(db: Session, caller: Caller) -> None:
     db.delete(ws)
 
 
-def members(db: Session, caller: Caller) -> list[tuple[Account, str]]:
+def members(db: Session, caller: Caller, page: PageRequest) -> tuple[list[tuple[Account, str]], str | None]:
     caller.require("list")
-    rows = db.execute(
+    stmt = (
         select(Account, Member.role)
         .join(Member, Member.account_id == Account.id)
         .where(Member.workspace_id == caller.workspace_id, Member.role != "none")
-        .order_by(Account.name)
-    ).all()
-    return [(account, role) for account, role in rows]
+    )
+    rows, nxt = keyset_page(
+        db, stmt, (Account.name,), lambda row: [row[0].name], **page.bind(f"members|{caller.workspace_id}")
+    )
+    return [(account, role) for account, role in rows], nxt
 
 
 def set_member(db: Session, caller: Caller, account_ref: str, role: str) -> tuple[Account, str]:

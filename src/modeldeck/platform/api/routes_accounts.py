@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header
 from ... import __version__
 from .. import accounts
 from ..authz import enter
+from ..pagination import PageRequest
 from . import serialize
 from .bodies import AccountCreate, SettingsUpdate
 from .deps import PlatformDep, PrincipalDep
@@ -36,9 +37,12 @@ def whoami(
 
 
 @router.get("/accounts")
-def list_accounts(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def list_accounts(
+    platform: PlatformDep, principal: PrincipalDep, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
     with platform.store.read() as db:
-        return serialize.page([serialize.account(a) for a in accounts.list_accounts(db, principal)], None)
+        rows, nxt = accounts.list_accounts(db, principal, PageRequest(platform.cursors, limit, cursor))
+        return serialize.page([serialize.account(a) for a in rows], nxt)
 
 
 @router.post("/accounts", status_code=201)
@@ -50,9 +54,12 @@ def create_account(platform: PlatformDep, principal: PrincipalDep, body: Account
 
 
 @router.get("/accounts/{account}/keys")
-def list_keys(platform: PlatformDep, principal: PrincipalDep, account: str) -> dict[str, Any]:
+def list_keys(
+    platform: PlatformDep, principal: PrincipalDep, account: str, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
     with platform.store.read() as db:
-        return serialize.page([serialize.api_key(k) for k in accounts.list_keys(db, principal, account)], None)
+        rows, nxt = accounts.list_keys(db, principal, account, PageRequest(platform.cursors, limit, cursor))
+        return serialize.page([serialize.api_key(k) for k in rows], nxt)
 
 
 @router.post("/accounts/{account}/keys", status_code=201)

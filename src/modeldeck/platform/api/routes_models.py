@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Response
 from fastapi.concurrency import run_in_threadpool
 
 from .. import inference, registry
+from ..pagination import PageRequest
 from . import serialize
 from .bodies import GrantSet, ModelCreate, ModelUpdate, PredictRequest, VersionCreate, VersionUpdate
 from .deps import CallerDep, PlatformDep
@@ -27,9 +28,8 @@ def list_models(
 ) -> dict[str, Any]:
     """The models this workspace may see: owned, granted (with the granted actions) and PUBLIC ones."""
     with platform.store.read() as db:
-        views, nxt = registry.list_models(
-            db, caller, platform.cursors, query=q, task=task, action=action, limit=limit, cursor=cursor
-        )
+        page = PageRequest(platform.cursors, limit, cursor)
+        views, nxt = registry.list_models(db, caller, page, query=q, task=task, action=action)
         return serialize.page([serialize.model(v) for v in views], nxt)
 
 
@@ -95,9 +95,8 @@ def list_versions(
 ) -> dict[str, Any]:
     """Newest first; follow next_cursor for older versions."""
     with platform.store.read() as db:
-        view, rows, nxt = registry.list_versions(
-            db, caller, platform.cursors, model, approval_status=approval_status, limit=limit, cursor=cursor
-        )
+        page = PageRequest(platform.cursors, limit, cursor)
+        view, rows, nxt = registry.list_versions(db, caller, model, page, approval_status=approval_status)
         return serialize.page([serialize.version(r, view.model.model_name) for r in rows], nxt)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from .. import workspaces
 from ..authz import Caller, Principal, enter
 from ..core import Platform
+from ..pagination import PageRequest
 from . import serialize
 from .bodies import MemberSet, WorkspaceCreate, WorkspaceUpdate
 from .deps import PlatformDep, PrincipalDep
@@ -60,10 +61,13 @@ def delete_workspace(platform: PlatformDep, principal: PrincipalDep, workspace: 
 
 
 @router.get("/{workspace}/members")
-def list_members(platform: PlatformDep, principal: PrincipalDep, workspace: str) -> dict[str, Any]:
+def list_members(
+    platform: PlatformDep, principal: PrincipalDep, workspace: str, limit: int | None = None, cursor: str | None = None
+) -> dict[str, Any]:
     caller = _enter(platform, principal, workspace)
     with platform.store.read() as db:
-        return serialize.page([serialize.account(a, r) for a, r in workspaces.members(db, caller)], None)
+        rows, nxt = workspaces.members(db, caller, PageRequest(platform.cursors, limit, cursor))
+        return serialize.page([serialize.account(a, r) for a, r in rows], nxt)
 
 
 @router.put("/{workspace}/members/{account}")
