@@ -27,6 +27,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
+
 from _common import Server, env_line, median, percentile, verdict
 
 from modeldeck import examples, transfer
@@ -161,6 +163,17 @@ def latency(server: Server, model: Path, rounds: int, requests: int) -> tuple[li
     return platform_ms, ort_ms
 
 
+def round_trips(url: str, count: int) -> list[float]:
+    """Keep-alive round trips in ms to an endpoint that needs no key: the minimal app's HTTP floor."""
+    times = []
+    with httpx.Client() as client:
+        for _ in range(count):
+            start = time.perf_counter()
+            client.post(url, content=BODY, headers={"Content-Type": "application/json"}).raise_for_status()
+            times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="alternated rounds of each measurement (5)")
@@ -184,6 +197,8 @@ def main() -> int:
             print(f"latency onnxruntime run:  p50 {o50:.3f} ms  p99 {percentile(ort_ms, 99):.3f} ms")
 
             app = MinimalApp(model, tmp)
+            floor_ms = round_trips(f"{app.url}/predict", args.rounds * args.requests)
+            print(f"latency minimal app:      p50 {median(floor_ms):.3f} ms  (any HTTP predict's floor here)")
             sides = {"platform": (f"{server.url}/api/v1/models/linear/predict", server.key),
                      "minimal": (f"{app.url}/predict", None)}  # fmt: skip
             for url, key in sides.values():

@@ -187,3 +187,35 @@ def test_predict_across_workspaces_follows_grants(deployment: Deployment, tmp_pa
     assert "default" in denied.json()["hint"] and "inference" in denied.json()["hint"]
     api.ok("PUT", "/api/v1/models/linear/grants/team-b", json={"actions": ["inference"]})
     assert len(bob.ok("POST", "/api/v1/models/linear/predict", json=body)["outputs"]) == 2
+
+
+def test_the_fast_path_agrees_with_the_service_layer(deployment: Deployment, tmp_path: Path):
+    """Predict's one-query path only ever shortcuts to the target the full checks reach, or steps aside."""
+    from modeldeck.platform import fastpath, inference
+    from modeldeck.platform.authz import authenticate, enter
+    from modeldeck.errors import DeckError
+
+    api = deployment.admin
+    api.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
+    register(api, "linear", examples.onnx_linear(tmp_path / "l.onnx"), "ONNX")
+    register(api, "linear", examples.onnx_linear(tmp_path / "l2.onnx", seed=2), "ONNX", version_name="2.0.0")
+    api.ok("POST", "/api/v1/models/linear/versions/2.0.0/reject")
+    keys = {
+        "main": deployment.admin_key,
+        "dev-b": deployment.subaccount("devb", {"team-b": "developer"}),
+        "viewer": deployment.subaccount("viewer", {"default": "viewer"}),
+    }
+    platform = deployment.platform
+    for who, key in keys.items():
+        for ws in (None, "default", "team-b"):
+            for version in (None, "0.1.0", "2.0.0", "9.9.9"):
+                fast = fastpath.locate(platform, key, ws, "linear", version)
+                try:
+                    with platform.store.read() as db:
+                        caller = enter(db, authenticate(db, key), ws)
+                    full = inference.locate(platform, caller, "linear", version)
+                except DeckError:
+                    full = None
+                assert fast is None or fast == full, (who, ws, version)
+                if who == "main" and ws != "team-b" and version in (None, "0.1.0"):
+                    assert fast is not None and fast.version == "0.1.0"  # the common case takes the shortcut

@@ -12,16 +12,19 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ._digest import CHUNK, sha256_prefix
+from ._digest import sha256_prefix
 from ._http import raise_for
 from .errors import DeckError, InvalidParameter
 
+PIECE = 1 << 20  # small enough that a partial socket send never re-copies much of a piece
 PREHASH_BELOW = 64 << 20  # small files are hashed first, so a blob the workspace holds is not sent again
 Progress = Callable[[int], None]  # called with the number of new bytes sent
 
@@ -47,12 +50,22 @@ def _sha256(path: Path) -> str:
 
 
 def _body(path: Path, offset: int, hasher: Any, progress: Progress) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
+    """The file from `offset`, in 1 MiB pieces, hashed in a helper thread while the pieces are sent.
+
+    hashlib releases the GIL on large buffers, so hashing and sending overlap; a single worker keeps the
+    updates in order, and at most a few pieces wait for it, so memory stays bounded.
+    """
+    with open(path, "rb") as fh, ThreadPoolExecutor(1, thread_name_prefix="modeldeck-hash") as pool:
         fh.seek(offset)
-        while data := fh.read(CHUNK):
-            hasher.update(data)
+        waiting: deque[Future[None]] = deque()
+        while data := fh.read(PIECE):
+            waiting.append(pool.submit(hasher.update, data))
+            if len(waiting) > 8:
+                waiting.popleft().result()
             yield data
             progress(len(data))
+        for pending in waiting:
+            pending.result()
 
 
 def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None = None, retries: int = 5) -> str:
@@ -82,7 +95,12 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
             response = client.patch(
                 f"/api/v1/uploads/{upload_id}",
                 content=_body(path, offset, hasher, advance),
-                headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                headers={
+                    "Upload-Offset": str(offset),
+                    "Content-Type": "application/offset+octet-stream",
+                    # A declared length lets the bytes go out as they are instead of as chunked frames.
+                    "Content-Length": str(size - offset),
+                },
                 timeout=httpx.Timeout(60.0, connect=10.0),
             )
             check(response)

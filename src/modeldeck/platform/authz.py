@@ -59,6 +59,13 @@ class Caller:
             )
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The key in an `Authorization: Bearer <key>` header."""
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
 def authenticate(db: Session, key: str | None) -> Principal:
     if not key:
         raise InvalidApiKey(
@@ -77,6 +84,15 @@ def authenticate(db: Session, key: str | None) -> Principal:
     return Principal(row.id, row.name, row.kind == "main", root.id, root.authorization_mode)
 
 
+def effective_role(is_main: bool, mode: str, member_role: str | None) -> str | None:
+    """The role an account has in a workspace, from its membership row (None: no row). None: no access."""
+    if is_main:
+        return "admin"
+    if member_role is None and mode == "loose":
+        return "developer"
+    return None if member_role == "none" else member_role
+
+
 def role_in(db: Session, principal: Principal, workspace_id: str) -> str | None:
     """The principal's role in a workspace, or None when it is not a member."""
     if principal.is_main:
@@ -84,9 +100,7 @@ def role_in(db: Session, principal: Principal, workspace_id: str) -> str | None:
     role = db.scalar(
         select(Member.role).where(Member.workspace_id == workspace_id, Member.account_id == principal.account_id)
     )
-    if role is None and principal.mode == "loose":
-        return "developer"
-    return None if role == "none" else role
+    return effective_role(False, principal.mode, role)
 
 
 def member_workspaces(db: Session, principal: Principal) -> list[tuple[Workspace, str]]:
@@ -97,11 +111,10 @@ def member_workspaces(db: Session, principal: Principal) -> list[tuple[Workspace
     roles = dict(
         db.execute(select(Member.workspace_id, Member.role).where(Member.account_id == principal.account_id)).all()
     )
-    default = "developer" if principal.mode == "loose" else None
     out = []
     for w in workspaces:
-        role = roles.get(w.id, default)
-        if role and role != "none":
+        role = effective_role(False, principal.mode, roles.get(w.id))
+        if role:
             out.append((w, role))
     return out
 

@@ -1,7 +1,14 @@
-"""Predict on registered checkpoints: authorize, materialize the artifact, load once, run."""
+"""Predict on registered checkpoints: locate the version the caller may run, load it once, run it.
+
+Locating has two roads to the same `Target`. `locate` walks the service layer and raises the precise
+error (with its hint) for every refusal; `fastpath.locate` answers a plainly allowed request with a
+single query. Running is shared.
+"""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, UnsafeFormat
@@ -13,12 +20,50 @@ if TYPE_CHECKING:
     from .core import Platform
 
 INPUT_KEYS = ("inputs", "records", "columns")
+BODY_KEYS = frozenset({*INPUT_KEYS, "allow_unsafe"})
 
 
-def predict(platform: Platform, caller: Caller, model_ref: str, version: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    from .runtimes import UNSAFE_FORMATS, decode_inputs, encode_outputs, load_runtime
+@dataclass(frozen=True)
+class Target:
+    """A version the caller may run, and where its checkpoint is."""
 
+    model_id: str
+    model_name: str
+    version: str
+    owner_workspace_id: str
+    artifact_digest: str
+    format_type: str
+    entry: str | None
+
+
+def locate(platform: Platform, caller: Caller, model_ref: str, version: str | None) -> Target:
     caller.require("invoke")
+    with platform.store.read() as db:
+        view, row = registry.get_version(db, caller, model_ref, version, need="inference")
+    if row.artifact_digest is None:
+        raise InvalidParameter(
+            f"Version '{row.version_name}' points at an external uri; the local platform runs uploaded checkpoints only.",
+            code="Inference.NotLocal",
+            hint="Register the checkpoint by uploading its files (deck.register with a local path).",
+        )
+    return Target(
+        view.model.id, view.model.model_name, row.version_name, view.model.workspace_id, row.artifact_digest,
+        row.format_type or "", entry_of(row.inference_spec),
+    )  # fmt: skip
+
+
+def entry_of(inference_spec: Any) -> str | None:
+    """The file to load, when the version's inference_spec names one."""
+    return inference_spec.get("entry") if isinstance(inference_spec, dict) else None
+
+
+def check_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or set(body) - BODY_KEYS:
+        raise InvalidParameter(
+            "A predict request is a JSON object with one of inputs, records or columns (and allow_unsafe).",
+            code="InvalidParameter.Body",
+            hint='Send {"inputs": {"X": [[...]]}}, {"records": [{...}]} or {"columns": {...}}.',
+        )
     opted = body.get("allow_unsafe") or []
     if not isinstance(opted, list) or not all(isinstance(x, str) for x in opted):
         raise InvalidParameter(
@@ -26,38 +71,54 @@ def predict(platform: Platform, caller: Caller, model_ref: str, version: str | N
             code="InvalidParameter.AllowUnsafe",
             hint='Name the formats you trust, like ["PickleModel"].',
         )
-    with platform.store.read() as db:
-        view, row = registry.get_version(db, caller, model_ref, version, need="inference")
-        artifact = db.get(registry.Artifact, (view.model.workspace_id, row.artifact_digest)) if row.artifact_digest else None
-    if artifact is None:
-        raise InvalidParameter(
-            f"Version '{row.version_name}' points at an external uri; the local platform runs uploaded checkpoints only.",
-            code="Inference.NotLocal",
-            hint="Register the checkpoint by uploading its files (deck.register with a local path).",
-        )
-    fmt = row.format_type or ""
-    allowed = set(opted)
-    if fmt in UNSAFE_FORMATS and fmt in allowed and fmt not in platform.settings.allow_unsafe_formats:
+    return body
+
+
+def runtime_key(target: Target, body: dict[str, Any]) -> str:
+    """What a loaded runtime is cached under: the checkpoint, how it loads, and whether code may run."""
+    opted = target.format_type in (body.get("allow_unsafe") or ())
+    return f"{target.artifact_digest}|{target.format_type}|{target.entry}|{opted}"
+
+
+@functools.cache
+def _runtimes() -> Any:
+    """The runtimes package, imported on the first predict (it pulls in numpy and more), then kept."""
+    from . import runtimes
+
+    return runtimes
+
+
+def run(platform: Platform, target: Target, body: dict[str, Any]) -> dict[str, Any]:
+    runtimes = _runtimes()
+    fmt = target.format_type
+    allowed = set(check_body(body).get("allow_unsafe") or ())
+    if fmt in runtimes.UNSAFE_FORMATS and fmt in allowed and fmt not in platform.settings.allow_unsafe_formats:
         raise UnsafeFormat(
             f"This platform does not load {fmt} checkpoints, which run code when loaded.",
             hint=f"The platform's admin must allow it (modeldeck serve --allow-unsafe-formats {fmt}); "
             "or export the model to ONNX or skops.",
         )
-    entry = row.inference_spec.get("entry") if isinstance(row.inference_spec, dict) else None
-    key = f"{artifact.digest}|{fmt}|{entry}|{fmt in allowed}"
 
     def load() -> Any:
+        with platform.store.read() as db:
+            artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
         folder = materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact)
-        return load_runtime(folder, fmt, entry=entry, allow_unsafe=allowed & {fmt})
+        return runtimes.load_runtime(folder, fmt, entry=target.entry, allow_unsafe=allowed & {fmt})
 
-    runtime = platform.runtimes.get(key, load)
+    runtime = platform.runtimes.get(runtime_key(target, body), load)
     payload = {k: body[k] for k in INPUT_KEYS if k in body}
     if isinstance(payload.get("inputs"), list) and len(runtime.inputs) == 1:
         payload["inputs"] = {runtime.inputs[0].name: payload["inputs"]}  # one tensor for a one-input model
-    outputs = runtime.predict(decode_inputs(payload, runtime))
+    outputs = runtime.predict(runtimes.decode_inputs(payload, runtime))
     return {
-        "model": view.model.model_name,
-        "model_id": view.model.id,
-        "version": row.version_name,
-        "outputs": encode_outputs(outputs),
+        "model": target.model_name,
+        "model_id": target.model_id,
+        "version": target.version,
+        "outputs": runtimes.encode_outputs(outputs),
     }
+
+
+def predict(platform: Platform, caller: Caller, model_ref: str, version: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The service-layer predict: every check, every precise error."""
+    check_body(body)
+    return run(platform, locate(platform, caller, model_ref, version), body)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,12 +51,18 @@ def _view_query(ws_id: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _view(caller: Caller, model: Model, owner: str, granted: str | None) -> ModelView:
-    if model.workspace_id == caller.workspace_id:
-        return ModelView(model, owner, "owned", list(OWNER_ACTIONS))
+def access(workspace_id: str, owner_id: str, accessibility: str, granted: str | None) -> tuple[str, list[str]]:
+    """Where a model comes from for a workspace (owned, granted, public, none) and what it may do with it."""
+    if owner_id == workspace_id:
+        return "owned", list(OWNER_ACTIONS)
     if granted is not None:
-        return ModelView(model, owner, "granted", [a for a in granted.split(",") if a])
-    return ModelView(model, owner, "public" if model.accessibility == "PUBLIC" else "none", [])
+        return "granted", [a for a in granted.split(",") if a]
+    return ("public" if accessibility == "PUBLIC" else "none"), []
+
+
+def _view(caller: Caller, model: Model, owner: str, granted: str | None) -> ModelView:
+    source, actions = access(caller.workspace_id, model.workspace_id, model.accessibility, granted)
+    return ModelView(model, owner, source, actions)
 
 
 def list_models(
@@ -123,23 +130,39 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
             hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
         )
     views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
-    exact = [v for v in views if v.model.id == ref]
-    rank = min(SOURCES.index(v.source) for v in exact or views)
-    best = [v for v in exact or views if SOURCES.index(v.source) == rank]
-    if len(best) > 1 and best[0].source != "none":
+    view = pick(views, ref, lambda v: v.model.id, lambda v: v.source)
+    if view is None:
         raise Conflict(
             f"Several models visible here are called {_q(ref)}.",
             code="Model.Ambiguous",
             hint="Name the model by its id (listed by `modeldeck models --json` or GET /api/v1/models).",
         )
-    view = best[0]
-    if (
-        (need == "list" and view.source != "none")
-        or (need == "owner" and view.source == "owned")
-        or (need in fields.GRANT_ACTIONS and need in view.actions)
-    ):
+    if allows(view.source, view.actions, need):
         return view
     raise _model_denied(caller, view, need, ref)
+
+
+T = TypeVar("T")
+
+
+def pick(candidates: list[T], ref: str, id_of: Callable[[T], str], source_of: Callable[[T], str]) -> T | None:
+    """The model a reference means: the one with that id, else the most specific source among the name's
+    matches (owned, then granted, then public). None when that still leaves several visible ones."""
+    exact = [c for c in candidates if id_of(c) == ref] or candidates
+    rank = min(SOURCES.index(source_of(c)) for c in exact)
+    best = [c for c in exact if SOURCES.index(source_of(c)) == rank]
+    if len(best) > 1 and source_of(best[0]) != "none":
+        return None
+    return best[0]
+
+
+def allows(source: str, actions: list[str], need: str) -> bool:
+    """`list`: visible here; `owner`: owned here; an action: authorized here for it."""
+    return (
+        (need == "list" and source != "none")
+        or (need == "owner" and source == "owned")
+        or (need in fields.GRANT_ACTIONS and need in actions)
+    )
 
 
 def _model_denied(caller: Caller, view: ModelView, need: str, ref: str) -> ModelAccessDenied:

@@ -6,19 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from ..authz import Caller, Principal, authenticate, enter
+from ..authz import Caller, Principal, authenticate, bearer, enter
 from ..core import Platform
 
 
 async def get_platform(request: Request) -> Platform:
     """Async, so FastAPI calls it inline instead of in a worker thread: it only reads an attribute."""
     return request.app.state.platform
-
-
-def bearer(authorization: str | None) -> str | None:
-    if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return None
 
 
 def get_principal(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -69,19 +71,26 @@ async def append(
         raise
     buffer: list[bytes] = []
     pending = 0
+    writing: asyncio.Future[None] | None = None  # one batch in the worker while the next one arrives
     try:
         try:
             async for chunk in request.stream():
                 buffer.append(chunk)
                 pending += len(chunk)
                 if pending >= FLUSH_AT:
-                    data, buffer, pending = b"".join(buffer), [], 0
-                    await run_in_threadpool(writer.write, data)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(run_in_threadpool(writer.write, buffer))
+                    buffer, pending = [], 0
         except ClientDisconnect:
             pass
+        if writing is not None:
+            await writing
         if buffer:
-            await run_in_threadpool(writer.write, b"".join(buffer))
+            await run_in_threadpool(writer.write, buffer)
     finally:
+        if writing is not None:  # never close the file under a write in progress
+            await asyncio.gather(writing, return_exceptions=True)
         await run_in_threadpool(writer.close)
     return Response(status_code=204, headers={"Upload-Offset": str(writer.offset)})
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from fastapi.concurrency import run_in_threadpool
 
-from .. import inference, registry
+from .. import registry
 from ..pagination import PageRequest
 from . import serialize
-from .bodies import GrantSet, ModelCreate, ModelUpdate, PredictRequest, VersionCreate, VersionUpdate
+from .bodies import GrantSet, ModelCreate, ModelUpdate, VersionCreate, VersionUpdate
 from .deps import CallerDep, PlatformDep
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
@@ -158,18 +157,3 @@ def _decide(platform, caller, model, version, status):  # type: ignore[no-untype
     with platform.store.write() as db:
         row = registry.decide(db, caller, model, version, status)
         return serialize.version(row, db.get_one(registry.Model, row.model_id).model_name)
-
-
-@router.post("/{model}/predict")
-async def predict_latest(platform: PlatformDep, caller: CallerDep, model: str, body: PredictRequest) -> dict[str, Any]:
-    """Predict with the newest version that was not rejected."""
-    return await run_in_threadpool(inference.predict, platform, caller, model, None, body.model_dump(exclude_none=True))
-
-
-@router.post("/{model}/versions/{version}/predict")
-async def predict(
-    platform: PlatformDep, caller: CallerDep, model: str, version: str, body: PredictRequest
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        inference.predict, platform, caller, model, version, body.model_dump(exclude_none=True)
-    )

@@ -62,6 +62,10 @@ class RuntimeCache:
             load.done.set()
         return load.runtime
 
+    def peek(self, key: str) -> Runtime | None:
+        """The runtime if it is loaded, without loading it or changing the eviction order."""
+        return self._runtimes.get(key)
+
     def clear(self) -> None:
         """Forget every runtime; loads in progress still answer their callers but are not kept."""
         with self._lock:
