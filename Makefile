@@ -37,7 +37,8 @@ lab: install
 	$(BIN)/jupyter lab notebooks/01-quickstart.ipynb
 
 bench: install
-	for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
+	status=0; for script in bench/bench_*.py; do $(PY) $$script || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist
