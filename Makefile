@@ -14,7 +14,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# torch first, pinned to the CPU build these machines carry: a bare `torch` would fetch a CUDA build.
+TORCH ?= torch==2.13.0
+
 $(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[test,lab]"
 	touch $(STAMP)
 

@@ -110,7 +110,15 @@ def raise_for(response: httpx.Response, ok: tuple[int, ...] = ()) -> None:
             raise ValueError
     except ValueError:
         payload = {"message": f"HTTP {response.status_code} from the platform.", "code": ""}
-    raise error_from_payload(response.status_code, payload, response.headers.get("x-request-id"))
+    raise error_from_payload(response.status_code, unwrap_error(payload), response.headers.get("x-request-id"))
+
+
+def unwrap_error(payload: dict[str, Any]) -> dict[str, Any]:
+    """The platform's error fields, from its native body or from an OpenAI-style `{"error": {...}}`."""
+    inner = payload.get("error")
+    if not isinstance(inner, dict):
+        return payload
+    return {**inner, "message": inner.get("detail") or inner.get("message"), "code": inner.get("code") or ""}
 
 
 def _unreachable(url: str, exc: Exception) -> ConnectionFailed:

@@ -17,7 +17,19 @@ from typing import Any, Generic, TypeVar
 
 from ._http import AsyncTransport, Call, Settings, Transport
 from .errors import Conflict, InvalidParameter
-from .resources import Account, AsyncListing, Grant, Listing, Model, ModelVersion, Prediction, Resource, Workspace
+from ._stream import AsyncChunkStream, ChunkStream
+from .resources import (
+    Account,
+    AsyncListing,
+    Completion,
+    Grant,
+    Listing,
+    Model,
+    ModelVersion,
+    Prediction,
+    Resource,
+    Workspace,
+)
 
 R = TypeVar("R", bound=Resource)
 V1 = "/api/v1"
@@ -29,6 +41,13 @@ class Upload:
 
     path: Path
     progress: bool
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A plan step the drivers answer with an open stream of chat chunks."""
+
+    call: Call
 
 
 @dataclass(frozen=True)
@@ -319,6 +338,25 @@ class _Operations:
         parts = ("models", _ref(model), "versions", version, "predict") if version else ("models", _ref(model), "predict")
         return Prediction.from_json((yield Call("POST", _path(*parts), json=body)).json())
 
+    @operation
+    def chat(
+        self, model: Any, messages: Any, stream: bool = False, *, version: str | None = None, **params: Any
+    ) -> Any:
+        """Chat with a language-model version: a `Completion`, or with `stream=True` an iterator of `Chunk`
+        (an async iterator on AsyncDeck) whose text can be printed as it comes; leaving the loop early
+        closes the stream and stops generation.
+
+        `messages` is a prompt string or OpenAI-style `[{"role": ..., "content": ...}]`; `params` are
+        max_tokens, temperature, top_p, seed, stop.
+        """
+        name = _ref(model) + (f":{version}" if version else "")
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        body = {"model": name, "messages": messages, **params}
+        if stream:
+            return (yield Stream(Call("POST", "/v1/chat/completions", json={**body, "stream": True})))
+        return Completion.from_json((yield Call("POST", "/v1/chat/completions", json=body)).json())
+
     # ---- drivers (per class) ---------------------------------------------------------------------
 
     def _run(self, plan: Any) -> Any:
@@ -375,7 +413,12 @@ class Deck(_Operations):
         try:
             step = next(plan)
             while True:
-                result = _upload(self._transport.client, step) if isinstance(step, Upload) else self._transport.send(step)
+                if isinstance(step, Upload):
+                    result = _upload(self._transport.client, step)
+                elif isinstance(step, Stream):
+                    result = ChunkStream(self._transport.client, step.call)
+                else:
+                    result = self._transport.send(step)
                 step = plan.send(result)
         except StopIteration as done:
             return done.value
@@ -425,6 +468,8 @@ class AsyncDeck(_Operations):
             while True:
                 if isinstance(step, Upload):
                     result = await asyncio.to_thread(self._upload_sync, step)
+                elif isinstance(step, Stream):
+                    result = await AsyncChunkStream.open(self._transport.client, step.call)
                 else:
                     result = await self._transport.send(step)
                 step = plan.send(result)

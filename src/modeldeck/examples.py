@@ -83,3 +83,61 @@ def xgboost_classifier(path: str | Path, seed: int = 0, rounds: int = 10) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(path))
     return path
+
+
+_WORDS = (
+    "the a an and or but if then so because of to in on at by for with from about as into over under "
+    "i you he she it we they me him her us them my your his its our their this that these those "
+    "is are was were be been being have has had do does did will would can could should may might must "
+    "not no yes all some any many much more most few each every other same new old good bad big small "
+    "long short high low first last next early late young right left great little own true false "
+    "time year day week night morning hour minute people man woman child friend family world life "
+    "hand eye head house home room door water fire air earth tree flower river sea sky sun moon star "
+    "city road car train ship book word story name question answer idea thing way place part point "
+    "model data number value list file code test result error server client request platform chat "
+    "go come see look know think say tell ask give take make find use work call try need want like "
+    "help keep let begin show hear play run move live believe hold bring write read learn change "
+    "hello hi thanks please sorry welcome goodbye here there now today tomorrow always never often "
+    "very quite really just only also still even again too well how what why when where who which "
+    "one two three four five six seven eight nine ten hundred system user assistant"
+).split()
+_PUNCTUATION = (".", ",", "!", "?", ":", ";", "'", '"', "(", ")", "-")
+_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ message['role'] }}: {{ message['content'] }}{{ eos_token }}{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
+
+
+def tiny_causal_lm(path: str | Path, seed: int = 0, vocab_words: list[str] | None = None) -> Path:
+    """A random two-layer Llama chat model in Hugging Face format (safetensors, word-level tokenizer).
+
+    It talks nonsense but loads in a fraction of a second, so chat can be tried and tested offline. The
+    tokenizer knows ``vocab_words`` (default: a few hundred common English words) and punctuation.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<s>", "</s>", "<pad>"]
+    words = list(dict.fromkeys([*(vocab_words or _WORDS), *_PUNCTUATION]))
+    vocab = {token: i for i, token in enumerate([*specials, *(w for w in words if w not in specials)])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    tokenizer.chat_template = _CHAT_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, initializer_range=0.2,
+        bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"], pad_token_id=vocab["<pad>"],
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):  # seeded without disturbing the caller's random state
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)
+    return path

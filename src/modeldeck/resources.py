@@ -280,3 +280,48 @@ class AsyncListing(Generic[T]):
 
     async def list(self) -> list[T]:
         return [item async for item in self]
+
+
+@dataclass(repr=False)
+class Completion(Resource):
+    """A chat reply: its text, why generation stopped, and the token counts."""
+
+    id: str = ""
+    model: str = ""
+    text: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    shown: ClassVar[tuple[str, ...]] = ("model", "text", "finish_reason", "usage")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Completion:
+        choice = (data.get("choices") or [{}])[0]
+        return cls(
+            raw=data, id=data.get("id", ""), model=data.get("model", ""),
+            text=(choice.get("message") or {}).get("content") or "", finish_reason=choice.get("finish_reason"),
+            usage=data.get("usage") or {},
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(repr=False)
+class Chunk(Resource):
+    """One piece of a streamed chat reply; the last one carries `finish_reason` (and `usage` if asked)."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+    shown: ClassVar[tuple[str, ...]] = ("text", "finish_reason")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
+        choice = (data.get("choices") or [{}])[0]
+        return cls(
+            raw=data, text=(choice.get("delta") or {}).get("content") or "",
+            finish_reason=choice.get("finish_reason"), usage=data.get("usage"),
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.text

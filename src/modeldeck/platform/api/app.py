@@ -18,7 +18,7 @@ from ... import __version__
 from ...errors import DeckError, InvalidParameter, PayloadTooLarge
 from .. import fastpath
 from ..core import Platform
-from . import routes_accounts, routes_artifacts, routes_models, routes_workspaces
+from . import routes_accounts, routes_artifacts, routes_models, routes_openai, routes_workspaces
 from .bodies import PredictRequest
 
 log = logging.getLogger("modeldeck.platform")
@@ -37,7 +37,7 @@ def _fastapi_app(platform: Platform) -> FastAPI:
         description="Workspaces, authorized models, model versions, artifacts and predict.",
     )
     app.state.platform = platform
-    for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts):
+    for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_openai):
         app.include_router(module.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
@@ -114,9 +114,11 @@ def _request_id(request: Request) -> str:
 
 
 def _error(request: Request, error: DeckError) -> JSONResponse:
+    """The platform's error body; under /v1 the OpenAI shape, so OpenAI clients raise their usual errors."""
     error.request_id = _request_id(request)
     headers = getattr(error, "headers", None)
-    return JSONResponse(error.to_dict(), status_code=error.status or 500, headers=headers)
+    body = {"error": routes_openai.openai_error(error)} if request.url.path.startswith("/v1/") else error.to_dict()
+    return JSONResponse(body, status_code=error.status or 500, headers=headers)
 
 
 async def _deck_error(request: Request, exc: Exception) -> JSONResponse:

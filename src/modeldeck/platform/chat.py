@@ -1,0 +1,73 @@
+"""Chat with language-model versions: find the version the caller may call, load it once, generate.
+
+A chat version is a Hugging Face folder (config, safetensors weights, tokenizer) registered with format
+`SafeTensors`; authorization is predict's (`inference` on the model, `invoke` in the workspace).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidParameter
+from . import inference, registry
+from .artifacts import materialize
+from .authz import Caller
+
+if TYPE_CHECKING:
+    from .core import Platform
+    from .runtimes.chat import ChatDelta, ChatResult, ChatRuntime
+
+CHAT_FORMATS = frozenset({"SafeTensors"})
+_PINNED = re.compile(r"^(?P<model>.+):(?P<version>\d+\.\d+\.\d+(?:_\w+)?)$")
+
+
+def split_model(name: Any) -> tuple[str, str | None]:
+    """`iris` is the newest usable version, `iris:1.2.0` a pinned one (OpenAI clients send one string)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidParameter(
+            "model must name a model.", code="InvalidParameter.Chat", hint="Send the model's name, like 'my-llm'."
+        )
+    pinned = _PINNED.match(name)
+    return (pinned["model"], pinned["version"]) if pinned else (name, None)
+
+
+def runtime_for(platform: Platform, caller: Caller, model: str) -> tuple[inference.Target, ChatRuntime]:
+    name, version = split_model(model)
+    target = inference.locate(platform, caller, name, version)
+    if target.format_type not in CHAT_FORMATS:
+        raise InvalidParameter(
+            f"Model {target.model_name!r} version {target.version} is not a language model.",
+            code="Inference.NotChat",
+            hint="Chat needs a version registered with format SafeTensors (a Hugging Face folder); "
+            "call predict for other checkpoints.",
+        )
+
+    def load() -> Any:
+        from .runtimes.chat import load_chat_runtime
+
+        with platform.store.read() as db:
+            artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
+        return load_chat_runtime(materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact))
+
+    return target, platform.runtimes.get(f"chat|{target.artifact_digest}", load)
+
+
+def params_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The generation parameters of an OpenAI-style request body."""
+    return {k: body[k] for k in ("max_tokens", "temperature", "top_p", "seed", "stop") if body.get(k) is not None}
+
+
+def complete(runtime: ChatRuntime, messages: Any, params: dict[str, Any]) -> ChatResult:
+    from .runtimes.chat import validate_chat_params
+
+    messages, params = validate_chat_params(messages, params)
+    return runtime.complete(messages, **params)
+
+
+def stream(runtime: ChatRuntime, messages: Any, params: dict[str, Any], cancel: Any) -> Iterator[ChatDelta]:
+    from .runtimes.chat import validate_chat_params
+
+    messages, params = validate_chat_params(messages, params)
+    return runtime.stream(messages, cancel=cancel, **params)

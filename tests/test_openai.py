@@ -1,0 +1,143 @@
+"""The platform's OpenAI-compatible surface, driven by the official `openai` SDK, unmodified."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from conftest import Deployment
+
+
+def sdk(deployment: Deployment, key: str | None = None, workspace: str | None = None) -> openai.OpenAI:
+    headers = {"X-ModelDeck-Workspace": workspace} if workspace else {}
+    return openai.OpenAI(base_url=f"{deployment.url}/v1", api_key=key or deployment.admin_key,
+                         default_headers=headers, max_retries=0)  # fmt: skip
+
+
+def test_models_lists_what_the_workspace_may_call(deployment: Deployment):
+    api = deployment.admin
+    api.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
+    for name in ("alpha", "beta", "hidden"):
+        api.ok("POST", "/api/v1/models", json={"model_name": name})
+    api.ok("PUT", "/api/v1/models/beta/grants/team-b", json={"actions": ["inference"]})
+    api.ok("PUT", "/api/v1/models/alpha/grants/team-b", json={"actions": ["deploy"]})
+    assert [m.id for m in sdk(deployment).models.list()] == ["alpha", "beta", "hidden"]
+    listed = list(sdk(deployment, workspace="team-b").models.list())
+    assert [(m.id, m.owned_by) for m in listed] == [("beta", "default")]
+
+
+def test_errors_arrive_as_the_sdk_expects_with_the_hint(deployment: Deployment):
+    with pytest.raises(openai.AuthenticationError) as err:
+        sdk(deployment, key="mdk-wrong").models.list()
+    assert err.value.body["code"] == "InvalidApiKey" and err.value.body["hint"]
+    key = deployment.subaccount("alice", {})
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        sdk(deployment, key=key).models.list()
+    assert err.value.body["code"] == "Workspace.AccessDenied"
+    deployment.admin.ok("POST", "/api/v1/models", json={"model_name": "remote"})
+    deployment.admin.ok("POST", "/api/v1/models/remote/versions", json={"uri": "oss://b/m", "format_type": "ONNX"})
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk(deployment).chat.completions.create(model="remote", messages=[{"role": "user", "content": "hi"}])
+    assert err.value.body["code"] == "Inference.NotLocal"
+
+
+@pytest.fixture
+def llm(deployment: Deployment, tmp_path):
+    """A tiny random causal LM written to disk here (nothing can be downloaded), registered as 'tiny'."""
+    import modeldeck as md
+    from modeldeck import examples
+
+    folder = examples.tiny_causal_lm(tmp_path / "tiny-lm", seed=3)
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        deck.register("tiny", folder, format="SafeTensors", framework="Transformers", progress=False)
+    return folder
+
+
+MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
+
+
+def test_chat_completion_through_the_official_sdk(deployment: Deployment, llm):
+    client = sdk(deployment)
+    reply = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=8, temperature=0)
+    choice = reply.choices[0]
+    assert choice.message.role == "assistant" and choice.finish_reason in ("stop", "length")
+    assert reply.usage.completion_tokens <= 8 and reply.usage.prompt_tokens > 0
+    again = client.chat.completions.create(model="tiny:0.1.0", messages=MESSAGES, max_tokens=8, temperature=0)
+    assert again.choices[0].message.content == choice.message.content  # greedy is deterministic; pinned works
+    assert [m.id for m in client.models.list()] == ["tiny"]
+
+
+def test_streaming_through_the_official_sdk_matches_the_completion(deployment: Deployment, llm):
+    client = sdk(deployment)
+    whole = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12, temperature=0)
+    stream = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=12, temperature=0,
+                                            stream=True, stream_options={"include_usage": True})  # fmt: skip
+    pieces, finish, usage = [], None, None
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+    assert "".join(pieces) == whole.choices[0].message.content
+    assert finish == whole.choices[0].finish_reason
+    assert usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_deck_chat_streams_and_stops_early(deployment: Deployment, llm):
+    import modeldeck as md
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        full = deck.chat("tiny", "the cat sat on the mat", max_tokens=16, temperature=0)
+        assert full.text and full.usage["completion_tokens"] <= 16
+        chunks = deck.chat("tiny", "the cat sat on the mat", stream=True, max_tokens=16, temperature=0)
+        text = "".join(c.text for c in chunks)
+        assert text == full.text
+        stream = deck.chat("tiny", "the cat sat on the mat", stream=True, max_tokens=200, temperature=0.9, seed=1)
+        first = next(stream)
+        stream.close()  # leaving early closes the connection; the platform stops generating
+        assert isinstance(first.text, str)
+        # the model is free again right away
+        assert deck.chat("tiny", "a dog", max_tokens=2, temperature=0).finish_reason == "length"
+
+
+def test_chat_refusals_are_typed_errors(deployment: Deployment, llm, tmp_path):
+    import modeldeck as md
+    from modeldeck import examples
+    from modeldeck.errors import InvalidParameter, ModelAccessDenied
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        deck.register("linear", examples.onnx_linear(tmp_path / "l.onnx"), format="ONNX", progress=False)
+        with pytest.raises(InvalidParameter) as err:
+            deck.chat("linear", "hi")
+        assert err.value.code == "Inference.NotChat"
+        with pytest.raises(InvalidParameter) as err:
+            deck.chat("tiny", [{"role": "hacker", "content": "SENTINEL-TEXT"}])
+        assert "SENTINEL-TEXT" not in str(err.value)
+        with pytest.raises(InvalidParameter):
+            deck.chat("tiny", "hi", stream=True, max_tokens=0)  # refused before the first byte
+        deck.create_workspace("team-b")
+        key = deployment.subaccount("bob", {"team-b": "developer"})
+    with md.connect(url=deployment.url, api_key=key, workspace="team-b") as bob:
+        with pytest.raises(ModelAccessDenied) as err:
+            bob.chat("tiny", "hi")
+        assert "default" in err.value.hint and "inference" in err.value.hint
+        with pytest.raises(ModelAccessDenied):
+            bob.chat("tiny", "hi", stream=True)
+    with pytest.raises(openai.PermissionDeniedError):
+        sdk(deployment, key=key, workspace="team-b").chat.completions.create(model="tiny", messages=MESSAGES)
+
+
+def test_async_deck_streams(deployment: Deployment, llm):
+    import asyncio
+
+    import modeldeck as md
+
+    async def main() -> str:
+        async with md.AsyncDeck(url=deployment.url, api_key=deployment.admin_key) as deck:
+            stream = await deck.chat("tiny", "the cat", stream=True, max_tokens=6, temperature=0)
+            return "".join([c.text async for c in stream])
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        expected = deck.chat("tiny", "the cat", max_tokens=6, temperature=0).text
+    assert asyncio.run(main()) == expected
