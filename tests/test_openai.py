@@ -141,3 +141,26 @@ def test_async_deck_streams(deployment: Deployment, llm):
     with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
         expected = deck.chat("tiny", "the cat", max_tokens=6, temperature=0).text
     assert asyncio.run(main()) == expected
+
+
+def test_openai_client_and_cli_chat(deployment: Deployment, llm):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import modeldeck as md
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        client = deck.openai_client()
+        reply = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=5, temperature=0)
+        expected = deck.chat("tiny", MESSAGES, max_tokens=5, temperature=0).text
+    assert reply.choices[0].message.content == expected
+    env = {**os.environ, "MODELDECK_URL": deployment.url, "MODELDECK_API_KEY": deployment.admin_key}
+    run = [sys.executable, "-m", "modeldeck", "chat", "tiny", "the cat sat on the mat", "--max-tokens", "5",
+           "--temperature", "0"]  # fmt: skip
+    streamed = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.strip() == expected.strip()
+    as_json = json.loads(subprocess.run([*run, "--json"], env=env, capture_output=True, text=True).stdout)
+    assert as_json["choices"][0]["message"]["content"] == expected

@@ -170,6 +170,20 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(f"  {name} {result.dtypes[name]} {result.shapes[name]}: {json.dumps(data)}")
 
 
+def cmd_chat(args: argparse.Namespace) -> None:
+    """Stream the reply to the terminal as it is generated."""
+    params = {k: v for k, v in {"max_tokens": args.max_tokens, "temperature": args.temperature,
+                                "seed": args.seed}.items() if v is not None}  # fmt: skip
+    with _deck(args) as deck:
+        if args.json:
+            print(json.dumps(deck.chat(args.model, args.prompt, version=args.version, **params).raw, indent=2))
+            return
+        with deck.chat(args.model, args.prompt, stream=True, version=args.version, **params) as chunks:
+            for chunk in chunks:
+                print(chunk.text, end="", flush=True)
+    print()
+
+
 def cmd_profile(args: argparse.Namespace) -> None:
     from .profiles import KINDS, Profile, ProfileFile, keyring_set
 
@@ -326,6 +340,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", required=True, help="JSON inputs, or @file.json")
     p.add_argument("--version")
     p.add_argument("--allow-unsafe", action="append", default=[], metavar="FORMAT")
+    p = command("chat", cmd_chat, "chat with a language model, streaming the reply", listing=True)
+    p.add_argument("model")
+    p.add_argument("prompt")
+    p.add_argument("--version")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--seed", type=int)
     p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
     p.add_argument("action", choices=["list", "add", "use", "remove"])
     p.add_argument("name", nargs="?")

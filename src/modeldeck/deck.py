@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ._http import AsyncTransport, Call, Settings, Transport
+from ._http import WORKSPACE_HEADER, AsyncTransport, Call, Settings, Transport
 from .errors import Conflict, InvalidParameter
 from ._stream import AsyncChunkStream, ChunkStream
 from .resources import (
@@ -356,6 +356,29 @@ class _Operations:
         if stream:
             return (yield Stream(Call("POST", "/v1/chat/completions", json={**body, "stream": True})))
         return Completion.from_json((yield Call("POST", "/v1/chat/completions", json=body)).json())
+
+    def _openai_options(self) -> dict[str, Any]:
+        try:
+            import openai  # noqa: F401
+        except ImportError:
+            raise InvalidParameter(
+                "The openai package is not installed.", code="MissingDependency", hint='pip install "modeldeck[openai]"'
+            ) from None
+        settings = self._transport.settings
+        headers = {WORKSPACE_HEADER: settings.workspace} if settings.workspace else {}
+        return {"base_url": f"{settings.url}/v1", "api_key": settings.api_key, "default_headers": headers}
+
+    def openai_client(self) -> Any:
+        """The official `openai.OpenAI` client, pointed at this platform's /v1 as this account and workspace."""
+        import openai
+
+        return openai.OpenAI(**self._openai_options())
+
+    def openai_async_client(self) -> Any:
+        """The official `openai.AsyncOpenAI` client, pointed like `openai_client()`."""
+        import openai
+
+        return openai.AsyncOpenAI(**self._openai_options())
 
     # ---- drivers (per class) ---------------------------------------------------------------------
 
