@@ -164,3 +164,43 @@ def test_openai_client_and_cli_chat(deployment: Deployment, llm):
     assert streamed.stdout.strip() == expected.strip()
     as_json = json.loads(subprocess.run([*run, "--json"], env=env, capture_output=True, text=True).stdout)
     assert as_json["choices"][0]["message"]["content"] == expected
+
+
+def test_a_version_proxied_to_an_upstream_server(deployment: Deployment, llm, tmp_path):
+    """The platform forwards chat for an upstream-backed version, streaming included; the key stays inside."""
+    import ipaddress
+
+    import modeldeck as md
+    from conftest import deploy
+    from modeldeck.errors import InvalidParameter
+    from modeldeck.platform import Settings
+
+    loopback = (ipaddress.ip_network("127.0.0.0/8"),)
+    gateway = deploy(Settings(home=tmp_path / "gateway", allowed_networks=loopback))
+    try:
+        spec = {"upstream": {"base_url": f"{deployment.url}/v1", "model": "tiny", "api_key": deployment.admin_key}}
+        with md.connect(url=gateway.url, api_key=gateway.admin_key) as deck:
+            v = deck.register("remote-tiny", f"{deployment.url}/v1", inference_spec=spec, progress=False)
+            assert v.inference_spec["upstream"] == {"base_url": f"{deployment.url}/v1", "model": "tiny",
+                                                    "api_key_set": True}  # fmt: skip
+            listing = gateway.admin.get("/api/v1/models/remote-tiny/versions").text
+            assert deployment.admin_key not in listing
+            reply = deck.chat("remote-tiny", MESSAGES, max_tokens=6, temperature=0)
+            with md.connect(url=deployment.url, api_key=deployment.admin_key) as direct:
+                expected = direct.chat("tiny", MESSAGES, max_tokens=6, temperature=0)
+            assert reply.text == expected.text
+            streamed = "".join(c.text for c in deck.chat("remote-tiny", MESSAGES, stream=True, max_tokens=6, temperature=0))
+            assert streamed == expected.text
+            # a wrong upstream key surfaces as a clear 502, without the key
+            bad = {"upstream": {**spec["upstream"], "api_key": "mdk-wrong-upstream-key"}}
+            deck.update_version("remote-tiny", "0.1.0", inference_spec=bad)
+            with pytest.raises(md.errors.ServerError) as err:
+                deck.chat("remote-tiny", MESSAGES, max_tokens=2)
+            assert err.value.code == "Upstream.Error" and "mdk-wrong-upstream-key" not in str(err.value)
+    finally:
+        gateway.close()
+    # without the admin's allowance, a loopback upstream is refused at registration
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        with pytest.raises(InvalidParameter):
+            deck.register("loop", "oss://b/x", inference_spec={"upstream": {"base_url": "http://127.0.0.1:9/v1",
+                                                                             "model": "m"}}, progress=False)  # fmt: skip

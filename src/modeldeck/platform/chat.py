@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
-from . import inference, registry
+from . import inference, registry, upstream
+from .upstream import Upstream
 from .artifacts import materialize
 from .authz import Caller
 
@@ -33,9 +34,16 @@ def split_model(name: Any) -> tuple[str, str | None]:
     return (pinned["model"], pinned["version"]) if pinned else (name, None)
 
 
-def runtime_for(platform: Platform, caller: Caller, model: str) -> tuple[inference.Target, ChatRuntime]:
+def resolve(platform: Platform, caller: Caller, model: str) -> ChatRuntime | Upstream:
+    """What answers a chat with `model` here: a local runtime, or the upstream server it proxies to."""
     name, version = split_model(model)
-    target = inference.locate(platform, caller, name, version)
+    caller.require("invoke")
+    with platform.store.read() as db:
+        view, row = registry.get_version(db, caller, name, version, need="inference")
+        proxied = upstream.of_version(db, row)
+    if proxied is not None:
+        return proxied
+    target = inference.target_of(view, row)
     if target.format_type not in CHAT_FORMATS:
         raise InvalidParameter(
             f"Model {target.model_name!r} version {target.version} is not a language model.",
@@ -51,7 +59,7 @@ def runtime_for(platform: Platform, caller: Caller, model: str) -> tuple[inferen
             artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
         return load_chat_runtime(materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact))
 
-    return target, platform.runtimes.get(f"chat|{target.artifact_digest}", load)
+    return platform.runtimes.get(f"chat|{target.artifact_digest}", load)
 
 
 def params_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,11 @@ def locate(platform: Platform, caller: Caller, model_ref: str, version: str | No
     caller.require("invoke")
     with platform.store.read() as db:
         view, row = registry.get_version(db, caller, model_ref, version, need="inference")
+    return target_of(view, row)
+
+
+def target_of(view: registry.ModelView, row: registry.ModelVersion) -> Target:
+    """The local checkpoint of a version the caller may run; external uris cannot run here."""
     if row.artifact_digest is None:
         raise InvalidParameter(
             f"Version '{row.version_name}' points at an external uri; the local platform runs uploaded checkpoints only.",

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
-from . import fields
+from . import fields, upstream
 from .authz import Caller, clip, find_workspace
 from .ids import new_id, utcnow
 from .pagination import PageRequest, keyset_page
@@ -249,6 +249,8 @@ def update_model(db: Session, caller: Caller, ref: str, **attrs: Any) -> ModelVi
 def delete_model(db: Session, caller: Caller, ref: str) -> None:
     caller.require("manage")
     view = resolve_model(db, caller, ref, need="owner")
+    for row in db.scalars(select(ModelVersion).where(ModelVersion.model_id == view.model.id)):
+        upstream.store_key(db, row, None)
     db.delete(view.model)
 
 
@@ -392,6 +394,7 @@ def create_version(
         if replay is not None:
             return replay, False
     values = _version_values(db, model, spec, allowed_networks)
+    values["inference_spec"], upstream_key = upstream.take_key(values["inference_spec"], allowed_networks)
     explicit = spec.get("version_name")
     for _ in range(20):
         name, major, minor, patch = fields.version_name(explicit) if explicit is not None else _next_name(db, model.id)
@@ -405,6 +408,8 @@ def create_version(
             with db.begin_nested():
                 db.add(row)
                 db.flush()
+                if upstream_key is not None:
+                    upstream.store_key(db, row, upstream_key)
             return row, True
         except IntegrityError:
             if idempotency_key is not None:
@@ -490,7 +495,9 @@ def _opt_choice(value: Any, allowed: tuple[str, ...], what: str) -> str | None:
     return None if value is None else fields.choice(value, allowed, what)
 
 
-def update_version(db: Session, caller: Caller, ref: str, version: str, changes: dict[str, Any]) -> ModelVersion:
+def update_version(
+    db: Session, caller: Caller, ref: str, version: str, changes: dict[str, Any], allowed_networks: tuple = ()
+) -> ModelVersion:
     caller.require("register")
     view, row = get_version(db, caller, ref, version, need="owner")
     unknown = set(changes) - MUTABLE_VERSION_FIELDS
@@ -513,6 +520,9 @@ def update_version(db: Session, caller: Caller, ref: str, version: str, changes:
             value = _opt_choice(value, fields.SOURCE_TYPES, "source type")
         elif key == "source_id":
             value = fields.optional_text(value, key, 256)
+        elif key == "inference_spec":  # a new spec replaces the old one, upstream key included
+            value, upstream_key = upstream.take_key(fields.json_object(value, key), allowed_networks)
+            upstream.store_key(db, row, upstream_key)
         else:
             value = fields.json_object(value, key)
         setattr(row, key, value)
@@ -544,6 +554,7 @@ def decide(db: Session, caller: Caller, ref: str, version: str, status: str) -> 
 def delete_version(db: Session, caller: Caller, ref: str, version: str) -> None:
     caller.require("manage")
     _, row = get_version(db, caller, ref, version, need="owner")
+    upstream.store_key(db, row, None)
     db.delete(row)
 
 

@@ -132,7 +132,9 @@ def update_version(
     platform: PlatformDep, caller: CallerDep, model: str, version: str, body: VersionUpdate
 ) -> dict[str, Any]:
     with platform.store.write() as db:
-        row = registry.update_version(db, caller, model, version, body.model_dump(exclude_unset=True))
+        row = registry.update_version(
+            db, caller, model, version, body.model_dump(exclude_unset=True), platform.settings.allowed_networks
+        )
         return serialize.version(row, db.get_one(registry.Model, row.model_id).model_name)
 
 

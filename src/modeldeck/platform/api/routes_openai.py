@@ -15,12 +15,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from ...errors import DeckError, InvalidParameter
-from .. import chat, registry
+from .. import chat, registry, upstream
+from ..upstream import Upstream
 from ..pagination import MAX_LIMIT, PageRequest
 from .deps import CallerDep, PlatformDep
 
@@ -61,7 +64,9 @@ def _body(raw: bytes) -> dict[str, Any]:
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(request: Request, platform: PlatformDep, caller: CallerDep) -> Any:
     body = _body(await request.body())
-    target, runtime = await run_in_threadpool(chat.runtime_for, platform, caller, body.get("model"))
+    runtime = await run_in_threadpool(chat.resolve, platform, caller, body.get("model"))
+    if isinstance(runtime, Upstream):
+        return await _proxy(request, runtime, body)
     params = chat.params_of(body)
     ident, created, model = "chatcmpl-" + secrets.token_hex(12), int(time.time()), body["model"]
     if not body.get("stream"):
@@ -103,6 +108,47 @@ async def chat_completions(request: Request, platform: PlatformDep, caller: Call
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Any:
+    """Forward to the upstream with its model name and key; stream its bytes back as they arrive."""
+    platform = request.app.state.platform
+    await run_in_threadpool(upstream.check_reachable_safely, target, platform.settings.allowed_networks)
+    client = _upstream_client(request)
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    outgoing = client.build_request(
+        "POST", f"{target.base_url}/chat/completions", json={**body, "model": target.model}, headers=headers
+    )
+    try:
+        response = await client.send(outgoing, stream=True)
+    except httpx.HTTPError as exc:
+        raise upstream.failed(0, f"unreachable ({type(exc).__name__})") from None
+    if not response.is_success:
+        detail = (await response.aread()).decode("utf-8", "replace")
+        await response.aclose()
+        raise upstream.failed(response.status_code, detail)
+    if not body.get("stream"):
+        try:
+            return JSONResponse(json.loads(await response.aread()))
+        finally:
+            await response.aclose()
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for piece in response.aiter_raw():
+                yield piece
+        finally:
+            await response.aclose()
+
+    return StreamingResponse(relay(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _upstream_client(request: Request) -> httpx.AsyncClient:
+    """One pooled client per app for every upstream: connections stay open between calls."""
+    state = request.app.state
+    if getattr(state, "upstream_client", None) is None:
+        state.upstream_client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=10.0), follow_redirects=False)
+    return state.upstream_client
 
 
 async def _in_thread(items: Any, cancel: threading.Event) -> AsyncIterator[Any]:

@@ -1,0 +1,98 @@
+"""Versions served by an upstream OpenAI-compatible server (vLLM, Ollama, llama.cpp, PAI-EAS ...).
+
+A version whose `inference_spec` holds `{"upstream": {"base_url": ..., "model": ..., "api_key": ...}}` is
+chatted with through the platform: same authorization, same /v1 surface, streaming passed through as it
+arrives. The base URL follows the platform's URL rules (no private or metadata addresses unless the admin
+allows the range), checked again at call time against what the name resolves to. The upstream key is
+taken out of the spec when the version is registered and kept server-side: no listing ever shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from ..errors import DeckError, InvalidParameter
+from .safety import resolve_public, validate_uri
+from .schema import Meta, ModelVersion
+
+
+@dataclass(frozen=True)
+class Upstream:
+    base_url: str
+    model: str
+    api_key: str | None
+
+    def __repr__(self) -> str:
+        return f"Upstream(base_url={self.base_url!r}, model={self.model!r}, api_key=***)"
+
+
+def take_key(inference_spec: dict[str, Any], allowed_networks: tuple) -> tuple[dict[str, Any], str | None]:
+    """Validate a spec's upstream and take its key out: (the spec as stored, the key to keep aside)."""
+    upstream = inference_spec.get("upstream")
+    if upstream is None:
+        return inference_spec, None
+    if not isinstance(upstream, dict) or set(upstream) - {"base_url", "model", "api_key"}:
+        raise _bad("The upstream must be an object with base_url, model and optionally api_key.")
+    base_url, model, key = upstream.get("base_url"), upstream.get("model"), upstream.get("api_key")
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise _bad("The upstream base_url must be an http(s) URL, like https://host/v1.")
+    validate_uri(base_url.rstrip("/"), allowed_networks=allowed_networks)
+    if not isinstance(model, str) or not model or len(model) > 256:
+        raise _bad("The upstream model must be the model name the upstream server knows.")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 4096):
+        raise _bad("The upstream api_key must be a non-empty string.")
+    stored = {"base_url": base_url.rstrip("/"), "model": model, "api_key_set": key is not None}
+    return {**inference_spec, "upstream": stored}, key
+
+
+def _bad(message: str) -> InvalidParameter:
+    return InvalidParameter(
+        message,
+        code="InvalidParameter.Upstream",
+        hint='Use inference_spec={"upstream": {"base_url": "https://host/v1", "model": "name", "api_key": "..."}}.',
+    )
+
+
+def _key_name(row: ModelVersion) -> str:
+    return f"upstream-key:{row.seq}"
+
+
+def store_key(db: Session, row: ModelVersion, key: str | None) -> None:
+    """Keep (or, with None, drop) the upstream key of a version, next to it in the store."""
+    existing = db.get(Meta, _key_name(row))
+    if key is None:
+        if existing is not None:
+            db.delete(existing)
+        return
+    if existing is None:
+        db.add(Meta(key=_key_name(row), value=key))
+    else:
+        existing.value = key
+
+
+def of_version(db: Session, row: ModelVersion) -> Upstream | None:
+    spec = row.inference_spec.get("upstream") if isinstance(row.inference_spec, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    secret = db.get(Meta, _key_name(row))
+    return Upstream(spec["base_url"], spec["model"], secret.value if secret else None)
+
+
+def check_reachable_safely(upstream: Upstream, allowed_networks: tuple) -> None:
+    """At call time, refuse an upstream whose name now resolves somewhere it may not go (DNS rebinding)."""
+    parts = urlsplit(upstream.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    resolve_public(parts.hostname or "", port, allowed_networks=allowed_networks)
+
+
+def failed(status: int, detail: str) -> DeckError:
+    return DeckError(
+        f"The upstream model server answered HTTP {status}: {detail[:300]}",
+        code="Upstream.Error",
+        status=502,
+        hint="Check the upstream server and the version's inference_spec (base_url, model, api_key).",
+    )
