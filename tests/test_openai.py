@@ -204,3 +204,33 @@ def test_a_version_proxied_to_an_upstream_server(deployment: Deployment, llm, tm
         with pytest.raises(InvalidParameter):
             deck.register("loop", "oss://b/x", inference_spec={"upstream": {"base_url": "http://127.0.0.1:9/v1",
                                                                              "model": "m"}}, progress=False)  # fmt: skip
+
+
+def test_the_openai_provider_against_any_compatible_server(deployment: Deployment, llm, tmp_path):
+    """A profile of kind openai: models and chat (streaming too) from any OpenAI-compatible endpoint, one
+    implicit workspace, clear refusals for what such a server does not have, typed errors from its bodies."""
+    import modeldeck as md
+    from modeldeck.errors import InvalidApiKey, InvalidParameter
+    from modeldeck.profiles import Profile, ProfileFile
+
+    file = ProfileFile.load()
+    file.profiles["vllm"] = Profile("vllm", "openai", url=f"{deployment.url}/v1", api_key=deployment.admin_key)
+    file.save()
+    with md.connect("vllm") as deck:
+        assert [w.name for w in deck.workspaces()] == ["default"] and "no workspaces" in deck.workspace.description
+        assert [(m.name, m.actions) for m in deck.models()] == [("tiny", ["inference"])]
+        assert deck.model("tiny").name == "tiny"
+        reply = deck.chat("tiny", MESSAGES, max_tokens=5, temperature=0)
+        assert "".join(c.text for c in deck.chat("tiny", MESSAGES, stream=True, max_tokens=5, temperature=0)) == reply.text
+        assert deck.openai_client().models.list().data[0].id == "tiny"
+        for refused in (lambda: deck.use("team-b"), lambda: deck.versions("tiny"), lambda: deck.register("m", "oss://b/k"),
+                        lambda: deck.predict("tiny", [[1]]), lambda: deck.create_workspace("x")):  # fmt: skip
+            with pytest.raises(InvalidParameter) as err:
+                refused()
+            assert err.value.code in ("Provider.Unsupported", "Provider.NoWorkspaces") and err.value.hint
+        with pytest.raises(md.errors.NotFound):
+            deck.chat("no-such-model", "hi")
+    file.profiles["vllm"].api_key = "wrong"
+    file.save()
+    with pytest.raises(InvalidApiKey):
+        md.connect("vllm")

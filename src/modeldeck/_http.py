@@ -130,8 +130,9 @@ class Settings:
     """What a transport needs: where, who, and how patient to be."""
 
     url: str
-    api_key: str
+    api_key: str | None
     workspace: str | None = None
+    kind: str = "modeldeck"  # or "openai": any OpenAI-compatible server (no workspaces, chat and models only)
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -147,7 +148,7 @@ class Settings:
             "base_url": self.url,
             # Plain http (the embedded platform on loopback) needs no TLS context: skip building one.
             "verify": not self.url.startswith("http://"),
-            "auth": ApiKeyAuth(self.api_key),
+            "auth": ApiKeyAuth(self.api_key) if self.api_key else None,
             "timeout": httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
             "headers": headers,
         }

@@ -195,7 +195,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     if not args.name:
         raise InvalidParameter(f"`profile {args.action}` needs a profile name.", hint=f"modeldeck profile {args.action} NAME")
     if args.action == "add":
-        kind = "server" if args.url else "local"
+        kind = args.kind or ("server" if args.url else "local")
         if kind not in KINDS:
             raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {KINDS}.")
         profile = Profile(args.name, kind, url=args.url, home=args.home, workspace=args.workspace_name)
@@ -350,7 +350,8 @@ def _parser() -> argparse.ArgumentParser:
     p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
     p.add_argument("action", choices=["list", "add", "use", "remove"])
     p.add_argument("name", nargs="?")
-    p.add_argument("--url", help="a team server's URL (server profile); omit for the embedded platform")
+    p.add_argument("--url", help="a team server's URL, or an OpenAI-compatible base URL ending in /v1")
+    p.add_argument("--kind", choices=["local", "server", "openai"], help="default: server with --url, else local")
     p.add_argument("--home", help="the embedded platform's home (local profile)")
     p.add_argument("--workspace-name", "--ws", dest="workspace_name", help="the profile's default workspace")
     p.add_argument("--api-key", help="the key, or - to read it from standard input (stored in the keyring if any)")

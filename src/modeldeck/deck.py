@@ -56,6 +56,7 @@ class Page(Generic[R]):
     path: str
     params: dict[str, Any]
     title: str
+    convert: Callable[[dict[str, Any]], R] | None = None  # how a listed item becomes a record
 
 
 def operation(plan: Callable[..., Any]) -> Any:
@@ -71,6 +72,7 @@ def operation(plan: Callable[..., Any]) -> Any:
 
             @functools.wraps(plan)
             def run(*args: Any, **kwargs: Any) -> Any:
+                deck._supports(self.name)
                 return deck._run(plan(deck, *args, **kwargs))
 
             return run
@@ -139,17 +141,33 @@ class _Operations:
     @operation
     def whoami(self) -> dict[str, Any]:
         """The account behind the key, and the current workspace with this account's role in it."""
+        if self._openai:
+            yield from ()
+            return {"account": {"name": "", "kind": "openai"}, "workspace": IMPLICIT_WORKSPACE.raw}
         return (yield Call("GET", _path("whoami"))).json()
 
     @operation
     def workspaces(self) -> list[Workspace]:
         """The workspaces this account may enter, with its role in each."""
+        if self._openai:
+            yield from ()
+            return [IMPLICIT_WORKSPACE]
         response = yield Call("GET", _path("workspaces"))
         return [Workspace.from_json(w) for w in response.json()["items"]]
 
     @operation
     def use(self, workspace: Any) -> Workspace:
         """Make a workspace (name, id or record) the current one for every later call of this deck."""
+        if self._openai:
+            yield from ()
+            if _ref(workspace) not in (IMPLICIT_WORKSPACE.id, IMPLICIT_WORKSPACE.name):
+                raise InvalidParameter(
+                    "This OpenAI-compatible server has no workspaces.",
+                    code="Provider.NoWorkspaces",
+                    hint="It has one implicit workspace, which is always current; workspaces exist on modeldeck, "
+                    "Alibaba Cloud and Huawei Cloud profiles.",
+                )
+            return IMPLICIT_WORKSPACE
         ws = Workspace.from_json((yield Call("GET", _path("workspaces", _ref(workspace)))).json())
         self._transport.use(ws.id)
         self.workspace = ws
@@ -173,6 +191,7 @@ class _Operations:
 
     def accounts(self) -> Any:
         """Every account (the main account's view); a sub-account sees itself. Paged lazily."""
+        self._supports("accounts")
         return self._listing(Page(Account, _path("accounts"), {}, "accounts"))
 
     @operation
@@ -182,6 +201,7 @@ class _Operations:
 
     def members(self, workspace: Any) -> Any:
         """The sub-accounts that are members of a workspace, with their roles. Paged lazily."""
+        self._supports("members")
         return self._listing(Page(Account, _path("workspaces", _ref(workspace), "members"), {}, "members"))
 
     @operation
@@ -208,11 +228,15 @@ class _Operations:
 
         `action="inference"` keeps only those it may call. Pages are fetched lazily as you iterate.
         """
+        if self._openai:
+            return self._listing(Page(Model, "/models", {}, "models", convert=_openai_model))
         params = {k: v for k, v in {"q": query, "task": task, "action": action}.items() if v}
         return self._listing(Page(Model, _path("models"), params, "models"))
 
     @operation
     def model(self, model: Any) -> Model:
+        if self._openai:
+            return _openai_model((yield Call("GET", "/models/" + _ref(model))).json())
         return Model.from_json((yield Call("GET", _path("models", _ref(model)))).json())
 
     @operation
@@ -247,6 +271,7 @@ class _Operations:
 
     def versions(self, model: Any, *, approval_status: str | None = None) -> Any:
         """A model's versions, newest first, paged lazily."""
+        self._supports("versions")
         params = {"approval_status": approval_status} if approval_status else {}
         return self._listing(Page(ModelVersion, _path("models", _ref(model), "versions"), params, "versions"))
 
@@ -353,9 +378,10 @@ class _Operations:
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
         body = {"model": name, "messages": messages, **params}
+        path = "/chat/completions" if self._openai else "/v1/chat/completions"  # an OpenAI base URL ends in /v1
         if stream:
-            return (yield Stream(Call("POST", "/v1/chat/completions", json={**body, "stream": True})))
-        return Completion.from_json((yield Call("POST", "/v1/chat/completions", json=body)).json())
+            return (yield Stream(Call("POST", path, json={**body, "stream": True})))
+        return Completion.from_json((yield Call("POST", path, json=body)).json())
 
     def _openai_options(self) -> dict[str, Any]:
         try:
@@ -366,7 +392,8 @@ class _Operations:
             ) from None
         settings = self._transport.settings
         headers = {WORKSPACE_HEADER: settings.workspace} if settings.workspace else {}
-        return {"base_url": f"{settings.url}/v1", "api_key": settings.api_key, "default_headers": headers}
+        base = settings.url if self._openai else f"{settings.url}/v1"
+        return {"base_url": base, "api_key": settings.api_key or "none", "default_headers": headers}
 
     def openai_client(self) -> Any:
         """The official `openai.OpenAI` client, pointed at this platform's /v1 as this account and workspace."""
@@ -380,6 +407,21 @@ class _Operations:
 
         return openai.AsyncOpenAI(**self._openai_options())
 
+    # ---- providers -------------------------------------------------------------------------------
+
+    @property
+    def _openai(self) -> bool:
+        return self._transport.settings.kind == "openai"
+
+    def _supports(self, operation: str) -> None:
+        if self._openai and operation not in OPENAI_OPERATIONS:
+            raise InvalidParameter(
+                f"An OpenAI-compatible server has no {operation.replace('_', ' ')}.",
+                code="Provider.Unsupported",
+                hint="OpenAI-compatible profiles list models and chat; registries, grants and predict need a "
+                "modeldeck platform (local or server profile).",
+            )
+
     # ---- drivers (per class) ---------------------------------------------------------------------
 
     def _run(self, plan: Any) -> Any:
@@ -387,6 +429,21 @@ class _Operations:
 
     def _listing(self, page: Page[Any]) -> Any:
         raise NotImplementedError
+
+
+OPENAI_OPERATIONS = frozenset({"whoami", "workspaces", "use", "model", "models", "chat"})
+IMPLICIT_WORKSPACE = Workspace.from_json({
+    "id": "default", "name": "default", "is_default": True, "role": None,
+    "description": "An OpenAI-compatible server has no workspaces: this implicit one stands for the whole server.",
+})  # fmt: skip
+
+
+def _openai_model(item: dict[str, Any]) -> Model:
+    """An OpenAI `model` object as a record: callable for inference, owned as the server says."""
+    return Model.from_json({
+        "id": item.get("id", ""), "model_name": item.get("id", ""), "owner_workspace": item.get("owned_by") or "",
+        "source": "server", "actions": ["inference"], "created_at": None,
+    })  # fmt: skip
 
 
 def _is_uri(source: str | Path) -> bool:
@@ -408,9 +465,11 @@ def _own_model(name: str):  # type: ignore[no-untyped-def]
 
 
 def _page_plan(page: Page[R], cursor: str | None):  # type: ignore[no-untyped-def]
+    """One page: the platform's `{items, next_cursor}`, or an OpenAI server's one-page `{data}`."""
     params = {**page.params, **({"cursor": cursor} if cursor else {})}
     body = (yield Call("GET", page.path, params=params)).json()
-    return [page.kind.from_json(item) for item in body["items"]], body["next_cursor"]
+    convert = page.convert or page.kind.from_json
+    return [convert(item) for item in body.get("items", body.get("data", []))], body.get("next_cursor")
 
 
 def _upload(client: Any, step: Upload) -> dict[str, Any]:
@@ -556,6 +615,8 @@ def connect(
     deck = Deck(settings, profile=name)
     try:
         me = deck.whoami()
+        if deck._openai:
+            deck.models().first(1)  # reach the server now: a wrong URL or key fails here, not later
     except BaseException:
         deck.close()
         raise

@@ -18,7 +18,7 @@ from typing import Any
 from ._http import Settings
 from .errors import InvalidApiKey, InvalidParameter, NotFound
 
-KINDS = ("local", "server")
+KINDS = ("local", "server", "openai")
 KEYRING_SERVICE = "modeldeck"
 DEFAULT_PROFILE = "local"
 
@@ -166,6 +166,8 @@ def resolve(
         local_home = Path(chosen.home).expanduser() if chosen.home else None
         target = embedded.ensure(local_home)
         return chosen.name or None, Settings(target.url, key or target.admin_key, ws)
+    if chosen.kind == "openai" and chosen.url:  # any OpenAI-compatible server; some need no key
+        return chosen.name or None, Settings(chosen.url.rstrip("/"), key, None, kind="openai")
     if chosen.kind != "server" or not chosen.url:
         raise InvalidParameter(
             f"Profile {chosen.name!r} has kind {chosen.kind!r}, which this version cannot connect to.",

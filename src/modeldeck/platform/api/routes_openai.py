@@ -38,13 +38,21 @@ def models(platform: PlatformDep, caller: CallerDep) -> dict[str, Any]:
         while True:
             page = PageRequest(platform.cursors, MAX_LIMIT, cursor)
             views, cursor = registry.list_models(db, caller, page, action="inference")
-            data += [
-                {"id": v.model.model_name, "object": "model", "created": int(v.model.created_at.timestamp()),
-                 "owned_by": v.owner}  # fmt: skip
-                for v in views
-            ]
+            data += [_model(v) for v in views]
             if not cursor:
                 return {"object": "list", "data": data}
+
+
+@router.get("/models/{model}")
+def model(platform: PlatformDep, caller: CallerDep, model: str) -> dict[str, Any]:
+    """One model this workspace may call."""
+    with platform.store.read() as db:
+        return _model(registry.resolve_model(db, caller, model, need="inference"))
+
+
+def _model(view: registry.ModelView) -> dict[str, Any]:
+    created = int(view.model.created_at.timestamp())
+    return {"id": view.model.model_name, "object": "model", "created": created, "owned_by": view.owner}
 
 
 def _body(raw: bytes) -> dict[str, Any]:
