@@ -234,3 +234,49 @@ def test_the_openai_provider_against_any_compatible_server(deployment: Deploymen
     file.save()
     with pytest.raises(InvalidApiKey):
         md.connect("vllm")
+
+
+def test_chat_and_predict_as_tasks_from_the_deck(deployment: Deployment, llm, tmp_path):
+    import modeldeck as md
+    from modeldeck import examples
+    from modeldeck.errors import InvalidParameter, ModelAccessDenied
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        task = deck.chat("tiny", "the cat sat", max_tokens=6, temperature=0, wait=False)
+        assert task.record.kind == "chat" and task.status in ("PENDING", "RUNNING", "SUCCEEDED")
+        completion = task.result(timeout=120)
+        assert completion.text == deck.chat("tiny", "the cat sat", max_tokens=6, temperature=0).text
+        deck.register("linear", examples.onnx_linear(tmp_path / "l.onnx"), format="ONNX", progress=False)
+        X, _ = examples.tabular_data(n=2)
+        predicted = deck.predict("linear", X, wait=False)
+        assert predicted.wait(timeout=120, progress=True).status == "SUCCEEDED"
+        assert predicted.result().shapes == deck.predict("linear", X).shapes
+        assert deck.task(predicted.id).status == "SUCCEEDED"
+        assert {t.id for t in deck.tasks()} >= {task.id, predicted.id}
+        with pytest.raises(InvalidParameter):
+            deck.chat("tiny", [{"role": "robot", "content": "x"}], wait=False)  # refused at submit
+        deck.create_workspace("team-b")
+        key = deployment.subaccount("carol", {"team-b": "developer"})
+    with md.connect(url=deployment.url, api_key=key, workspace="team-b") as carol:
+        with pytest.raises(ModelAccessDenied):
+            carol.chat("tiny", "hi", wait=False)  # authorized at submit: no task is created
+        assert carol.tasks().list() == []
+
+
+def test_cli_tasks(deployment: Deployment, llm):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import modeldeck as md
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        task = deck.chat("tiny", "hello", max_tokens=3, wait=False)
+        task.wait(timeout=120)
+    env = {**os.environ, "MODELDECK_URL": deployment.url, "MODELDECK_API_KEY": deployment.admin_key}
+    run = [sys.executable, "-m", "modeldeck", "tasks"]
+    listed = json.loads(subprocess.run([*run, "--json"], env=env, capture_output=True, text=True).stdout)
+    assert [t["id"] for t in listed] == [task.id] and listed[0]["status"] == "SUCCEEDED"
+    again = subprocess.run([*run, task.id, "--cancel"], env=env, capture_output=True, text=True)
+    assert again.returncode == 1 and "Task.AlreadyFinished" in again.stderr

@@ -184,6 +184,17 @@ def cmd_chat(args: argparse.Namespace) -> None:
     print()
 
 
+def cmd_tasks(args: argparse.Namespace) -> None:
+    """List the workspace's tasks, or show (and with --cancel, cancel) one."""
+    with _deck(args) as deck:
+        if args.task_id:
+            task = deck.cancel_task(args.task_id) if args.cancel else deck.task(args.task_id)
+            rows = [task.record.raw]
+        else:
+            rows = [t.raw for t in deck.tasks(status=args.status).first(args.limit)]
+    _emit(rows, ["id", "kind", "model", "version", "status", "progress", "created_at"], args.json, "tasks")
+
+
 def cmd_profile(args: argparse.Namespace) -> None:
     from .profiles import KINDS, Profile, ProfileFile, keyring_set
 
@@ -347,6 +358,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--temperature", type=float)
     p.add_argument("--seed", type=int)
+    p = command("tasks", cmd_tasks, "list the workspace's tasks, or show or cancel one", listing=True)
+    p.add_argument("task_id", nargs="?", metavar="TASK")
+    p.add_argument("--status", help="PENDING, RUNNING, SUCCEEDED, FAILED or CANCELED")
+    p.add_argument("--cancel", action="store_true", help="cancel TASK")
+    p.add_argument("--limit", type=int, default=50)
     p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
     p.add_argument("action", choices=["list", "add", "use", "remove"])
     p.add_argument("name", nargs="?")

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from ._http import WORKSPACE_HEADER, AsyncTransport, Call, Settings, Transport
 from .errors import Conflict, InvalidParameter
 from ._stream import AsyncChunkStream, ChunkStream
+from .tasks import AsyncTask, Task
 from .resources import (
     Account,
     AsyncListing,
@@ -28,6 +29,7 @@ from .resources import (
     ModelVersion,
     Prediction,
     Resource,
+    TaskRecord,
     Workspace,
 )
 
@@ -352,20 +354,37 @@ class _Operations:
     # ---- inference -------------------------------------------------------------------------------
 
     @operation
-    def predict(self, model: Any, inputs: Any, version: str | None = None, *, allow_unsafe: Iterable[str] = ()) -> Prediction:
+    def predict(
+        self,
+        model: Any,
+        inputs: Any,
+        version: str | None = None,
+        *,
+        allow_unsafe: Iterable[str] = (),
+        wait: bool = True,
+    ) -> Any:
         """Run a registered checkpoint. `inputs`: a dict of input name to array, a DataFrame, row dicts, or
         one array for a single-input model. `allow_unsafe=["PickleModel"]` opts into a format that runs
-        code when loaded, if the platform allows it.
+        code when loaded, if the platform allows it. `wait=False` submits a task and returns it at once.
         """
         body = predict_body(inputs)
         if allow_unsafe:
             body["allow_unsafe"] = list(allow_unsafe)
+        if not wait:
+            return (yield from self._submit("predict", model, version, body))
         parts = ("models", _ref(model), "versions", version, "predict") if version else ("models", _ref(model), "predict")
         return Prediction.from_json((yield Call("POST", _path(*parts), json=body)).json())
 
     @operation
     def chat(
-        self, model: Any, messages: Any, stream: bool = False, *, version: str | None = None, **params: Any
+        self,
+        model: Any,
+        messages: Any,
+        stream: bool = False,
+        *,
+        version: str | None = None,
+        wait: bool = True,
+        **params: Any,
     ) -> Any:
         """Chat with a language-model version: a `Completion`, or with `stream=True` an iterator of `Chunk`
         (an async iterator on AsyncDeck) whose text can be printed as it comes; leaving the loop early
@@ -374,9 +393,11 @@ class _Operations:
         `messages` is a prompt string or OpenAI-style `[{"role": ..., "content": ...}]`; `params` are
         max_tokens, temperature, top_p, seed, stop.
         """
-        name = _ref(model) + (f":{version}" if version else "")
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
+        if not wait:
+            return (yield from self._submit("chat", model, version, {"messages": messages, **params}))
+        name = _ref(model) + (f":{version}" if version else "")
         body = {"model": name, "messages": messages, **params}
         path = "/chat/completions" if self._openai else "/v1/chat/completions"  # an OpenAI base URL ends in /v1
         if stream:
@@ -406,6 +427,29 @@ class _Operations:
         import openai
 
         return openai.AsyncOpenAI(**self._openai_options())
+
+    # ---- tasks -----------------------------------------------------------------------------------
+
+    def _submit(self, kind: str, model: Any, version: str | None, request: dict[str, Any]):  # type: ignore[no-untyped-def]
+        body = {"kind": kind, "model": _ref(model), "version": version, "input": request}
+        return self._wrap_task(TaskRecord.from_json((yield Call("POST", _path("tasks"), json=body)).json()))
+
+    @operation
+    def task(self, task_id: str) -> Any:
+        """A task by id, with its current state (its result once SUCCEEDED)."""
+        return self._wrap_task(TaskRecord.from_json((yield Call("GET", _path("tasks", task_id))).json()))
+
+    @operation
+    def cancel_task(self, task_id: str) -> Any:
+        return self._wrap_task(TaskRecord.from_json((yield Call("POST", _path("tasks", task_id, "cancel"))).json()))
+
+    def tasks(self, *, status: str | None = None) -> Any:
+        """This workspace's tasks, newest first, paged lazily (without results: get a task for its result)."""
+        self._supports("tasks")
+        return self._listing(Page(TaskRecord, _path("tasks"), {"status": status} if status else {}, "tasks"))
+
+    def _wrap_task(self, record: TaskRecord) -> Any:
+        raise NotImplementedError
 
     # ---- providers -------------------------------------------------------------------------------
 
@@ -508,6 +552,9 @@ class Deck(_Operations):
     def _listing(self, page: Page[Any]) -> Listing[Any]:
         return Listing(lambda cursor: self._run(_page_plan(page, cursor)), page.title)
 
+    def _wrap_task(self, record: TaskRecord) -> Task:
+        return Task(self, record)
+
     @property
     def url(self) -> str:
         return self._transport.settings.url
@@ -568,6 +615,9 @@ class AsyncDeck(_Operations):
 
     def _listing(self, page: Page[Any]) -> AsyncListing[Any]:
         return AsyncListing(lambda cursor: self._run(_page_plan(page, cursor)), page.title)
+
+    def _wrap_task(self, record: TaskRecord) -> AsyncTask:
+        return AsyncTask(self, record)
 
     @property
     def url(self) -> str:

@@ -325,3 +325,30 @@ class Chunk(Resource):
 
     def __str__(self) -> str:
         return self.text
+
+
+FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+
+
+@dataclass(repr=False)
+class TaskRecord(Resource):
+    """A task's state as the platform last reported it."""
+
+    id: str = ""
+    kind: str = ""
+    model: str = ""
+    version: str | None = None
+    status: str = "PENDING"
+    progress: float | None = None
+    cancel_requested: bool = False
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("id", "kind", "model", "status", "progress", "created_at")
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED

@@ -7,6 +7,8 @@ A chat version is a Hugging Face folder (config, safetensors weights, tokenizer)
 from __future__ import annotations
 
 import re
+import secrets
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -79,3 +81,53 @@ def stream(runtime: ChatRuntime, messages: Any, params: dict[str, Any], cancel: 
 
     messages, params = validate_chat_params(messages, params)
     return runtime.stream(messages, cancel=cancel, **params)
+
+
+def completion_body(model: str, result: ChatResult) -> dict[str, Any]:
+    """An OpenAI chat.completion object for a finished generation."""
+    return {
+        "id": "chatcmpl-" + secrets.token_hex(12), "object": "chat.completion", "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
+                     "finish_reason": result.finish_reason}],
+        "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                  "total_tokens": result.prompt_tokens + result.completion_tokens},
+    }  # fmt: skip
+
+
+def check_task_input(body: Any) -> Any:
+    """Refuse a malformed chat task at submit, before it is queued."""
+    from .runtimes.chat import validate_chat_params
+
+    if not isinstance(body, dict):
+        raise InvalidParameter("A chat task's input is an object with messages.", code="InvalidParameter.Chat",
+                               hint='Send {"messages": [{"role": "user", "content": "..."}], "max_tokens": 64}.')  # fmt: skip
+    validate_chat_params(body.get("messages"), params_of(body))
+    return body
+
+
+def run_task(platform: Platform, caller: Caller, request: dict[str, Any], progress: Any, cancelled: Any) -> dict[str, Any]:
+    """The `chat` task kind: generate the whole reply, reporting progress, stopping when cancelled."""
+    model = request["model"] + (f":{request['version']}" if request.get("version") else "")
+    body = request["input"]
+    target = resolve(platform, caller, model)
+    if isinstance(target, Upstream):
+        return upstream.complete(target, {**params_of(body), "messages": body.get("messages")},
+                                 platform.settings.allowed_networks)  # fmt: skip
+    messages, params = _validated(body)
+    text, last = [], None
+    for delta in target.stream(messages, cancel=cancelled, **params):
+        text.append(delta.text)
+        last = delta
+        progress(min(0.99, len(text) / params["max_tokens"]))
+    from .runtimes.chat import ChatResult
+
+    assert last is not None, "a stream always ends with a delta that says why"
+    result = ChatResult("".join(text), last.finish_reason or "stop", last.prompt_tokens, last.completion_tokens)
+    return completion_body(model, result)
+
+
+def _validated(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from .runtimes.chat import validate_chat_params
+
+    return validate_chat_params(body.get("messages"), params_of(body))

@@ -17,6 +17,8 @@ from .db import Store
 from .pagination import Cursors
 from .schema import Meta
 from .settings import Settings
+from . import chat
+from .tasks import TaskRunner
 
 if TYPE_CHECKING:
     from .runtimes import RuntimeCache
@@ -35,6 +37,8 @@ class Platform:
         self.uploads = Uploads(self.store, self.blobs, home / "uploads", self.settings.max_blob_size)
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())
+        self.tasks = TaskRunner(self).start()
+        self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
 
     @cached_property
     def runtimes(self) -> RuntimeCache:
@@ -67,6 +71,7 @@ class Platform:
             return None
 
     def close(self) -> None:
+        self.tasks.shutdown()
         self.store.dispose()
 
 

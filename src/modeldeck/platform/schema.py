@@ -194,3 +194,32 @@ class Upload(Base):
     # returns this upload and its offset, so a new process resumes with no local state.
     resume_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class Task(Base):
+    """An asynchronous job (a predict, later a chat) run by one server process, polled and cancelled by id.
+
+    Ids are time-ordered, so listing newest first is a keyset walk down (workspace_id, id).
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_workspace_order", "workspace_id", "id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(32))  # who submitted it
+    kind: Mapped[str] = mapped_column(String(16))  # predict | chat
+    model_ref: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str | None] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column()  # the predict/chat body
+    # PENDING | RUNNING | SUCCEEDED | FAILED | CANCELED; indexed to find unfinished tasks quickly.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    progress: Mapped[float | None]
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]  # {code, message, hint}: never a traceback
+    runner: Mapped[str] = mapped_column(Text)  # host:pid:boot-id:start of the process that runs it
+    heartbeat_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)  # set at finish; the row goes after it
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

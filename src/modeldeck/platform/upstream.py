@@ -96,3 +96,19 @@ def failed(status: int, detail: str) -> DeckError:
         status=502,
         hint="Check the upstream server and the version's inference_spec (base_url, model, api_key).",
     )
+
+
+def complete(target: Upstream, body: dict[str, Any], allowed_networks: tuple) -> dict[str, Any]:
+    """A whole (non-streamed) completion from the upstream, for tasks."""
+    import httpx
+
+    check_reachable_safely(target, allowed_networks)
+    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    try:
+        response = httpx.post(f"{target.base_url}/chat/completions", json={**body, "model": target.model},
+                              headers=headers, timeout=httpx.Timeout(300.0, connect=10.0))  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise failed(0, f"unreachable ({type(exc).__name__})") from None
+    if not response.is_success:
+        raise failed(response.status_code, response.text)
+    return response.json()

@@ -79,12 +79,7 @@ async def chat_completions(request: Request, platform: PlatformDep, caller: Call
     ident, created, model = "chatcmpl-" + secrets.token_hex(12), int(time.time()), body["model"]
     if not body.get("stream"):
         result = await run_in_threadpool(chat.complete, runtime, body.get("messages"), params)
-        return {
-            "id": ident, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                         "finish_reason": result.finish_reason}],
-            "usage": _usage(result.prompt_tokens, result.completion_tokens),
-        }  # fmt: skip
+        return chat.completion_body(model, result)
     cancel = threading.Event()
     deltas = chat.stream(runtime, body.get("messages"), params, cancel)  # validates before the first byte
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
