@@ -183,7 +183,7 @@ def test_tasks_belong_to_their_workspace(deployment: Deployment, tmp_path: Path)
     api.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
     other = deployment.client(workspace="team-b")
     task = poll(api, submit(api, input={"inputs": {"X": X.tolist()}})["id"])
-    missing = other.get("/api/v1/tasks/task-00000000000000000000000000")
+    missing = other.get("/api/v1/tasks/task-00000000000000000000")
     for r in (other.get(f"/api/v1/tasks/{task['id']}"), other.post(f"/api/v1/tasks/{task['id']}/cancel"), missing):
         assert r.status_code == 404 and r.json()["code"] == "Task.NotFound"
         assert r.json()["hint"] == missing.json()["hint"]
@@ -197,7 +197,7 @@ def test_finished_tasks_expire(deployment: Deployment, tmp_path: Path):
     body = {"inputs": {"X": X.tolist()}}
     kept = poll(api, submit(api, input=body)["id"])
     assert kept["expires_at"] > kept["finished_at"]
-    missing = api.get("/api/v1/tasks/task-00000000000000000000000000").json()
+    missing = api.get("/api/v1/tasks/task-00000000000000000000").json()
     assert "24 hours" in missing["hint"]
 
     deployment.platform.task_ttl = timedelta(seconds=1)
