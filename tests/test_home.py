@@ -9,14 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from alembic import command
-from alembic.config import Config
 
 from conftest import Api
 from modeldeck.platform import Platform, Settings
 from modeldeck.platform.accounts import provision
 from modeldeck.platform.core import write_key_file
-from modeldeck.platform.db import MIGRATIONS, Store
+from modeldeck.platform.db import Store, alembic_config
 
 
 def serve(home: Path, *args: str) -> tuple[subprocess.Popen, str, list[str]]:
@@ -71,12 +69,7 @@ def test_an_existing_home_upgrades_in_place(tmp_path: Path):
     home = tmp_path / "old"
     home.mkdir()
     store = Store(f"sqlite:///{home / 'modeldeck.db'}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with store._write_engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-        conn.commit()
+    store.upgrade("0001")
     with store.write() as db:
         key = provision(db)
     write_key_file(home / "admin.key", key)
@@ -155,17 +148,12 @@ def test_fresh_stores_and_migrated_stores_have_the_same_schema(tmp_path: Path):
     from modeldeck.platform.db import HEAD
     from modeldeck.platform.schema import Base
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
 
     fresh = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
     fresh.migrate()
     migrated = Store(f"sqlite:///{tmp_path / 'migrated.db'}")
-    with migrated._write_engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        conn.commit()
+    migrated.upgrade("head")
     for store in (fresh, migrated):
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})

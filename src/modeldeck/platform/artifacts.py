@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import threading
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ class Uploads:
                     db.flush()
                     self._staged(found.id).unlink(missing_ok=True)
             upload = Upload(
-                id=new_id("upl") + new_id("x")[2:], workspace_id=caller.workspace_id,
+                id="upl-" + secrets.token_hex(12), workspace_id=caller.workspace_id,
                 account_id=caller.principal.account_id, size=size, resume_key=resume_key, created_at=utcnow(),
             )  # fmt: skip
             db.add(upload)
@@ -152,7 +153,7 @@ class Uploads:
                     code="Upload.Incomplete",
                     hint=f"Send the remaining bytes from offset {size}, then complete it.",
                 )
-            digest = self._digest(upload_id, fh, size)
+            digest = self._hasher_at(upload_id, fh, size).hexdigest()
             if digest != sha256:
                 self._discard(upload_id)
                 raise InvalidParameter(
@@ -183,9 +184,6 @@ class Uploads:
     def _forget(self, upload_id: str) -> None:
         with self._lock:
             self._progress.pop(upload_id, None)
-
-    def _digest(self, upload_id: str, fh: IO[bytes], size: int) -> str:
-        return self._hasher_at(upload_id, fh, size).hexdigest()
 
     def _hasher_at(self, upload_id: str, fh: IO[bytes], size: int) -> Any:
         """The running hash of the first `size` bytes: kept in memory, rebuilt from disk after a restart."""

@@ -69,17 +69,20 @@ def params_of(body: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in ("max_tokens", "temperature", "top_p", "seed", "stop") if body.get(k) is not None}
 
 
-def complete(runtime: ChatRuntime, messages: Any, params: dict[str, Any]) -> ChatResult:
+def _validated(messages: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Checked messages and parameters with every default filled in (the runtime module loads lazily)."""
     from .runtimes.chat import validate_chat_params
 
-    messages, params = validate_chat_params(messages, params)
+    return validate_chat_params(messages, params)
+
+
+def complete(runtime: ChatRuntime, messages: Any, params: dict[str, Any]) -> ChatResult:
+    messages, params = _validated(messages, params)
     return runtime.complete(messages, **params)
 
 
 def stream(runtime: ChatRuntime, messages: Any, params: dict[str, Any], cancel: Any) -> Iterator[ChatDelta]:
-    from .runtimes.chat import validate_chat_params
-
-    messages, params = validate_chat_params(messages, params)
+    messages, params = _validated(messages, params)
     return runtime.stream(messages, cancel=cancel, **params)
 
 
@@ -97,12 +100,10 @@ def completion_body(model: str, result: ChatResult) -> dict[str, Any]:
 
 def check_task_input(body: Any) -> Any:
     """Refuse a malformed chat task at submit, before it is queued."""
-    from .runtimes.chat import validate_chat_params
-
     if not isinstance(body, dict):
         raise InvalidParameter("A chat task's input is an object with messages.", code="InvalidParameter.Chat",
                                hint='Send {"messages": [{"role": "user", "content": "..."}], "max_tokens": 64}.')  # fmt: skip
-    validate_chat_params(body.get("messages"), params_of(body))
+    _validated(body.get("messages"), params_of(body))
     return body
 
 
@@ -114,7 +115,7 @@ def run_task(platform: Platform, caller: Caller, request: dict[str, Any], progre
     if isinstance(target, Upstream):
         return upstream.complete(target, {**params_of(body), "messages": body.get("messages")},
                                  platform.settings.allowed_networks)  # fmt: skip
-    messages, params = _validated(body)
+    messages, params = _validated(body.get("messages"), params_of(body))
     text, last = [], None
     for delta in target.stream(messages, cancel=cancelled, **params):
         text.append(delta.text)
@@ -125,9 +126,3 @@ def run_task(platform: Platform, caller: Caller, request: dict[str, Any], progre
     assert last is not None, "a stream always ends with a delta that says why"
     result = ChatResult("".join(text), last.finish_reason or "stop", last.prompt_tokens, last.completion_tokens)
     return completion_body(model, result)
-
-
-def _validated(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from .runtimes.chat import validate_chat_params
-
-    return validate_chat_params(body.get("messages"), params_of(body))

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +22,17 @@ VERSION_TABLE = Table(  # Alembic's own bookkeeping table, exactly as Alembic cr
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
+
+
+def alembic_config(conn: Connection | None = None) -> Any:
+    """Alembic's configuration for this package's migrations, bound to `conn` when given."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
 
 
 def _revision(conn: Connection) -> str | None:
@@ -117,14 +129,14 @@ class Store:
                 VERSION_TABLE.create(conn)
                 conn.execute(VERSION_TABLE.insert().values(version_num=HEAD))
                 return
-        from alembic import command
-        from alembic.config import Config
+        self.upgrade("head")
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
+    def upgrade(self, revision: str) -> None:
+        """Run Alembic's migrations up to `revision` (the serialized setup's slow path; tests pin old ones)."""
+        from alembic import command
+
         with self._write_engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(alembic_config(conn), revision)
             conn.commit()
 
     def dispose(self) -> None:
