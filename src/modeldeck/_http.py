@@ -132,7 +132,9 @@ class Settings:
     url: str
     api_key: str | None
     workspace: str | None = None
-    kind: str = "modeldeck"  # or "openai": any OpenAI-compatible server (no workspaces, chat and models only)
+    # "modeldeck" (a team server), "embedded" (a home's own server on this machine), or "openai": any
+    # OpenAI-compatible server (no workspaces, chat and models only).
+    kind: str = "modeldeck"
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)

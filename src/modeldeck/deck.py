@@ -37,12 +37,19 @@ R = TypeVar("R", bound=Resource)
 V1 = "/api/v1"
 
 
+Progress = Callable[[int], None]
+
+
 @dataclass(frozen=True)
 class Upload:
-    """A plan step the drivers carry out with the upload protocol (modeldeck.transfer)."""
+    """A plan step the drivers carry out with the upload protocol (modeldeck.transfer).
+
+    `progress`: True for a tqdm bar, or a callable given each increment of bytes sent (raising in it
+    abandons the upload, which a later register of the same file resumes).
+    """
 
     path: Path
-    progress: bool
+    progress: bool | Progress
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,19 @@ class _Operations:
 
     _transport: Transport | AsyncTransport
     workspace: Workspace | None = None
+    _watchers: tuple[Callable[[Workspace], None], ...] = ()
+
+    def watch(self, callback: Callable[[Workspace], None]) -> Callable[[], None]:
+        """Call `callback(workspace)` after every `use()`; returns a function that stops it.
+
+        This is how a panel stays in step with `deck.use(...)` run in a cell.
+        """
+        self._watchers = (*self._watchers, callback)
+
+        def stop() -> None:
+            self._watchers = tuple(w for w in self._watchers if w is not callback)
+
+        return stop
 
     # ---- who and where ---------------------------------------------------------------------------
 
@@ -173,6 +193,8 @@ class _Operations:
         ws = Workspace.from_json((yield Call("GET", _path("workspaces", _ref(workspace)))).json())
         self._transport.use(ws.id)
         self.workspace = ws
+        for watcher in self._watchers:
+            watcher(ws)
         return ws
 
     @operation
@@ -299,7 +321,7 @@ class _Operations:
         extra_info: dict[str, Any] | None = None,
         options: Any = None,
         description: str | None = None,
-        progress: bool = True,
+        progress: bool | Progress = True,
     ) -> ModelVersion:
         """Register a checkpoint as a new version of `model`, creating the model here if it does not exist.
 
@@ -516,14 +538,21 @@ def _page_plan(page: Page[R], cursor: str | None):  # type: ignore[no-untyped-de
     return [convert(item) for item in body.get("items", body.get("data", []))], body.get("next_cursor")
 
 
+def checkpoint_bytes(path: Path) -> int:
+    """The bytes an upload of `path` (a file or a checkpoint folder) sends."""
+    return sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+
+
 def _upload(client: Any, step: Upload) -> dict[str, Any]:
     from .transfer import upload_artifact
 
+    if callable(step.progress):
+        return upload_artifact(client, step.path, progress=step.progress)
     if not step.progress:
         return upload_artifact(client, step.path)
     from tqdm.auto import tqdm
 
-    total = sum(p.stat().st_size for p in ([step.path] if step.path.is_file() else step.path.rglob("*")) if p.is_file())
+    total = checkpoint_bytes(step.path)
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"upload {step.path.name}") as bar:
         return upload_artifact(client, step.path, progress=bar.update)
 
@@ -561,6 +590,12 @@ class Deck(_Operations):
 
     def close(self) -> None:
         self._transport.close()
+
+    def panel(self) -> Any:
+        """The interactive panel over this deck (an anywidget; display it, or end a cell with it)."""
+        from .panel import Panel
+
+        return Panel(deck=self)
 
     def __enter__(self) -> Deck:
         return self

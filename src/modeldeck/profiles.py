@@ -165,7 +165,7 @@ def resolve(
 
         local_home = Path(chosen.home).expanduser() if chosen.home else None
         target = embedded.ensure(local_home)
-        return chosen.name or None, Settings(target.url, key or target.admin_key, ws)
+        return chosen.name or None, Settings(target.url, key or target.admin_key, ws, kind="embedded")
     if chosen.kind == "openai" and chosen.url:  # any OpenAI-compatible server; some need no key
         return chosen.name or None, Settings(chosen.url.rstrip("/"), key, None, kind="openai")
     if chosen.kind != "server" or not chosen.url:

@@ -108,7 +108,7 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
             if offset == size:
                 break
         except (httpx.TransportError, DeckError) as exc:
-            if attempt == retries or (isinstance(exc, DeckError) and exc.code not in ("Upload.Busy",)):
+            if attempt == retries or (isinstance(exc, DeckError) and exc.code not in ("Upload.Busy", "Upload.OffsetMismatch")):
                 raise
         # Resume: ask what the server kept, and rebuild our hash of exactly that prefix.
         offset = int(check(client.head(f"/api/v1/uploads/{upload_id}")).headers["Upload-Offset"])

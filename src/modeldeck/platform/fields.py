@@ -7,26 +7,20 @@ import re
 from typing import Any
 
 from ..errors import InvalidParameter
+from ..vocabulary import (  # noqa: F401  (re-exported: the platform's rules name them from here)
+    ACCESSIBILITIES,
+    APPROVAL_STATUSES,
+    AUTHORIZATION_MODES,
+    FORMAT_TYPES,
+    FRAMEWORK_TYPES,
+    GRANT_ACTIONS,
+    SOURCE_TYPES,
+    VERSION_PATTERN,
+)
 from .authz import clip
 from .ids import looks_like_id
 
-FORMAT_TYPES = (
-    "OfflineModel", "SavedModel", "Keras H5", "Frozen Pb", "Caffe Prototxt", "TorchScript", "XGBoost",
-    "PMML", "AlinkModel", "ONNX",
-    # Beyond PAI's list: formats the local platform can hold or run.
-    "SkopsModel", "PickleModel", "SafeTensors",
-)  # fmt: skip
-FRAMEWORK_TYPES = (
-    "Pytorch", "XGBoost", "Keras", "Caffe", "Alink", "Xflow", "TensorFlow",
-    "ScikitLearn", "ONNX", "Transformers",
-)  # fmt: skip
-SOURCE_TYPES = ("Custom", "PAIFlow", "TrainingService")
-APPROVAL_STATUSES = ("Pending", "Approved", "Rejected")
-ACCESSIBILITIES = ("PRIVATE", "PUBLIC")
-GRANT_ACTIONS = ("inference", "fine_tune", "deploy")
-AUTHORIZATION_MODES = ("strict", "loose")
-
-VERSION_NAME = re.compile(r"^(\d+)\.(\d+)\.(\d+)(_\w+)?$", re.ASCII)
+VERSION_NAME = re.compile(VERSION_PATTERN, re.ASCII)
 SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,63}$")
 LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:]{0,63}$")
 MAX_LABELS = 20

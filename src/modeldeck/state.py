@@ -1,0 +1,467 @@
+"""DeckState: the one interactive state of a deck, behind the notebook panel and the sidebar.
+
+Its traits are plain JSON (the shapes are in docs/panel-protocol.md) so any host can sync them; none holds
+a secret. Actions run off the caller's thread: quick ones one at a time on a serial worker (so a workspace
+switch and a reload never interleave), long ones (register, chat, predict) as jobs on their own workers
+with progress and cancel, while trait changes stream out. The kernel's main thread is never blocked.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from traitlets import Dict, HasTraits, List, Unicode
+
+from . import vocabulary
+from ._version import __version__
+from .errors import DeckError, InvalidParameter
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[dict[str, Any]], None]
+
+SYNCED = (
+    "version", "connection", "workspace", "workspaces", "models", "selected", "versions", "grants", "jobs",
+    "chat", "prediction", "variables", "enums", "error", "view",
+)  # fmt: skip
+MAX_JOBS = 20
+TICK = 0.05  # at most ~20 updates a second per job: smooth to read, light on the comm
+CHAT_FORMATS = ("SafeTensors",)
+
+
+class Cancelled(Exception):
+    """Raised inside a job when its user cancelled it."""
+
+
+class _Job:
+    def __init__(self, state: DeckState, kind: str, label: str, cancellable: bool) -> None:
+        self.state, self.id = state, uuid.uuid4().hex[:12]
+        self.cancelled = threading.Event()
+        self.row = {"id": self.id, "kind": kind, "label": label, "status": "running", "progress": None,
+                    "detail": "", "cancellable": cancellable}  # fmt: skip
+        self._shown = 0.0
+
+    def update(self, *, force: bool = False, **changes: Any) -> None:
+        """Publish a change of this job's row, throttled to TICK unless forced (starts and ends)."""
+        self.row = {**self.row, **changes}
+        now = time.monotonic()
+        if force or now - self._shown >= TICK:
+            self._shown = now
+            self.state._publish_job(self.row)
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise Cancelled
+
+
+class DeckState(HasTraits):
+    """The panel's state over one `Deck`. Hosts call `dispatch` (or `run` from Python) and sync the traits."""
+
+    version = Unicode(__version__)
+    connection = Dict()
+    workspace = Dict(allow_none=True, default_value=None)
+    workspaces = List()
+    models = List()
+    selected = Dict({"model": None, "version": None})
+    versions = List()
+    grants = List()
+    jobs = List()
+    chat = Dict({"model": None, "version": None, "messages": [], "streaming": False})
+    prediction = Dict(allow_none=True, default_value=None)
+    variables = List()
+    enums = Dict()
+    error = Dict(allow_none=True, default_value=None)
+    view = Unicode("models")
+
+    def __init__(self, deck: Any, *, namespace: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.deck = deck
+        self._namespace = namespace or (lambda: {})
+        self._serial = ThreadPoolExecutor(1, thread_name_prefix="modeldeck-state")
+        self._long = ThreadPoolExecutor(4, thread_name_prefix="modeldeck-job")
+        self._lock = threading.RLock()
+        self._running: dict[str, _Job] = {}
+        self._acting = threading.local()
+        self._stop_watching = deck.watch(self._on_use)
+        self.enums = {
+            "format_type": list(vocabulary.FORMAT_TYPES), "framework_type": list(vocabulary.FRAMEWORK_TYPES),
+            "actions": list(vocabulary.GRANT_ACTIONS), "roles": list(vocabulary.ROLE_NAMES),
+            "version_pattern": vocabulary.VERSION_PATTERN,
+        }  # fmt: skip
+
+    # ---- the host's entry points -----------------------------------------------------------------
+
+    def dispatch(self, action_id: str, name: str, args: Mapping[str, Any] | None, reply: Reply) -> None:
+        """Run an action off this thread; `reply` gets its one `done` message when it ends."""
+        handler = getattr(self, f"_do_{name}", None) if isinstance(name, str) else None
+        if handler is None:
+            error = InvalidParameter(f"Unknown panel action {name!r}.", hint="Update the panel: the kernel "
+                                     "package and the view disagree; restart the kernel and reload the page.")
+            reply(self._done(action_id, None, error, name))
+            return
+        pool = self._long if name in ("register", "chat", "predict") else self._serial
+        pool.submit(self._perform, action_id, name, handler, dict(args or {}), reply)
+
+    def run(self, name: str, **args: Any) -> Any:
+        """Run an action and wait for it: the Python face of `dispatch` (scripts, tests, the sidebar)."""
+        future: Future[dict[str, Any]] = Future()
+        self.dispatch(uuid.uuid4().hex, name, args, future.set_result)
+        done = future.result()
+        if not done["ok"]:
+            error = done["error"]
+            raise DeckError(error["message"], code=error["code"], hint=error["hint"])
+        return done["result"]
+
+    def close(self) -> None:
+        self._stop_watching()
+        for job in list(self._running.values()):
+            job.cancelled.set()
+        self._serial.shutdown(wait=False, cancel_futures=True)
+        self._long.shutdown(wait=False, cancel_futures=True)
+
+    def _perform(self, action_id: str, name: str, handler: Any, args: dict[str, Any], reply: Reply) -> None:
+        self._acting.on = True
+        try:
+            result, error = handler(**args), None
+        except TypeError as exc:  # wrong arguments from a view of another version
+            result, error = None, InvalidParameter(f"Bad arguments for panel action {name!r}: {exc}.")
+        except Cancelled:
+            result, error = None, DeckError("Cancelled.", code="Cancelled", hint="")
+        except DeckError as exc:
+            result, error = None, exc
+        except Exception as exc:  # an unexpected failure still ends the action, visibly
+            log.exception("panel action %s failed", name)
+            result, error = None, DeckError(f"{type(exc).__name__}: {exc}", code="Panel.Failed",
+                                            hint="This is a bug in modeldeck; the kernel log has the traceback.")
+        finally:
+            self._acting.on = False
+        try:
+            reply(self._done(action_id, result, error, name))
+        except Exception:  # a closed comm: the view is gone, nothing to tell
+            log.debug("could not reply to panel action %s", name, exc_info=True)
+
+    def _done(self, action_id: str, result: Any, error: DeckError | None, name: str) -> dict[str, Any]:
+        shown = None
+        if error is not None:
+            shown = {"code": error.code, "message": error.message, "hint": error.hint}
+            if error.code != "Cancelled":
+                self.error = {**shown, "action": name}
+        elif name != "dismiss_error":
+            self.error = None
+        return {"type": "done", "id": action_id, "ok": error is None, "error": shown, "result": result}
+
+    # ---- quick actions (serial) ------------------------------------------------------------------
+
+    def _do_refresh(self) -> None:
+        me = self.deck.whoami()
+        settings = self.deck._transport.settings
+        self.connection = {
+            "profile": self.deck.profile or "", "kind": settings.kind, "url": settings.url,
+            "account": me["account"].get("name", ""), "account_kind": me["account"].get("kind", ""),
+        }  # fmt: skip
+        self._load_workspaces()
+        self._load_models()
+        if self.selected.get("model"):
+            self._load_selection()
+
+    def _do_use(self, workspace: str) -> dict[str, Any]:
+        ws = self.deck.use(workspace)
+        self._switched(ws)
+        return self.workspace
+
+    def _do_create_workspace(self, name: str, description: str = "") -> dict[str, Any]:
+        ws = self.deck.create_workspace(name, description=description)
+        self._load_workspaces()
+        return _workspace(ws)
+
+    def _do_select(self, model: str | None = None, version: str | None = None) -> None:
+        self.selected = {"model": model, "version": version}
+        self._load_selection()
+
+    def _do_approve(self, model: str, version: str) -> dict[str, Any]:
+        return self._decide(self.deck.approve, model, version)
+
+    def _do_reject(self, model: str, version: str) -> dict[str, Any]:
+        return self._decide(self.deck.reject, model, version)
+
+    def _do_authorize(self, model: str, workspace: str, actions: list[str] | None = None) -> None:
+        self.deck.authorize(model, workspace, actions or ["inference"])
+        self._load_grants(model)
+
+    def _do_revoke(self, model: str, workspace: str) -> None:
+        self.deck.revoke(model, workspace)
+        self._load_grants(model)
+
+    def _do_list_variables(self) -> list[dict[str, Any]]:
+        from .checkpoints import describe
+
+        found = []
+        for name, value in list(self._namespace().items()):
+            if name.startswith("_"):
+                continue
+            kind = describe(value)
+            if kind is not None:
+                found.append({"name": name, "type": type(value).__name__, "format": kind})
+        self.variables = sorted(found, key=lambda v: v["name"])
+        return self.variables
+
+    def _do_cancel(self, job: str) -> None:
+        running = self._running.get(job)
+        if running is None:
+            raise InvalidParameter("That job is not running.", code="Job.NotRunning", hint="It may have just ended.")
+        running.cancelled.set()
+        running.update(force=True, detail="cancelling…")
+
+    def _do_stop(self) -> None:
+        for job in list(self._running.values()):
+            if job.row["kind"] == "chat":
+                job.cancelled.set()
+
+    def _do_clear_chat(self) -> None:
+        with self._lock:
+            self.chat = {**self.chat, "messages": []}
+
+    def _do_dismiss_error(self) -> None:
+        self.error = None
+
+    # ---- jobs ------------------------------------------------------------------------------------
+
+    def _do_register(self, model: str, source: Mapping[str, str], fields: Mapping[str, Any] | None = None) -> dict:
+        from .deck import checkpoint_bytes
+
+        renamed = {"version_name": "version", "format_type": "format", "framework_type": "framework"}
+        spec = {renamed.get(k, k): v for k, v in dict(fields or {}).items() if v not in (None, "", {}, [])}
+        with tempfile.TemporaryDirectory(prefix="modeldeck-panel-") as scratch:
+            if "variable" in source:
+                path, fmt, framework = self._save_variable(source["variable"], Path(scratch))
+                spec.setdefault("format", fmt)
+                spec.setdefault("framework", framework)
+                target: str | Path = path
+            elif source.get("path"):
+                target = Path(source["path"]).expanduser()
+            elif source.get("uri"):
+                target = source["uri"]
+            else:
+                raise InvalidParameter("Say what to register.", code="InvalidParameter.Source",
+                                       hint="Give a path on the kernel's filesystem, a URI, or a variable.")
+            job = self._start(kind="register", label=f"register {model}", cancellable=isinstance(target, Path))
+            try:
+                total = checkpoint_bytes(target) if isinstance(target, Path) and target.exists() else 0
+                sent = 0
+
+                def progress(delta: int) -> None:
+                    nonlocal sent
+                    job.check()
+                    sent += delta
+                    job.update(progress=sent / total if total else None, detail=_size(sent, total))
+
+                version = self.deck.register(model, target, progress=progress, **spec)
+                self._finish(job, "succeeded", detail=f"{version.model_name} {version.version_name}")
+            except BaseException as exc:
+                self._finish(job, _ended(exc), detail=_reason(exc))
+                raise
+        self._serial.submit(self._after_register, version.model_id, version.version_name).result()
+        return _version(version)
+
+    def _after_register(self, model_id: str, version: str) -> None:
+        self._load_models()
+        self.selected = {"model": model_id, "version": version}
+        self._load_selection()
+
+    def _do_chat(self, model: str, prompt: str, version: str | None = None, params: Mapping | None = None) -> dict:
+        params = {k: v for k, v in dict(params or {}).items() if v not in (None, "")}
+        with self._lock:
+            history = self.chat["messages"] if self.chat.get("model") == model else []
+            messages = [*history, {"role": "user", "content": prompt}]
+            self.chat = {"model": model, "version": version, "streaming": True,
+                         "messages": [*messages, {"role": "assistant", "content": ""}]}  # fmt: skip
+        job = self._start(kind="chat", label=f"chat {model}", cancellable=True)
+        text, shown, finish = "", 0.0, None
+        try:
+            stream = self.deck.chat(model, messages, stream=True, version=version, **params)
+            with stream:
+                for chunk in stream:
+                    if job.cancelled.is_set():
+                        finish = "cancelled"
+                        break
+                    text += chunk.text
+                    finish = chunk.finish_reason or finish
+                    if time.monotonic() - shown >= TICK:
+                        shown = time.monotonic()
+                        self._set_reply(text, streaming=True)
+            self._finish(job, "cancelled" if finish == "cancelled" else "succeeded", detail=finish or "")
+        except BaseException as exc:
+            self._finish(job, _ended(exc), detail=_reason(exc))
+            raise
+        finally:
+            self._set_reply(text, streaming=False)
+        return {"text": text, "finish_reason": finish}
+
+    def _set_reply(self, text: str, *, streaming: bool) -> None:
+        with self._lock:
+            messages = list(self.chat["messages"])
+            if messages and messages[-1]["role"] == "assistant":
+                messages[-1] = {"role": "assistant", "content": text}
+            self.chat = {**self.chat, "messages": messages, "streaming": streaming}
+
+    def _do_predict(self, model: str, inputs: Any, version: str | None = None, as_task: bool = False) -> dict:
+        job = self._start(kind="predict", label=f"predict {model}", cancellable=as_task)
+        try:
+            if as_task:
+                task = self.deck.predict(model, inputs, version, wait=False)
+                self.prediction = {"model": model, "version": version, "columns": [], "rows": [],
+                                   "task": {"id": task.id, "status": task.record.status}}  # fmt: skip
+                delay = 0.05
+                while not task.refresh().finished:
+                    if job.cancelled.is_set():
+                        task.cancel()
+                    self.prediction = {**self.prediction, "task": {"id": task.id, "status": task.record.status}}
+                    job.update(progress=task.record.progress, detail=task.record.status)
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 1.0)
+                task_row = {"id": task.id, "status": task.record.status}
+                result = task.result()
+            else:
+                task_row, result = None, self.deck.predict(model, inputs, version)
+            self.prediction = {"model": model, "version": result.version, **_table(result.outputs), "task": task_row}
+            self._finish(job, "succeeded", detail=result.version)
+        except BaseException as exc:
+            self._finish(job, _ended(exc), detail=_reason(exc))
+            if self.prediction and self.prediction.get("task"):
+                self.prediction = {**self.prediction, "task": {**self.prediction["task"], "status": _ended(exc).upper()}}
+            raise
+        return self.prediction
+
+    def _start(self, *, kind: str, label: str, cancellable: bool) -> _Job:
+        job = _Job(self, kind, label, cancellable)
+        self._running[job.id] = job
+        job.update(force=True)
+        return job
+
+    def _finish(self, job: _Job, status: str, detail: str = "") -> None:
+        self._running.pop(job.id, None)
+        job.update(force=True, status=status, detail=detail, cancellable=False,
+                   progress=1.0 if status == "succeeded" else job.row["progress"])  # fmt: skip
+
+    def _publish_job(self, row: dict[str, Any]) -> None:
+        """A job keeps its place in the list (newest first) as it changes."""
+        with self._lock:
+            if any(j["id"] == row["id"] for j in self.jobs):
+                self.jobs = [row if j["id"] == row["id"] else j for j in self.jobs]
+            else:
+                self.jobs = [row, *self.jobs][:MAX_JOBS]
+
+    # ---- loading ---------------------------------------------------------------------------------
+
+    def _on_use(self, ws: Any) -> None:
+        """A `deck.use()` from anywhere (a cell, the CLI in-process, an action) reaches the panel."""
+        if getattr(self._acting, "on", False):
+            return  # the action that switched reloads by itself
+        self._serial.submit(self._perform, uuid.uuid4().hex, "use", lambda: self._switched(ws), {}, lambda _: None)
+
+    def _switched(self, ws: Any) -> None:
+        self.workspace = _workspace(ws)
+        self.selected = {"model": None, "version": None}
+        self.versions, self.grants, self.prediction = [], [], None
+        self._load_workspaces()
+        self._load_models()
+
+    def _load_workspaces(self) -> None:
+        current = self.deck.workspace
+        rows = [_workspace(w) for w in self.deck.workspaces()]
+        self.workspaces = rows
+        if current is not None:
+            self.workspace = next((w for w in rows if w["id"] == current.id), _workspace(current))
+
+    def _load_models(self) -> None:
+        self.models = [_model(m) for m in self.deck.models()]
+
+    def _load_selection(self) -> None:
+        model = self.selected.get("model")
+        if not model:
+            self.versions, self.grants = [], []
+            return
+        self.versions = [_version(v) for v in self.deck.versions(model)]
+        self._load_grants(model)
+
+    def _load_grants(self, model: str) -> None:
+        row = next((m for m in self.models if m["id"] == model), None)
+        admin = (self.workspace or {}).get("role") == "admin"
+        self.grants = [_grant(g) for g in self.deck.grants(model)] if admin and row and row["source"] == "owned" else []
+
+    def _decide(self, decide: Callable[[str, str], Any], model: str, version: str) -> dict[str, Any]:
+        decided = _version(decide(model, version))
+        self._load_selection()
+        self._load_models()
+        return decided
+
+    def _save_variable(self, name: str, scratch: Path) -> tuple[Path, str, str]:
+        from .checkpoints import save_for_register
+
+        namespace = self._namespace()
+        if name not in namespace:
+            raise InvalidParameter(f"No variable {name!r} in the kernel.", code="InvalidParameter.Variable",
+                                   hint="Run the cell that defines it, then refresh the variable list.")
+        return save_for_register(namespace[name], scratch)
+
+
+# ---- JSON shapes of the records (docs/panel-protocol.md) -------------------------------------------
+
+
+def _workspace(ws: Any) -> dict[str, Any]:
+    return {"id": ws.id, "name": ws.name, "role": ws.role, "is_default": ws.is_default, "description": ws.description}
+
+
+def _model(m: Any) -> dict[str, Any]:
+    latest = m.latest_version or {}
+    return {
+        "id": m.id, "name": m.model_name, "task": m.task, "domain": m.domain, "owner_workspace_id": m.workspace_id,
+        "owner_workspace_name": m.owner_workspace, "source": m.source, "actions": list(m.actions),
+        "latest_version": latest.get("version_name"), "latest_approval": latest.get("approval_status"),
+        "latest_format": latest.get("format_type"), "labels": dict(m.labels), "description": m.description,
+    }  # fmt: skip
+
+
+def _version(v: Any) -> dict[str, Any]:
+    return {
+        "model_id": v.model_id, "version_name": v.version_name, "format_type": v.format_type,
+        "framework_type": v.framework_type, "approval_status": v.approval_status, "metrics": dict(v.metrics),
+        "labels": dict(v.labels), "uri": v.uri, "description": v.description,
+        "created_at": v.created_at.isoformat() if v.created_at else None,
+    }  # fmt: skip
+
+
+def _grant(g: Any) -> dict[str, Any]:
+    return {"workspace_id": g.workspace_id, "workspace_name": g.workspace, "actions": list(g.actions)}
+
+
+def _table(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs by name as a table: a row per input row, a column per output (a cell may hold a list)."""
+    columns = list(outputs)
+    values = [v if isinstance(v, list) else [v] for v in outputs.values()]
+    length = max((len(v) for v in values), default=0)
+    rows = [[v[i] if i < len(v) else None for v in values] for i in range(length)]
+    return {"columns": columns, "rows": rows}
+
+
+def _size(sent: int, total: int) -> str:
+    mib = 1024 * 1024
+    return f"{sent / mib:.1f} / {total / mib:.1f} MiB" if total else f"{sent / mib:.1f} MiB"
+
+
+def _ended(exc: BaseException) -> str:
+    return "cancelled" if isinstance(exc, Cancelled) else "failed"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, Cancelled):
+        return "cancelled"
+    return exc.code if isinstance(exc, DeckError) else type(exc).__name__
