@@ -1,0 +1,193 @@
+// @vitest-environment jsdom
+import { act } from "preact/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
+import { FakeModel } from "../testing/fake-model";
+import { sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
+import { mount } from "../widget";
+
+const XSS = "<img src=x onerror=alert(1)>";
+let unmount: (() => void) | null = null;
+
+function open(traits: Record<string, unknown> = {}) {
+  const model = new FakeModel({ ...sampleTraits(), ...traits });
+  const el = document.createElement("div");
+  document.body.append(el);
+  act(() => {
+    unmount = mount(model, el);
+  });
+  const q = <T extends Element = HTMLElement>(id: string) => el.querySelector<T & HTMLElement>(`[data-testid="${id}"]`);
+  const all = (id: string) => [...el.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)];
+  return { model, el, q, all };
+}
+
+function input(el: HTMLInputElement | HTMLTextAreaElement, value: string) {
+  act(() => {
+    el.value = value;
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
+afterEach(() => {
+  act(() => unmount?.());
+  unmount = null;
+  document.body.innerHTML = "";
+});
+
+describe("the panel", () => {
+  it("renders server strings as text, never as HTML", () => {
+    const models = sampleModels(3);
+    models[0] = { ...models[0], name: XSS, description: XSS };
+    const { el, all } = open({
+      view: "models",
+      models,
+      selected: { model: models[0].id, version: null },
+      workspaces: [{ id: "ws-a", name: XSS, role: "admin", is_default: true, description: XSS }],
+      error: { code: "X", message: XSS, hint: XSS, action: "use" },
+    });
+    expect(el.querySelector("img")).toBeNull();
+    expect(all("md-model-row")[0].textContent).toContain(XSS);
+    expect(el.querySelector('[data-testid="md-error"]')!.textContent).toContain(XSS);
+  });
+
+  it("marks the current workspace and switches with one click", () => {
+    const { model, all, q } = open();
+    const rows = all("md-workspace-row");
+    expect(rows.map((r) => r.dataset.id)).toEqual(["ws-a", "ws-b", "ws-c"]);
+    expect(rows[0].getAttribute("aria-current")).toBe("true");
+    expect(rows[0].contains(q("md-workspace-current"))).toBe(true);
+    act(() => rows[1].querySelector("button")!.click());
+    expect(model.sent.at(-1)).toMatchObject({ type: "action", name: "use", args: { workspace: "ws-b" } });
+    // Python switches and tells every view.
+    act(() => model.update({ workspace: sampleTraits().workspaces[1] }));
+    expect(all("md-workspace-row")[1].getAttribute("aria-current")).toBe("true");
+  });
+
+  it("offers workspace creation to main accounts only", () => {
+    expect(open().q("md-create-workspace-name")).not.toBeNull();
+    act(() => unmount?.());
+    const sub = open({ connection: { ...sampleTraits().connection, account_kind: "sub" } });
+    expect(sub.q("md-create-workspace-name")).toBeNull();
+  });
+
+  it("streams chat messages as the trait changes, and stops", () => {
+    const models = sampleModels(5); // model 2 and 3 are language models
+    const { model, q, all } = open({ view: "inference", models, selected: { model: models[3].id, version: null } });
+    const prompt = q<HTMLTextAreaElement>("md-chat-input")!;
+    input(prompt, "Hello <b>there</b>");
+    act(() => void prompt.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true })));
+    expect(model.sent.at(-1)).toMatchObject({ name: "chat", args: { model: models[3].id, prompt: "Hello <b>there</b>" } });
+    const chat = (content: string, streaming: boolean) => ({
+      model: models[3].id,
+      version: null,
+      messages: [
+        { role: "user", content: "Hello <b>there</b>" },
+        { role: "assistant", content },
+      ],
+      streaming,
+    });
+    act(() => model.update({ chat: chat("Hi", true) }));
+    expect(all("md-chat-message").map((m) => [m.dataset.role, m.textContent])).toEqual([
+      ["user", "userHello <b>there</b>"],
+      ["assistant", "assistantHi"],
+    ]);
+    act(() => model.update({ chat: chat("Hi, how can", true) }));
+    expect(all("md-chat-message")[1].textContent).toContain("Hi, how can");
+    act(() => q("md-chat-stop")!.click());
+    expect(model.sent.at(-1)).toMatchObject({ name: "stop" });
+  });
+
+  it("keeps Shift+Enter as a newline", () => {
+    const models = sampleModels(5);
+    const { model, q } = open({ view: "inference", models, selected: { model: models[3].id, version: null } });
+    const prompt = q<HTMLTextAreaElement>("md-chat-input")!;
+    input(prompt, "line one");
+    act(() => void prompt.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", shiftKey: true, bubbles: true })));
+    expect(model.sent.filter((m) => m.name === "chat")).toHaveLength(0);
+  });
+
+  it("virtualizes 10,000 models and selects with the keyboard", () => {
+    const { model, el, all } = open({ view: "models", models: sampleModels(10_000) });
+    expect(all("md-model-row").length).toBeLessThan(40);
+    const list = el.querySelector<HTMLElement>('[role="listbox"]')!;
+    act(() => void list.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true })));
+    act(() => void list.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true })));
+    act(() => void list.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true })));
+    expect(model.sent.at(-1)).toMatchObject({ name: "select", args: { model: "model-00001", version: null } });
+    expect(list.getAttribute("aria-activedescendant")).toBe(all("md-model-row")[1].id);
+  });
+
+  it("filters models by search text", () => {
+    const { q, all } = open({ view: "models", models: sampleModels(200) });
+    input(q<HTMLInputElement>("md-model-search")!, "model 19");
+    expect(all("md-model-row").map((r) => r.textContent!.match(/model \d+/)![0])).toEqual(
+      expect.arrayContaining(["model 19", "model 190", "model 199"]),
+    );
+  });
+
+  it("shows versions with approve buttons for admins, and sends approve", () => {
+    const models = sampleModels(3);
+    const { model, all, q } = open({
+      view: "models",
+      models,
+      selected: { model: models[1].id, version: null },
+      versions: sampleVersions(),
+    });
+    expect(all("md-version-row")).toHaveLength(5);
+    expect(all("md-approve")).toHaveLength(1);
+    act(() => q("md-approve")!.click());
+    expect(model.sent.at(-1)).toMatchObject({ name: "approve", args: { model: models[1].id, version: "1.4.0" } });
+    act(() => model.update({ workspace: { ...sampleTraits().workspace!, role: "developer" } }));
+    expect(all("md-approve")).toHaveLength(0);
+    expect(q("md-authorize-submit")).toBeNull();
+  });
+
+  it("shows the error with its hint and dismisses it", () => {
+    const { model, q } = open({
+      error: { code: "Workspace.AccessDenied", message: "No access.", hint: "Pass team-a.", action: "use" },
+    });
+    expect(q("md-error")!.getAttribute("role")).toBe("alert");
+    expect(q("md-error-hint")!.textContent).toBe("Pass team-a.");
+    act(() => q("md-error")!.querySelector("button")!.click());
+    expect(model.sent.at(-1)).toMatchObject({ name: "dismiss_error" });
+    act(() => model.update({ error: null }));
+    expect(q("md-error")).toBeNull();
+  });
+
+  it("validates the register form before sending", () => {
+    const { model, q } = open({ view: "register" });
+    const submit = q<HTMLButtonElement>("md-register-submit")!;
+    expect(submit.disabled).toBe(true);
+    input(q<HTMLInputElement>("md-register-source-path")!, "ckpt/iris.onnx");
+    input(q<HTMLInputElement>("md-register-model")!, "iris");
+    input(q<HTMLInputElement>("md-register-version")!, "1.2");
+    expect(submit.disabled).toBe(true);
+    input(q<HTMLInputElement>("md-register-version")!, "1.2.0");
+    expect(submit.disabled).toBe(false);
+    act(() => submit.click());
+    const sent = model.sent.at(-1)!;
+    expect(sent).toMatchObject({
+      name: "register",
+      args: { model: "iris", source: { path: "ckpt/iris.onnx" }, fields: { version_name: "1.2.0" } },
+    });
+  });
+
+  it("switches tabs with the arrow keys and shares the tab through the view trait", () => {
+    const { model, q } = open();
+    const tab = q("md-tab-workspaces")!;
+    act(() => void tab.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true })));
+    expect(model.get("view")).toBe("models");
+    expect(model.saves).toBe(1);
+    expect(q("md-tab-models")!.getAttribute("aria-selected")).toBe("true");
+    act(() => model.update({ view: "register" }));
+    expect(q("md-tab-register")!.getAttribute("aria-selected")).toBe("true");
+  });
+
+  it("shows running jobs in the header with cancel", () => {
+    const { model, q } = open({
+      jobs: [{ id: "j1", kind: "upload", label: "Upload iris", status: "running", progress: 0.4, detail: "4 MB of 10 MB", cancellable: true }],
+    });
+    expect(q("md-job")!.querySelector('[role="progressbar"]')!.getAttribute("aria-valuenow")).toBe("40");
+    act(() => q("md-job-cancel")!.click());
+    expect(model.sent.at(-1)).toMatchObject({ name: "cancel", args: { job: "j1" } });
+  });
+});

@@ -1,0 +1,151 @@
+// The panel: a status header, the error banner and four tabs. All shared state comes from traits, so
+// several views of one model stay in step.
+
+import { useRef } from "preact/hooks";
+import { announce, JobList } from "./jobs";
+import { useAction, useTrait, useView } from "./model";
+import { Inference } from "./inference";
+import { Models } from "./models";
+import { Register } from "./register";
+import { useUid } from "./ui";
+import type { Tab } from "./types";
+import { Workspaces } from "./workspaces";
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: "workspaces", label: "Workspaces" },
+  { id: "models", label: "Models" },
+  { id: "register", label: "Register" },
+  { id: "inference", label: "Inference" },
+];
+
+function Header() {
+  const connection = useTrait("connection");
+  const workspace = useTrait("workspace");
+  const version = useTrait("version");
+  const jobs = useTrait("jobs");
+  const [refresh, refreshing] = useAction("refresh");
+  const running = jobs.filter((j) => j.status === "running");
+  return (
+    <header class="md-header">
+      <div class="md-status">
+        <span class="md-brand" title={version ? `modeldeck ${version}` : "modeldeck"}>
+          modeldeck
+        </span>
+        <span class="md-status-item" title={connection.kind}>
+          <span class="md-muted">profile</span> {connection.profile || "—"}
+        </span>
+        {connection.account && (
+          <span class="md-status-item">
+            <span class="md-muted">account</span> {connection.account}
+            {connection.account_kind && <span class="md-muted"> ({connection.account_kind})</span>}
+          </span>
+        )}
+        <span class="md-status-item" data-testid="md-status-workspace">
+          <span class="md-muted">workspace</span> {workspace ? workspace.name : "—"}
+          {workspace?.role && <span class="md-badge">{workspace.role}</span>}
+        </span>
+        <button
+          type="button"
+          class="md-button md-quiet md-refresh"
+          data-testid="md-refresh"
+          aria-label="Refresh"
+          title="Reload workspaces and models"
+          disabled={refreshing}
+          onClick={() => refresh()}
+        >
+          <span aria-hidden="true" class={refreshing ? "md-spin" : undefined}>
+            ↻
+          </span>
+        </button>
+      </div>
+      <JobList jobs={running} />
+    </header>
+  );
+}
+
+function ErrorBanner() {
+  const error = useTrait("error");
+  const [dismiss] = useAction("dismiss_error");
+  if (!error) return null;
+  return (
+    <div class="md-error" role="alert" data-testid="md-error">
+      <div class="md-error-text">
+        <strong class="md-error-code">{error.code}</strong> <span>{error.message}</span>
+        {error.hint && (
+          <div class="md-error-hint" data-testid="md-error-hint">
+            {error.hint}
+          </div>
+        )}
+      </div>
+      <button type="button" class="md-button md-quiet" aria-label="Dismiss error" onClick={() => dismiss()}>
+        ×
+      </button>
+    </div>
+  );
+}
+
+function Tabs({ ids, view, setView }: { ids: string; view: Tab; setView: (tab: Tab) => void }) {
+  const list = useRef<HTMLDivElement>(null);
+  const onKeyDown = (e: KeyboardEvent) => {
+    const at = TABS.findIndex((t) => t.id === view);
+    const next =
+      e.key === "ArrowRight" ? (at + 1) % TABS.length
+      : e.key === "ArrowLeft" ? (at - 1 + TABS.length) % TABS.length
+      : e.key === "Home" ? 0
+      : e.key === "End" ? TABS.length - 1
+      : null;
+    if (next === null) return;
+    e.preventDefault();
+    setView(TABS[next].id);
+    list.current?.querySelectorAll<HTMLElement>('[role="tab"]')[next]?.focus();
+  };
+  return (
+    <div class="md-tabs" role="tablist" aria-label="modeldeck" ref={list} onKeyDown={onKeyDown}>
+      {TABS.map((t) => (
+        <button
+          key={t.id}
+          type="button"
+          role="tab"
+          id={`${ids}-tab-${t.id}`}
+          class="md-tab"
+          data-testid={`md-tab-${t.id}`}
+          aria-selected={view === t.id}
+          aria-controls={`${ids}-panel`}
+          tabIndex={view === t.id ? 0 : -1}
+          onClick={() => setView(t.id)}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** Job starts and ends for screen readers; errors speak through the banner's role="alert". */
+function Status() {
+  const jobs = useTrait("jobs");
+  return (
+    <div class="md-sr-only" aria-live="polite">
+      {announce(jobs)}
+    </div>
+  );
+}
+
+export function App() {
+  const [view, setView] = useView();
+  const ids = useUid();
+  return (
+    <div class="md-panel" data-testid="md-panel">
+      <Header />
+      <ErrorBanner />
+      <Tabs ids={ids} view={view} setView={setView} />
+      <section class="md-tabpanel" role="tabpanel" id={`${ids}-panel`} aria-labelledby={`${ids}-tab-${view}`}>
+        {view === "workspaces" && <Workspaces />}
+        {view === "models" && <Models />}
+        {view === "register" && <Register />}
+        {view === "inference" && <Inference />}
+      </section>
+      <Status />
+    </div>
+  );
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { chatCode, predictCode, py, registerCode, switchCode, type CodeContext } from "./code";
+
+const ctx: CodeContext = { connection: { profile: "default", kind: "embedded" }, workspace: "team-a" };
+const KEYLIKE = [/api_key/i, /sk-[A-Za-z0-9]{8,}/, /\btoken\b/i, /https?:\/\//, /secret/i, /password/i];
+
+function keyless(code: string) {
+  for (const pattern of KEYLIKE) expect(code).not.toMatch(pattern);
+}
+
+describe("py", () => {
+  it("writes Python literals", () => {
+    expect(py({ a: [1, true, null, "x\"y"] })).toBe('{"a": [1, True, None, "x\\"y"]}');
+    expect(py("line\nbreak")).toBe('"line\\nbreak"');
+  });
+});
+
+describe("copy as code", () => {
+  it("connects by profile and selects the workspace", () => {
+    expect(switchCode(ctx, "team-b")).toBe('import modeldeck as md\n\ndeck = md.connect()\ndeck.use("team-b")');
+    const named = switchCode({ ...ctx, connection: { profile: "team", kind: "modeldeck" } }, "x");
+    expect(named).toContain('deck = md.connect("team")');
+  });
+
+  it("an OpenAI-compatible server has no workspace to use", () => {
+    expect(switchCode({ ...ctx, connection: { profile: "vllm", kind: "openai" } }, "default")).not.toContain("deck.use");
+  });
+
+  it("register with fields as keyword arguments", () => {
+    const code = registerCode(ctx, {
+      model: "iris",
+      source: { path: "ckpt/iris.onnx" },
+      fields: { version_name: "1.2.0", format_type: "ONNX", metrics: { acc: 0.97 }, labels: { team: "a" } },
+    });
+    expect(code).toContain('deck.use("team-a")');
+    expect(code).toContain("deck.register(");
+    expect(code).toContain('"iris"');
+    expect(code).toContain('"ckpt/iris.onnx"');
+    expect(code).toContain('version="1.2.0"');
+    expect(code).toContain('format="ONNX"');
+    expect(code).toContain('metrics={"acc": 0.97}');
+    expect(code).toContain('labels={"team": "a"}');
+    keyless(code);
+  });
+
+  it("register from a kernel variable saves it first", () => {
+    const code = registerCode(ctx, { model: "iris", source: { variable: "clf" }, fields: {} }, [
+      { name: "clf", type: "RandomForestClassifier", format: "SkopsModel" },
+    ]);
+    expect(code).toContain('sio.dump(clf, "clf.skops")');
+    expect(code).toContain('deck.register("iris", "clf.skops")');
+  });
+
+  it("predict, inline or as a task", () => {
+    const inline = predictCode(ctx, { model: "iris", version: "1.0.0", inputs: [[5.1, 3.5]], as_task: false });
+    expect(inline).toContain("inputs = [[5.1, 3.5]]");
+    expect(inline).toContain('prediction = deck.predict("iris", inputs, version="1.0.0")');
+    const task = predictCode(ctx, { model: "iris", inputs: [], as_task: true });
+    expect(task).toContain('task = deck.predict("iris", inputs, wait=False)');
+    expect(task).toContain("task.result()");
+    keyless(inline + task);
+  });
+
+  it("chat streams, with the params and the transcript so far", () => {
+    const code = chatCode(ctx, {
+      model: "my-llm",
+      prompt: "And then?",
+      params: { max_tokens: 200, temperature: 0.7 },
+      history: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello!" }],
+    });
+    expect(code).toContain('{"role": "user", "content": "And then?"}');
+    expect(code).toContain("stream=True");
+    expect(code).toContain("max_tokens=200");
+    expect(code).toContain("temperature=0.7");
+    expect(code).toContain('print(chunk.text, end="")');
+    keyless(code);
+  });
+
+  it("never carries the connection's URL or anything key-like", () => {
+    const withUrl = { connection: { profile: "team", kind: "modeldeck" as const, url: "https://user:pw@host" }, workspace: "a" };
+    keyless(registerCode(withUrl, { model: "m", source: { uri: "oss://b/k" }, fields: {} }));
+  });
+});

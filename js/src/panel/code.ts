@@ -1,0 +1,131 @@
+// "Copy as code": the Python that does what the panel is about to do, built from the same arguments as
+// the action. It names a profile, never a key or a URL.
+
+import type { Connection, Message, Variable } from "./types";
+
+/** A Python literal for JSON-like data. JSON string escapes are valid Python escapes. */
+export function py(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "float('nan')";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(py).join(", ")}]`;
+  if (typeof value === "object") {
+    return `{${Object.entries(value as object).map(([k, v]) => `${JSON.stringify(k)}: ${py(v)}`).join(", ")}}`;
+  }
+  return JSON.stringify(String(value));
+}
+
+/** `name=value` keyword arguments, skipping the ones left out. */
+function kwargs(pairs: Record<string, unknown>): string[] {
+  return Object.entries(pairs)
+    .filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => `${k}=${py(v)}`);
+}
+
+function call(fn: string, args: string[]): string {
+  const flat = `${fn}(${args.join(", ")})`;
+  if (flat.length <= 100) return flat;
+  return `${fn}(\n${args.map((a) => `    ${a},`).join("\n")}\n)`;
+}
+
+export interface CodeContext {
+  connection: Pick<Connection, "profile" | "kind">;
+  workspace: string | null; // the current workspace's name
+}
+
+/** The opening lines: connect by profile, then the workspace (an OpenAI-compatible server has none). */
+export function preamble({ connection, workspace }: CodeContext): string {
+  const profile = connection.profile && connection.profile !== "default" ? py(connection.profile) : "";
+  const lines = ["import modeldeck as md", "", `deck = md.connect(${profile})`];
+  if (workspace && connection.kind !== "openai") lines.push(`deck.use(${py(workspace)})`);
+  return lines.join("\n");
+}
+
+export function switchCode(ctx: CodeContext, workspace: string): string {
+  return preamble({ ...ctx, workspace });
+}
+
+export type Source = { path: string } | { uri: string } | { variable: string };
+
+export interface RegisterFields {
+  version_name?: string;
+  format_type?: string;
+  framework_type?: string;
+  labels?: Record<string, string>;
+  metrics?: Record<string, number>;
+  description?: string;
+}
+
+export interface RegisterArgs {
+  model: string;
+  source: Source;
+  fields: RegisterFields;
+}
+
+/** A kernel variable has no path: say how to save it first (skops for scikit-learn). */
+function saveVariable(variable: string, found: Variable | undefined): [string, string] {
+  if (found?.format === "SkopsModel") {
+    const file = `${variable}.skops`;
+    return [`import skops.io as sio\n\nsio.dump(${variable}, ${py(file)})\n`, py(file)];
+  }
+  return [`# save \`${variable}\` to a file or folder first, then pass its path\n`, py(`${variable}-checkpoint`)];
+}
+
+export function registerCode(ctx: CodeContext, args: RegisterArgs, variables: readonly Variable[] = []): string {
+  let before = "";
+  let source: string;
+  if ("variable" in args.source) {
+    const name = args.source.variable;
+    [before, source] = saveVariable(name, variables.find((v) => v.name === name));
+  } else {
+    source = py("path" in args.source ? args.source.path : args.source.uri);
+  }
+  const f = args.fields;
+  const rest = kwargs({
+    version: f.version_name,
+    format: f.format_type,
+    framework: f.framework_type,
+    metrics: f.metrics && Object.keys(f.metrics).length ? f.metrics : undefined,
+    labels: f.labels && Object.keys(f.labels).length ? f.labels : undefined,
+    description: f.description,
+  });
+  const body = `v = ${call("deck.register", [py(args.model), source, ...rest])}\nprint(v.version, v.approval_status)`;
+  return `${preamble(ctx)}\n${before ? `\n${before}` : ""}${body}\n`;
+}
+
+export interface PredictArgs {
+  model: string;
+  version?: string | null;
+  inputs: unknown;
+  as_task: boolean;
+}
+
+export function predictCode(ctx: CodeContext, args: PredictArgs): string {
+  const head = [py(args.model), "inputs", ...kwargs({ version: args.version })];
+  const body = args.as_task
+    ? `task = ${call("deck.predict", [...head, "wait=False"])}\nprediction = task.result()`
+    : `prediction = ${call("deck.predict", head)}`;
+  return `${preamble(ctx)}\n\ninputs = ${py(args.inputs)}\n${body}\nprint(prediction.outputs)\n`;
+}
+
+export interface ChatArgs {
+  model: string;
+  version?: string | null;
+  prompt: string;
+  params: { max_tokens?: number; temperature?: number; top_p?: number; seed?: number };
+  history?: readonly Message[];
+}
+
+export function chatCode(ctx: CodeContext, args: ChatArgs): string {
+  const history = (args.history ?? []).map(({ role, content }) => ({ role, content }));
+  const messages = history.length ? py([...history, { role: "user", content: args.prompt }]) : py(args.prompt);
+  const stream = call("deck.chat", [
+    py(args.model),
+    "messages",
+    "stream=True",
+    ...kwargs({ version: args.version, ...args.params }),
+  ]);
+  return `${preamble(ctx)}\n\nmessages = ${messages}\nfor chunk in ${stream}:\n    print(chunk.text, end="")\n`;
+}

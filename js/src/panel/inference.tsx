@@ -1,0 +1,92 @@
+// Inference: pick a model and version (through `select`, so every view agrees), then chat or predict.
+
+import { useState } from "preact/hooks";
+import { ChatView } from "./chat";
+import { useAction, useTrait } from "./model";
+import { PredictView } from "./predict";
+import type { ModelInfo, Version } from "./types";
+import { Empty, Field } from "./ui";
+
+const CHAT_TASKS = /chat|text-generation|text2text|conversational|llm|completion|instruct/i;
+
+/** A language model by its task, or by a version in the one format the platform chats with. */
+export function looksLikeChat(model: ModelInfo, version?: Version): boolean {
+  return CHAT_TASKS.test(model.task ?? "") || version?.format_type === "SafeTensors";
+}
+
+type Mode = "auto" | "chat" | "predict";
+
+function Pickers({ model }: { model: ModelInfo | undefined }) {
+  const models = useTrait("models");
+  const versions = useTrait("versions");
+  const selected = useTrait("selected");
+  const [select] = useAction("select");
+  return (
+    <div class="md-grid">
+      <Field label="Model">
+        {({ id }) => (
+          <select
+            id={id}
+            class="md-input"
+            value={model?.id ?? ""}
+            onChange={(e) => select({ model: e.currentTarget.value || null, version: null })}
+          >
+            <option value="">Choose…</option>
+            {models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <Field label="Version">
+        {({ id }) => (
+          <select
+            id={id}
+            class="md-input"
+            disabled={!model}
+            value={selected.version ?? ""}
+            onChange={(e) => select({ model: model!.id, version: e.currentTarget.value || null })}
+          >
+            <option value="">latest</option>
+            {versions.map((v) => (
+              <option key={v.version_name} value={v.version_name}>
+                {v.version_name} ({v.approval_status})
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+    </div>
+  );
+}
+
+export function Inference() {
+  const models = useTrait("models");
+  const versions = useTrait("versions");
+  const selected = useTrait("selected");
+  const [mode, setMode] = useState<Mode>("auto");
+  const model = selected.model ? models.find((m) => m.id === selected.model) : undefined;
+  const version = versions.find((v) => v.version_name === selected.version) ?? versions[0];
+  const chat = mode === "chat" || (mode === "auto" && !!model && looksLikeChat(model, version));
+  return (
+    <div class="md-inference">
+      <Pickers model={model} />
+      <div class="md-segmented" role="group" aria-label="Call as">
+        {(["auto", "chat", "predict"] as const).map((m) => (
+          <button key={m} type="button" class="md-button md-small" aria-pressed={mode === m} onClick={() => setMode(m)}>
+            {m === "auto" ? `Auto (${chat ? "chat" : "predict"})` : m === "chat" ? "Chat" : "Predict"}
+          </button>
+        ))}
+      </div>
+      {!model ? (
+        <Empty>Choose a model to call.</Empty>
+      ) : chat ? (
+        <ChatView model={model.id} version={selected.version} />
+      ) : (
+        <PredictView model={model.id} version={selected.version} />
+      )}
+    </div>
+  );
+}

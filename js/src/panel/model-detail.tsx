@@ -1,0 +1,243 @@
+// The selected model: its versions with metrics and a chart, approval for admins, and its grants.
+
+import { useState } from "preact/hooks";
+import { MetricChart } from "./chart";
+import { useAction, useTrait } from "./model";
+import type { Grant, ModelInfo, Version } from "./types";
+import { Badge, Empty, Field } from "./ui";
+
+function metricNames(versions: readonly Version[]): string[] {
+  const names = new Set<string>();
+  for (const v of versions) for (const k of Object.keys(v.metrics ?? {})) names.add(k);
+  return [...names].sort();
+}
+
+function Decision({ model, version }: { model: string; version: string }) {
+  const [approve, approving] = useAction("approve");
+  const [reject, rejecting] = useAction("reject");
+  const busy = approving || rejecting;
+  return (
+    <span class="md-decision">
+      <button
+        type="button"
+        class="md-button md-small"
+        data-testid="md-approve"
+        aria-label={`Approve ${version}`}
+        disabled={busy}
+        onClick={(e) => (e.stopPropagation(), approve({ model, version }))}
+      >
+        Approve
+      </button>
+      <button
+        type="button"
+        class="md-button md-small md-danger"
+        data-testid="md-reject"
+        aria-label={`Reject ${version}`}
+        disabled={busy}
+        onClick={(e) => (e.stopPropagation(), reject({ model, version }))}
+      >
+        Reject
+      </button>
+    </span>
+  );
+}
+
+function Versions({ model, versions, admin }: { model: ModelInfo; versions: readonly Version[]; admin: boolean }) {
+  const selected = useTrait("selected");
+  const [select] = useAction("select");
+  const metrics = metricNames(versions);
+  return (
+    <div class="md-table-wrap">
+      <table class="md-table">
+        <caption class="md-sr-only">Versions of {model.name}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Version</th>
+            <th scope="col">Approval</th>
+            <th scope="col">Format</th>
+            {metrics.map((m) => (
+              <th scope="col" key={m} class="md-num">
+                {m}
+              </th>
+            ))}
+            <th scope="col">Labels</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {versions.map((v) => (
+            <tr
+              key={v.version_name}
+              data-testid="md-version-row"
+              data-id={v.version_name}
+              class={selected.version === v.version_name ? "md-selected" : undefined}
+              aria-selected={selected.version === v.version_name}
+              onClick={() => select({ model: model.id, version: v.version_name })}
+            >
+              <th scope="row" title={v.description || undefined}>
+                {v.version_name}
+              </th>
+              <td>
+                <Badge kind={v.approval_status}>{v.approval_status}</Badge>
+                {admin && v.approval_status === "Pending" && <Decision model={model.id} version={v.version_name} />}
+              </td>
+              <td>
+                {v.format_type}
+                {v.framework_type && <span class="md-muted"> · {v.framework_type}</span>}
+              </td>
+              {metrics.map((m) => (
+                <td key={m} class="md-num">
+                  {v.metrics?.[m] ?? ""}
+                </td>
+              ))}
+              <td>
+                {Object.entries(v.labels ?? {}).map(([k, val]) => (
+                  <span class="md-chip" key={k}>
+                    {k}={val}
+                  </span>
+                ))}
+              </td>
+              <td class="md-muted">{v.created_at?.slice(0, 16).replace("T", " ")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function MetricView({ versions }: { versions: readonly Version[] }) {
+  const names = metricNames(versions);
+  const [chosen, setChosen] = useState("");
+  const metric = names.includes(chosen) ? chosen : names[0];
+  if (!metric) return null;
+  const points = [...versions]
+    .reverse()
+    .filter((v) => typeof v.metrics?.[metric] === "number")
+    .map((v) => ({ label: v.version_name, value: v.metrics[metric] }));
+  return (
+    <div class="md-metric">
+      <Field label="Metric">
+        {({ id }) => (
+          <select id={id} class="md-input" value={metric} onChange={(e) => setChosen(e.currentTarget.value)}>
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <MetricChart metric={metric} points={points} />
+    </div>
+  );
+}
+
+function Authorize({ model }: { model: ModelInfo }) {
+  const workspaces = useTrait("workspaces");
+  const enums = useTrait("enums");
+  const [authorize, authorizing] = useAction("authorize");
+  const others = workspaces.filter((w) => w.id !== model.owner_workspace_id);
+  const [target, setTarget] = useState("");
+  const [actions, setActions] = useState<string[]>(["inference"]);
+  const workspace = others.some((w) => w.id === target) ? target : "";
+  const toggle = (a: string, on: boolean) => setActions((xs) => (on ? [...xs, a] : xs.filter((x) => x !== a)));
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (workspace && actions.length) authorize({ model: model.id, workspace, actions });
+  };
+  return (
+    <form class="md-form md-inline-form" onSubmit={submit} aria-label={`Authorize a workspace to use ${model.name}`}>
+      <Field label="Authorize workspace">
+        {({ id }) => (
+          <select
+            id={id}
+            class="md-input"
+            data-testid="md-authorize-workspace"
+            value={workspace}
+            onChange={(e) => setTarget(e.currentTarget.value)}
+          >
+            <option value="">Choose…</option>
+            {others.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
+      <fieldset class="md-checks">
+        <legend class="md-label">Actions</legend>
+        {enums.actions.map((a) => (
+          <label key={a} class="md-check">
+            <input type="checkbox" checked={actions.includes(a)} onChange={(e) => toggle(a, e.currentTarget.checked)} />
+            {a}
+          </label>
+        ))}
+      </fieldset>
+      <button
+        type="submit"
+        class="md-button md-primary"
+        data-testid="md-authorize-submit"
+        disabled={!workspace || actions.length === 0 || authorizing}
+      >
+        Authorize
+      </button>
+    </form>
+  );
+}
+
+function Grants({ model, grants, admin }: { model: ModelInfo; grants: readonly Grant[]; admin: boolean }) {
+  const [revoke, revoking] = useAction("revoke");
+  if (grants.length === 0) return <Empty>No other workspace may use this model.</Empty>;
+  return (
+    <ul class="md-grants" aria-label="Grants">
+      {grants.map((g) => (
+        <li key={g.workspace_id} class="md-grant">
+          <span class="md-ws-name">{g.workspace_name}</span>
+          <span class="md-muted">{g.actions.join(", ")}</span>
+          {admin && (
+            <button
+              type="button"
+              class="md-button md-small md-danger"
+              aria-label={`Revoke ${g.workspace_name}`}
+              disabled={revoking}
+              onClick={() => revoke({ model: model.id, workspace: g.workspace_id })}
+            >
+              Revoke
+            </button>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function ModelDetail({ model }: { model: ModelInfo }) {
+  const versions = useTrait("versions");
+  const grants = useTrait("grants");
+  const workspace = useTrait("workspace");
+  const admin = workspace?.role === "admin";
+  const owned = model.source === "owned";
+  return (
+    <article class="md-detail" aria-label={model.name}>
+      <h3 class="md-detail-title">{model.name}</h3>
+      <p class="md-muted">
+        {[model.task, model.domain, owned ? "owned" : `granted by ${model.owner_workspace_name}`]
+          .filter(Boolean)
+          .join(" · ")}
+      </p>
+      {model.description && <p class="md-description">{model.description}</p>}
+      <h4 class="md-subtitle">Versions</h4>
+      {versions.length === 0 ? <Empty>No versions yet.</Empty> : <Versions model={model} versions={versions} admin={admin} />}
+      <MetricView versions={versions} />
+      {owned && (
+        <>
+          <h4 class="md-subtitle">Access</h4>
+          <Grants model={model} grants={grants} admin={admin} />
+          {admin && <Authorize model={model} />}
+        </>
+      )}
+    </article>
+  );
+}

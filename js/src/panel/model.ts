@@ -1,0 +1,170 @@
+// The view's only door to its host: an AFM-shaped model (anywidget's, or a sidebar's shim).
+
+import { createContext } from "preact";
+import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
+import { DEFAULTS, type Traits } from "./types";
+
+type Listener = (...args: any[]) => void;
+
+/** The subset of anywidget's AnyModel the view uses. */
+export interface AnyModel {
+  get(name: string): any;
+  set(name: string, value: unknown): void;
+  on(event: string, callback: Listener): void;
+  off(event?: string | null, callback?: Listener | null): void;
+  save_changes(): void;
+  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
+}
+
+export interface ActionErrorInfo {
+  code: string;
+  message: string;
+  hint: string;
+}
+
+export class ActionError extends Error {
+  readonly code: string;
+  readonly hint: string;
+
+  constructor(info: ActionErrorInfo) {
+    super(info.message);
+    this.name = "ActionError";
+    this.code = info.code;
+    this.hint = info.hint;
+  }
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** A random v4 uuid; `crypto.randomUUID` is missing outside secure contexts (a hub over plain http). */
+export function uuid(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Sends actions and pairs each with its `done` reply. No timeout: uploads and chats take as long as they
+ * take; a caller that stops caring passes an AbortSignal.
+ */
+export class Actions {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private readonly model: AnyModel) {
+    model.on("msg:custom", this.receive);
+  }
+
+  /** `options.id` lets a caller know the id up front, e.g. to find the job the action starts. */
+  act<T = unknown>(name: string, args: object = {}, options: { signal?: AbortSignal; id?: string } = {}): Promise<T> {
+    const { signal, id = uuid() } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const settle = () => signal?.removeEventListener("abort", abort);
+      const abort = () => {
+        this.pending.delete(id);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", abort, { once: true });
+      this.pending.set(id, {
+        resolve: (result) => (settle(), resolve(result as T)),
+        reject: (error) => (settle(), reject(error)),
+      });
+      this.model.send({ type: "action", id, name, args });
+    });
+  }
+
+  /** Forget every outstanding action, e.g. when the view is torn down. */
+  dispose(): void {
+    this.model.off("msg:custom", this.receive);
+    for (const { reject } of this.pending.values()) reject(new Error("The panel was closed."));
+    this.pending.clear();
+  }
+
+  private readonly receive = (msg: any) => {
+    if (msg?.type !== "done" || typeof msg.id !== "string") return;
+    const waiter = this.pending.get(msg.id);
+    if (!waiter) return; // another view's action, or one abandoned by its caller
+    this.pending.delete(msg.id);
+    if (msg.ok) waiter.resolve(msg.result);
+    else waiter.reject(new ActionError(msg.error ?? { code: "Unknown", message: "The action failed.", hint: "" }));
+  };
+}
+
+export interface Deck {
+  model: AnyModel;
+  actions: Actions;
+}
+
+export const DeckContext = createContext<Deck | null>(null);
+
+export function useDeck(): Deck {
+  const deck = useContext(DeckContext);
+  if (!deck) throw new Error("The panel needs a DeckContext provider.");
+  return deck;
+}
+
+function read<K extends keyof Traits>(model: AnyModel, name: K): Traits[K] {
+  return model.get(name) ?? DEFAULTS[name];
+}
+
+/** A trait's value, re-rendering the component on every `change:<name>`. */
+export function useTrait<K extends keyof Traits>(name: K): Traits[K] {
+  const { model } = useDeck();
+  const [value, setValue] = useState(() => read(model, name));
+  useEffect(() => {
+    const update = () => setValue(read(model, name));
+    model.on(`change:${name}`, update);
+    update(); // the trait may have changed between the first render and this subscription
+    return () => model.off(`change:${name}`, update);
+  }, [model, name]);
+  return value;
+}
+
+/** The one trait the view writes: the tab shown, shared by every view of the model. */
+export function useView(): [Traits["view"], (tab: Traits["view"]) => void] {
+  const { model } = useDeck();
+  const view = useTrait("view");
+  const setView = useCallback(
+    (tab: Traits["view"]) => {
+      model.set("view", tab);
+      model.save_changes();
+    },
+    [model],
+  );
+  return [view, setView];
+}
+
+export type Outcome<T> = { ok: true; result: T } | { ok: false; error: unknown };
+
+/**
+ * An action with a busy flag. Failures resolve to `{ok: false}` rather than throwing: Python also sets
+ * the `error` trait, which the panel's banner shows.
+ */
+export function useAction<T = unknown>(
+  name: string,
+): [(args?: object, options?: { id?: string }) => Promise<Outcome<T>>, boolean] {
+  const { actions } = useDeck();
+  const [busy, setBusy] = useState(0);
+  const mounted = useRef(true);
+  useEffect(() => () => void (mounted.current = false), []);
+  const run = useCallback(
+    async (args: object = {}, options: { id?: string } = {}): Promise<Outcome<T>> => {
+      setBusy((n) => n + 1);
+      try {
+        return { ok: true, result: await actions.act<T>(name, args, options) };
+      } catch (error) {
+        return { ok: false, error };
+      } finally {
+        if (mounted.current) setBusy((n) => n - 1);
+      }
+    },
+    [actions, name],
+  );
+  return [run, busy > 0];
+}

@@ -1,0 +1,87 @@
+// Models: search and filters over what the workspace may call, the list, and the selected model.
+
+import { useMemo, useState } from "preact/hooks";
+import { distinct, filterModels, NO_FILTER, type ModelFilter } from "./filter";
+import { ModelDetail } from "./model-detail";
+import { ModelList } from "./model-list";
+import { useAction, useTrait } from "./model";
+import { Empty, Field } from "./ui";
+
+function Choice({ label, value, options, onChange }: {
+  label: string;
+  value: string;
+  options: readonly string[];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <Field label={label}>
+      {({ id }) => (
+        <select id={id} class="md-input" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+          <option value="">any</option>
+          {options.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+export function Models() {
+  const models = useTrait("models");
+  const enums = useTrait("enums");
+  const selected = useTrait("selected");
+  const [select] = useAction("select");
+  const [filter, setFilter] = useState<ModelFilter>(NO_FILTER);
+  const shown = useMemo(() => filterModels(models, filter), [models, filter]);
+  const tasks = useMemo(() => distinct(models, (m) => [m.task]), [models]);
+  const actions = enums.actions.length ? enums.actions : distinct(models, (m) => m.actions ?? []);
+  const current = selected.model ? models.find((m) => m.id === selected.model) : undefined;
+  const set = (patch: Partial<ModelFilter>) => setFilter((f) => ({ ...f, ...patch }));
+  return (
+    <div class="md-models">
+      <div class="md-filters" role="search">
+        <Field label="Search">
+          {({ id }) => (
+            <input
+              id={id}
+              type="search"
+              class="md-input"
+              data-testid="md-model-search"
+              placeholder="name, task, owner, label…"
+              value={filter.text}
+              onInput={(e) => set({ text: e.currentTarget.value })}
+            />
+          )}
+        </Field>
+        <Choice label="Task" value={filter.task} options={tasks} onChange={(task) => set({ task })} />
+        <Choice
+          label="Source"
+          value={filter.source}
+          options={["owned", "granted"]}
+          onChange={(source) => set({ source: source as ModelFilter["source"] })}
+        />
+        <Choice label="Action" value={filter.action} options={actions} onChange={(action) => set({ action })} />
+      </div>
+      <div class="md-count md-muted" aria-live="polite">
+        {shown.length === models.length
+          ? `${models.length.toLocaleString()} models`
+          : `${shown.length.toLocaleString()} of ${models.length.toLocaleString()} models`}
+      </div>
+      <div class="md-split">
+        {shown.length === 0 ? (
+          <Empty>{models.length === 0 ? "This workspace may not call any model yet." : "No model matches."}</Empty>
+        ) : (
+          <ModelList
+            models={shown}
+            selectedId={selected.model}
+            onSelect={(m) => m.id !== selected.model && select({ model: m.id, version: null })}
+          />
+        )}
+        {current ? <ModelDetail key={current.id} model={current} /> : <Empty>Select a model to see its versions.</Empty>}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,149 @@
+// The trait shapes of docs/panel-protocol.md. Python owns all of them except `view`.
+
+export interface Connection {
+  profile: string;
+  kind: "embedded" | "modeldeck" | "openai" | "";
+  url: string;
+  account: string;
+  account_kind: "main" | "sub" | "";
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  role: string;
+  is_default: boolean;
+  description: string;
+}
+
+export type Approval = "Pending" | "Approved" | "Rejected";
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  task: string;
+  domain: string;
+  owner_workspace_id: string;
+  owner_workspace_name: string;
+  source: "owned" | "granted";
+  actions: string[];
+  latest_version: string | null;
+  latest_approval: Approval | null;
+  labels: Record<string, string>;
+  description: string;
+}
+
+export interface Selection {
+  model: string | null;
+  version: string | null;
+}
+
+export interface Version {
+  version_name: string;
+  format_type: string;
+  framework_type: string;
+  approval_status: Approval;
+  metrics: Record<string, number>;
+  labels: Record<string, string>;
+  uri: string;
+  created_at: string;
+  description: string;
+}
+
+export interface Grant {
+  workspace_id: string;
+  workspace_name: string;
+  actions: string[];
+}
+
+export interface Job {
+  id: string;
+  kind: string;
+  label: string;
+  status: "running" | "succeeded" | "failed" | "cancelled";
+  progress: number | null;
+  detail: string;
+  cancellable: boolean;
+  /** The id of the action that started the job, when there is one. */
+  action?: string | null;
+}
+
+export interface Message {
+  role: string;
+  content: string;
+}
+
+export interface Chat {
+  model: string | null;
+  version: string | null;
+  messages: Message[];
+  streaming: boolean;
+}
+
+export interface Prediction {
+  model: string;
+  version: string | null;
+  columns: string[];
+  rows: unknown[][];
+  task: { id: string; status: string } | null;
+}
+
+export interface Variable {
+  name: string;
+  type: string;
+  format: string;
+}
+
+export interface Enums {
+  format_type: string[];
+  framework_type: string[];
+  task: string[];
+  actions: string[];
+  roles: string[];
+}
+
+export interface PanelError {
+  code: string;
+  message: string;
+  hint: string;
+  action: string;
+}
+
+export type Tab = "workspaces" | "models" | "register" | "inference";
+
+export interface Traits {
+  version: string;
+  connection: Connection;
+  workspace: Workspace | null;
+  workspaces: Workspace[];
+  models: ModelInfo[];
+  selected: Selection;
+  versions: Version[];
+  grants: Grant[];
+  jobs: Job[];
+  chat: Chat;
+  prediction: Prediction | null;
+  variables: Variable[];
+  enums: Enums;
+  error: PanelError | null;
+  view: Tab;
+}
+
+/** What the view shows before Python has sent a trait (a host shim may start empty). */
+export const DEFAULTS: Traits = {
+  version: "",
+  connection: { profile: "", kind: "", url: "", account: "", account_kind: "" },
+  workspace: null,
+  workspaces: [],
+  models: [],
+  selected: { model: null, version: null },
+  versions: [],
+  grants: [],
+  jobs: [],
+  chat: { model: null, version: null, messages: [], streaming: false },
+  prediction: null,
+  variables: [],
+  enums: { format_type: [], framework_type: [], task: [], actions: [], roles: [] },
+  error: null,
+  view: "workspaces",
+};

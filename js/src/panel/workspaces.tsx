@@ -1,0 +1,114 @@
+// Workspaces: the list with the current one marked, one-click switching, and creation for main accounts.
+
+import { useState } from "preact/hooks";
+import { switchCode } from "./code";
+import { useAction, useTrait } from "./model";
+import type { Workspace } from "./types";
+import { Badge, CopyCode, Empty, Field } from "./ui";
+import { checkWorkspaceName } from "./validate";
+
+function WorkspaceRow({ ws, current }: { ws: Workspace; current: boolean }) {
+  const [use, switching] = useAction("use");
+  return (
+    <li
+      class={`md-ws-row${current ? " md-current" : ""}`}
+      data-testid="md-workspace-row"
+      data-id={ws.id}
+      aria-current={current ? "true" : undefined}
+    >
+      <button
+        type="button"
+        class="md-ws-switch"
+        aria-label={current ? `${ws.name} (current workspace)` : `Switch to ${ws.name}`}
+        disabled={current || switching}
+        onClick={() => use({ workspace: ws.id })}
+      >
+        <span class="md-ws-name">{ws.name}</span>
+        {current && (
+          <span class="md-badge md-badge-current" data-testid="md-workspace-current">
+            current
+          </span>
+        )}
+        {ws.is_default && <Badge>default</Badge>}
+        {ws.role && <Badge>{ws.role}</Badge>}
+        {switching && <span class="md-muted">switching…</span>}
+        {ws.description && <span class="md-ws-desc">{ws.description}</span>}
+      </button>
+    </li>
+  );
+}
+
+function CreateWorkspace() {
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [create, creating] = useAction("create_workspace");
+  const error = name === "" ? null : checkWorkspaceName(name);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (error || !name) return;
+    const outcome = await create({ name, description });
+    if (outcome.ok) {
+      setName("");
+      setDescription("");
+    }
+  };
+  return (
+    <form class="md-form md-inline-form" onSubmit={submit} aria-label="Create a workspace">
+      <Field label="New workspace" error={error}>
+        {({ id, describedBy }) => (
+          <input
+            id={id}
+            class="md-input"
+            data-testid="md-create-workspace-name"
+            value={name}
+            placeholder="team-c"
+            aria-invalid={!!error}
+            aria-describedby={describedBy}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        )}
+      </Field>
+      <Field label="Description">
+        {({ id }) => (
+          <input
+            id={id}
+            class="md-input"
+            value={description}
+            onInput={(e) => setDescription(e.currentTarget.value)}
+          />
+        )}
+      </Field>
+      <button
+        type="submit"
+        class="md-button md-primary"
+        data-testid="md-create-workspace-submit"
+        disabled={!name || !!error || creating}
+      >
+        {creating ? "Creating…" : "Create"}
+      </button>
+    </form>
+  );
+}
+
+export function Workspaces() {
+  const workspaces = useTrait("workspaces");
+  const workspace = useTrait("workspace");
+  const connection = useTrait("connection");
+  return (
+    <div class="md-workspaces">
+      {workspaces.length === 0 ? (
+        <Empty>No workspaces yet.</Empty>
+      ) : (
+        <ul class="md-ws-list" aria-label="Workspaces">
+          {workspaces.map((ws) => (
+            <WorkspaceRow key={ws.id} ws={ws} current={ws.id === workspace?.id} />
+          ))}
+        </ul>
+      )}
+      {workspace && (
+        <CopyCode code={() => switchCode({ connection, workspace: null }, workspace.name)} />
+      )}
+      {connection.account_kind === "main" && <CreateWorkspace />}
+    </div>
+  );
+}
