@@ -30,3 +30,16 @@ def __getattr__(name: str) -> Any:
     module = _LAZY[name]
     value = importlib.import_module(f".{module or name}", __name__)
     return getattr(value, name) if module else value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext modeldeck`: the `%modeldeck` magics, imported only here so `import modeldeck` stays light."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload
+
+    unload(ipython)

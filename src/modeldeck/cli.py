@@ -1,6 +1,8 @@
 """The `modeldeck` command line: the same operations as the Python API, for terminals and scripts.
 
 Listings print a table, or JSON with `--json`. Errors print one line ending with the hint and exit 1.
+The commands' arguments and the small pieces of logic behind them are shared with the `%modeldeck`
+magic (modeldeck.magics), so a notebook and a terminal read the same words the same way.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 # ---- output --------------------------------------------------------------------------------------
 
 
-def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, title: str = "") -> None:
+def print_table(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, title: str = "") -> None:
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
@@ -64,11 +66,26 @@ def _deck(args: argparse.Namespace) -> Any:
 # ---- commands ------------------------------------------------------------------------------------
 
 
+def models_of(deck: Any, args: argparse.Namespace) -> list[Any]:
+    return deck.models(args.query, task=args.task, action=args.action).first(args.limit)
+
+
+def versions_of(deck: Any, args: argparse.Namespace) -> list[Any]:
+    return deck.versions(args.model, approval_status=args.status).first(args.limit)
+
+
+def tasks_of(deck: Any, args: argparse.Namespace) -> list[Any]:
+    """The workspace's tasks, or the one named (canceled first with --cancel)."""
+    if args.task_id:
+        return [(deck.cancel_task(args.task_id) if args.cancel else deck.task(args.task_id)).record]
+    return deck.tasks(status=args.status).first(args.limit)
+
+
 def cmd_workspaces(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
         current = deck.workspace.id if deck.workspace else None
         rows = [{**w.raw, "current": "*" if w.id == current else ""} for w in deck.workspaces()]
-    _emit(rows, ["current", "name", "id", "role", "description"], args.json, "workspaces")
+    print_table(rows, ["current", "name", "id", "role", "description"], args.json, "workspaces")
 
 
 def cmd_use(args: argparse.Namespace) -> None:
@@ -88,19 +105,18 @@ def cmd_use(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
-        listing = deck.models(args.query, task=args.task, action=args.action)
-        rows = [{**m.raw, "latest": m.latest} for m in listing.first(args.limit)]
-    _emit(rows, ["model_name", "task", "owner_workspace", "source", "actions", "latest"], args.json, "models")
+        rows = [{**m.raw, "latest": m.latest} for m in models_of(deck, args)]
+    print_table(rows, ["model_name", "task", "owner_workspace", "source", "actions", "latest"], args.json, "models")
 
 
 def cmd_versions(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
-        rows = [v.raw for v in deck.versions(args.model, approval_status=args.status).first(args.limit)]
-    _emit(rows, ["version_name", "approval_status", "format_type", "metrics", "labels", "created_at"], args.json,
+        rows = [v.raw for v in versions_of(deck, args)]
+    print_table(rows, ["version_name", "approval_status", "format_type", "metrics", "labels", "created_at"], args.json,
           "versions")  # fmt: skip
 
 
-def _json_arg(value: str | None, what: str) -> Any:
+def json_arg(value: str | None, what: str) -> Any:
     if value is None:
         return None
     text = Path(value[1:]).read_text() if value.startswith("@") else value
@@ -124,13 +140,19 @@ def _labels(pairs: list[str]) -> dict[str, str] | None:
     return out
 
 
+def version_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """`Deck.register`'s keyword arguments from the options `version_options` defines."""
+    return {
+        "version": args.version, "format": args.format, "framework": args.framework,
+        "metrics": json_arg(args.metrics, "--metrics"), "labels": _labels(args.label),
+        "source_type": args.source_type, "source_id": args.source_id, "description": args.description,
+    }  # fmt: skip
+
+
 def cmd_register(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
-        version = deck.register(
-            args.model, args.path, version=args.version, format=args.format, framework=args.framework,
-            metrics=_json_arg(args.metrics, "--metrics"), labels=_labels(args.label), source_type=args.source_type,
-            source_id=args.source_id, description=args.description, progress=not args.no_progress and not args.json,
-        )  # fmt: skip
+        progress = not args.no_progress and not args.json
+        version = deck.register(args.model, args.path, **version_fields(args), progress=progress)
     if args.json:
         print(json.dumps(version.raw, indent=2, default=str))
     else:
@@ -159,7 +181,7 @@ def cmd_revoke(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    inputs = _json_arg(args.input, "--input")
+    inputs = json_arg(args.input, "--input")
     with _deck(args) as deck:
         result = deck.predict(args.model, inputs, version=args.version, allow_unsafe=args.allow_unsafe)
     if args.json:
@@ -170,29 +192,43 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(f"  {name} {result.dtypes[name]} {result.shapes[name]}: {json.dumps(data)}")
 
 
+def chat_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in {"max_tokens": args.max_tokens, "temperature": args.temperature,
+                              "seed": args.seed}.items() if v is not None}  # fmt: skip
+
+
+def stream_chat(deck: Any, model: str, prompt: str, version: str | None, params: dict[str, Any]) -> Any:
+    """Print the reply as it is generated; return it whole, as a `Completion`."""
+    from .resources import Completion
+
+    text, last = [], None
+    with deck.chat(model, prompt, stream=True, version=version, **params) as chunks:
+        for last in chunks:
+            print(last.text, end="", flush=True)
+            text.append(last.text)
+    print()
+    finish = last.finish_reason if last else None
+    usage = last.usage if last else None
+    return Completion.from_json({
+        "model": model, "choices": [{"message": {"content": "".join(text)}, "finish_reason": finish}], "usage": usage,
+    })  # fmt: skip
+
+
 def cmd_chat(args: argparse.Namespace) -> None:
     """Stream the reply to the terminal as it is generated."""
-    params = {k: v for k, v in {"max_tokens": args.max_tokens, "temperature": args.temperature,
-                                "seed": args.seed}.items() if v is not None}  # fmt: skip
     with _deck(args) as deck:
         if args.json:
-            print(json.dumps(deck.chat(args.model, args.prompt, version=args.version, **params).raw, indent=2))
+            reply = deck.chat(args.model, args.prompt, version=args.version, **chat_params(args))
+            print(json.dumps(reply.raw, indent=2))
             return
-        with deck.chat(args.model, args.prompt, stream=True, version=args.version, **params) as chunks:
-            for chunk in chunks:
-                print(chunk.text, end="", flush=True)
-    print()
+        stream_chat(deck, args.model, args.prompt, args.version, chat_params(args))
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
     """List the workspace's tasks, or show (and with --cancel, cancel) one."""
     with _deck(args) as deck:
-        if args.task_id:
-            task = deck.cancel_task(args.task_id) if args.cancel else deck.task(args.task_id)
-            rows = [task.record.raw]
-        else:
-            rows = [t.raw for t in deck.tasks(status=args.status).first(args.limit)]
-    _emit(rows, ["id", "kind", "model", "version", "status", "progress", "created_at"], args.json, "tasks")
+        rows = [t.raw for t in tasks_of(deck, args)]
+    print_table(rows, ["id", "kind", "model", "version", "status", "progress", "created_at"], args.json, "tasks")
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
@@ -200,8 +236,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
     file = ProfileFile.load()
     if args.action == "list":
-        rows = [{**p.describe(), "default": "*" if file.default == name else ""} for name, p in sorted(file.profiles.items())]
-        _emit(rows, ["default", "name", "kind", "url", "home", "workspace", "key"], args.json, "profiles")
+        list_profiles(file, args.json)
         return
     if not args.name:
         raise InvalidParameter(f"`profile {args.action}` needs a profile name.", hint=f"modeldeck profile {args.action} NAME")
@@ -233,6 +268,18 @@ def cmd_profile(args: argparse.Namespace) -> None:
         print(f"profile {args.name!r} removed")
 
 
+def list_profiles(file: Any, as_json: bool = False) -> None:
+    """The profiles with where each key is kept, never the key."""
+    rows = [{**p.describe(), "default": "*" if file.default == name else ""} for name, p in sorted(file.profiles.items())]
+    print_table(rows, ["default", "name", "kind", "url", "home", "workspace", "key"], as_json, "profiles")
+
+
+def print_checks(checks: list[Any]) -> None:
+    for c in checks:
+        mark = {"ok": "✓", "warn": "!", "fail": "✗"}[c.status]
+        print(f"{mark} {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else ""))
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
 
@@ -240,9 +287,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
     else:
-        for c in checks:
-            mark = {"ok": "✓", "warn": "!", "fail": "✗"}[c.status]
-            print(f"{mark} {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else ""))
+        print_checks(checks)
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
@@ -298,6 +343,71 @@ def _recorded_pid(path: Path) -> int | None:
 # ---- parser --------------------------------------------------------------------------------------
 
 
+def define_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """The commands the terminal and the `%modeldeck` magic share; `command(name, help)` adds a subparser."""
+    command("workspaces", "list the workspaces you may enter")
+    p = command("models", "list the models the workspace may see")
+    p.add_argument("query", nargs="?", help="only models whose name contains this")
+    p.add_argument("--task")
+    p.add_argument("--action", help="only models this workspace may use for ACTION (e.g. inference)")
+    p.add_argument("--limit", type=int, default=200)
+    p = command("versions", "list a model's versions, newest first")
+    p.add_argument("model")
+    p.add_argument("--status", help="Pending, Approved or Rejected")
+    p.add_argument("--limit", type=int, default=100)
+    for name in ("approve", "reject"):
+        p = command(name, f"{name} a Pending version (final)")
+        p.add_argument("model")
+        p.add_argument("version")
+    p = command("authorize", "authorize another workspace to use a model")
+    p.add_argument("model")
+    p.add_argument("target", metavar="WORKSPACE")
+    p.add_argument("--action", action="append", help="inference (default), fine_tune or deploy; repeatable")
+    p = command("revoke", "take a workspace's authorization for a model away")
+    p.add_argument("model")
+    p.add_argument("target", metavar="WORKSPACE")
+    p = command("predict", "run a registered checkpoint")
+    p.add_argument("model")
+    p.add_argument("--input", "-i", required=True, help="JSON inputs, or @file.json")
+    p.add_argument("--version")
+    p.add_argument("--allow-unsafe", action="append", default=[], metavar="FORMAT")
+    p = command("tasks", "list the workspace's tasks, or show or cancel one")
+    p.add_argument("task_id", nargs="?", metavar="TASK")
+    p.add_argument("--status", help="PENDING, RUNNING, SUCCEEDED, FAILED or CANCELED")
+    p.add_argument("--cancel", action="store_true", help="cancel TASK")
+    p.add_argument("--limit", type=int, default=50)
+    command("doctor", "check the installation, credentials and platform, and say what to fix")
+
+
+def version_options(p: argparse.ArgumentParser) -> None:
+    """The new version's fields, for `register` (read back by `version_fields`)."""
+    p.add_argument("--version", "-v", dest="version", help="like 1.2.0 or 1.2.0_beta (default: bump the minor)")
+    p.add_argument("--format", help="format_type, e.g. ONNX, SkopsModel, XGBoost")
+    p.add_argument("--framework", help="framework_type, e.g. Pytorch, ScikitLearn")
+    p.add_argument("--metrics", help="JSON object or @file.json")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--source-type")
+    p.add_argument("--source-id")
+    p.add_argument("--description")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def chat_options(p: argparse.ArgumentParser) -> None:
+    """Chat's parameters (read back by `chat_params`)."""
+    p.add_argument("--version")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--seed", type=int)
+
+
+_SHARED = {
+    "workspaces": cmd_workspaces, "models": cmd_models, "versions": cmd_versions, "approve": _decision(True),
+    "reject": _decision(False), "authorize": cmd_authorize, "revoke": cmd_revoke, "predict": cmd_predict,
+    "tasks": cmd_tasks, "doctor": cmd_doctor,
+}  # fmt: skip
+_WITH_JSON = {"workspaces", "models", "versions", "predict", "tasks", "doctor"}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modeldeck", description="Work with model platforms from the terminal.")
     parser.add_argument("--version", action="version", version=f"modeldeck {__version__}")
@@ -312,57 +422,16 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         return p
 
-    command("workspaces", cmd_workspaces, "list the workspaces you may enter", listing=True)
+    define_commands(lambda name, help: command(name, _SHARED[name], help, listing=name in _WITH_JSON))
     command("use", cmd_use, "make a workspace the profile's default").add_argument("target", metavar="WORKSPACE")
-    p = command("models", cmd_models, "list the models the workspace may see", listing=True)
-    p.add_argument("query", nargs="?", help="only models whose name contains this")
-    p.add_argument("--task")
-    p.add_argument("--action", help="only models this workspace may use for ACTION (e.g. inference)")
-    p.add_argument("--limit", type=int, default=200)
-    p = command("versions", cmd_versions, "list a model's versions, newest first", listing=True)
-    p.add_argument("model")
-    p.add_argument("--status", help="Pending, Approved or Rejected")
-    p.add_argument("--limit", type=int, default=100)
     p = command("register", cmd_register, "register a checkpoint (file, folder or URI) as a model version", True)
     p.add_argument("path", help="local file or folder, or a URI such as oss://bucket/key")
     p.add_argument("--model", "-m", required=True)
-    p.add_argument("--version", "-v", dest="version", help="like 1.2.0 or 1.2.0_beta (default: bump the minor)")
-    p.add_argument("--format", help="format_type, e.g. ONNX, SkopsModel, XGBoost")
-    p.add_argument("--framework", help="framework_type, e.g. Pytorch, ScikitLearn")
-    p.add_argument("--metrics", help="JSON object or @file.json")
-    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--source-type")
-    p.add_argument("--source-id")
-    p.add_argument("--description")
-    p.add_argument("--no-progress", action="store_true")
-    for name, approve in (("approve", True), ("reject", False)):
-        p = command(name, _decision(approve), f"{name} a Pending version (final)")
-        p.add_argument("model")
-        p.add_argument("version")
-    p = command("authorize", cmd_authorize, "authorize another workspace to use a model")
-    p.add_argument("model")
-    p.add_argument("target", metavar="WORKSPACE")
-    p.add_argument("--action", action="append", help="inference (default), fine_tune or deploy; repeatable")
-    p = command("revoke", cmd_revoke, "take a workspace's authorization for a model away")
-    p.add_argument("model")
-    p.add_argument("target", metavar="WORKSPACE")
-    p = command("predict", cmd_predict, "run a registered checkpoint", listing=True)
-    p.add_argument("model")
-    p.add_argument("--input", "-i", required=True, help="JSON inputs, or @file.json")
-    p.add_argument("--version")
-    p.add_argument("--allow-unsafe", action="append", default=[], metavar="FORMAT")
+    version_options(p)
     p = command("chat", cmd_chat, "chat with a language model, streaming the reply", listing=True)
     p.add_argument("model")
     p.add_argument("prompt")
-    p.add_argument("--version")
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--seed", type=int)
-    p = command("tasks", cmd_tasks, "list the workspace's tasks, or show or cancel one", listing=True)
-    p.add_argument("task_id", nargs="?", metavar="TASK")
-    p.add_argument("--status", help="PENDING, RUNNING, SUCCEEDED, FAILED or CANCELED")
-    p.add_argument("--cancel", action="store_true", help="cancel TASK")
-    p.add_argument("--limit", type=int, default=50)
+    chat_options(p)
     p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
     p.add_argument("action", choices=["list", "add", "use", "remove"])
     p.add_argument("name", nargs="?")
@@ -372,7 +441,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace-name", "--ws", dest="workspace_name", help="the profile's default workspace")
     p.add_argument("--api-key", help="the key, or - to read it from standard input (stored in the keyring if any)")
     p.add_argument("--default", action="store_true", help="make it the default profile")
-    command("doctor", cmd_doctor, "check the installation, credentials and platform, and say what to fix", True)
 
     serve_p = command("serve", serve, "run the platform as a server (a team server with --db and --blobs)")
     serve_p.add_argument("--home", type=Path, help="state directory (default: MODELDECK_HOME or the user data dir)")

@@ -1,0 +1,354 @@
+"""`%modeldeck` and `%%modeldeck chat`: the CLI's commands in a notebook, on one deck per kernel.
+
+`%load_ext modeldeck` registers `ModelDeck`. Its subcommands take the CLI's arguments (one parser
+definition, in `cli.define_commands`) and return records and listings, which show as HTML tables with
+a text fallback. A `DeckError` shows as one line with its code and hint (IPython's `UsageError`, so the
+cell fails and "Run all" stops there, without a traceback). Arguments may name notebook variables:
+`$df` (or plain `df`) for predict inputs or a model to register.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from traitlets import Float, Int, Unicode, observe
+
+from . import cli
+from .errors import DeckError, InvalidParameter
+from .resources import Listing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports to IPython instead of exiting the kernel."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if status:
+            raise UsageError(message or f"{self.prog}: failed")
+        raise _HelpShown
+
+
+class _HelpShown(Exception):
+    """`-h` printed the help: nothing more to do."""
+
+
+def _parser() -> tuple[_Parser, tuple[str, ...]]:
+    parser = _Parser(prog="%modeldeck", description="Work with model platforms from a notebook.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help)
+
+    command("panel", "show the interactive panel on this notebook's deck")
+    command("use", "switch this notebook's deck to a workspace").add_argument("target", metavar="WORKSPACE")
+    cli.define_commands(command)
+    p = command("register", "register a checkpoint (path, URI or notebook variable) as a model version")
+    p.add_argument("model")
+    p.add_argument("source", help="a path, a URI or a variable ($clf): scikit-learn, ONNX, XGBoost")
+    cli.version_options(p)
+    p = command("chat", "%%%%modeldeck chat MODEL: the cell is the prompt, {name} inserts a variable")
+    p.add_argument("model")
+    cli.chat_options(p)
+    p = command("profile", "list the profiles (never their keys), or connect this notebook with one")
+    p.add_argument("name", nargs="?")
+    return parser, tuple(sub.choices)
+
+
+PARSER, COMMANDS = _parser()
+
+# Which names complete the word at a position: (subcommand, position after %modeldeck) -> kind.
+_COMPLETES = {
+    ("use", 2): "workspaces", ("versions", 2): "models", ("approve", 2): "models", ("reject", 2): "models",
+    ("authorize", 2): "models", ("authorize", 3): "workspaces", ("revoke", 2): "models",
+    ("revoke", 3): "workspaces", ("predict", 2): "models", ("register", 2): "models", ("chat", 2): "models",
+    ("profile", 2): "profiles",
+}  # fmt: skip
+_NOT_A_VARIABLE = object()
+
+
+class _Variables:
+    """The notebook's namespace for `str.format_map`, failing with a clear error on a missing name."""
+
+    def __init__(self, namespace: Mapping[str, Any]) -> None:
+        self._namespace = namespace
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._namespace:
+            raise InvalidParameter(
+                f"The prompt names {{{name}}}, which is not defined in the notebook.",
+                code="InvalidParameter.Prompt",
+                hint=f"Define {name} in a cell first, or write {{{{ and }}}} for literal braces.",
+            )
+        return self._namespace[name]
+
+
+def prompt(cell: str, namespace: Mapping[str, Any]) -> str:
+    """The cell with each `{name}` replaced by that notebook variable (`{{` and `}}` are literal braces)."""
+    try:
+        return cell.strip().format_map(_Variables(namespace))
+    except (ValueError, IndexError, AttributeError, KeyError) as exc:
+        raise InvalidParameter(
+            f"The prompt's braces do not name a variable: {exc}.",
+            code="InvalidParameter.Prompt",
+            hint="Write {name} to insert a variable, {{ and }} for literal braces.",
+        ) from None
+
+
+class _Names:
+    """Names for tab completion, fetched on a worker thread and kept a short while.
+
+    A Tab never waits longer than `wait()` seconds and never raises: a slow fetch answers nothing now
+    and its names at the next Tab; a failed one answers nothing until it is tried again.
+    """
+
+    def __init__(self, fetch: Callable[[str], list[str]], wait: Callable[[], float], ttl: float = 30) -> None:
+        self._fetch = fetch
+        self._wait = wait
+        self._ttl = ttl
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="modeldeck-complete")
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._pending: dict[str, Future[list[str]]] = {}
+
+    def get(self, kind: str) -> list[str]:
+        cached = self._cache.get(kind)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        future = self._pending.get(kind)
+        if future is None:
+            future = self._pending[kind] = self._pool.submit(self._fetch, kind)
+        try:
+            names = future.result(timeout=self._wait())
+        except TimeoutError:
+            return cached[1] if cached else []
+        except Exception:
+            names = []
+        self._pending.pop(kind, None)
+        self._cache[kind] = (time.monotonic(), names)
+        return names
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._pending.clear()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _option(trait: Any) -> Any:
+    """A setting of `%config ModelDeck.<name>` (and of ipython_config.py)."""
+    return trait.tag(config=True)
+
+
+@magics_class
+class ModelDeck(Magics):
+    """The `%modeldeck` line magic and `%%modeldeck chat` cell magic; defaults via `%config ModelDeck.*`."""
+
+    profile = _option(Unicode(None, allow_none=True, help="Profile to connect with (default: the default)."))
+    workspace = _option(Unicode(None, allow_none=True, help="Workspace to start in (default: profile's)."))
+    max_tokens = _option(Int(None, allow_none=True, help="The default --max-tokens of %%modeldeck chat."))
+    completion_timeout = _option(Float(0.5, help="Seconds a Tab may wait for workspace or model names."))
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell, **kwargs)
+        self._deck: Any = None
+        self._lock = threading.Lock()  # completion may connect on its worker thread
+        self._names = _Names(self._fetch_names, lambda: self.completion_timeout)
+
+    @property
+    def deck(self) -> Any:
+        """This notebook's deck, connected on first use and reused by every magic."""
+        with self._lock:
+            if self._deck is None:
+                from .deck import connect
+
+                self._deck = connect(self.profile, workspace=self.workspace)
+            return self._deck
+
+    @observe("profile", "workspace")
+    def _reconnect(self, change: Any) -> None:
+        """The next magic connects anew. The old deck is left open: a panel or a variable may still use it."""
+        with self._lock:
+            self._deck = None
+        self._names.clear()
+
+    @no_var_expand
+    @line_cell_magic
+    def modeldeck(self, line: str, cell: str | None = None) -> Any:
+        """Run `%modeldeck -h` for the subcommands."""
+        try:
+            try:
+                args = PARSER.parse_args(shlex.split(line))
+            except ValueError as exc:  # unbalanced quotes
+                raise UsageError(f"%modeldeck: {exc}") from None
+            if cell is None and args.command == "chat":
+                raise UsageError("chat is a cell magic: %%modeldeck chat MODEL, the cell being the prompt")
+            if cell is not None and args.command != "chat":
+                raise UsageError(f"{args.command} is a line magic: %modeldeck {args.command} ...")
+            return getattr(self, f"_{args.command}")(args, *([cell] if cell is not None else []))
+        except _HelpShown:
+            return None
+        except DeckError as exc:
+            raise UsageError(str(exc)) from None
+
+    # ---- subcommands ------------------------------------------------------------------------------
+
+    def _panel(self, args: argparse.Namespace) -> Any:
+        from .panel import Panel
+
+        return Panel(deck=self.deck)
+
+    def _workspaces(self, args: argparse.Namespace) -> Listing[Any]:
+        current = self.deck.workspace.name if self.deck.workspace else None
+        return _shown(self.deck.workspaces(), f"workspaces (current: {current})")
+
+    def _use(self, args: argparse.Namespace) -> Any:
+        workspace = self.deck.use(args.target)
+        self._names.clear()
+        return workspace
+
+    def _models(self, args: argparse.Namespace) -> Listing[Any]:
+        return _shown(cli.models_of(self.deck, args), "models")
+
+    def _versions(self, args: argparse.Namespace) -> Listing[Any]:
+        return _shown(cli.versions_of(self.deck, args), f"versions of {args.model}")
+
+    def _register(self, args: argparse.Namespace) -> Any:
+        from .checkpoints import save_for_register
+
+        fields = cli.version_fields(args)
+        source = self._variable(args.source)
+        with tempfile.TemporaryDirectory(prefix="modeldeck-register-") as folder:
+            if source is _NOT_A_VARIABLE:
+                path = args.source
+            elif isinstance(source, (str, os.PathLike)):
+                path = source
+            else:
+                path, fmt, framework = save_for_register(source, folder)
+                fields["format"] = fields["format"] or fmt
+                fields["framework"] = fields["framework"] or framework
+            version = self.deck.register(args.model, path, **fields, progress=not args.no_progress)
+        self._names.clear()
+        return version
+
+    def _approve(self, args: argparse.Namespace) -> Any:
+        return self.deck.approve(args.model, args.version)
+
+    def _reject(self, args: argparse.Namespace) -> Any:
+        return self.deck.reject(args.model, args.version)
+
+    def _authorize(self, args: argparse.Namespace) -> Any:
+        return self.deck.authorize(args.model, args.target, actions=args.action or ["inference"])
+
+    def _revoke(self, args: argparse.Namespace) -> None:
+        self.deck.revoke(args.model, args.target)
+        print(f"workspace {args.target!r} may no longer use {args.model!r}")
+
+    def _predict(self, args: argparse.Namespace) -> Any:
+        inputs = self._variable(args.input)
+        if inputs is _NOT_A_VARIABLE:
+            inputs = cli.json_arg(args.input, "--input")
+        return self.deck.predict(args.model, inputs, version=args.version, allow_unsafe=args.allow_unsafe)
+
+    def _chat(self, args: argparse.Namespace, cell: str) -> Any:
+        params = cli.chat_params(args)
+        if self.max_tokens is not None:
+            params.setdefault("max_tokens", self.max_tokens)
+        text = prompt(cell, self.shell.user_ns)
+        return cli.stream_chat(self.deck, args.model, text, args.version, params)
+
+    def _tasks(self, args: argparse.Namespace) -> Listing[Any]:
+        return _shown(cli.tasks_of(self.deck, args), "tasks")
+
+    def _profile(self, args: argparse.Namespace) -> Any:
+        if args.name:
+            previous, self.profile = self.profile, args.name
+            try:
+                return self.deck
+            except DeckError:
+                self.profile = previous
+                raise
+        from .profiles import ProfileFile
+
+        cli.list_profiles(ProfileFile.load())
+        if self._deck is not None:
+            print(f"this notebook uses profile {self._deck.profile!r}")
+        return None
+
+    def _doctor(self, args: argparse.Namespace) -> None:
+        from .doctor import diagnose
+
+        cli.print_checks(diagnose(self.profile))
+
+    # ---- helpers ----------------------------------------------------------------------------------
+
+    def _variable(self, token: str) -> Any:
+        """The notebook variable `$name` (or `name`) refers to, else `_NOT_A_VARIABLE`."""
+        namespace = self.shell.user_ns
+        name = token[1:] if token.startswith("$") else token
+        if name.isidentifier() and name in namespace:
+            return namespace[name]
+        if token.startswith("$"):
+            raise InvalidParameter(
+                f"There is no variable {name!r} in the notebook.",
+                code="InvalidParameter.Variable",
+                hint="Define it in a cell first, or pass JSON, a path or a URI.",
+            )
+        return _NOT_A_VARIABLE
+
+    def complete(self, event: Any) -> list[str]:
+        """IPython's `complete_command` hook: subcommands, then workspace, model or profile names."""
+        try:
+            words = event.text_until_cursor.split()
+            if event.text_until_cursor[-1:].isspace():
+                words.append("")
+            if len(words) == 2:
+                return list(COMMANDS)
+            kind = _COMPLETES.get((words[1], len(words) - 1)) if len(words) > 2 else None
+            return self._names.get(kind) if kind else []
+        except Exception:  # a Tab must never show a traceback
+            return []
+
+    def _fetch_names(self, kind: str) -> list[str]:
+        if kind == "profiles":
+            from .profiles import ProfileFile
+
+            return sorted(ProfileFile.load().profiles)
+        if kind == "workspaces":
+            return [w.name for w in self.deck.workspaces()]
+        return [m.name for m in self.deck.models().first(1000)]
+
+
+def _shown(items: list[Any], title: str) -> Listing[Any]:
+    """Records already fetched, shown as a listing's table."""
+    return Listing(lambda cursor: (items, None), title)
+
+
+def load(ipython: Any) -> None:
+    magics = ModelDeck(ipython)
+    ipython.register_magics(magics)
+    for key in ("%modeldeck", "%%modeldeck"):
+        ipython.set_hook("complete_command", lambda _shell, event: magics.complete(event), str_key=key)
+
+
+def unload(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.pop(ModelDeck.__name__, None)
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("modeldeck", None)
+    for key in ("%modeldeck", "%%modeldeck"):
+        ipython.strdispatchers["complete_command"].strs.pop(key, None)
+    if magics is not None:
+        if magics in ipython.configurables:
+            ipython.configurables.remove(magics)
+        magics._names.close()
