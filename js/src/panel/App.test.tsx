@@ -191,3 +191,39 @@ describe("the panel", () => {
     expect(model.sent.at(-1)).toMatchObject({ name: "cancel", args: { job: "j1" } });
   });
 });
+
+describe("several views of one model", () => {
+  it("stay in step, and each answer reaches only the view that asked", async () => {
+    const model = new FakeModel({ ...sampleTraits(), view: "models", models: sampleModels(20) });
+    const els = [document.createElement("div"), document.createElement("div")];
+    const unmounts: (() => void)[] = [];
+    for (const el of els) {
+      document.body.append(el);
+      act(() => void unmounts.push(mount(model, el)));
+    }
+    const rows = (el: HTMLElement) => el.querySelectorAll<HTMLElement>('[data-testid="md-model-row"]');
+    act(() => rows(els[0])[4].click());
+    const select = model.sent.at(-1)!;
+    expect(select).toMatchObject({ name: "select", args: { model: "model-00004" } });
+    act(() => model.update({ selected: { model: "model-00004", version: null }, versions: sampleVersions() }));
+    for (const el of els) {
+      expect(el.querySelector(".md-detail-title")!.textContent).toBe("model 4");
+      expect(el.querySelectorAll('[data-testid="md-version-row"]')).toHaveLength(5);
+    }
+    act(() => model.reply(select.id, { ok: true }));
+    await act(async () => {});
+    act(() => unmounts.forEach((u) => u()));
+    expect(model.listenerCount("msg:custom")).toBe(0);
+  });
+});
+
+describe("a host that has not loaded yet", () => {
+  it("renders every tab from empty traits", () => {
+    for (const view of ["workspaces", "models", "register", "inference"]) {
+      const { q } = open({ view, connection: {}, enums: {}, chat: {}, selected: {}, models: [], workspace: null });
+      expect(q("md-panel")).not.toBeNull();
+      act(() => unmount?.());
+      unmount = null;
+    }
+  });
+});

@@ -1,5 +1,7 @@
 // A small line chart of one metric across versions, oldest on the left. Plain SVG: no chart library.
 
+import { formatNumber as fmt } from "./format";
+
 export interface Point {
   label: string;
   value: number;
@@ -9,9 +11,6 @@ const W = 320;
 const H = 120;
 const PAD = { left: 44, right: 12, top: 10, bottom: 22 };
 
-function fmt(n: number): string {
-  return Math.abs(n) >= 1000 || (n !== 0 && Math.abs(n) < 0.01) ? n.toExponential(2) : String(+n.toFixed(4));
-}
 
 export function MetricChart({ metric, points }: { metric: string; points: readonly Point[] }) {
   if (points.length === 0) return null;

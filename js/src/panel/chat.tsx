@@ -88,7 +88,7 @@ export function ChatView({ model, version }: { model: string; version: string | 
   const other = chat.model && chat.model !== model;
   return (
     <div class="md-chat">
-      {other && <p class="md-muted">This transcript is with another model; sending continues it with this one.</p>}
+      {other && <p class="md-muted">This transcript is with another model; sending starts a new one.</p>}
       <Transcript />
       <form class="md-composer" onSubmit={(e) => (e.preventDefault(), submit())}>
         <Field label="Message" hint="Enter sends, Shift+Enter adds a line.">

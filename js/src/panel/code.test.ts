@@ -43,12 +43,12 @@ describe("copy as code", () => {
     keyless(code);
   });
 
-  it("register from a kernel variable saves it first", () => {
-    const code = registerCode(ctx, { model: "iris", source: { variable: "clf" }, fields: {} }, [
-      { name: "clf", type: "RandomForestClassifier", format: "SkopsModel" },
-    ]);
-    expect(code).toContain('sio.dump(clf, "clf.skops")');
-    expect(code).toContain('deck.register("iris", "clf.skops")');
+  it("register from a kernel variable writes it as a checkpoint first", () => {
+    const code = registerCode(ctx, { model: "iris", source: { variable: "clf" }, fields: {} });
+    expect(code).toContain('path, fmt, framework = save_for_register(clf, "checkpoints")');
+    expect(code).toContain('deck.register("iris", path, format=fmt, framework=framework)');
+    const chosen = registerCode(ctx, { model: "iris", source: { variable: "clf" }, fields: { format_type: "ONNX" } });
+    expect(chosen).toContain('deck.register("iris", path, format="ONNX", framework=framework)');
   });
 
   it("predict, inline or as a task", () => {

@@ -1,7 +1,7 @@
 // "Copy as code": the Python that does what the panel is about to do, built from the same arguments as
 // the action. It names a profile, never a key or a URL.
 
-import type { Connection, Message, Variable } from "./types";
+import type { Connection, Message } from "./types";
 
 /** A Python literal for JSON-like data. JSON string escapes are valid Python escapes. */
 export function py(value: unknown): string {
@@ -64,34 +64,30 @@ export interface RegisterArgs {
   fields: RegisterFields;
 }
 
-/** A kernel variable has no path: say how to save it first (skops for scikit-learn). */
-function saveVariable(variable: string, found: Variable | undefined): [string, string] {
-  if (found?.format === "SkopsModel") {
-    const file = `${variable}.skops`;
-    return [`import skops.io as sio\n\nsio.dump(${variable}, ${py(file)})\n`, py(file)];
-  }
-  return [`# save \`${variable}\` to a file or folder first, then pass its path\n`, py(`${variable}-checkpoint`)];
-}
-
-export function registerCode(ctx: CodeContext, args: RegisterArgs, variables: readonly Variable[] = []): string {
+/** The same arguments the `register` action carries, as a call of `Deck.register`. */
+export function registerCode(ctx: CodeContext, args: RegisterArgs): string {
+  const f = args.fields;
+  const fromVariable = "variable" in args.source;
   let before = "";
   let source: string;
   if ("variable" in args.source) {
-    const name = args.source.variable;
-    [before, source] = saveVariable(name, variables.find((v) => v.name === name));
+    // A kernel variable has no path: write it as a checkpoint first, as the panel does.
+    before = `from modeldeck.checkpoints import save_for_register\n\npath, fmt, framework = save_for_register(${args.source.variable}, "checkpoints")\n`;
+    source = "path";
   } else {
     source = py("path" in args.source ? args.source.path : args.source.uri);
   }
-  const f = args.fields;
-  const rest = kwargs({
-    version: f.version_name,
-    format: f.format_type,
-    framework: f.framework_type,
-    metrics: f.metrics && Object.keys(f.metrics).length ? f.metrics : undefined,
-    labels: f.labels && Object.keys(f.labels).length ? f.labels : undefined,
-    description: f.description,
-  });
-  const body = `v = ${call("deck.register", [py(args.model), source, ...rest])}\nprint(v.version, v.approval_status)`;
+  const rest = [
+    ...kwargs({ version: f.version_name }),
+    f.format_type ? `format=${py(f.format_type)}` : fromVariable ? "format=fmt" : "",
+    f.framework_type ? `framework=${py(f.framework_type)}` : fromVariable ? "framework=framework" : "",
+    ...kwargs({
+      metrics: f.metrics && Object.keys(f.metrics).length ? f.metrics : undefined,
+      labels: f.labels && Object.keys(f.labels).length ? f.labels : undefined,
+      description: f.description,
+    }),
+  ].filter(Boolean);
+  const body = `v = ${call("deck.register", [py(args.model), source, ...rest])}\nprint(v.version_name, v.approval_status)`;
   return `${preamble(ctx)}\n${before ? `\n${before}` : ""}${body}\n`;
 }
 

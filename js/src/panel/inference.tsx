@@ -9,9 +9,11 @@ import { Empty, Field } from "./ui";
 
 const CHAT_TASKS = /chat|text-generation|text2text|conversational|llm|completion|instruct/i;
 
-/** A language model by its task, or by a version in the one format the platform chats with. */
+const CHAT_FORMAT = "SafeTensors"; // the one format the platform chats with
+
+/** A language model by its task, or by the format of the chosen (else the latest) version. */
 export function looksLikeChat(model: ModelInfo, version?: Version): boolean {
-  return CHAT_TASKS.test(model.task ?? "") || version?.format_type === "SafeTensors";
+  return CHAT_TASKS.test(model.task ?? "") || (version?.format_type ?? model.latest_format) === CHAT_FORMAT;
 }
 
 type Mode = "auto" | "chat" | "predict";
@@ -74,6 +76,7 @@ export function Inference() {
     <div class="md-inference">
       <Pickers model={model} />
       <div class="md-segmented" role="group" aria-label="Call as">
+        <span class="md-muted">Call as</span>
         {(["auto", "chat", "predict"] as const).map((m) => (
           <button key={m} type="button" class="md-button md-small" aria-pressed={mode === m} onClick={() => setMode(m)}>
             {m === "auto" ? `Auto (${chat ? "chat" : "predict"})` : m === "chat" ? "Chat" : "Predict"}

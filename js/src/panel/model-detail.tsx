@@ -2,6 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
+import { formatNumber, formatTime } from "./format";
 import { useAction, useTrait } from "./model";
 import type { Grant, ModelInfo, Version } from "./types";
 import { Badge, Empty, Field } from "./ui";
@@ -60,8 +61,8 @@ function Versions({ model, versions, admin }: { model: ModelInfo; versions: read
                 {m}
               </th>
             ))}
-            <th scope="col">Labels</th>
             <th scope="col">Created</th>
+            <th scope="col">Labels</th>
           </tr>
         </thead>
         <tbody>
@@ -81,15 +82,13 @@ function Versions({ model, versions, admin }: { model: ModelInfo; versions: read
                 <Badge kind={v.approval_status}>{v.approval_status}</Badge>
                 {admin && v.approval_status === "Pending" && <Decision model={model.id} version={v.version_name} />}
               </td>
-              <td>
-                {v.format_type}
-                {v.framework_type && <span class="md-muted"> · {v.framework_type}</span>}
-              </td>
+              <td title={v.framework_type || undefined}>{v.format_type}</td>
               {metrics.map((m) => (
                 <td key={m} class="md-num">
-                  {v.metrics?.[m] ?? ""}
+                  {typeof v.metrics?.[m] === "number" ? formatNumber(v.metrics[m]) : ""}
                 </td>
               ))}
+              <td class="md-muted md-nowrap">{formatTime(v.created_at)}</td>
               <td>
                 {Object.entries(v.labels ?? {}).map(([k, val]) => (
                   <span class="md-chip" key={k}>
@@ -97,7 +96,6 @@ function Versions({ model, versions, admin }: { model: ModelInfo; versions: read
                   </span>
                 ))}
               </td>
-              <td class="md-muted">{v.created_at?.slice(0, 16).replace("T", " ")}</td>
             </tr>
           ))}
         </tbody>

@@ -109,8 +109,13 @@ export function useDeck(): Deck {
   return deck;
 }
 
+/** A trait's value; a record missing keys (a host's `{}` before its first load) gets the defaults' keys. */
 function read<K extends keyof Traits>(model: AnyModel, name: K): Traits[K] {
-  return model.get(name) ?? DEFAULTS[name];
+  const value = model.get(name);
+  const fallback = DEFAULTS[name];
+  if (value === null || value === undefined) return fallback;
+  const record = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  return record(value) && record(fallback) ? ({ ...(fallback as object), ...value } as Traits[K]) : value;
 }
 
 /** A trait's value, re-rendering the component on every `change:<name>`. */

@@ -2,6 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { predictCode } from "./code";
+import { formatNumber } from "./format";
 import { useAction, useTrait } from "./model";
 import type { Prediction } from "./types";
 import { CopyCode, Field } from "./ui";
@@ -78,10 +79,11 @@ function TableEditor({ table, onChange }: { table: Table; onChange: (t: Table) =
 }
 
 function cell(value: unknown): string {
+  if (typeof value === "number") return formatNumber(value, 6);
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-const FINISHED = ["succeeded", "failed", "cancelled"];
+const FINISHED = ["SUCCEEDED", "FAILED", "CANCELED", "CANCELLED"]; // the platform spells CANCELED
 
 function Outputs({ prediction }: { prediction: Prediction }) {
   const task = prediction.task;
@@ -92,7 +94,7 @@ function Outputs({ prediction }: { prediction: Prediction }) {
         {prediction.version ? ` ${prediction.version}` : ""}
         {task && ` · task ${task.id}: ${task.status}`}
       </div>
-      {task && !FINISHED.includes(task.status) && <div class="md-progress md-indeterminate" aria-hidden="true"><div class="md-progress-fill" /></div>}
+      {task && !FINISHED.includes(task.status.toUpperCase()) && <div class="md-progress md-indeterminate" aria-hidden="true"><div class="md-progress-fill" /></div>}
       {prediction.rows.length > 0 && (
         <div class="md-table-wrap">
           <table class="md-table">
@@ -136,7 +138,8 @@ export function PredictView({ model, version }: { model: string; version: string
   const args = () => ({ model, version: version ?? undefined, inputs: inputs.ok ? inputs.value : null, as_task: asTask });
   return (
     <div class="md-predict">
-      <div class="md-segmented" role="group" aria-label="Input as">
+      <div class="md-segmented" role="group" aria-label="Inputs as">
+        <span class="md-muted">Inputs as</span>
         <button type="button" class="md-button md-small" aria-pressed={mode === "json"} onClick={() => setMode("json")}>
           JSON
         </button>

@@ -153,7 +153,6 @@ export function Register() {
   const jobs = useTrait("jobs");
   const connection = useTrait("connection");
   const workspace = useTrait("workspace");
-  const variables = useTrait("variables");
   const [register, registering] = useAction<Version>("register");
   const [form, setForm] = useState<RegisterForm>(EMPTY_FORM);
   const [actionId, setActionId] = useState<string | null>(null);
@@ -281,9 +280,7 @@ export function Register() {
         {check.missing.length > 0 && <span class="md-muted">Needs {check.missing.join(" and ")}.</span>}
         {check.args && (
           <CopyCode
-            code={() =>
-              registerCode({ connection, workspace: workspace?.name ?? null }, check.args!, variables)
-            }
+            code={() => registerCode({ connection, workspace: workspace?.name ?? null }, check.args!)}
           />
         )}
       </div>

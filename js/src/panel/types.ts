@@ -29,6 +29,7 @@ export interface ModelInfo {
   actions: string[];
   latest_version: string | null;
   latest_approval: Approval | null;
+  latest_format?: string | null;
   labels: Record<string, string>;
   description: string;
 }

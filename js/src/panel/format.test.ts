@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { formatNumber, formatTime } from "./format";
+
+describe("formatNumber", () => {
+  it("hides float noise, keeps integers and large values whole", () => {
+    expect(formatNumber(0.9099999999999999)).toBe("0.91");
+    expect(formatNumber(0.83000000001)).toBe("0.83");
+    expect(formatNumber(12345.678)).toBe("12346");
+    expect(formatNumber(3)).toBe("3");
+    expect(formatNumber(-1.23456)).toBe("-1.235");
+    expect(formatNumber(0.00001234)).toBe("1.234e-5");
+    expect(formatNumber(0.123456789, 6)).toBe("0.123457");
+  });
+});
+
+describe("formatTime", () => {
+  it("shows minutes", () => {
+    expect(formatTime("2025-01-15T10:30:59.123Z")).toBe("2025-01-15 10:30");
+    expect(formatTime(null)).toBe("");
+  });
+});
