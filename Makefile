@@ -24,17 +24,22 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# PostgreSQL from Debian's packages, for the store suite (the tests start their own cluster).
+# From Debian's packages: PostgreSQL for the store suite (the tests start their own cluster) and Chromium
+# for the browser tests (Playwright drives it; browser downloads do not work here).
+SYSTEM_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v chromium),,chromium)
+
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else echo "note: PostgreSQL is not installed; its tests will be skipped (apt-get install postgresql)"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	  else echo "error: install $(SYSTEM_PACKAGES) (sudo apt-get install $(SYSTEM_PACKAGES))"; exit 1; fi; \
 	fi
 
 test-deps: install system-deps
 
+# The view's unit tests (vitest), then everything else: platform, client, magics, tutorials, browser.
 test: test-deps
+	cd js && npm test
 	$(PY) -m pytest
 
 lab: install

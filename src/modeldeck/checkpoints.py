@@ -12,6 +12,18 @@ from typing import Any
 from .errors import InvalidParameter
 
 
+KINDS = (
+    ("sklearn.base", "BaseEstimator", "SkopsModel"),
+    ("onnx", "ModelProto", "ONNX"),
+    ("xgboost", "Booster", "XGBoost"),
+)
+
+
+def describe(obj: Any) -> str | None:
+    """The format `obj` would be registered as, or None when it is not a model this module can save."""
+    return next((fmt for module, name, fmt in KINDS if _instance(obj, module, name)), None)
+
+
 def save_for_register(obj: Any, directory: str | Path) -> tuple[Path, str, str]:
     """Write `obj` into `directory`; return (file, format_type, framework_type) for `Deck.register`.
 

@@ -42,11 +42,11 @@ class Cancelled(Exception):
 
 
 class _Job:
-    def __init__(self, state: DeckState, kind: str, label: str, cancellable: bool) -> None:
+    def __init__(self, state: DeckState, kind: str, label: str, cancellable: bool, action: str) -> None:
         self.state, self.id = state, uuid.uuid4().hex[:12]
         self.cancelled = threading.Event()
         self.row = {"id": self.id, "kind": kind, "label": label, "status": "running", "progress": None,
-                    "detail": "", "cancellable": cancellable}  # fmt: skip
+                    "detail": "", "cancellable": cancellable, "action": action}  # fmt: skip
         self._shown = 0.0
 
     def update(self, *, force: bool = False, **changes: Any) -> None:
@@ -128,7 +128,7 @@ class DeckState(HasTraits):
         self._long.shutdown(wait=False, cancel_futures=True)
 
     def _perform(self, action_id: str, name: str, handler: Any, args: dict[str, Any], reply: Reply) -> None:
-        self._acting.on = True
+        self._acting.on, self._acting.id = True, action_id
         try:
             result, error = handler(**args), None
         except TypeError as exc:  # wrong arguments from a view of another version
@@ -341,7 +341,7 @@ class DeckState(HasTraits):
         return self.prediction
 
     def _start(self, *, kind: str, label: str, cancellable: bool) -> _Job:
-        job = _Job(self, kind, label, cancellable)
+        job = _Job(self, kind, label, cancellable, getattr(self._acting, "id", ""))
         self._running[job.id] = job
         job.update(force=True)
         return job

@@ -1,0 +1,196 @@
+"""A real JupyterLab server, a real kernel and Debian's headless Chromium driven by Playwright.
+
+`lab` starts `jupyter lab` on a free loopback port with its own root, settings, runtime dir and modeldeck
+home, seeded through the public client; `page` opens a notebook in Chromium; `Kernel` reads the notebook's
+kernel directly (through its connection file) so tests can assert what the kernel's state became.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import wait_for  # noqa: F401  (re-exported for the browser tests)
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def notebook(cells: list[str]) -> dict[str, Any]:
+    return {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": src} for i, src in enumerate(cells)],  # fmt: skip
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    env: dict[str, str]
+    runtime: Path
+    admin_key: str
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.url}{path}", params={"token": self.token}, timeout=30, **kwargs)
+
+    def write_notebook(self, name: str, cells: list[str]) -> str:
+        (self.root / name).write_text(json.dumps(notebook(cells)))
+        return name
+
+    def kernel(self, notebook_name: str) -> Kernel:
+        sessions = self.api("GET", "/api/sessions").json()
+        session = next(s for s in sessions if s["path"] == notebook_name)
+        return Kernel(self.runtime / f"kernel-{session['kernel']['id']}.json")
+
+
+class Kernel:
+    """A second client of a running notebook kernel: evaluate an expression there, get its repr back."""
+
+    def __init__(self, connection_file: Path) -> None:
+        from jupyter_client import BlockingKernelClient
+
+        self._client = BlockingKernelClient(connection_file=str(connection_file))
+        self._client.load_connection_file()
+        self._client.start_channels()
+        self._client.wait_for_ready(timeout=60)
+
+    def eval(self, expression: str) -> Any:
+        """The value of a JSON-able expression in the kernel's namespace."""
+        out: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+                out.append(msg["content"]["text"])
+
+        code = f"import json as _json; print(_json.dumps({expression}))"
+        reply = self._client.execute_interactive(code, output_hook=hook, timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return json.loads("".join(out))
+
+    def run(self, code: str) -> None:
+        reply = self._client.execute_interactive(code, output_hook=lambda msg: None, timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+
+    def close(self) -> None:
+        self._client.stop_channels()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("lab")
+    root, home, settings, runtime = (base / n for n in ("root", "home", "settings", "runtime"))
+    for folder in (root, settings, runtime):
+        folder.mkdir()
+    # Widget state is saved into the notebook, as a user who turned it on would: the secret test reads it.
+    manager = settings / "@jupyter-widgets" / "jupyterlab-manager"
+    manager.mkdir(parents=True)
+    (manager / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
+    news = settings / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    env = {
+        **os.environ,
+        "MODELDECK_HOME": str(home),
+        "MODELDECK_CONFIG": str(base / "config" / "profiles.toml"),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    for name in ("MODELDECK_PROFILE", "MODELDECK_API_KEY", "MODELDECK_URL", "MODELDECK_WORKSPACE", "ANYWIDGET_HMR"):
+        env.pop(name, None)
+    from modeldeck import embedded
+
+    admin_key = embedded.ensure(home).admin_key
+    assert admin_key
+    port, token = _free_port(), secrets.token_hex(16)
+    log = (base / "lab.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"jupyter lab did not start: {(base / 'lab.log').read_text()[-2000:]}")
+        time.sleep(0.2)
+    try:
+        yield Lab(url, token, root, env, runtime, admin_key)
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        embedded.stop(home)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Chromium is not installed: run `make test-deps` (apt-get install chromium).")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
+    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=color_scheme)
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
+    try:  # a notebook never opened before may ask which kernel to start
+        select.wait_for(timeout=3_000)
+        select.click()
+    except Exception:
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    return page

@@ -1,0 +1,219 @@
+"""The notebook panel in a real JupyterLab, clicked through in headless Chromium.
+
+One notebook shows the panel twice (two views of one widget); the kernel is read directly to check that
+what the browser did reached the kernel's DeckState.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import modeldeck as md
+from modeldeck import examples
+
+from .conftest import ARTIFACTS, Lab, open_notebook, wait_for
+
+pytestmark = pytest.mark.browser
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def seeded(lab: Lab) -> dict[str, Any]:
+    """Workspaces and models made through the public client, before the notebook opens."""
+    home = Path(lab.env["MODELDECK_HOME"])
+    with md.connect(home=home) as deck:
+        team = deck.create_workspace("team-b", description="the second team")
+        lin = examples.onnx_linear(lab.root / "ckpt" / "linear.onnx")
+        deck.register("lin", lin, version="1.0.0", format="ONNX", metrics={"acc": 0.8}, progress=False)
+        deck.register("lin", lin, version="1.1.0", format="ONNX", metrics={"acc": 0.9}, progress=False)
+        deck.register(XSS, lin, format="ONNX", progress=False)
+        lm = examples.tiny_causal_lm(lab.root / "ckpt" / "lm")
+        deck.register("tiny-lm", lm, format="SafeTensors", progress=False)
+        deck.authorize("lin", team.id, ["fine_tune"])  # team-b sees lin but may not run it
+        upload = examples.onnx_linear(lab.root / "upload-me.onnx", seed=3)
+    return {"team": team.id, "upload": str(upload)}
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
+    name = lab.write_notebook("panel.ipynb", [
+        "import modeldeck as md\ndeck = md.connect()\npanel = deck.panel()\npanel",
+        "panel  # a second view of the same widget",
+    ])  # fmt: skip
+    page = open_notebook(browser, lab, name)
+    try:
+        page.wait_for_selector("[data-testid=md-panel]", timeout=90_000)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "panel-failed-to-render.png"))
+        raise AssertionError(f"the panel did not render; page errors: {page.errors}") from None
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def kernel(page: Any, lab: Lab) -> Any:
+    kernel = lab.kernel("panel.ipynb")
+    yield kernel
+    kernel.close()
+
+
+def first_view(page: Any) -> Any:
+    return page.locator("[data-testid=md-panel]").first
+
+
+def current_workspace(view: Any) -> Any:
+    return view.locator("[data-testid=md-workspace-row][aria-current=true]")
+
+
+def test_the_panel_renders_twice_and_shows_the_workspaces(page: Any):
+    assert page.locator("[data-testid=md-panel]").count() == 2
+    view = first_view(page)
+    view.get_by_test_id("md-tab-workspaces").click()
+    rows = view.get_by_test_id("md-workspace-row")
+    rows.nth(1).wait_for()
+    assert rows.count() == 2 and "the second team" in " ".join(rows.all_inner_texts())
+    assert "default" in current_workspace(view).inner_text()
+
+
+def test_switching_workspace_reaches_the_kernel_and_every_view(page: Any, kernel: Any, seeded: dict[str, Any]):
+    view = first_view(page)
+    view.get_by_test_id("md-tab-workspaces").click()
+    view.locator(f"[data-testid=md-workspace-row][data-id='{seeded['team']}']").click()
+    wait_for(lambda: kernel.eval("panel.state.workspace['name']") == "team-b")
+    assert kernel.eval("deck.workspace.name") == "team-b"
+    second = page.locator("[data-testid=md-panel]").nth(1)
+    second.get_by_test_id("md-tab-workspaces").click()
+    current_workspace(second).filter(has_text="team-b").wait_for()
+
+    kernel.run("deck.use('default')")  # a cell switching back: the panel follows
+    current_workspace(view).filter(has_text="default").wait_for()
+
+
+def test_a_hostile_model_name_renders_as_text(page: Any):
+    view = first_view(page)
+    view.get_by_test_id("md-tab-models").click()
+    view.get_by_test_id("md-model-search").fill("img")
+    row = view.get_by_test_id("md-model-row").filter(has_text=XSS)
+    row.wait_for()
+    assert XSS in row.inner_text()
+    assert view.locator("img").count() == 0
+    assert page.errors == []
+
+
+def test_versions_and_approval(page: Any, kernel: Any):
+    view = first_view(page)
+    view.get_by_test_id("md-tab-models").click()
+    view.get_by_test_id("md-model-search").fill("lin")
+    view.get_by_test_id("md-model-row").filter(has_text="lin").first.click()
+    view.get_by_test_id("md-version-row").nth(1).wait_for()
+    assert view.get_by_test_id("md-version-row").count() == 2
+    view.get_by_test_id("md-approve").first.click()
+    wait_for(lambda: "Approved" in kernel.eval("[v['approval_status'] for v in panel.state.versions]"))
+
+
+def test_register_a_checkpoint_from_the_panel(page: Any, lab: Lab, seeded: dict[str, Any]):
+    view = first_view(page)
+    view.get_by_test_id("md-tab-register").click()
+    view.get_by_test_id("md-register-source-path").fill(seeded["upload"])
+    view.get_by_test_id("md-register-model").fill("from-panel")
+    view.get_by_test_id("md-register-version").fill("2.0.0")
+    view.get_by_test_id("md-register-format").select_option("ONNX")
+    view.get_by_test_id("md-register-submit").click()
+    view.get_by_test_id("md-job").filter(has_text="from-panel").first.wait_for()
+    wait_for(lambda: _version(lab, "from-panel", "2.0.0") is not None, timeout=60)
+    assert _version(lab, "from-panel", "2.0.0")["format_type"] == "ONNX"
+
+
+def _version(lab: Lab, model: str, version: str) -> dict[str, Any] | None:
+    import httpx
+
+    with md.connect(home=Path(lab.env["MODELDECK_HOME"])) as deck:
+        url, key = deck.url, lab.admin_key
+    response = httpx.get(f"{url}/api/v1/models/{model}/versions/{version}", headers={"Authorization": f"Bearer {key}"})
+    return response.json() if response.status_code == 200 else None
+
+
+def test_predict_from_the_panel(page: Any):
+    view = first_view(page)
+    _pick_model(view, "lin")
+    view.get_by_test_id("md-predict-input").fill(json.dumps({"X": [[1, 2, 3, 4], [0, 0, 0, 1]]}))
+    view.get_by_test_id("md-predict-run").click()
+    output = view.get_by_test_id("md-predict-output")
+    output.locator("tbody tr").nth(1).wait_for()
+    assert "probabilities" in output.inner_text()
+
+
+def test_chat_streams_before_the_reply_ends(page: Any, kernel: Any):
+    view = first_view(page)
+    _pick_model(view, "tiny-lm")
+    page.evaluate("""() => {
+        window.__mdSeen = [];
+        const watch = new MutationObserver(() => {
+          const replies = document.querySelectorAll('[data-testid=md-chat-message][data-role=assistant]');
+          const last = replies[replies.length - 1];
+          const streaming = document.querySelector('[data-testid=md-chat-stop]') !== null;
+          if (last) window.__mdSeen.push([last.querySelector('.md-msg-text').textContent.length, streaming]);
+        });
+        watch.observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+    view.get_by_test_id("md-chat-input").fill("tell me a long story")
+    view.get_by_test_id("md-chat-send").click()
+    view.get_by_test_id("md-chat-stop").wait_for()
+    page.wait_for_function("() => window.__mdSeen.some(([n, streaming]) => n > 0 && streaming)")
+    view.get_by_test_id("md-chat-stop").click()
+    view.get_by_test_id("md-chat-stop").wait_for(state="detached")
+    final = kernel.eval("panel.state.chat['messages'][-1]['content']")
+    seen = page.evaluate("window.__mdSeen")
+    assert final and any(0 < n < len(final) and streaming for n, streaming in seen)
+
+
+def test_an_access_denied_error_shows_its_hint(page: Any, kernel: Any, seeded: dict[str, Any]):
+    kernel.run(f"deck.use({seeded['team']!r})")  # team-b may fine-tune lin, not run it
+    wait_for(lambda: kernel.eval("[m['name'] for m in panel.state.models]") == ["lin"])
+    view = first_view(page)
+    _pick_model(view, "lin")
+    view.get_by_test_id("md-predict-input").fill(json.dumps({"X": [[1, 2, 3, 4]]}))
+    view.get_by_test_id("md-predict-run").click()
+    error = view.get_by_test_id("md-error")
+    error.wait_for()
+    assert "Model.AccessDenied" in error.inner_text()
+    hint = view.get_by_test_id("md-error-hint").inner_text()
+    assert "inference" in hint and "default" in hint
+    kernel.run("deck.use('default')")
+
+
+def test_saved_notebook_and_widget_state_hold_no_key(page: Any, lab: Lab):
+    page.keyboard.press("Control+s")
+    wait_for(lambda: "widgets" in json.loads((lab.root / "panel.ipynb").read_text()).get("metadata", {}), timeout=30)
+    saved = (lab.root / "panel.ipynb").read_text()
+    state = json.loads(saved)["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]
+    assert any("workspaces" in m.get("state", {}) for m in state["state"].values())  # the panel's state is there
+    assert lab.admin_key not in saved and lab.admin_key[:16] not in saved
+
+
+def test_screenshots_in_light_and_dark(page: Any):
+    ARTIFACTS.mkdir(exist_ok=True)
+    view = first_view(page)
+    view.get_by_test_id("md-tab-models").click()
+    view.scroll_into_view_if_needed()
+    view.screenshot(path=str(ARTIFACTS / "panel-light.png"))
+    page.keyboard.press("Control+Shift+c")
+    page.locator(".lm-CommandPalette-input").fill("JupyterLab Dark")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(500)  # let the theme's stylesheet apply before the picture
+    view.screenshot(path=str(ARTIFACTS / "panel-dark.png"))
+    assert (ARTIFACTS / "panel-dark.png").stat().st_size > 10_000
+
+
+def _pick_model(view: Any, name: str) -> None:
+    view.get_by_test_id("md-tab-models").click()
+    view.get_by_test_id("md-model-search").fill(name)
+    view.get_by_test_id("md-model-row").filter(has_text=name).first.click()
+    view.get_by_test_id("md-tab-inference").click()
