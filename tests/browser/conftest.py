@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,12 @@ class Kernel:
         self._client.stop_channels()
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lab")
+@contextmanager
+def running_lab(base: Path) -> Iterator[Lab]:
+    """`jupyter lab` with its own root, settings, runtime dir and modeldeck home under `base`."""
     root, home, settings, runtime = (base / n for n in ("root", "home", "settings", "runtime"))
     for folder in (root, settings, runtime):
-        folder.mkdir()
+        folder.mkdir(parents=True)
     # Widget state is saved into the notebook, as a user who turned it on would: the secret test reads it.
     manager = settings / "@jupyter-widgets" / "jupyterlab-manager"
     manager.mkdir(parents=True)
@@ -140,17 +141,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"jupyter lab did not start: {(base / 'lab.log').read_text()[-2000:]}")
-        time.sleep(0.2)
     try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"jupyter lab did not start: {(base / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.2)
         yield Lab(url, token, root, env, runtime, admin_key)
     finally:
         server.terminate()
@@ -162,16 +163,31 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with running_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (browser downloads do not work here)."""
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Chromium is not installed: run `make test-deps` (apt-get install chromium).")
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("Chromium is not installed: run `make test-deps` (apt-get install chromium).")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
