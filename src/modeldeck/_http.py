@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import random
 import time
 from collections.abc import Generator
@@ -98,6 +99,15 @@ class ApiKeyAuth(httpx.Auth):
 
 def _retryable(call: Call) -> bool:
     return call.method in IDEMPOTENT_METHODS or "Idempotency-Key" in call.headers
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def raise_for(response: httpx.Response, ok: tuple[int, ...] = ()) -> None:

@@ -293,15 +293,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     from .platform import Platform, PlatformServer, Settings
-    from .platform.server import is_loopback
+    from ._http import is_loopback
 
     settings_kw = {"home": args.home} if args.home else {}
     settings = Settings(
         **settings_kw, db_url=args.db, blobs_url=args.blobs, allowed_networks=tuple(args.allow_network),
         allow_unsafe_formats=frozenset(args.allow_unsafe_formats),
     )  # fmt: skip
-    if args.embedded:  # the user's own machine: they may opt into their own pickles
+    if args.embedded:  # the user's own machine: they may opt into their own pickles and import by path
         settings.allow_unsafe_formats |= {"PickleModel"}
+    settings.local_imports = args.embedded or args.allow_local_imports
     platform = Platform(settings)
     server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)
@@ -455,6 +456,11 @@ def _parser() -> argparse.ArgumentParser:
     serve_p.add_argument(
         "--allow-unsafe-formats", action="append", default=[], metavar="FORMAT",
         help="let callers opt into loading this code-running format, e.g. PickleModel (repeatable)",
+    )  # fmt: skip
+    serve_p.add_argument(
+        "--allow-local-imports", action="store_true",
+        help="let the main account's key import files of this machine by path (only where that key's holder "
+        "may read this server user's files; on by default for --embedded)",
     )  # fmt: skip
     serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without requests")
     serve_p.add_argument(

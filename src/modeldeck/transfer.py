@@ -1,5 +1,8 @@
 """The client side of the platform's upload protocol: hash while sending, resume where it stopped.
 
+A server on this machine (the home's embedded server) is first asked to import the file by its path,
+which it copies and hashes itself in one pass; any other server, or a refusal, means an upload.
+
 A file is sent in one streamed request while its sha256 is computed from the same reads, so a checkpoint
 is read once. If the connection drops, the client asks the server how many bytes it kept and continues
 from there; a new process finds the same upload again by its resume key. Folders are uploaded file by
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +25,7 @@ from typing import Any
 import httpx
 
 from ._digest import sha256_prefix
-from ._http import raise_for
+from ._http import is_loopback, raise_for
 from .errors import DeckError, InvalidParameter
 
 PIECE = 1 << 20  # small enough that a partial socket send never re-copies much of a piece
@@ -68,10 +72,51 @@ def _body(path: Path, offset: int, hasher: Any, progress: Progress) -> Iterator[
             pending.result()
 
 
+def import_file(client: httpx.Client, path: Path) -> str | None:
+    """Ask a server on this machine to copy the file in itself (its sha256), or None: then upload it.
+
+    Only the home's embedded server imports, and only for the main account's key, regular files of its own
+    user; it checks that the file it opens is the one described here, so a server that sees another
+    filesystem (a container, another machine behind a forwarded port) refuses instead of copying another file.
+    """
+    if not _may_import(client):
+        return None
+    info = os.stat(path, follow_symlinks=False)
+    described = {"path": os.path.abspath(path), "size": info.st_size, "device": info.st_dev,
+                 "inode": info.st_ino, "mtime_ns": info.st_mtime_ns}  # fmt: skip
+    response = client.post("/api/v1/imports", json=described, timeout=httpx.Timeout(None, connect=10.0))
+    if response.is_success:
+        return response.json()["sha256"]
+    code = response.json().get("code") if "json" in response.headers.get("content-type", "") else None
+    if code in _NOT_HERE or response.status_code in (404, 405):  # not this server (or an older one)
+        _no_imports.add(client)
+        return None
+    if code in _NOT_THIS_FILE:
+        return None
+    raise_for(response)
+    return None
+
+
+_NOT_HERE = ("Import.Disabled", "Import.AccessDenied")
+_NOT_THIS_FILE = ("Import.Refused", "Import.Changed")
+_no_imports: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
+
+
+def _may_import(client: httpx.Client) -> bool:
+    """Only a loopback server can share this machine's files; a refusing server is asked once per client."""
+    return client not in _no_imports and is_loopback(client.base_url.host)
+
+
 def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None = None, retries: int = 5) -> str:
-    """Upload one file into the current workspace's blobs; return its verified sha256."""
+    """Put one file into the current workspace's blobs (imported by a same-machine server, else uploaded);
+    return its verified sha256."""
     path = Path(path)
     size = path.stat().st_size
+    imported = import_file(client, path)
+    if imported is not None:
+        if progress:
+            progress(size)
+        return imported
     known = _sha256(path) if size < PREHASH_BELOW else None
     body = {"size": size, "sha256": known, "resume_key": resume_key(path)}
     created = check(client.post("/api/v1/uploads", json=body)).json()

@@ -162,13 +162,18 @@ class Uploads:
                     hint="The file changed or was corrupted in transit: upload it again.",
                 )
             os.fsync(fh.fileno())
+        self.keep(caller, staged, digest, size, upload_id=upload_id)
+        self._forget(upload_id)
+        return digest
+
+    def keep(self, caller: Caller, staged: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
+        """Store a verified, fsynced staged file as blob `digest` of the caller's workspace (consumes it)."""
         self.blobs.put(staged, digest)
         with self.store.write() as db:
             if db.get(WorkspaceBlob, (caller.workspace_id, digest)) is None:
                 db.add(WorkspaceBlob(workspace_id=caller.workspace_id, digest=digest, size=size, created_at=utcnow()))
-            db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
-        self._forget(upload_id)
-        return digest
+            if upload_id is not None:
+                db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
 
     def abort(self, caller: Caller, upload_id: str) -> None:
         caller.require("register")
@@ -233,7 +238,7 @@ class UploadWriter:
                 views[0] = views[0][done:]
         for chunk in chunks:
             self._hasher.update(chunk)
-        _start_writeback(fd, self.offset, length)
+        start_writeback(fd, self.offset, length)
         self.offset += length
 
     def close(self) -> None:
@@ -244,7 +249,7 @@ class UploadWriter:
             self._fh.close()
 
 
-def _start_writeback(fd: int, offset: int, length: int) -> None:
+def start_writeback(fd: int, offset: int, length: int) -> None:
     """Start writing these just-written bytes to disk now, without waiting (Linux: dirty pages get written
     back, not dropped; PostgreSQL's pg_flush_data uses the same call). The fsync before commit then waits
     for the last few megabytes instead of the whole file, because the disk worked while the upload arrived.

@@ -17,11 +17,11 @@ from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, Select, String, and_, bindparam, or_, select
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Scope
 
 from ..errors import InvalidParameter
 from . import inference, registry
@@ -32,6 +32,7 @@ from .schema import Account, ApiKey, Grant, Member, Model, ModelVersion, Workspa
 
 _root = aliased(Account)
 INLINE_BYTES = 4 << 20
+_WORKSPACE = WORKSPACE_HEADER.lower().encode()
 
 
 def _statement(latest: bool) -> Select[Any]:
@@ -193,20 +194,29 @@ def _full(platform: Any, key: str | None, ws_ref: str | None, model: str, versio
     return inference.run(platform, target, body)
 
 
-def _json(result: dict[str, Any]) -> Response:
-    return Response(json.dumps(result, separators=(",", ":")), media_type="application/json")
+def _json(result: dict[str, Any]) -> bytes:
+    """orjson: a fifteenth of `json.dumps`'s time on outputs, whose floats are most of a small answer."""
+    return orjson.dumps(result)
 
 
-async def predict(request: Request) -> Response:
-    """POST /api/v1/models/{model}/predict and /api/v1/models/{model}/versions/{version}/predict.
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a header, as Starlette's `Headers.get` gives it, without building `Headers`."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def predict(platform: Any, scope: Scope, raw: bytes) -> bytes:
+    """POST /api/v1/models/{model}/predict and /api/v1/models/{model}/versions/{version}/predict: the JSON
+    answer's bytes. `scope["path_params"]` names the model (and version); errors raise `DeckError`.
 
     A small model that is already loaded runs right here on the event loop: for it a hop to a worker thread
     costs more than the inference. Everything else (first loads, big models, refusals) runs in a worker.
     """
-    platform = request.app.state.platform
-    body = _parse(await request.body())
-    key, ws_ref = bearer(request.headers.get("authorization")), request.headers.get(WORKSPACE_HEADER)
-    model, version = request.path_params["model"], request.path_params.get("version")
+    body = _parse(raw)
+    key, ws_ref = bearer(_header(scope, b"authorization")), _header(scope, _WORKSPACE)
+    model, version = scope["path_params"]["model"], scope["path_params"].get("version")
     target = locate(platform, key, ws_ref, model, version)
     if target is not None:
         runtime = platform.runtimes.peek(inference.runtime_key(target, body))

@@ -20,6 +20,8 @@ class Settings:
     allowed_networks: tuple[Network, ...] = ()
     # Unsafe checkpoint formats callers may opt into for local inference (e.g. "PickleModel").
     allow_unsafe_formats: frozenset[str] = frozenset()
+    # Let the main account's key import files by path (the embedded server: client and server are one user).
+    local_imports: bool = False
     max_json_body: int = 1 << 20
     max_blob_size: int = 64 << 30
     runtime_cache_bytes: int = 1 << 30

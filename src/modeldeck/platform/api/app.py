@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import secrets
 from typing import Any
@@ -56,9 +57,11 @@ def _fastapi_app(platform: Platform) -> FastAPI:
 
 class PredictLane:
     """Predict requests go straight to `fastpath.predict`, past FastAPI's routing and middleware stack
-    (a third of a small model's request time); it answers errors in the same JSON shape itself."""
+    and Starlette's request and response objects (together half a small model's request time); it answers
+    errors in the same JSON shape itself."""
 
     PATH = re.compile(r"^/api/v1/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/predict$")
+    HEADERS = [(b"content-type", b"application/json")]
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -69,14 +72,32 @@ class PredictLane:
             return await self.app(scope, receive, send)
         scope["app"] = self.app
         scope["path_params"] = {k: v for k, v in match.groupdict().items() if v is not None}
-        request = Request(scope, receive)
         try:
-            response = await fastpath.predict(request)
+            raw = await _body(receive)
+            if raw is None:
+                return  # the client left: nobody to answer
+            answer = await fastpath.predict(self.app.state.platform, scope, raw)
         except DeckError as exc:
-            response = _error(request, exc)
+            response = _error(Request(scope, receive), exc)
         except Exception as exc:
-            response = await _unexpected(request, exc)
+            response = await _unexpected(Request(scope, receive), exc)
+        else:
+            headers = [*self.HEADERS, (b"content-length", str(len(answer)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            return await send({"type": "http.response.body", "body": answer})
         await response(scope, receive, send)
+
+
+async def _body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when the client disconnected first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 PREDICT_DOCS = {
@@ -168,15 +189,20 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 class RequestId:
-    """Give every request an id, echoed in `X-Request-Id` and in every error body."""
+    """Give every request an id, echoed in `X-Request-Id` and in every error body.
+
+    Ids need to be unique, not secret: they come from a generator seeded once from the OS, which spares
+    every request a system call.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._bits = random.Random(secrets.randbits(128)).getrandbits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        request_id = "req-" + secrets.token_hex(8)
+        request_id = f"req-{self._bits(64):016x}"
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 

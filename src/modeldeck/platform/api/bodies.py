@@ -95,6 +95,17 @@ class UploadComplete(Body):
     sha256: str
 
 
+class ImportCreate(Body):
+    """A file on the server's machine, as the client's `os.stat` saw it."""
+
+    path: str
+    size: int
+    device: int
+    inode: int
+    mtime_ns: int
+    sha256: str | None = None
+
+
 class ArtifactFile(Body):
     path: str
     sha256: str

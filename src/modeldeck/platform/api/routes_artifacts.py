@@ -12,11 +12,11 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from ...errors import InvalidParameter
-from .. import artifacts
+from .. import artifacts, imports
 from ..artifacts import OffsetMismatch, check_digest
 from ..safety import safe_relpath
 from . import serialize
-from .bodies import ArtifactCreate, UploadComplete, UploadCreate
+from .bodies import ArtifactCreate, ImportCreate, UploadComplete, UploadCreate
 from .deps import CallerDep, PlatformDep
 
 router = APIRouter(prefix="/api/v1", tags=["artifacts"])
@@ -101,6 +101,18 @@ def complete_upload(platform: PlatformDep, caller: CallerDep, upload_id: str, bo
     upload, _ = platform.uploads.get(caller, upload_id)
     digest = platform.uploads.complete(caller, upload_id, body.sha256)
     return _upload_out(upload_id, upload.size, upload.size, digest)
+
+
+@router.post("/imports")
+def import_file(platform: PlatformDep, caller: CallerDep, body: ImportCreate) -> dict[str, Any]:
+    """Copy a file of the server's machine into the workspace's blobs, hashing as it writes (embedded only).
+
+    For a client on the same machine as its embedded server: one local copy instead of an HTTP stream.
+    """
+    described = imports.Described(body.path, body.size, body.device, body.inode, body.mtime_ns)
+    settings = platform.settings
+    digest = imports.import_file(platform.uploads, caller, settings.home, settings.local_imports, described, body.sha256)
+    return {"sha256": digest, "size": body.size}
 
 
 @router.delete("/uploads/{upload_id}", status_code=204)

@@ -55,20 +55,27 @@ def encode_outputs(outputs: dict[str, np.ndarray]) -> list[dict]:
 
 
 def _decode_tensors(body: Any, specs: list[TensorSpec]) -> dict[str, np.ndarray]:
-    hint = f"The model's inputs are: {describe(specs)}."
     if not isinstance(body, dict) or not body:
         raise invalid_input(
-            "'inputs' must be a non-empty object mapping model input names to nested lists.", hint
+            "'inputs' must be a non-empty object mapping model input names to nested lists.", _inputs_hint(specs)
         )
-    known = {spec.name for spec in specs}
-    unknown = sum(1 for name in body if name not in known)
-    if unknown:
-        raise invalid_input(f"The request names {unknown} input(s) the model does not have.", hint)
-    missing = [spec.name for spec in specs if spec.name not in body]
-    if missing:
-        raise invalid_input(f"The request is missing the model input(s) {list_names(missing)}.", hint)
+    if len(body) != len(specs) or any(spec.name not in body for spec in specs):
+        known = {spec.name for spec in specs}
+        unknown = sum(1 for name in body if name not in known)
+        if unknown:
+            raise invalid_input(
+                f"The request names {unknown} input(s) the model does not have.", _inputs_hint(specs)
+            )
+        missing = [spec.name for spec in specs if spec.name not in body]
+        raise invalid_input(
+            f"The request is missing the model input(s) {list_names(missing)}.", _inputs_hint(specs)
+        )
     _check_size(sum(_leading_size(body[spec.name]) for spec in specs))
     return {spec.name: _tensor(body[spec.name], spec) for spec in specs}
+
+
+def _inputs_hint(specs: list[TensorSpec]) -> str:
+    return f"The model's inputs are: {describe(specs)}."
 
 
 def _records(body: Any) -> tuple[list[str], dict[str, list]]:
