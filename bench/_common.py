@@ -29,11 +29,12 @@ def env_line() -> str:
 
 
 class Server:
-    """`python -m modeldeck serve --home HOME --port 0`: URL from its first stdout line, key in admin.key."""
+    """`python -m modeldeck serve --home HOME --port 0 [OPTIONS]`: URL from its first stdout line, key in
+    admin.key."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *options: str) -> None:
         self.home = home
-        command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0"]
+        command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", *options]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         found = re.search(r"serving on (http://\S+)", line)

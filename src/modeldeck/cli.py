@@ -56,7 +56,7 @@ def _text(value: Any) -> str:
 
 
 def _deck(args: argparse.Namespace) -> Any:
-    from .deck import connect
+    from .profiles import connect
 
     return connect(args.profile, workspace=args.workspace)
 

@@ -28,7 +28,8 @@ log = logging.getLogger("modeldeck.platform")
 def create_app(platform: Platform) -> ASGIApp:
     """The platform's ASGI app: request ids and body limits around the predict fast lane and FastAPI."""
     app = _fastapi_app(platform)
-    return RequestId(BodyLimit(PredictLane(app), limit=platform.settings.max_json_body))
+    lanes = ChatLane(PredictLane(app), app)
+    return RequestId(BodyLimit(lanes, limit=platform.settings.max_json_body))
 
 
 def _fastapi_app(platform: Platform) -> FastAPI:
@@ -59,24 +60,33 @@ class PredictLane:
     (a third of a small model's request time); it answers errors in the same JSON shape itself."""
 
     PATH = re.compile(r"^/api/v1/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/predict$")
+    handle = staticmethod(fastpath.predict)
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: ASGIApp, fastapi: FastAPI | None = None) -> None:
         self.app = app
+        self.fastapi = fastapi or app  # the handlers find the platform in its state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = self.PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         if match is None:
             return await self.app(scope, receive, send)
-        scope["app"] = self.app
+        scope["app"] = self.fastapi
         scope["path_params"] = {k: v for k, v in match.groupdict().items() if v is not None}
         request = Request(scope, receive)
         try:
-            response = await fastpath.predict(request)
+            response = await self.handle(request)
         except DeckError as exc:
             response = _error(request, exc)
         except Exception as exc:
             response = await _unexpected(request, exc)
         await response(scope, receive, send)
+
+
+class ChatLane(PredictLane):
+    """Chat completions likewise go straight to their handler: the first token waits for generation only."""
+
+    PATH = re.compile(r"^/v1/chat/completions$")
+    handle = staticmethod(routes_openai.chat_completions)
 
 
 PREDICT_DOCS = {
@@ -88,6 +98,14 @@ PREDICT_DOCS = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     },
     "responses": {"200": {"description": "outputs by name, with dtypes and shapes"}},
+}
+
+
+CHAT_DOCS = {
+    "summary": "Chat completions",
+    "description": "OpenAI's chat completion request; streamed: server-sent events ending in data: [DONE].",
+    "tags": ["openai"],
+    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events"}},
 }
 
 
@@ -105,6 +123,7 @@ def _documented(app: FastAPI, predict: dict[str, Any]) -> Any:
                                  ("/api/v1/models/{model}/versions/{version}/predict", ["model", "version"])):
                 parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
                 schema["paths"][path] = {"post": {**predict, "parameters": parameters}}
+            schema["paths"]["/v1/chat/completions"] = {"post": CHAT_DOCS}
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -170,8 +189,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 class RequestId:
     """Give every request an id, echoed in `X-Request-Id` and in every error body."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, fastapi: FastAPI | None = None) -> None:
         self.app = app
+        self.fastapi = fastapi or app  # the handlers find the platform in its state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
