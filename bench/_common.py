@@ -29,15 +29,12 @@ def env_line() -> str:
 
 
 class Server:
-    """`python -m modeldeck serve --home HOME --port 0`: URL from its first stdout line, key in admin.key.
+    """`python -m modeldeck serve --home HOME --port 0 [OPTIONS]`: URL from its first stdout line, key in
+    admin.key. `--embedded` makes it the home's own server, as `connect()` starts it (it imports by path)."""
 
-    `embedded=True` adds `--embedded`: the home's own server, as `connect()` starts it (it imports by path).
-    """
-
-    def __init__(self, home: Path, *, embedded: bool = False) -> None:
+    def __init__(self, home: Path, *options: str) -> None:
         self.home = home
-        command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0"]
-        command += ["--embedded"] if embedded else []
+        command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", *options]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         found = re.search(r"serving on (http://\S+)", line)

@@ -112,7 +112,7 @@ def main() -> int:
     try:
         src, dst = tmp / "checkpoint.bin", tmp / "floor-copy.bin"
         write_checkpoint(src, size)
-        with Server(tmp / "embedded", embedded=True) as home, Server(tmp / "team") as team, \
+        with Server(tmp / "embedded", "--embedded") as home, Server(tmp / "team") as team, \
                 home.client() as local, team.client() as remote:  # fmt: skip
             for client in (local, remote):
                 transfer.check(client.post("/api/v1/models", json={"model_name": "big"}))

@@ -128,6 +128,31 @@ def test_chat_refusals_are_typed_errors(deployment: Deployment, llm, tmp_path):
         sdk(deployment, key=key, workspace="team-b").chat.completions.create(model="tiny", messages=MESSAGES)
 
 
+def test_chat_sees_a_revoked_grant_or_key_on_the_next_request(deployment: Deployment, llm):
+    """A repeated chat request's authorization is recalled while nothing changed; any change counts at once."""
+    import modeldeck as md
+    from modeldeck.errors import InvalidApiKey, ModelAccessDenied
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        deck.create_workspace("team-c")
+        key = deployment.subaccount("carol", {"team-c": "developer"})
+        deck.authorize("tiny", "team-c")
+        with md.connect(url=deployment.url, api_key=key, workspace="team-c") as carol:
+            for _ in range(2):
+                assert carol.chat("tiny", "hi", max_tokens=2, temperature=0).finish_reason == "length"
+            deck.revoke("tiny", "team-c")
+            with pytest.raises(ModelAccessDenied):
+                carol.chat("tiny", "hi", max_tokens=2)
+            with pytest.raises(ModelAccessDenied):
+                carol.chat("tiny", "hi", stream=True, max_tokens=2)
+            deck.authorize("tiny", "team-c")
+            assert "".join(c.text for c in carol.chat("tiny", "hi", stream=True, max_tokens=2, temperature=0))
+            [carols_key] = deployment.admin.ok("GET", "/api/v1/accounts/carol/keys")["items"]
+            deployment.admin.ok("DELETE", f"/api/v1/keys/{carols_key['id']}")
+            with pytest.raises(InvalidApiKey):
+                carol.chat("tiny", "hi", stream=True, max_tokens=2)
+
+
 def test_async_deck_streams(deployment: Deployment, llm):
     import asyncio
 

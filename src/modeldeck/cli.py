@@ -58,7 +58,7 @@ def _text(value: Any) -> str:
 
 
 def _deck(args: argparse.Namespace) -> Any:
-    from .deck import connect
+    from .profiles import connect
 
     return connect(args.profile, workspace=args.workspace)
 

@@ -679,35 +679,4 @@ async def _resolve_workspace(deck: AsyncDeck) -> None:
         deck.workspace = Workspace.from_json({**me["workspace"]})
 
 
-def connect(
-    profile: str | None = None,
-    *,
-    url: str | None = None,
-    api_key: str | None = None,
-    workspace: str | None = None,
-    home: str | Path | None = None,
-) -> Deck:
-    """Connect to a platform.
-
-    With no arguments: the default profile (`MODELDECK_PROFILE`, else the profiles file's default), and with
-    nothing configured, the embedded platform of `MODELDECK_HOME`, started on first use and shared by
-    every kernel and the CLI. `url=` names a team server; `home=` another embedded home. Credentials come
-    from the argument, then the environment (`MODELDECK_API_KEY`), the profiles file, the system keyring.
-    """
-    from .profiles import resolve
-
-    name, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
-    deck = Deck(settings, profile=name)
-    try:
-        me = deck.whoami()
-        if deck._openai:
-            deck.models().first(1)  # reach the server now: a wrong URL or key fails here, not later
-    except BaseException:
-        deck.close()
-        raise
-    if "workspace" in me:
-        deck.workspace = Workspace.from_json(me["workspace"])
-    return deck
-
-
-__all__ = ["AsyncDeck", "Deck", "connect"]
+__all__ = ["AsyncDeck", "Deck"]

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,6 +110,28 @@ def ensure(home: Path | None = None) -> Target:
     return Target(info["url"], read_admin_key(home))
 
 
+class Launch:
+    """`ensure(home)` in a background thread: the caller does its own work while the server boots."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self._outcome: Target | BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(home,), name="modeldeck-launch", daemon=True)
+        self._thread.start()
+
+    def _run(self, home: Path | None) -> None:
+        try:
+            self._outcome = ensure(home)
+        except BaseException as exc:  # raised in the caller's thread by result()
+            self._outcome = exc
+
+    def result(self) -> Target:
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        assert self._outcome is not None
+        return self._outcome
+
+
 def _start(home: Path) -> dict:
     _stop_stale(home)
     log = home / "run" / "platform.log"
@@ -128,7 +151,7 @@ def _start(home: Path) -> dict:
                 return info
         except (FileNotFoundError, ValueError):
             pass
-        time.sleep(0.02)
+        time.sleep(0.005)
     tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
     if proc.poll() is None:
         proc.terminate()

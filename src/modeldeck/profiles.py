@@ -13,14 +13,17 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._http import Settings
 from .errors import InvalidApiKey, InvalidParameter, NotFound
 
 KINDS = ("local", "server", "openai")
 KEYRING_SERVICE = "modeldeck"
 DEFAULT_PROFILE = "local"
+
+if TYPE_CHECKING:
+    from ._http import Settings
+    from .deck import Deck
 
 
 def config_path() -> Path:
@@ -149,22 +152,30 @@ def resolve(
     workspace: str | None = None,
     home: str | Path | None = None,
 ) -> tuple[str | None, Settings]:
-    """The profile name and transport settings the arguments, environment and files amount to."""
+    """The profile name and transport settings the arguments, environment and files amount to.
+
+    A local profile's embedded server is started first, so it boots on another core while this process
+    looks in the keyring and loads the transport (httpx): a cold `connect()` waits for the longer of the two.
+    """
     url = url or (None if profile or home else os.environ.get("MODELDECK_URL"))
     if url or home:  # named directly: no profile involved
         chosen = Profile("", "server", url=url) if url else Profile("", "local", home=str(home))
     else:
         file = ProfileFile.load()
         chosen = file.get(selected_profile(profile, file))
+    launch = None
+    if chosen.kind == "local":
+        from . import embedded
+
+        launch = embedded.Launch(Path(chosen.home).expanduser() if chosen.home else None)
     key = api_key or os.environ.get("MODELDECK_API_KEY") or chosen.api_key
     if not key and not (url or home):
         key = keyring_get(chosen.name)
     ws = workspace or os.environ.get("MODELDECK_WORKSPACE") or chosen.workspace
-    if chosen.kind == "local":
-        from . import embedded
+    from ._http import Settings
 
-        local_home = Path(chosen.home).expanduser() if chosen.home else None
-        target = embedded.ensure(local_home)
+    if launch is not None:
+        target = launch.result()
         return chosen.name or None, Settings(target.url, key or target.admin_key, ws, kind="embedded")
     if chosen.kind == "openai" and chosen.url:  # any OpenAI-compatible server; some need no key
         return chosen.name or None, Settings(chosen.url.rstrip("/"), key, None, kind="openai")
@@ -181,6 +192,38 @@ def resolve(
             f"`modeldeck profile add {chosen.name or 'NAME'} --url {chosen.url} --api-key -`.",
         )
     return chosen.name or None, Settings(chosen.url.rstrip("/"), key, ws)
+
+
+def connect(
+    profile: str | None = None,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    workspace: str | None = None,
+    home: str | Path | None = None,
+) -> Deck:
+    """Connect to a platform.
+
+    With no arguments: the default profile (`MODELDECK_PROFILE`, else the profiles file's default), and with
+    nothing configured, the embedded platform of `MODELDECK_HOME`, started on first use and shared by
+    every kernel and the CLI. `url=` names a team server; `home=` another embedded home. Credentials come
+    from the argument, then the environment (`MODELDECK_API_KEY`), the profiles file, the system keyring.
+    """
+    name, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
+    from .deck import Deck
+    from .resources import Workspace
+
+    deck = Deck(settings, profile=name)
+    try:
+        me = deck.whoami()
+        if deck._openai:
+            deck.models().first(1)  # reach the server now: a wrong URL or key fails here, not later
+    except BaseException:
+        deck.close()
+        raise
+    if "workspace" in me:
+        deck.workspace = Workspace.from_json(me["workspace"])
+    return deck
 
 
 def login(profile: str | None = None, *, url: str | None = None, workspace: str | None = None) -> Profile:

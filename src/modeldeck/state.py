@@ -292,9 +292,10 @@ class DeckState(HasTraits):
                     if job.cancelled.is_set():
                         finish = "cancelled"
                         break
+                    first = chunk.text and not text
                     text += chunk.text
                     finish = chunk.finish_reason or finish
-                    if time.monotonic() - shown >= TICK:
+                    if first or (chunk.text and time.monotonic() - shown >= TICK):  # the first words at once
                         shown = time.monotonic()
                         self._set_reply(text, streaming=True)
             self._finish(job, "cancelled" if finish == "cancelled" else "succeeded", detail=finish or "")

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
-from . import inference, registry, upstream
+from . import fastpath, inference, registry, upstream
 from .upstream import Upstream
 from .artifacts import materialize
-from .authz import Caller
+from .authz import Caller, authenticate, enter
+from .ids import key_digest
 
 if TYPE_CHECKING:
     from .core import Platform
@@ -36,8 +37,12 @@ def split_model(name: Any) -> tuple[str, str | None]:
     return (pinned["model"], pinned["version"]) if pinned else (name, None)
 
 
-def resolve(platform: Platform, caller: Caller, model: str) -> ChatRuntime | Upstream:
-    """What answers a chat with `model` here: a local runtime, or the upstream server it proxies to."""
+Found = inference.Target | Upstream  # what answers a chat
+
+
+def find(platform: Platform, caller: Caller, model: str) -> Found:
+    """What answers a chat with `model` here: a local language-model version, or the upstream server it
+    proxies to; the service layer's precise error otherwise."""
     name, version = split_model(model)
     caller.require("invoke")
     with platform.store.read() as db:
@@ -53,6 +58,32 @@ def resolve(platform: Platform, caller: Caller, model: str) -> ChatRuntime | Ups
             hint="Chat needs a version registered with format SafeTensors (a Hugging Face folder); "
             "call predict for other checkpoints.",
         )
+    return target
+
+
+def locate(platform: Platform, key: str | None, ws_ref: str | None, model: Any) -> Found | None:
+    """`find` for the holder of `key`, as remembered from an earlier identical request while the database
+    is unchanged (see `fastpath.remember`); None when not remembered: then call `find_for`."""
+    if not key or not isinstance(model, str):
+        return None
+    return fastpath.recall(platform, ("chat", key_digest(key), ws_ref or None, model))
+
+
+def find_for(platform: Platform, key: str | None, ws_ref: str | None, model: Any) -> Found:
+    """The full road: authenticate, enter the workspace, find; the answer is remembered for `locate`."""
+
+    def full() -> Found:
+        with platform.store.read() as db:
+            caller = enter(db, authenticate(db, key), ws_ref)
+        return find(platform, caller, model)
+
+    if not key or not isinstance(model, str):  # the full road raises the precise error
+        return full()
+    return fastpath.remember(platform, ("chat", key_digest(key), ws_ref or None, model), full)
+
+
+def runtime(platform: Platform, target: inference.Target) -> ChatRuntime:
+    """The loaded runtime of a chat version (loaded once, kept in the platform's runtime cache)."""
 
     def load() -> Any:
         from .runtimes.chat import load_chat_runtime
@@ -61,7 +92,11 @@ def resolve(platform: Platform, caller: Caller, model: str) -> ChatRuntime | Ups
             artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
         return load_chat_runtime(materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact))
 
-    return platform.runtimes.get(f"chat|{target.artifact_digest}", load)
+    return platform.runtimes.get(runtime_key(target), load)
+
+
+def runtime_key(target: inference.Target) -> str:
+    return f"chat|{target.artifact_digest}"
 
 
 def params_of(body: dict[str, Any]) -> dict[str, Any]:
@@ -111,13 +146,13 @@ def run_task(platform: Platform, caller: Caller, request: dict[str, Any], progre
     """The `chat` task kind: generate the whole reply, reporting progress, stopping when cancelled."""
     model = request["model"] + (f":{request['version']}" if request.get("version") else "")
     body = request["input"]
-    target = resolve(platform, caller, model)
-    if isinstance(target, Upstream):
-        return upstream.complete(target, {**params_of(body), "messages": body.get("messages")},
+    found = find(platform, caller, model)
+    if isinstance(found, Upstream):
+        return upstream.complete(found, {**params_of(body), "messages": body.get("messages")},
                                  platform.settings.allowed_networks)  # fmt: skip
     messages, params = _validated(body.get("messages"), params_of(body))
     text, last = [], None
-    for delta in target.stream(messages, cancel=cancelled, **params):
+    for delta in runtime(platform, found).stream(messages, cancel=cancelled, **params):
         text.append(delta.text)
         last = delta
         progress(min(0.99, len(text) / params["max_tokens"]))

@@ -223,3 +223,13 @@ async def predict(platform: Any, scope: Scope, raw: bytes) -> bytes:
         if runtime is not None and runtime.nbytes <= INLINE_BYTES:
             return _json(inference.run(platform, target, body))
     return _json(await run_in_threadpool(_full, platform, key, ws_ref, model, version, target, body))
+
+
+def remember(platform: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """`compute()` (the full road of another lane, e.g. chat), kept for `recall` while the database is unchanged."""
+    return _decisions(platform.store.engine).get(key, compute)
+
+
+def recall(platform: Any, key: tuple[Any, ...]) -> Any | None:
+    """What `remember` kept for `key`, if nothing was committed since; else None (always, on PostgreSQL)."""
+    return _decisions(platform.store.engine).get(key, lambda: None)

@@ -9,6 +9,7 @@ taken out of the spec when the version is registered and kept server-side: no li
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,6 +81,16 @@ def of_version(db: Session, row: ModelVersion) -> Upstream | None:
         return None
     secret = db.get(Meta, _key_name(row))
     return Upstream(spec["base_url"], spec["model"], secret.value if secret else None)
+
+
+def names_a_host(upstream: Upstream) -> bool:
+    """Whether the base URL names a host (resolving it may wait on DNS) rather than a literal address."""
+    host = (urlsplit(upstream.base_url).hostname or "").strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 def check_reachable_safely(upstream: Upstream, allowed_networks: tuple) -> None:

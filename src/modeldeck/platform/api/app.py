@@ -29,7 +29,8 @@ log = logging.getLogger("modeldeck.platform")
 def create_app(platform: Platform) -> ASGIApp:
     """The platform's ASGI app: request ids and body limits around the predict fast lane and FastAPI."""
     app = _fastapi_app(platform)
-    return RequestId(BodyLimit(PredictLane(app), limit=platform.settings.max_json_body))
+    lanes = ChatLane(PredictLane(app), app)
+    return RequestId(BodyLimit(lanes, limit=platform.settings.max_json_body))
 
 
 def _fastapi_app(platform: Platform) -> FastAPI:
@@ -100,6 +101,29 @@ async def _body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
+class ChatLane:
+    """Chat completions go straight to their handler too, past FastAPI's routing and dependency injection:
+    the first token waits for generation only."""
+
+    PATH = "/v1/chat/completions"
+
+    def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
+        self.app, self.fastapi = app, fastapi
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.PATH:
+            return await self.app(scope, receive, send)
+        scope["app"] = self.fastapi  # the handler finds the platform in its state
+        request = Request(scope, receive)
+        try:
+            response = await routes_openai.chat_completions(request)
+        except DeckError as exc:
+            response = _error(request, exc)
+        except Exception as exc:
+            response = await _unexpected(request, exc)
+        await response(scope, receive, send)
+
+
 PREDICT_DOCS = {
     "summary": "Predict",
     "description": "Run a registered checkpoint: the newest version that was not rejected, or the one named.",
@@ -109,6 +133,14 @@ PREDICT_DOCS = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     },
     "responses": {"200": {"description": "outputs by name, with dtypes and shapes"}},
+}
+
+
+CHAT_DOCS = {
+    "summary": "Chat completions",
+    "description": "OpenAI's chat completion request; streamed: server-sent events ending in data: [DONE].",
+    "tags": ["openai"],
+    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events"}},
 }
 
 
@@ -126,6 +158,7 @@ def _documented(app: FastAPI, predict: dict[str, Any]) -> Any:
                                  ("/api/v1/models/{model}/versions/{version}/predict", ["model", "version"])):
                 parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
                 schema["paths"][path] = {"post": {**predict, "parameters": parameters}}
+            schema["paths"]["/v1/chat/completions"] = {"post": CHAT_DOCS}
             app.openapi_schema = schema
         return app.openapi_schema
 

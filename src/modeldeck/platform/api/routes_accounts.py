@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 
 from ... import __version__
 from .. import accounts
@@ -12,9 +12,10 @@ from ..authz import enter
 from ..pagination import PageRequest
 from . import serialize
 from .bodies import AccountCreate, SettingsUpdate
+from .routing import Router
 from .deps import PlatformDep, PrincipalDep
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = Router(prefix="/api/v1", tags=["accounts"])
 
 
 @router.get("/whoami")

@@ -6,7 +6,7 @@ import asyncio
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
@@ -17,9 +17,10 @@ from ..artifacts import OffsetMismatch, check_digest
 from ..safety import safe_relpath
 from . import serialize
 from .bodies import ArtifactCreate, ImportCreate, UploadComplete, UploadCreate
+from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = APIRouter(prefix="/api/v1", tags=["artifacts"])
+router = Router(prefix="/api/v1", tags=["artifacts"])
 FLUSH_AT = 8 << 20  # hand 8 MiB at a time to a worker thread, which hashes and writes while we receive
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import Header, Response
 
 from .. import registry
 from ..pagination import PageRequest
 from . import serialize
 from .bodies import GrantSet, ModelCreate, ModelUpdate, VersionCreate, VersionUpdate
+from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
+router = Router(prefix="/api/v1/models", tags=["models"])
 
 
 @router.get("")

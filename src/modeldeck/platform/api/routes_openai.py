@@ -12,22 +12,26 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ...errors import DeckError, InvalidParameter
 from .. import chat, registry, upstream
+from ..authz import WORKSPACE_HEADER, bearer
 from ..upstream import Upstream
 from ..pagination import MAX_LIMIT, PageRequest
+from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+if TYPE_CHECKING:
+    import httpx
+
+router = Router(prefix="/v1", tags=["openai"])
 
 
 @router.get("/models")
@@ -69,17 +73,26 @@ def _body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-@router.post("/chat/completions", response_model=None)
-async def chat_completions(request: Request, platform: PlatformDep, caller: CallerDep) -> Any:
+async def chat_completions(request: Request) -> Response:
+    """POST /v1/chat/completions, reached through `ChatLane` before FastAPI's routing and dependency
+    injection. A repeated request's authorization is recalled while the database is unchanged (else the
+    service layer decides in a worker thread); tokens come from a persistent generation thread."""
+    platform = request.app.state.platform
     body = _body(await request.body())
-    runtime = await run_in_threadpool(chat.resolve, platform, caller, body.get("model"))
-    if isinstance(runtime, Upstream):
-        return await _proxy(request, runtime, body)
+    key, ws_ref = bearer(request.headers.get("authorization")), request.headers.get(WORKSPACE_HEADER)
+    found = chat.locate(platform, key, ws_ref, body.get("model"))
+    if found is None:
+        found = await run_in_threadpool(chat.find_for, platform, key, ws_ref, body.get("model"))
+    if isinstance(found, Upstream):
+        return await _proxy(request, found, body)
+    runtime = platform.runtimes.peek(chat.runtime_key(found))
+    if runtime is None:
+        runtime = await run_in_threadpool(chat.runtime, platform, found)
     params = chat.params_of(body)
     ident, created, model = "chatcmpl-" + secrets.token_hex(12), int(time.time()), body["model"]
     if not body.get("stream"):
         result = await run_in_threadpool(chat.complete, runtime, body.get("messages"), params)
-        return chat.completion_body(model, result)
+        return JSONResponse(chat.completion_body(model, result))
     cancel = threading.Event()
     deltas = chat.stream(runtime, body.get("messages"), params, cancel)  # validates before the first byte
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -96,7 +109,7 @@ async def chat_completions(request: Request, platform: PlatformDep, caller: Call
     async def events() -> AsyncIterator[bytes]:
         try:
             yield chunk({"role": "assistant", "content": ""}, None)
-            async for piece in _in_thread(deltas, cancel):
+            async for piece in generated(deltas, cancel):
                 if piece.text:
                     yield chunk({"content": piece.text}, None)
                 if piece.finish_reason is not None:
@@ -109,14 +122,21 @@ async def chat_completions(request: Request, platform: PlatformDep, caller: Call
         finally:
             cancel.set()  # the client went away, or we are done: stop generating
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Any:
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Response:
     """Forward to the upstream with its model name and key; stream its bytes back as they arrive."""
-    platform = request.app.state.platform
-    await run_in_threadpool(upstream.check_reachable_safely, target, platform.settings.allowed_networks)
+    import httpx  # only a proxying platform needs it (a tenth of a second at startup)
+
+    allowed = request.app.state.platform.settings.allowed_networks
+    if upstream.names_a_host(target):  # a name is resolved again now (DNS rebinding): that may block
+        await run_in_threadpool(upstream.check_reachable_safely, target, allowed)
+    else:
+        upstream.check_reachable_safely(target, allowed)
     client = _upstream_client(request)
     headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
     outgoing = client.build_request(
@@ -143,41 +163,64 @@ async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> An
         finally:
             await response.aclose()
 
-    return StreamingResponse(relay(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return StreamingResponse(relay(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def _upstream_client(request: Request) -> httpx.AsyncClient:
     """One pooled client per app for every upstream: connections stay open between calls."""
+    import httpx
+
     state = request.app.state
     if getattr(state, "upstream_client", None) is None:
         state.upstream_client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=10.0), follow_redirects=False)
     return state.upstream_client
 
 
-async def _in_thread(items: Any, cancel: threading.Event) -> AsyncIterator[Any]:
-    """Iterate a blocking generator in a worker thread, handing each item over as soon as it exists."""
+_generators = ThreadPoolExecutor(max_workers=8, thread_name_prefix="modeldeck-generate")
+
+
+async def generated(items: Iterator[Any], cancel: threading.Event) -> AsyncIterator[Any]:
+    """Iterate a blocking generator on a persistent generation thread (none is started per request),
+    handing each item to the event loop as soon as it exists.
+
+    Until the first text has been sent, the generator thread waits (briefly) after each item for it to
+    leave: else it would keep the GIL computing the next token and the event loop would wait for Python's
+    switch interval (5 ms) before it could send this one. Later tokens flow without the wait, which would
+    halve the token rate of a small model."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    sent = threading.Event()
     done = object()
 
     def pump() -> None:
         try:
+            first_text = True
             for item in items:
+                sent.clear()
                 loop.call_soon_threadsafe(queue.put_nowait, item)
                 if cancel.is_set():
                     break
+                if first_text:
+                    sent.wait(HANDOFF_WAIT)
+                    first_text = not getattr(item, "text", None)
         except BaseException as exc:  # handed to the event loop, raised there
             loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:
             items.close()  # releases the model for the next caller at once
             loop.call_soon_threadsafe(queue.put_nowait, done)
 
-    worker = threading.Thread(target=pump, name="modeldeck-generate", daemon=True)
-    worker.start()
-    while (item := await queue.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    _generators.submit(pump)
+    try:
+        while (item := await queue.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            sent.set()  # resumed by the consumer: the item is on its way
+    finally:
+        sent.set()
+
+
+HANDOFF_WAIT = 0.01  # seconds; a busy event loop does not stall generation for longer
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 
 from ..pagination import PageRequest
 from ..schema import Task
 from . import serialize
 from .bodies import Body
+from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+router = Router(prefix="/api/v1/tasks", tags=["tasks"])
 
 
 class TaskCreate(Body):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from .. import workspaces
 from ..authz import Caller, Principal, enter
@@ -12,9 +12,10 @@ from ..core import Platform
 from ..pagination import PageRequest
 from . import serialize
 from .bodies import MemberSet, WorkspaceCreate, WorkspaceUpdate
+from .routing import Router
 from .deps import PlatformDep, PrincipalDep
 
-router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"])
+router = Router(prefix="/api/v1/workspaces", tags=["workspaces"])
 
 
 def _enter(platform: Platform, principal: Principal, workspace: str) -> Caller:
