@@ -144,6 +144,7 @@ class _Operations:
 
     _transport: Transport | AsyncTransport
     workspace: Workspace | None = None
+    account: dict[str, Any] | None = None  # name and kind ("main" or "sub") of the key's account, from connect
     _watchers: tuple[Callable[[Workspace], None], ...] = ()
 
     def watch(self, callback: Callable[[Workspace], None]) -> Callable[[], None]:

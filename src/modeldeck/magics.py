@@ -171,7 +171,7 @@ class ModelDeck(Magics):
         """This notebook's deck, connected on first use and reused by every magic."""
         with self._lock:
             if self._deck is None:
-                from .deck import connect
+                from .profiles import connect
 
                 self._deck = connect(self.profile, workspace=self.workspace)
             return self._deck

@@ -6,6 +6,7 @@ custom messages and are answered, each once, by a `done` message when their work
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from .errors import DeckError
 from .state import SYNCED, DeckState
 
 STATIC = Path(__file__).parent / "static"
+FIRST_LOAD_WAIT = 0.25  # seconds a new panel waits for its first data; a slow platform's data follows later
 if not (STATIC / "panel.js").is_file() or not (STATIC / "panel.css").is_file():
     raise DeckError(
         "The panel's front end is not built.",
@@ -62,11 +64,14 @@ class Panel(anywidget.AnyWidget):
 
     def __init__(self, deck: Any = None, **kwargs: Any) -> None:
         if deck is None:
-            from .deck import connect
+            from .profiles import connect
 
             deck = connect()
         state = DeckState(deck, namespace=_kernel_namespace)
-        super().__init__(**kwargs)
+        loading = state.submit("refresh", initial=True)
+        with contextlib.suppress(TimeoutError):  # a quick platform's data opens with the panel, no re-render
+            loading.result(timeout=FIRST_LOAD_WAIT)
+        super().__init__(**{name: getattr(state, name) for name in SYNCED}, **kwargs)
         self.deck, self.state = deck, state
         for name in SYNCED:
             if name == "view":
@@ -74,7 +79,6 @@ class Panel(anywidget.AnyWidget):
             else:
                 traitlets.dlink((state, name), (self, name))
         self.on_msg(self._on_message)
-        state.dispatch("initial", "refresh", {}, lambda done: None)
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "action":

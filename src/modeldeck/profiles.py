@@ -221,6 +221,7 @@ def connect(
     except BaseException:
         deck.close()
         raise
+    deck.account = me["account"]
     if "workspace" in me:
         deck.workspace = Workspace.from_json(me["workspace"])
     return deck

@@ -110,11 +110,15 @@ class DeckState(HasTraits):
         pool = self._long if name in ("register", "chat", "predict") else self._serial
         pool.submit(self._perform, action_id, name, handler, dict(args or {}), reply)
 
-    def run(self, name: str, **args: Any) -> Any:
-        """Run an action and wait for it: the Python face of `dispatch` (scripts, tests, the sidebar)."""
+    def submit(self, name: str, **args: Any) -> Future[dict[str, Any]]:
+        """Start an action; the future holds its `done` message."""
         future: Future[dict[str, Any]] = Future()
         self.dispatch(uuid.uuid4().hex, name, args, future.set_result)
-        done = future.result()
+        return future
+
+    def run(self, name: str, **args: Any) -> Any:
+        """Run an action and wait for it: the Python face of `dispatch` (scripts, tests, the sidebar)."""
+        done = self.submit(name, **args).result()
         if not done["ok"]:
             error = done["error"]
             raise DeckError(error["message"], code=error["code"], hint=error["hint"])
@@ -160,15 +164,17 @@ class DeckState(HasTraits):
 
     # ---- quick actions (serial) ------------------------------------------------------------------
 
-    def _do_refresh(self) -> None:
-        me = self.deck.whoami()
+    def _do_refresh(self, initial: bool = False) -> None:
+        """Reload everything; the lists load side by side (one round trip's wait, not three)."""
+        lists = [self._long.submit(self._load_workspaces), self._long.submit(self._load_models)]
+        account = self.deck.account if initial and self.deck.account else self.deck.whoami()["account"]
         settings = self.deck._transport.settings
         self.connection = {
             "profile": self.deck.profile or "", "kind": settings.kind, "url": settings.url,
-            "account": me["account"].get("name", ""), "account_kind": me["account"].get("kind", ""),
+            "account": account.get("name", ""), "account_kind": account.get("kind", ""),
         }  # fmt: skip
-        self._load_workspaces()
-        self._load_models()
+        for loaded in lists:
+            loaded.result()
         if self.selected.get("model"):
             self._load_selection()
 

@@ -184,8 +184,10 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module: Playwright's sync API keeps an event loop running while it is open, which would stop
+    later tests from calling `asyncio.run`."""
     with chromium() as browser:
         yield browser
 
