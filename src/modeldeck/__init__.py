@@ -32,6 +32,11 @@ def __getattr__(name: str) -> Any:
     return getattr(value, name) if module else value
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server's entry: the sidebar's routes, in a module only the server imports."""
+    return [{"module": "modeldeck.jupyter.extension"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext modeldeck`: the `%modeldeck` magics, imported only here so `import modeldeck` stays light."""
     from .magics import load

@@ -90,16 +90,11 @@ def cmd_workspaces(args: argparse.Namespace) -> None:
 
 def cmd_use(args: argparse.Namespace) -> None:
     """Make a workspace the profile's default for later commands and connections."""
-    from .profiles import Profile, ProfileFile, selected_profile
+    from .profiles import save_workspace
 
     with _deck(args) as deck:
         ws = deck.use(args.target)
-    file = ProfileFile.load()
-    name = selected_profile(args.profile, file)
-    profile = file.profiles.get(name) or Profile(name, "local")
-    profile.workspace = ws.name
-    file.profiles[name] = profile
-    file.save()
+    name = save_workspace(args.profile, ws.name)
     print(f"profile {name!r} now uses workspace {ws.name!r} (role: {ws.role})")
 
 

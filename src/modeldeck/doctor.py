@@ -114,6 +114,41 @@ def _platform(profile: str | None) -> Check:
     return Check("platform", "ok", f"{deck.url} as {me['account']['name']} in {where!r} ({took:.0f} ms)")
 
 
+def _server_extension() -> Check:
+    """Whether Jupyter Server loads the sidebar's routes. Missing only warns: the client works without it."""
+    from .jupyter.versions import server_extension_enabled
+
+    try:
+        enabled = server_extension_enabled()
+    except ImportError:
+        return Check("server extension", "ok", "Jupyter Server is not installed (the sidebar needs modeldeck[lab])")
+    if enabled:
+        return Check("server extension", "ok", "enabled")
+    return Check("server extension", "warn", "modeldeck is not enabled in Jupyter Server's config",
+                 "jupyter server extension enable modeldeck, then restart Jupyter.")  # fmt: skip
+
+
+def _lab_extension() -> Check:
+    """The copy of the lab extension JupyterLab loads (the first on its path): a version mismatch breaks the sidebar."""
+    from .jupyter.versions import labextensions, mismatch_fix
+
+    try:
+        copies = labextensions()
+    except ImportError:
+        return Check("lab extension", "ok", "JupyterLab is not installed (the sidebar needs modeldeck[lab])")
+    if not copies:
+        return Check("lab extension", "warn", "not installed where JupyterLab looks", mismatch_fix(None))
+    (folder, version), *others = copies
+    if version == __version__:
+        return Check("lab extension", "ok", f"{version} at {folder}")
+    if any(other == __version__ for _, other in others):
+        return Check("lab extension", "fail", f"{folder} ({version}) hides this package's {__version__}",
+                     f"Remove {folder}, then reload the page.")  # fmt: skip
+    return Check("lab extension", "fail", f"{version} at {folder}, but modeldeck is {__version__}",
+                 mismatch_fix(version))  # fmt: skip
+
+
 def diagnose(profile: str | None = None) -> list[Check]:
     files, parsed = _profile_file()
-    return [_versions(), files, _credentials(profile, parsed), _home(), _platform(profile)]
+    return [_versions(), files, _credentials(profile, parsed), _home(), _server_extension(), _lab_extension(),
+            _platform(profile)]

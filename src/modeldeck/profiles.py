@@ -144,6 +144,21 @@ def selected_profile(name: str | None, file: ProfileFile) -> str:
     return name or os.environ.get("MODELDECK_PROFILE") or file.default or DEFAULT_PROFILE
 
 
+def save_workspace(profile: str | None, workspace: str) -> str:
+    """Make a workspace the default of new connections of a profile (`modeldeck use`, the sidebar's `use`).
+
+    With no profile configured it is saved as the `local` profile's, which `connect()` then picks.
+    Returns the profile's name.
+    """
+    file = ProfileFile.load()
+    name = selected_profile(profile, file)
+    entry = file.profiles.get(name) or Profile(name, "local")
+    entry.workspace = workspace
+    file.profiles[name] = entry
+    file.save()
+    return name
+
+
 def resolve(
     profile: str | None = None,
     *,

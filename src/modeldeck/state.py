@@ -81,16 +81,24 @@ class DeckState(HasTraits):
     error = Dict(allow_none=True, default_value=None)
     view = Unicode("models")
 
-    def __init__(self, deck: Any, *, namespace: Callable[[], Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        deck: Any = None,
+        *,
+        namespace: Callable[[], Mapping[str, Any]] | None = None,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
+        """Over `deck`, or over the deck `connect()` opens on the first action (off the caller's thread)."""
         super().__init__()
         self.deck = deck
+        self._connect = connect
         self._namespace = namespace or (lambda: {})
         self._serial = ThreadPoolExecutor(1, thread_name_prefix="modeldeck-state")
         self._long = ThreadPoolExecutor(4, thread_name_prefix="modeldeck-job")
         self._lock = threading.RLock()
         self._running: dict[str, _Job] = {}
         self._acting = threading.local()
-        self._stop_watching = deck.watch(self._on_use)
+        self._stop_watching = deck.watch(self._on_use) if deck is not None else (lambda: None)
         self.enums = {
             "format_type": list(vocabulary.FORMAT_TYPES), "framework_type": list(vocabulary.FRAMEWORK_TYPES),
             "actions": list(vocabulary.GRANT_ACTIONS), "roles": list(vocabulary.ROLE_NAMES),
@@ -134,6 +142,8 @@ class DeckState(HasTraits):
     def _perform(self, action_id: str, name: str, handler: Any, args: dict[str, Any], reply: Reply) -> None:
         self._acting.on, self._acting.id = True, action_id
         try:
+            if self.deck is None:
+                self._open()
             result, error = handler(**args), None
         except TypeError as exc:  # wrong arguments from a view of another version
             result, error = None, InvalidParameter(f"Bad arguments for panel action {name!r}: {exc}.")
@@ -151,6 +161,14 @@ class DeckState(HasTraits):
             reply(self._done(action_id, result, error, name))
         except Exception:  # a closed comm: the view is gone, nothing to tell
             log.debug("could not reply to panel action %s", name, exc_info=True)
+
+    def _open(self) -> None:
+        """Connect on the first action; a failure is that action's error, and the next action tries again."""
+        with self._lock:
+            if self.deck is None:
+                deck = self._connect()
+                self._stop_watching = deck.watch(self._on_use)
+                self.deck = deck
 
     def _done(self, action_id: str, result: Any, error: DeckError | None, name: str) -> dict[str, Any]:
         shown = None
