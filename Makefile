@@ -20,6 +20,8 @@ TORCH ?= torch==2.13.0
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[test,lab]"
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter labextension develop --overwrite .  # it runs jupyter-builder from PATH
+	$(BIN)/jupyter server extension enable --sys-prefix modeldeck
 	touch $(STAMP)
 
 install: $(STAMP)

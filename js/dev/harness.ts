@@ -1,6 +1,7 @@
 // A page that mounts the panel over a FakeModel playing the kernel's part, for looking at the view in a
 // real browser without a kernel: `npm run harness`, then serve js/ and open dev/harness.html.
-// Query: ?models=10000 for the list size, ?theme=dark for dark --jp-* variables.
+// Query: ?models=10000 for the list size, ?theme=dark for dark --jp-* variables, ?host=sidebar for the
+// sidebar's extras (its "Insert code" messages are logged to the console).
 
 import { FakeModel, type ActionMessage } from "../src/testing/fake-model";
 import { sampleTraits, sampleVersions } from "../src/testing/sample";
@@ -8,7 +9,8 @@ import type { Job, Traits } from "../src/panel/types";
 import { mount } from "../src/widget";
 
 const query = new URLSearchParams(location.search);
-const traits: Traits = sampleTraits(Number(query.get("models") ?? 10_000));
+const host = query.get("host") === "sidebar" ? "sidebar" : "notebook";
+const traits: Traits = { ...sampleTraits(Number(query.get("models") ?? 10_000)), host };
 if (query.get("view")) traits.view = query.get("view") as Traits["view"];
 const model = new FakeModel({ ...traits });
 const get = <K extends keyof Traits>(name: K): Traits[K] => model.get(name);
@@ -108,6 +110,7 @@ const handlers: Record<string, (args: any, id: string) => Promise<unknown>> = {
 };
 
 model.onAction = async (msg: ActionMessage) => {
+  if ((msg as { type: string }).type === "insert_code") return console.log("insert_code", msg);
   const handler = handlers[msg.name];
   try {
     const result = handler ? await handler(msg.args, msg.id) : null;

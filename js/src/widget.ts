@@ -1,19 +1,11 @@
-// The anywidget entry: mounts the panel on `el`. The view itself only knows the AFM model interface, so
-// another host (a JupyterLab sidebar) can mount it with its own model.
+// The anywidget entry: mounts the panel on `el`, with its styles bundled beside it (panel.css). Other
+// hosts (the JupyterLab sidebar) mount the same view from `./mount`.
 
-import { h, render } from "preact";
-import { App } from "./panel/App";
-import { Actions, DeckContext, type AnyModel } from "./panel/model";
+import { mount } from "./mount";
+import type { AnyModel } from "./panel/model";
 import "./panel/panel.css";
 
-export function mount(model: AnyModel, el: HTMLElement): () => void {
-  const actions = new Actions(model);
-  render(h(DeckContext.Provider, { value: { model, actions } }, h(App, {})), el);
-  return () => {
-    render(null, el);
-    actions.dispose();
-  };
-}
+export { mount };
 
 export default {
   render({ model, el }: { model: AnyModel; el: HTMLElement }) {

@@ -32,6 +32,11 @@ def __getattr__(name: str) -> Any:
     return getattr(value, name) if module else value
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab's entry: the prebuilt sidebar extension, built from labextension/ into this package."""
+    return [{"src": "labextension", "dest": "modeldeck"}]
+
+
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """Jupyter Server's entry: the sidebar's routes, in a module only the server imports."""
     return [{"module": "modeldeck.jupyter.extension"}]

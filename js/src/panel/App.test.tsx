@@ -227,3 +227,68 @@ describe("a host that has not loaded yet", () => {
     }
   });
 });
+
+// The view hosted by the JupyterLab sidebar (`host: "sidebar"`): "Insert code" beside every "Copy as code",
+// and the note on what a workspace switch there changes.
+
+const pick = (el: HTMLElement, selector: string) => [...el.querySelectorAll<HTMLElement>(selector)];
+
+/** The code an "Insert code" click sends, and that it sent nothing else. */
+function insert(model: FakeModel, button: HTMLElement): string {
+  const before = model.sent.length;
+  act(() => button.click());
+  expect(model.sent.length).toBe(before + 1);
+  const msg = model.sent.at(-1) as unknown as { type: string; code: string };
+  expect(msg.type).toBe("insert_code");
+  return msg.code;
+}
+
+describe("in a notebook", () => {
+  it("has no sidebar extras", () => {
+    const models = sampleModels(3);
+    const { all } = open({ view: "models", models, selected: { model: models[1].id, version: null } });
+    expect(all("md-copy-code").length).toBeGreaterThan(0);
+    expect(all("md-insert-code")).toEqual([]);
+    act(() => all("md-tab-workspaces")[0].click());
+    expect(all("md-sidebar-note")).toEqual([]);
+  });
+});
+
+describe("in the sidebar", () => {
+  it("says what a workspace switch changes, and inserts the switch as code", () => {
+    const { model, all } = open({ host: "sidebar" });
+    expect(all("md-sidebar-note")[0].textContent).toMatch(/default workspace for new connections/);
+    const [button] = all("md-insert-code");
+    expect(insert(model, button)).toBe('import modeldeck as md\n\ndeck = md.connect()\ndeck.use("team-a")');
+  });
+
+  it("inserts connect and use, predict and register for a selected version of an owned model", () => {
+    const models = sampleModels(3);
+    const { model, el } = open({
+      host: "sidebar",
+      view: "models",
+      models,
+      selected: { model: models[1].id, version: "1.3.0" },
+      versions: sampleVersions(),
+    });
+    const snippets = pick(el, ".md-copy[data-snippet]");
+    expect(snippets.map((s) => s.dataset.snippet)).toEqual(["use", "predict", "register"]);
+    for (const s of snippets) expect(s.querySelector('[data-testid="md-copy-code"]')).not.toBeNull();
+    const code = (name: string) => insert(model, pick(el, `[data-snippet="${name}"] [data-testid="md-insert-code"]`)[0]);
+    expect(code("use")).toContain(`version = deck.version("${models[1].id}", "1.3.0")`);
+    expect(code("predict")).toContain(`deck.predict("${models[1].id}", inputs, version="1.3.0")`);
+    expect(code("register")).toContain('deck.register("model 1", "path/to/checkpoint")');
+    // Nothing went to Python: inserting is the host's job.
+    expect(model.sent.filter((m) => m.type === "action")).toEqual([]);
+  });
+
+  it("offers chat for a language model, and no register for a granted one", () => {
+    const models = sampleModels(5); // model 3: a chat model, granted by team-b
+    const { model, el } = open({ host: "sidebar", view: "models", models, selected: { model: models[3].id, version: null } });
+    expect(pick(el, ".md-copy[data-snippet]").map((s) => s.dataset.snippet)).toEqual(["use", "chat"]);
+    const chat = insert(model, pick(el, '[data-snippet="chat"] [data-testid="md-insert-code"]')[0]);
+    expect(chat).toContain(`deck.chat("${models[3].id}", messages, stream=True)`);
+    const use = insert(model, pick(el, '[data-snippet="use"] [data-testid="md-insert-code"]')[0]);
+    expect(use).toContain(`model = deck.model("${models[3].id}")`);
+  });
+});

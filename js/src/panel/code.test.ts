@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chatCode, predictCode, py, registerCode, switchCode, type CodeContext } from "./code";
+import { chatCode, modelCode, predictCode, py, registerCode, switchCode, type CodeContext } from "./code";
 
 const ctx: CodeContext = { connection: { profile: "default", kind: "embedded" }, workspace: "team-a" };
 const KEYLIKE = [/api_key/i, /sk-[A-Za-z0-9]{8,}/, /\btoken\b/i, /https?:\/\//, /secret/i, /password/i];
@@ -59,6 +59,21 @@ describe("copy as code", () => {
     expect(task).toContain('task = deck.predict("iris", inputs, wait=False)');
     expect(task).toContain("task.result()");
     keyless(inline + task);
+  });
+
+  it("a model, or one of its versions, fetched after connect and use", () => {
+    expect(modelCode(ctx, { model: "iris" })).toBe(
+      'import modeldeck as md\n\ndeck = md.connect()\ndeck.use("team-a")\n\nmodel = deck.model("iris")\nprint(model.model_name, model.task)\n',
+    );
+    const version = modelCode(ctx, { model: "iris", version: "1.0.0" });
+    expect(version).toContain('version = deck.version("iris", "1.0.0")');
+    keyless(version);
+  });
+
+  it("predict before any inputs leaves a placeholder to fill in", () => {
+    const code = predictCode(ctx, { model: "iris", as_task: false });
+    expect(code).toMatch(/^inputs = \[\]  # an array/m);
+    expect(code).toContain('prediction = deck.predict("iris", inputs)');
   });
 
   it("chat streams, with the params and the transcript so far", () => {

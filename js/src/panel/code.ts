@@ -47,6 +47,14 @@ export function switchCode(ctx: CodeContext, workspace: string): string {
   return preamble({ ...ctx, workspace });
 }
 
+/** Connect, use the workspace and fetch the model, or one of its versions: the start of code about it. */
+export function modelCode(ctx: CodeContext, args: { model: string; version?: string | null }): string {
+  const fetch = args.version
+    ? `version = deck.version(${py(args.model)}, ${py(args.version)})\nprint(version.version_name, version.approval_status)`
+    : `model = deck.model(${py(args.model)})\nprint(model.model_name, model.task)`;
+  return `${preamble(ctx)}\n\n${fetch}\n`;
+}
+
 export type Source = { path: string } | { uri: string } | { variable: string };
 
 export interface RegisterFields {
@@ -94,16 +102,20 @@ export function registerCode(ctx: CodeContext, args: RegisterArgs): string {
 export interface PredictArgs {
   model: string;
   version?: string | null;
-  inputs: unknown;
+  /** Left out (a model picked before any inputs were typed): a placeholder to fill in. */
+  inputs?: unknown;
   as_task: boolean;
 }
+
+const INPUTS_PLACEHOLDER = "[]  # an array, a dict of input name to array, or a list of row dicts";
 
 export function predictCode(ctx: CodeContext, args: PredictArgs): string {
   const head = [py(args.model), "inputs", ...kwargs({ version: args.version })];
   const body = args.as_task
     ? `task = ${call("deck.predict", [...head, "wait=False"])}\nprediction = task.result()`
     : `prediction = ${call("deck.predict", head)}`;
-  return `${preamble(ctx)}\n\ninputs = ${py(args.inputs)}\n${body}\nprint(prediction.outputs)\n`;
+  const inputs = args.inputs === undefined ? INPUTS_PLACEHOLDER : py(args.inputs);
+  return `${preamble(ctx)}\n\ninputs = ${inputs}\n${body}\nprint(prediction.outputs)\n`;
 }
 
 export interface ChatArgs {

@@ -2,10 +2,12 @@
 
 import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
+import { chatCode, modelCode, predictCode, registerCode, type CodeContext } from "./code";
 import { formatNumber, formatTime } from "./format";
+import { looksLikeChat } from "./inference";
 import { useAction, useTrait } from "./model";
 import type { Grant, ModelInfo, Version } from "./types";
-import { Badge, Empty, Field } from "./ui";
+import { Badge, CopyCode, Empty, Field } from "./ui";
 
 function metricNames(versions: readonly Version[]): string[] {
   const names = new Set<string>();
@@ -211,6 +213,40 @@ function Grants({ model, grants, admin }: { model: ModelInfo; grants: readonly G
   );
 }
 
+/** The model, or its selected version, as code: connect and use it, call it, register a new version. */
+function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: readonly Version[]; owned: boolean }) {
+  const connection = useTrait("connection");
+  const workspace = useTrait("workspace");
+  const selected = useTrait("selected");
+  const ctx: CodeContext = { connection, workspace: workspace?.name ?? null };
+  const version = selected.model === model.id ? selected.version : null;
+  const target = { model: model.id, version };
+  const chat = looksLikeChat(model, versions.find((v) => v.version_name === version) ?? versions[0]);
+  const snippets = [
+    { name: "use", label: "Connect and use", code: () => modelCode(ctx, target) },
+    chat
+      ? { name: "chat", label: "Chat", code: () => chatCode(ctx, { ...target, prompt: "Hello!", params: {} }) }
+      : { name: "predict", label: "Predict", code: () => predictCode(ctx, { ...target, as_task: false }) },
+    ...(owned
+      ? [{
+          name: "register",
+          label: "Register a new version",
+          code: () => registerCode(ctx, { model: model.name, source: { path: "path/to/checkpoint" }, fields: {} }),
+        }]
+      : []),
+  ];
+  return (
+    <ul class="md-snippets" aria-label={`${model.name}${version ? ` ${version}` : ""} as code`}>
+      {snippets.map((s) => (
+        <li key={s.name} class="md-snippet">
+          <span class="md-snippet-label">{s.label}</span>
+          <CopyCode snippet={s.name} code={s.code} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
@@ -229,6 +265,8 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
       <h4 class="md-subtitle">Versions</h4>
       {versions.length === 0 ? <Empty>No versions yet.</Empty> : <Versions model={model} versions={versions} admin={admin} />}
       <MetricView versions={versions} />
+      <h4 class="md-subtitle">Code</h4>
+      <ModelCode model={model} versions={versions} owned={owned} />
       {owned && (
         <>
           <h4 class="md-subtitle">Access</h4>

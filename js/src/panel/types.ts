@@ -112,6 +112,9 @@ export interface PanelError {
 
 export type Tab = "workspaces" | "models" | "register" | "inference";
 
+/** Who mounted the view: the notebook Panel has no `host` trait, the JupyterLab sidebar says "sidebar". */
+export type Host = "notebook" | "sidebar";
+
 export interface Traits {
   version: string;
   connection: Connection;
@@ -128,6 +131,7 @@ export interface Traits {
   enums: Enums;
   error: PanelError | null;
   view: Tab;
+  host: Host;
 }
 
 /** What the view shows before Python has sent a trait (a host shim may start empty). */
@@ -147,4 +151,5 @@ export const DEFAULTS: Traits = {
   enums: { format_type: [], framework_type: [], task: [], actions: [], roles: [] },
   error: null,
   view: "workspaces",
+  host: "notebook",
 };

@@ -2,6 +2,7 @@
 
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
+import { useDeck, useTrait } from "./model";
 
 let lastId = 0;
 
@@ -54,9 +55,12 @@ export function ProgressBar({ value, label }: { value: number | null; label: str
 
 /**
  * Copies code to the clipboard. The clipboard API needs a secure context and permission; when it is
- * missing or refused, the code is shown to select by hand.
+ * missing or refused, the code is shown to select by hand. In the sidebar, "Insert code" beside it puts
+ * the same code into the current notebook as a new cell (the host does it; the message never leaves the
+ * browser). `snippet` names the code for tests and for several snippets side by side.
  */
-export function CopyCode({ code, label = "Copy as code" }: { code: () => string; label?: string }) {
+export function CopyCode({ code, label = "Copy as code", snippet }: { code: () => string; label?: string; snippet?: string }) {
+  const sidebar = useTrait("host") === "sidebar";
   const [shown, setShown] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
   const copy = async () => {
@@ -71,10 +75,11 @@ export function CopyCode({ code, label = "Copy as code" }: { code: () => string;
     }
   };
   return (
-    <div class="md-copy">
+    <div class="md-copy" data-snippet={snippet}>
       <button type="button" class="md-button md-quiet" data-testid="md-copy-code" onClick={copy}>
         {copied ? "Copied" : label}
       </button>
+      {sidebar && <InsertCode code={code} />}
       {shown !== null && (
         <div class="md-code-fallback">
           <div class="md-field-hint">The clipboard is not available here; select the code and copy it.</div>
@@ -92,6 +97,21 @@ export function CopyCode({ code, label = "Copy as code" }: { code: () => string;
         </div>
       )}
     </div>
+  );
+}
+
+function InsertCode({ code }: { code: () => string }) {
+  const { model } = useDeck();
+  return (
+    <button
+      type="button"
+      class="md-button md-quiet"
+      data-testid="md-insert-code"
+      title="Insert this code as a new cell below the active cell of the current notebook"
+      onClick={() => model.send({ type: "insert_code", code: code() })}
+    >
+      Insert code
+    </button>
   );
 }
 

@@ -94,8 +94,14 @@ export function Workspaces() {
   const workspaces = useTrait("workspaces");
   const workspace = useTrait("workspace");
   const connection = useTrait("connection");
+  const host = useTrait("host");
   return (
     <div class="md-workspaces">
+      {host === "sidebar" && (
+        <p class="md-note" data-testid="md-sidebar-note">
+          Switching here sets the default workspace for new connections; kernels already connected keep theirs.
+        </p>
+      )}
       {workspaces.length === 0 ? (
         <Empty>No workspaces yet.</Empty>
       ) : (

@@ -1,5 +1,6 @@
 // An in-memory AFM model for tests and the dev harness: traits, change events, and recorded messages.
 
+import { Events } from "../events";
 import type { AnyModel } from "../panel/model";
 
 type Listener = (...args: any[]) => void;
@@ -17,7 +18,7 @@ export class FakeModel implements AnyModel {
   /** Called for every action the view sends, e.g. to play the Python side. */
   onAction: ((msg: ActionMessage) => void) | null = null;
   private readonly traits = new Map<string, unknown>();
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly events = new Events();
 
   constructor(traits: Record<string, unknown> = {}) {
     for (const [k, v] of Object.entries(traits)) this.traits.set(k, v);
@@ -29,18 +30,15 @@ export class FakeModel implements AnyModel {
 
   set(name: string, value: unknown): void {
     this.traits.set(name, value);
-    this.emit(`change:${name}`);
+    this.events.emit(`change:${name}`);
   }
 
   on(event: string, callback: Listener): void {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event)!.add(callback);
+    this.events.on(event, callback);
   }
 
   off(event?: string | null, callback?: Listener | null): void {
-    if (!event) return this.listeners.clear();
-    if (!callback) return void this.listeners.delete(event);
-    this.listeners.get(event)?.delete(callback);
+    this.events.off(event, callback);
   }
 
   save_changes(): void {
@@ -60,14 +58,10 @@ export class FakeModel implements AnyModel {
 
   /** Python's side: answer an action. */
   reply(id: string, outcome: { ok: boolean; result?: unknown; error?: unknown }): void {
-    this.emit("msg:custom", { type: "done", id, error: null, result: null, ...outcome });
+    this.events.emit("msg:custom", { type: "done", id, error: null, result: null, ...outcome });
   }
 
   listenerCount(event: string): number {
-    return this.listeners.get(event)?.size ?? 0;
-  }
-
-  private emit(event: string, ...args: unknown[]): void {
-    for (const cb of [...(this.listeners.get(event) ?? [])]) cb(...args);
+    return this.events.count(event);
   }
 }

@@ -39,7 +39,8 @@ export function sampleVersions(): Version[] {
   }));
 }
 
-export function sampleTraits(models = 50): Traits {
+/** What the notebook Panel sends: every trait but `host`, which only the sidebar has. */
+export function sampleTraits(models = 50): Omit<Traits, "host"> {
   const workspaces = [
     { id: "ws-a", name: "team-a", role: "admin", is_default: true, description: "The default workspace." },
     { id: "ws-b", name: "team-b", role: "developer", is_default: false, description: "Shared models of team B." },
