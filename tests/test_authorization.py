@@ -313,6 +313,7 @@ GRANTERS = [  # (who, account, workspace sent, expected: 200 or the error code o
     ("developer of the owner", "developer", TEAM, "AccessDenied"),
     ("viewer of the owner", "viewer", TEAM, "AccessDenied"),
     ("admin of the grantee, in the grantee", "other-admin", OTHER, "Model.AccessDenied"),
+    ("developer of the grantee, in the grantee", "other-dev", OTHER, "Model.AccessDenied"),
     ("main in the grantee", "main", OTHER, "Model.AccessDenied"),
     ("admin of the grantee, naming the owner", "other-admin", TEAM, "Workspace.AccessDenied"),
 ]
@@ -337,9 +338,11 @@ def test_only_admins_of_the_owning_workspace_grant_and_revoke(
         assert put.status_code == 200 and delete.status_code == 204, (put.text, delete.text)
         assert remaining == []
     else:
-        assert_error(put, 403, expected)
+        body = assert_error(put, 403, expected)
         assert_error(delete, 403, expected)
         assert [(g["workspace"], g["actions"]) for g in remaining] == [(OTHER, ["inference"])]
+        if expected == "Model.AccessDenied":  # whoever asks from elsewhere learns who can grant, and how
+            assert f"An admin of workspace '{TEAM}'" in body["hint"] and f"deck.use('{TEAM}')" in body["hint"]
 
 
 @pytest.mark.parametrize(

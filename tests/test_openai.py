@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import openai
 import pytest
 
@@ -305,3 +307,14 @@ def test_cli_tasks(deployment: Deployment, llm):
     assert [t["id"] for t in listed] == [task.id] and listed[0]["status"] == "SUCCEEDED"
     again = subprocess.run([*run, task.id, "--cancel"], env=env, capture_output=True, text=True)
     assert again.returncode == 1 and "Task.AlreadyFinished" in again.stderr
+
+
+def test_openai_client_without_the_package_is_a_typed_error(deployment: Deployment, monkeypatch):
+    import modeldeck as md
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        for make in (deck.openai_client, deck.openai_async_client):
+            with pytest.raises(md.errors.InvalidParameter) as err:
+                make()
+            assert err.value.code == "MissingDependency" and "modeldeck[openai]" in err.value.hint

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import secrets
 import signal
 import subprocess
@@ -76,6 +78,7 @@ def test_a_predict_task_gives_the_synchronous_result(store_deployment: Deploymen
     with store_deployment.client() as gone:  # the submitting client leaves; the task runs on
         accepted = submit(gone, input=body, version="0.1.0")
     assert accepted["status"] == "PENDING" and accepted["id"].startswith("task-") and accepted["result"] is None
+    assert not re.search(r"sk-[A-Za-z0-9]{24,}", accepted["id"])  # ids never look like keys to secret scanners
     done = poll(api, accepted["id"])
     assert done["status"] == "SUCCEEDED", done
     assert done["result"] == expected and done["error"] is None and done["progress"] == 1.0

@@ -441,15 +441,17 @@ class _Operations:
 
     def openai_client(self) -> Any:
         """The official `openai.OpenAI` client, pointed at this platform's /v1 as this account and workspace."""
+        options = self._openai_options()  # first: a missing package is a typed error with the install hint
         import openai
 
-        return openai.OpenAI(**self._openai_options())
+        return openai.OpenAI(**options)
 
     def openai_async_client(self) -> Any:
         """The official `openai.AsyncOpenAI` client, pointed like `openai_client()`."""
+        options = self._openai_options()
         import openai
 
-        return openai.AsyncOpenAI(**self._openai_options())
+        return openai.AsyncOpenAI(**options)
 
     # ---- tasks -----------------------------------------------------------------------------------
 

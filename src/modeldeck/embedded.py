@@ -167,8 +167,22 @@ def stop(home: Path | None = None) -> bool:
     info = running(home)
     if info is None:
         return False
-    os.kill(int(info["pid"]), signal.SIGTERM)
+    pid = int(info["pid"])
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and runtime_file(home).exists():
+    while time.monotonic() < deadline and (runtime_file(home).exists() or not _exited(pid)):
         time.sleep(0.05)
     return True
+
+
+def _exited(pid: int) -> bool:
+    """Whether the process is gone, so its home can be removed (reaped first if it is our child)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

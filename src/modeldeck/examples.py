@@ -118,6 +118,7 @@ def tiny_causal_lm(path: str | Path, seed: int = 0, vocab_words: list[str] | Non
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers.utils import logging as hf_logging
 
     specials = ["<unk>", "<s>", "</s>", "<pad>"]
     words = list(dict.fromkeys([*(vocab_words or _WORDS), *_PUNCTUATION]))
@@ -138,6 +139,12 @@ def tiny_causal_lm(path: str | Path, seed: int = 0, vocab_words: list[str] | Non
         model = LlamaForCausalLM(config)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path, safe_serialization=True)
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar for one tiny shard is noise in notebooks and logs
+    try:
+        model.save_pretrained(path, safe_serialization=True)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
     tokenizer.save_pretrained(path)
     return path

@@ -198,9 +198,14 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error"
+            and not msg.text.startswith("Failed to load resource") else None)  # fmt: skip
+    # Failed requests are told by URL instead; a fresh workspace's first lookup is a 404 by design.
+    page.on("response", lambda r: page.errors.append(f"{r.status} {r.url}") if r.status >= 400
+            and "/lab/api/workspaces/" not in r.url else None)  # fmt: skip
     page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    workspace = secrets.token_hex(4)  # a fresh JupyterLab workspace: no tabs restored from earlier pages
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
     try:  # a notebook never opened before may ask which kernel to start

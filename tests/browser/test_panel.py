@@ -125,8 +125,8 @@ def test_register_a_checkpoint_from_the_panel(page: Any, lab: Lab, seeded: dict[
     view.get_by_test_id("md-register-version").fill("2.0.0")
     view.get_by_test_id("md-register-format").select_option("ONNX")
     view.get_by_test_id("md-register-submit").click()
-    view.get_by_test_id("md-job").filter(has_text="from-panel").first.wait_for()
-    wait_for(lambda: _version(lab, "from-panel", "2.0.0") is not None, timeout=60)
+    view.get_by_test_id("md-registered").filter(has_text="from-panel").filter(has_text="2.0.0").wait_for()
+    assert _version(lab, "from-panel", "2.0.0") is not None
     assert _version(lab, "from-panel", "2.0.0")["format_type"] == "ONNX"
 
 

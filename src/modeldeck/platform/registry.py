@@ -157,10 +157,10 @@ def pick(candidates: list[T], ref: str, id_of: Callable[[T], str], source_of: Ca
 
 
 def allows(source: str, actions: list[str], need: str) -> bool:
-    """`list`: visible here; `owner`: owned here; an action: authorized here for it."""
+    """`list`: visible here; `owner` / `grant`: owned here; an action: authorized here for it."""
     return (
         (need == "list" and source != "none")
-        or (need == "owner" and source == "owned")
+        or (need in ("owner", "grant") and source == "owned")
         or (need in fields.GRANT_ACTIONS and need in actions)
     )
 
@@ -168,6 +168,12 @@ def allows(source: str, actions: list[str], need: str) -> bool:
 def _model_denied(caller: Caller, view: ModelView, need: str, ref: str) -> ModelAccessDenied:
     """Names the model only as the caller did: a private model's name is not a foreign workspace's to learn."""
     name, ws, owner = clip(ref), caller.workspace_name, view.owner
+    if need == "grant":
+        return ModelAccessDenied(
+            f"Model '{name}' is owned by workspace '{owner}'; only that workspace can authorize others for it.",
+            hint=f"An admin of workspace '{owner}' grants it: deck.use('{owner}'); "
+            f"deck.authorize('{name}', '{ws}', actions=['inference']).",
+        )
     if need == "owner":
         return ModelAccessDenied(
             f"Model '{name}' is owned by workspace '{owner}'; workspace '{ws}' cannot change it.",
@@ -269,9 +275,12 @@ def list_grants(db: Session, caller: Caller, ref: str) -> list[tuple[Grant, str]
 
 
 def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions: list[str]) -> tuple[Grant, str]:
-    """Authorize another workspace of the account for a model and a set of actions (replaces the set)."""
+    """Authorize another workspace of the account for a model and a set of actions (replaces the set).
+
+    Ownership is checked before the role: a workspace that does not own the model learns who does.
+    """
+    view = resolve_model(db, caller, ref, need="grant")
     caller.require("authorize")
-    view = resolve_model(db, caller, ref, need="owner")
     target = _target_workspace(db, workspace_ref)
     if target.id == view.model.workspace_id:
         raise InvalidParameter(
@@ -298,8 +307,8 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
 
 
 def revoke(db: Session, caller: Caller, ref: str, workspace_ref: str) -> None:
+    view = resolve_model(db, caller, ref, need="grant")
     caller.require("authorize")
-    view = resolve_model(db, caller, ref, need="owner")
     target = _target_workspace(db, workspace_ref)
     db.execute(delete(Grant).where(Grant.model_id == view.model.id, Grant.workspace_id == target.id))
 
