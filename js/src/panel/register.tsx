@@ -137,7 +137,7 @@ function SourceInput({ form, set, error }: {
 function Registered({ model, version }: { model: string; version: Version }) {
   const [, setView] = useView();
   return (
-    <div class="md-success" role="status">
+    <div class="md-success" role="status" data-testid="md-registered">
       Registered <strong>{model}</strong> version <strong>{version.version_name}</strong>{" "}
       <Badge kind={version.approval_status}>{version.approval_status}</Badge>
       <button type="button" class="md-button md-quiet" onClick={() => setView("models")}>
