@@ -13,31 +13,10 @@ from typing import Any
 import pytest
 
 import modeldeck as md
-from modeldeck import examples
 
-from .conftest import ARTIFACTS, Lab, open_notebook, wait_for
+from .conftest import ARTIFACTS, XSS, Lab, open_notebook, wait_for
 
 pytestmark = pytest.mark.browser
-
-XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def seeded(lab: Lab) -> dict[str, Any]:
-    """Workspaces and models made through the public client, before the notebook opens."""
-    home = Path(lab.env["MODELDECK_HOME"])
-    with md.connect(home=home) as deck:
-        team = deck.create_workspace("team-b", description="the second team")
-        lin = examples.onnx_linear(lab.root / "ckpt" / "linear.onnx")
-        deck.register("lin", lin, version="1.0.0", format="ONNX", metrics={"acc": 0.8}, progress=False)
-        deck.register("lin", lin, version="1.1.0", format="ONNX", metrics={"acc": 0.9}, progress=False)
-        deck.register(XSS, lin, format="ONNX", progress=False)
-        lm = examples.tiny_causal_lm(lab.root / "ckpt" / "lm")
-        deck.register("tiny-lm", lm, format="SafeTensors", progress=False)
-        deck.authorize("lin", team.id, ["fine_tune"])  # team-b sees lin but may not run it
-        upload = examples.onnx_linear(lab.root / "upload-me.onnx", seed=3)
-    return {"team": team.id, "upload": str(upload)}
-
 
 @pytest.fixture(scope="module")
 def page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
