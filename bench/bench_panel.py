@@ -39,7 +39,7 @@ ARM = """([index, selector]) => {
 
 # Frame intervals over `ms` milliseconds, scrolling the last panel's model list by `step` pixels a frame.
 FRAMES = """async ([step, ms]) => {
-  const lists = document.querySelectorAll('[data-testid=md-panel] [role=listbox]');
+  const lists = document.querySelectorAll('.jp-Notebook [data-testid=md-panel] [role=listbox]');
   const box = lists[lists.length - 1];
   const times = [];
   let last = performance.now();
@@ -81,7 +81,7 @@ def main() -> int:
             "big = deck.panel()\nbig",
         ])  # fmt: skip
         page = open_notebook(browser, lab, name)  # runs every cell once: imports and first loads are warm
-        page.wait_for_selector("[data-testid=md-panel]", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
         page.wait_for_selector(".widget-button", timeout=60_000)
         panel_ms, button_ms = [], []
         for _ in range(args.rounds):
@@ -101,7 +101,7 @@ def main() -> int:
             f" for i in range({args.models})]\nbig.state.models = rows"
         )
         kernel.close()
-        last_panel = page.locator("[data-testid=md-panel]").last
+        last_panel = page.locator(".jp-Notebook [data-testid=md-panel]").last
         last_panel.scroll_into_view_if_needed()
         last_panel.get_by_test_id("md-model-row").filter(has_text="model-00000").wait_for()
         rest, scrolling = [], []

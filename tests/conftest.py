@@ -19,6 +19,9 @@ import pytest
 
 from modeldeck.platform import Platform, PlatformServer, Settings
 
+# jp_fetch / jp_ws_fetch for the Jupyter server extension's tests (a plugin applies to the whole run).
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 WS_HEADER = "X-ModelDeck-Workspace"
 
 

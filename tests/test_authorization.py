@@ -313,7 +313,6 @@ GRANTERS = [  # (who, account, workspace sent, expected: 200 or the error code o
     ("developer of the owner", "developer", TEAM, "AccessDenied"),
     ("viewer of the owner", "viewer", TEAM, "AccessDenied"),
     ("admin of the grantee, in the grantee", "other-admin", OTHER, "Model.AccessDenied"),
-    ("developer of the grantee, in the grantee", "other-dev", OTHER, "Model.AccessDenied"),
     ("main in the grantee", "main", OTHER, "Model.AccessDenied"),
     ("admin of the grantee, naming the owner", "other-admin", TEAM, "Workspace.AccessDenied"),
 ]

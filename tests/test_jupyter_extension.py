@@ -24,7 +24,6 @@ from modeldeck.jupyter import versions
 from modeldeck.jupyter.host import TRAITS, Sidebar
 from modeldeck.profiles import ProfileFile
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 120  # a guard against a hang, never a measure: the first connect starts the embedded platform

@@ -205,6 +205,18 @@ def seeded(lab: Lab) -> dict[str, Any]:
     return {"team": team.id, "upload": str(upload)}
 
 
+# pytest-jupyter's autouse fixtures (for the server extension's tests) close the current event loop after
+# each test, which here is the loop Playwright's sync API runs on. These tests start no in-process server.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    return None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    return None
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Per module: Playwright's sync API keeps an event loop running while it is open, which would stop

@@ -26,7 +26,7 @@ def page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
     ])  # fmt: skip
     page = open_notebook(browser, lab, name)
     try:
-        page.wait_for_selector("[data-testid=md-panel]", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "panel-failed-to-render.png"))
@@ -43,7 +43,7 @@ def kernel(page: Any, lab: Lab) -> Any:
 
 
 def first_view(page: Any) -> Any:
-    return page.locator("[data-testid=md-panel]").first
+    return page.locator(".jp-Notebook [data-testid=md-panel]").first
 
 
 def current_workspace(view: Any) -> Any:
@@ -51,7 +51,7 @@ def current_workspace(view: Any) -> Any:
 
 
 def test_the_panel_renders_twice_and_shows_the_workspaces(page: Any):
-    assert page.locator("[data-testid=md-panel]").count() == 2
+    assert page.locator(".jp-Notebook [data-testid=md-panel]").count() == 2
     view = first_view(page)
     view.get_by_test_id("md-tab-workspaces").click()
     rows = view.get_by_test_id("md-workspace-row")
@@ -66,7 +66,7 @@ def test_switching_workspace_reaches_the_kernel_and_every_view(page: Any, kernel
     view.locator(f"[data-testid=md-workspace-row][data-id='{seeded['team']}']").click()
     wait_for(lambda: kernel.eval("panel.state.workspace['name']") == "team-b")
     assert kernel.eval("deck.workspace.name") == "team-b"
-    second = page.locator("[data-testid=md-panel]").nth(1)
+    second = page.locator(".jp-Notebook [data-testid=md-panel]").nth(1)
     second.get_by_test_id("md-tab-workspaces").click()
     current_workspace(second).filter(has_text="team-b").wait_for()
 

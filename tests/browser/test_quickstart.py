@@ -19,7 +19,7 @@ def test_the_quickstart_runs_and_its_panel_shows_its_model(browser: Any, lab: La
     shutil.copy(QUICKSTART, lab.root / QUICKSTART.name)
     page = open_notebook(browser, lab, QUICKSTART.name)
     try:
-        panel = page.locator("[data-testid=md-panel]")
+        panel = page.locator(".jp-Notebook [data-testid=md-panel]")
         panel.wait_for(timeout=120_000)
         panel.get_by_test_id("md-model-row").filter(has_text="iris-linear").wait_for()
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def lab_page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
-    """JupyterLab with nothing open: no notebook, so no kernel."""
+    """JupyterLab with nothing open and no kernel running (earlier tests' kernels are shut down)."""
+    for kernel in lab.api("GET", "/api/kernels").json():
+        lab.api("DELETE", f"/api/kernels/{kernel['id']}")
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]

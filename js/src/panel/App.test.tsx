@@ -292,3 +292,20 @@ describe("in the sidebar", () => {
     expect(use).toContain(`model = deck.model("${models[3].id}")`);
   });
 });
+
+describe("workspace access", () => {
+  it("tells a sub-account why other workspaces are missing and who can add it", () => {
+    const { all } = open({
+      view: "workspaces",
+      connection: { ...(sampleTraits().connection as object), account: "alice", account_kind: "sub" },
+    });
+    const [note] = all("md-access-note");
+    expect(note.textContent).toMatch(/member of/);
+    expect(note.textContent).toContain('deck.add_member("workspace", "alice", role="developer")');
+  });
+
+  it("says nothing of it to the main account, which may enter every workspace", () => {
+    const { all } = open({ view: "workspaces" });
+    expect(all("md-access-note")).toEqual([]);
+  });
+});

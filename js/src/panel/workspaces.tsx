@@ -114,6 +114,13 @@ export function Workspaces() {
       {workspace && (
         <CopyCode code={() => switchCode({ connection, workspace: null }, workspace.name)} />
       )}
+      {connection.account_kind === "sub" && (
+        <p class="md-note" data-testid="md-access-note">
+          {workspace ? "" : "This key names no workspace it may enter, so nothing can be listed yet. "}
+          A sub-account sees only the workspaces it is a member of. To use another one, ask an admin of that
+          workspace to add you: deck.add_member("workspace", "{connection.account}", role="developer").
+        </p>
+      )}
       {connection.account_kind === "main" && <CreateWorkspace />}
     </div>
   );

@@ -275,12 +275,9 @@ def list_grants(db: Session, caller: Caller, ref: str) -> list[tuple[Grant, str]
 
 
 def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions: list[str]) -> tuple[Grant, str]:
-    """Authorize another workspace of the account for a model and a set of actions (replaces the set).
-
-    Ownership is checked before the role: a workspace that does not own the model learns who does.
-    """
-    view = resolve_model(db, caller, ref, need="grant")
+    """Authorize another workspace of the account for a model and a set of actions (replaces the set)."""
     caller.require("authorize")
+    view = resolve_model(db, caller, ref, need="grant")  # elsewhere: learn which admin grants it, and how
     target = _target_workspace(db, workspace_ref)
     if target.id == view.model.workspace_id:
         raise InvalidParameter(
@@ -307,8 +304,8 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
 
 
 def revoke(db: Session, caller: Caller, ref: str, workspace_ref: str) -> None:
-    view = resolve_model(db, caller, ref, need="grant")
     caller.require("authorize")
+    view = resolve_model(db, caller, ref, need="grant")
     target = _target_workspace(db, workspace_ref)
     db.execute(delete(Grant).where(Grant.model_id == view.model.id, Grant.workspace_id == target.id))
 
