@@ -1,2 +1,5 @@
-// esbuild bundles imported CSS into panel.css next to panel.js.
-declare module "*.css";
+// esbuild bundles the panel's stylesheet into panel.js as text (`--loader:.css=text`); see widget.ts.
+declare module "*.css" {
+  const text: string;
+  export default text;
+}

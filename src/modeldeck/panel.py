@@ -18,7 +18,7 @@ from .state import SYNCED, DeckState
 
 STATIC = Path(__file__).parent / "static"
 FIRST_LOAD_WAIT = 0.25  # seconds a new panel waits for its first data; a slow platform's data follows later
-if not (STATIC / "panel.js").is_file() or not (STATIC / "panel.css").is_file():
+if not (STATIC / "panel.js").is_file():
     raise DeckError(
         "The panel's front end is not built.",
         code="Panel.NotBuilt",
@@ -42,9 +42,9 @@ class Panel(anywidget.AnyWidget):
     Display it several times: every view, and `deck.use(...)` run in a cell, stay in step.
     """
 
-    # Paths, not strings: with ANYWIDGET_HMR=1 an edited bundle reaches open panels live.
+    # A path, not a string: with ANYWIDGET_HMR=1 an edited bundle reaches open panels live. The styles
+    # travel inside it and are applied once per page (js/src/widget.ts), not per panel as `_css` would.
     _esm = STATIC / "panel.js"
-    _css = STATIC / "panel.css"
 
     version = traitlets.Unicode().tag(sync=True)
     connection = traitlets.Dict().tag(sync=True)

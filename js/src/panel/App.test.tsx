@@ -3,7 +3,7 @@ import { act } from "preact/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeModel } from "../testing/fake-model";
 import { sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
-import { mount } from "../widget";
+import { mount } from "../mount";
 
 const XSS = "<img src=x onerror=alert(1)>";
 let unmount: (() => void) | null = null;
