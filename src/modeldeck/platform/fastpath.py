@@ -113,7 +113,7 @@ class _Decisions:
         self._seen: int | None = None
         self._watch = None
         if engine.dialect.name == "sqlite" and engine.url.database:
-            self._watch = sqlite3.connect(engine.url.database, check_same_thread=False)
+            self._watch = sqlite3.connect(engine.url.database, check_same_thread=False).cursor()  # one, reused
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], Target | None]) -> Target | None:
         if self._watch is None:
