@@ -275,8 +275,8 @@ describe("in the sidebar", () => {
     expect(snippets.map((s) => s.dataset.snippet)).toEqual(["use", "predict", "register"]);
     for (const s of snippets) expect(s.querySelector('[data-testid="md-copy-code"]')).not.toBeNull();
     const code = (name: string) => insert(model, pick(el, `[data-snippet="${name}"] [data-testid="md-insert-code"]`)[0]);
-    expect(code("use")).toContain(`version = deck.version("${models[1].id}", "1.3.0")`);
-    expect(code("predict")).toContain(`deck.predict("${models[1].id}", inputs, version="1.3.0")`);
+    expect(code("use")).toContain(`version = deck.version("${models[1].name}", "1.3.0")`);
+    expect(code("predict")).toContain(`deck.predict("${models[1].name}", inputs, version="1.3.0")`);
     expect(code("register")).toContain('deck.register("model 1", "path/to/checkpoint")');
     // Nothing went to Python: inserting is the host's job.
     expect(model.sent.filter((m) => m.type === "action")).toEqual([]);
@@ -287,9 +287,18 @@ describe("in the sidebar", () => {
     const { model, el } = open({ host: "sidebar", view: "models", models, selected: { model: models[3].id, version: null } });
     expect(pick(el, ".md-copy[data-snippet]").map((s) => s.dataset.snippet)).toEqual(["use", "chat"]);
     const chat = insert(model, pick(el, '[data-snippet="chat"] [data-testid="md-insert-code"]')[0]);
-    expect(chat).toContain(`deck.chat("${models[3].id}", messages, stream=True)`);
+    expect(chat).toContain(`deck.chat("${models[3].name}", messages, stream=True)`);
     const use = insert(model, pick(el, '[data-snippet="use"] [data-testid="md-insert-code"]')[0]);
-    expect(use).toContain(`model = deck.model("${models[3].id}")`);
+    expect(use).toContain(`model = deck.model("${models[3].name}")`);
+  });
+
+  it("names a model by id when its name is not unique here (owned and granted alike)", () => {
+    const models = sampleModels(3);
+    const twin = { ...models[1], id: "mdl-000000000777", source: "granted" as const };
+    const { model, el } = open({ host: "sidebar", view: "models", models: [...models, twin],
+      selected: { model: twin.id, version: null } });  // prettier-ignore
+    const use = insert(model, pick(el, '[data-snippet="use"] [data-testid="md-insert-code"]')[0]);
+    expect(use).toContain('model = deck.model("mdl-000000000777")');
   });
 });
 

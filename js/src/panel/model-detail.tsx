@@ -218,9 +218,12 @@ function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: rea
   const connection = useTrait("connection");
   const workspace = useTrait("workspace");
   const selected = useTrait("selected");
+  const models = useTrait("models");
   const ctx: CodeContext = { connection, workspace: workspace?.name ?? null };
   const version = selected.model === model.id ? selected.version : null;
-  const target = { model: model.id, version };
+  // Code reads better with the name; the id only where the name is not unique in this workspace.
+  const unique = models.filter((m) => m.name === model.name).length === 1;
+  const target = { model: unique ? model.name : model.id, version };
   const chat = looksLikeChat(model, versions.find((v) => v.version_name === version) ?? versions[0]);
   const snippets = [
     { name: "use", label: "Connect and use", code: () => modelCode(ctx, target) },
