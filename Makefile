@@ -39,9 +39,10 @@ system-deps:
 
 test-deps: install system-deps
 
-# The view's unit tests (vitest), then everything else: platform, client, magics, tutorials, browser.
+# The front ends' unit tests (vitest), then everything else: platform, client, magics, tutorials, browser.
 test: test-deps
 	cd js && npm test
+	cd labextension && npm test
 	$(PY) -m pytest
 
 lab: install
