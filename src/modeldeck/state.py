@@ -95,6 +95,7 @@ class DeckState(HasTraits):
         self._namespace = namespace or (lambda: {})
         self._serial = ThreadPoolExecutor(1, thread_name_prefix="modeldeck-state")
         self._long = ThreadPoolExecutor(4, thread_name_prefix="modeldeck-job")
+        self._lists = ThreadPoolExecutor(2, thread_name_prefix="modeldeck-list")  # never queued behind jobs
         self._lock = threading.RLock()
         self._running: dict[str, _Job] = {}
         self._acting = threading.local()
@@ -136,8 +137,8 @@ class DeckState(HasTraits):
         self._stop_watching()
         for job in list(self._running.values()):
             job.cancelled.set()
-        self._serial.shutdown(wait=False, cancel_futures=True)
-        self._long.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._serial, self._long, self._lists):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _perform(self, action_id: str, name: str, handler: Any, args: dict[str, Any], reply: Reply) -> None:
         self._acting.on, self._acting.id = True, action_id
@@ -184,7 +185,7 @@ class DeckState(HasTraits):
 
     def _do_refresh(self, initial: bool = False) -> None:
         """Reload everything; the lists load side by side (one round trip's wait, not three)."""
-        lists = [self._long.submit(self._load_workspaces), self._long.submit(self._load_models)]
+        lists = [self._lists.submit(self._load_workspaces), self._lists.submit(self._load_models)]
         account = self.deck.account if initial and self.deck.account else self.deck.whoami()["account"]
         settings = self.deck._transport.settings
         self.connection = {
