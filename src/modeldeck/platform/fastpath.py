@@ -177,12 +177,19 @@ def _query(platform: Any, digest: str, ws_ref: str | None, model_ref: str, versi
 
 def _parse(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # orjson is strict (no NaN, no integers past 64 bits); the standard
+        body = _lenient(raw)  # parser takes those, so the input checks can say what is wrong with them
+    return inference.check_body(body)
+
+
+def _lenient(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidParameter(
             "The request body is not valid JSON.", code="InvalidParameter.Body", hint="Send a JSON object."
         ) from None
-    return inference.check_body(body)
 
 
 def _full(platform: Any, key: str | None, ws_ref: str | None, model: str, version: str | None,
