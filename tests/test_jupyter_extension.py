@@ -176,6 +176,16 @@ BAD_FRAMES = [
 ]  # fmt: skip
 
 
+async def test_stopping_the_server_closes_the_sidebars_connection(open_sidebar: Any, jp_serverapp: Any,
+                                                                    sidebar: Sidebar):
+    client = await open_sidebar()
+    await client.settle(connected)
+    deck = sidebar.state.deck
+    await jp_serverapp.extension_manager.stop_all_extensions()
+    with pytest.raises(RuntimeError, match="closed"):  # httpx: the client has been closed
+        deck.whoami()
+
+
 async def test_bad_frames_get_a_typed_error_and_change_nothing(open_sidebar: Any):
     client = await open_sidebar()
     await client.settle(connected)

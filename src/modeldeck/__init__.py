@@ -37,9 +37,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "modeldeck"}]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    """Jupyter Server's entry: the sidebar's routes, in a module only the server imports."""
-    return [{"module": "modeldeck.jupyter.extension"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """Jupyter Server's entry: the sidebar's extension app, in a module only the server imports."""
+    from .jupyter.extension import ModelDeckSidebar
+
+    return [{"module": "modeldeck.jupyter.extension", "app": ModelDeckSidebar}]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,4 +1,4 @@
-"""The Jupyter Server extension: `_load_jupyter_server_extension` adds the sidebar's routes.
+"""The Jupyter Server extension: the sidebar's routes, and its state closed when the server stops.
 
 Enabled on install by `jupyter-config/server-config/modeldeck.json`; found through
 `modeldeck._jupyter_server_extension_points`.
@@ -7,19 +7,20 @@ Enabled on install by `jupyter-config/server-config/modeldeck.json`; found throu
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
-from jupyter_server.utils import url_path_join
+from jupyter_server.extension.application import ExtensionApp
 from traitlets import Unicode
-from traitlets.config import Configurable
 
 from ..profiles import connect
 from .handlers import StateSocket, VersionHandler
 from .host import Sidebar
 
 
-class ModelDeckSidebar(Configurable):
-    """The sidebar's options, in any Jupyter Server config (`c.ModelDeckSidebar.profile = "team"`)."""
+class ModelDeckSidebar(ExtensionApp):
+    """The sidebar's server side; its options go in any Jupyter Server config
+    (`c.ModelDeckSidebar.profile = "team"`)."""
+
+    name = "modeldeck"
 
     profile = Unicode(
         None,
@@ -29,15 +30,17 @@ class ModelDeckSidebar(Configurable):
         "(MODELDECK_PROFILE, else the profiles file's default, else the embedded platform).",
     )
 
+    def initialize_settings(self) -> None:
+        self.sidebar = Sidebar(partial(connect, self.profile))
+        self.settings["modeldeck_sidebar"] = self.sidebar  # merged into the web app's settings
 
-def _load_jupyter_server_extension(server_app: Any) -> None:
-    options = ModelDeckSidebar(config=server_app.config)
-    sidebar = Sidebar(partial(connect, options.profile))
-    web_app = server_app.web_app
-    web_app.settings["modeldeck_sidebar"] = sidebar
-    api = url_path_join(web_app.settings["base_url"], "modeldeck", "api")
-    web_app.add_handlers(".*$", [
-        (url_path_join(api, "version"), VersionHandler),
-        (url_path_join(api, "state"), StateSocket, {"sidebar": sidebar}),
-    ])  # fmt: skip
-    server_app.log.info("modeldeck sidebar: routes under %s", api)
+    def initialize_handlers(self) -> None:
+        # Relative to the server's base_url, which ExtensionApp prepends.
+        self.handlers.extend([
+            ("/modeldeck/api/version", VersionHandler),
+            ("/modeldeck/api/state", StateSocket, {"sidebar": self.sidebar}),
+        ])  # fmt: skip
+
+    async def stop_extension(self) -> None:
+        """Cancel the sidebar's running jobs and close its connection, so the server exits promptly."""
+        self.sidebar.close()

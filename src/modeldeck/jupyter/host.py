@@ -74,10 +74,12 @@ class Sidebar:
             self.state.dispatch(message["id"], message["name"], message["args"], lambda done: self._reply(socket, done))
 
     def close(self) -> None:
-        if self.state is not None:
-            self.state.close()
-            if self.state.deck is not None:
-                self.state.deck.close()
+        """Cancel running jobs and close the connection (the server is stopping)."""
+        state, self.state = self.state, None
+        if state is not None:
+            state.close()
+            if state.deck is not None:
+                state.deck.close()
         self.sockets.clear()
 
     def _changed(self, change: Any) -> None:
