@@ -1,11 +1,15 @@
 """A model object in the kernel written as a checkpoint file, so a variable can be registered like a path.
 
-The `%modeldeck register` magic and the panel's register form share `save_for_register`.
+The `%modeldeck register` magic and the panel's register form share `saved` (`save_for_register` into a
+temporary folder).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,25 +36,33 @@ def save_for_register(obj: Any, directory: str | Path) -> tuple[Path, str, str]:
     checked against libraries the kernel has already imported, so nothing heavy is imported here.
     """
     directory = Path(directory)
-    if _instance(obj, "sklearn.base", "BaseEstimator"):
+    fmt = describe(obj)
+    if fmt == "SkopsModel":
         from .examples import save_skops
 
-        return save_skops(obj, directory / "model.skops"), "SkopsModel", "ScikitLearn"
-    if _instance(obj, "onnx", "ModelProto"):
+        return save_skops(obj, directory / "model.skops"), fmt, "ScikitLearn"
+    if fmt == "ONNX":
         import onnx
 
         path = directory / "model.onnx"
         onnx.save(obj, str(path))
-        return path, "ONNX", "ONNX"
-    if _instance(obj, "xgboost", "Booster"):
+        return path, fmt, "ONNX"
+    if fmt == "XGBoost":
         path = directory / "model.json"
         obj.save_model(str(path))
-        return path, "XGBoost", "XGBoost"
+        return path, fmt, "XGBoost"
     raise InvalidParameter(
         f"A {type(obj).__name__} cannot be saved as a checkpoint.",
         code="InvalidParameter.Source",
         hint="Register a scikit-learn estimator, an ONNX ModelProto, an XGBoost Booster, a path or a URI.",
     )
+
+
+@contextmanager
+def saved(obj: Any) -> Iterator[tuple[Path, str, str]]:
+    """`save_for_register` into a temporary folder, removed when the registration is done."""
+    with tempfile.TemporaryDirectory(prefix="modeldeck-register-") as folder:
+        yield save_for_register(obj, folder)
 
 
 def _instance(obj: Any, module: str, name: str) -> bool:

@@ -10,9 +10,9 @@ cell fails and "Run all" stops there, without a traceback). Arguments may name n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -225,17 +225,17 @@ class ModelDeck(Magics):
         return _shown(cli.versions_of(self.deck, args), f"versions of {args.model}")
 
     def _register(self, args: argparse.Namespace) -> Any:
-        from .checkpoints import save_for_register
+        from .checkpoints import saved
 
         fields = cli.version_fields(args)
         source = self._variable(args.source)
-        with tempfile.TemporaryDirectory(prefix="modeldeck-register-") as folder:
+        with contextlib.ExitStack() as cleanup:
             if source is _NOT_A_VARIABLE:
                 path = args.source
             elif isinstance(source, (str, os.PathLike)):
                 path = source
             else:
-                path, fmt, framework = save_for_register(source, folder)
+                path, fmt, framework = cleanup.enter_context(saved(source))
                 fields["format"] = fields["format"] or fmt
                 fields["framework"] = fields["framework"] or framework
             version = self.deck.register(args.model, path, **fields, progress=not args.no_progress)

@@ -8,12 +8,12 @@ with progress and cancel, while trait changes stream out. The kernel's main thre
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ SYNCED = (
 )  # fmt: skip
 MAX_JOBS = 20
 TICK = 0.05  # at most ~20 updates a second per job: smooth to read, light on the comm
-CHAT_FORMATS = ("SafeTensors",)
 
 
 class Cancelled(Exception):
@@ -47,6 +46,7 @@ class _Job:
         self.cancelled = threading.Event()
         self.row = {"id": self.id, "kind": kind, "label": label, "status": "running", "progress": None,
                     "detail": "", "cancellable": cancellable, "action": action}  # fmt: skip
+        self.outcome, self.summary = "succeeded", ""  # how it ends when its block ends without an error
         self._shown = 0.0
 
     def update(self, *, force: bool = False, **changes: Any) -> None:
@@ -260,13 +260,14 @@ class DeckState(HasTraits):
     # ---- jobs ------------------------------------------------------------------------------------
 
     def _do_register(self, model: str, source: Mapping[str, str], fields: Mapping[str, Any] | None = None) -> dict:
+        from .checkpoints import saved
         from .deck import checkpoint_bytes
 
         renamed = {"version_name": "version", "format_type": "format", "framework_type": "framework"}
         spec = {renamed.get(k, k): v for k, v in dict(fields or {}).items() if v not in (None, "", {}, [])}
-        with tempfile.TemporaryDirectory(prefix="modeldeck-panel-") as scratch:
+        with contextlib.ExitStack() as cleanup:
             if "variable" in source:
-                path, fmt, framework = self._save_variable(source["variable"], Path(scratch))
+                path, fmt, framework = cleanup.enter_context(saved(self._variable(source["variable"])))
                 spec.setdefault("format", fmt)
                 spec.setdefault("framework", framework)
                 target: str | Path = path
@@ -277,9 +278,9 @@ class DeckState(HasTraits):
             else:
                 raise InvalidParameter("Say what to register.", code="InvalidParameter.Source",
                                        hint="Give a path on the kernel's filesystem, a URI, or a variable.")
-            job = self._start(kind="register", label=f"register {model}", cancellable=isinstance(target, Path))
-            try:
-                total = checkpoint_bytes(target) if isinstance(target, Path) and target.exists() else 0
+            local = isinstance(target, Path)
+            with self._job(kind="register", label=f"register {model}", cancellable=local) as job:
+                total = checkpoint_bytes(target) if local and target.exists() else 0
                 sent = 0
 
                 def progress(delta: int) -> None:
@@ -289,10 +290,7 @@ class DeckState(HasTraits):
                     job.update(progress=sent / total if total else None, detail=_size(sent, total))
 
                 version = self.deck.register(model, target, progress=progress, **spec)
-                self._finish(job, "succeeded", detail=f"{version.model_name} {version.version_name}")
-            except BaseException as exc:
-                self._finish(job, _ended(exc), detail=_reason(exc))
-                raise
+                job.summary = f"{version.model_name} {version.version_name}"
         self._serial.submit(self._after_register, version.model_id, version.version_name).result()
         return _version(version)
 
@@ -308,27 +306,23 @@ class DeckState(HasTraits):
             messages = [*history, {"role": "user", "content": prompt}]
             self.chat = {"model": model, "version": version, "streaming": True,
                          "messages": [*messages, {"role": "assistant", "content": ""}]}  # fmt: skip
-        job = self._start(kind="chat", label=f"chat {model}", cancellable=True)
         text, shown, finish = "", 0.0, None
-        try:
-            stream = self.deck.chat(model, messages, stream=True, version=version, **params)
-            with stream:
-                for chunk in stream:
-                    if job.cancelled.is_set():
-                        finish = "cancelled"
-                        break
-                    first = chunk.text and not text
-                    text += chunk.text
-                    finish = chunk.finish_reason or finish
-                    if first or (chunk.text and time.monotonic() - shown >= TICK):  # the first words at once
-                        shown = time.monotonic()
-                        self._set_reply(text, streaming=True)
-            self._finish(job, "cancelled" if finish == "cancelled" else "succeeded", detail=finish or "")
-        except BaseException as exc:
-            self._finish(job, _ended(exc), detail=_reason(exc))
-            raise
-        finally:
-            self._set_reply(text, streaming=False)
+        with self._job(kind="chat", label=f"chat {model}", cancellable=True) as job:
+            try:
+                with self.deck.chat(model, messages, stream=True, version=version, **params) as stream:
+                    for chunk in stream:
+                        if job.cancelled.is_set():  # Stop keeps the text so far: the job ends "cancelled"
+                            finish = job.outcome = "cancelled"
+                            break
+                        first = chunk.text and not text
+                        text += chunk.text
+                        finish = chunk.finish_reason or finish
+                        if first or (chunk.text and time.monotonic() - shown >= TICK):  # first words at once
+                            shown = time.monotonic()
+                            self._set_reply(text, streaming=True)
+            finally:
+                self._set_reply(text, streaming=False)
+            job.summary = finish or ""
         return {"text": text, "finish_reason": finish}
 
     def _set_reply(self, text: str, *, streaming: bool) -> None:
@@ -339,38 +333,54 @@ class DeckState(HasTraits):
             self.chat = {**self.chat, "messages": messages, "streaming": streaming}
 
     def _do_predict(self, model: str, inputs: Any, version: str | None = None, as_task: bool = False) -> dict:
-        job = self._start(kind="predict", label=f"predict {model}", cancellable=as_task)
-        try:
-            if as_task:
-                task = self.deck.predict(model, inputs, version, wait=False)
-                self.prediction = {"model": model, "version": version, "columns": [], "rows": [],
-                                   "task": {"id": task.id, "status": task.record.status}}  # fmt: skip
-                delay = 0.05
-                while not task.refresh().finished:
-                    if job.cancelled.is_set():
-                        task.cancel()
-                    self.prediction = {**self.prediction, "task": {"id": task.id, "status": task.record.status}}
-                    job.update(progress=task.record.progress, detail=task.record.status)
-                    time.sleep(delay)
-                    delay = min(delay * 1.5, 1.0)
-                task_row = {"id": task.id, "status": task.record.status}
-                result = task.result()
-            else:
-                task_row, result = None, self.deck.predict(model, inputs, version)
-            self.prediction = {"model": model, "version": result.version, **_table(result.outputs), "task": task_row}
-            self._finish(job, "succeeded", detail=result.version)
-        except BaseException as exc:
-            self._finish(job, _ended(exc), detail=_reason(exc))
-            if self.prediction and self.prediction.get("task"):
-                self.prediction = {**self.prediction, "task": {**self.prediction["task"], "status": _ended(exc).upper()}}
-            raise
+        with self._job(kind="predict", label=f"predict {model}", cancellable=as_task) as job:
+            task_row = None
+            try:
+                if as_task:
+                    result, task_row = self._predict_task(job, model, inputs, version)
+                else:
+                    result = self.deck.predict(model, inputs, version)
+            except BaseException as exc:
+                shown = self.prediction and self.prediction.get("task")
+                if shown:
+                    self.prediction = {**self.prediction, "task": {**shown, "status": _ended(exc).upper()}}
+                raise
+            table = _table(result.outputs)
+            self.prediction = {"model": model, "version": result.version, **table, "task": task_row}
+            job.summary = result.version
         return self.prediction
 
-    def _start(self, *, kind: str, label: str, cancellable: bool) -> _Job:
+    def _predict_task(self, job: _Job, model: str, inputs: Any, version: str | None) -> tuple[Any, dict]:
+        """Predict as a platform task, its status shown live; cancelling the job cancels the task.
+        Returns the prediction and the task's final row."""
+        from .tasks import outcome
+
+        task = self.deck.predict(model, inputs, version, wait=False)
+
+        def show(record: Any) -> None:
+            self.prediction = {"model": model, "version": version, "columns": [], "rows": [],
+                               "task": {"id": task.id, "status": record.status}}  # fmt: skip
+            job.update(progress=record.progress, detail=record.status)
+            if job.cancelled.is_set():
+                task.cancel()
+
+        show(task.record)
+        record = task.wait(watch=show)
+        return outcome(record), {"id": task.id, "status": record.status}
+
+    @contextlib.contextmanager
+    def _job(self, *, kind: str, label: str, cancellable: bool) -> Iterator[_Job]:
+        """A job row for the block's work: it ends as `job.outcome` with `job.summary`, or failed/cancelled
+        with the reason when the block raises."""
         job = _Job(self, kind, label, cancellable, getattr(self._acting, "id", ""))
         self._running[job.id] = job
         job.update(force=True)
-        return job
+        try:
+            yield job
+        except BaseException as exc:
+            self._finish(job, _ended(exc), _reason(exc))
+            raise
+        self._finish(job, job.outcome, job.summary)
 
     def _finish(self, job: _Job, status: str, detail: str = "") -> None:
         self._running.pop(job.id, None)
@@ -429,14 +439,12 @@ class DeckState(HasTraits):
         self._load_models()
         return decided
 
-    def _save_variable(self, name: str, scratch: Path) -> tuple[Path, str, str]:
-        from .checkpoints import save_for_register
-
+    def _variable(self, name: str) -> Any:
         namespace = self._namespace()
         if name not in namespace:
             raise InvalidParameter(f"No variable {name!r} in the kernel.", code="InvalidParameter.Variable",
                                    hint="Run the cell that defines it, then refresh the variable list.")
-        return save_for_register(namespace[name], scratch)
+        return namespace[name]
 
 
 # ---- JSON shapes of the records (docs/panel-protocol.md) -------------------------------------------

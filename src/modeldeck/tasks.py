@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .errors import DeckError, error_from_payload
@@ -47,8 +48,15 @@ class Task:
         self.record = self._deck.task(self.id).record
         return self.record
 
-    def wait(self, timeout: float | None = None, *, progress: bool = False) -> TaskRecord:
-        """Block until the task finishes (polling with backoff); a progress bar in notebooks if asked."""
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        progress: bool = False,
+        watch: Callable[[TaskRecord], None] | None = None,
+    ) -> TaskRecord:
+        """Block until the task finishes (polling with backoff); a progress bar in notebooks if asked, and
+        `watch(record)` after each poll of an unfinished task (the panel shows its status live)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay, bar = POLL_FIRST, None
         if progress:
@@ -57,6 +65,8 @@ class Task:
             bar = tqdm(total=100, desc=f"{self.record.kind} {self.record.model}", unit="%")
         try:
             while not self.refresh().finished:
+                if watch is not None:
+                    watch(self.record)
                 if bar is not None and self.record.progress is not None:
                     bar.update(round(self.record.progress * 100) - bar.n)
                 if deadline is not None and time.monotonic() >= deadline:

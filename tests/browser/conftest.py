@@ -225,8 +225,8 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
-def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
-    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
+def new_page(browser: Any, *, color_scheme: str = "light") -> Any:
+    """A page in a fresh browser context; `page.errors` collects failing JS, failed requests and dialogs."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=color_scheme)
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
@@ -237,8 +237,19 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     page.on("response", lambda r: page.errors.append(f"{r.status} {r.url}") if r.status >= 400
             and "/lab/api/workspaces/" not in r.url else None)  # fmt: skip
     page.on("dialog", lambda dialog: (page.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    workspace = secrets.token_hex(4)  # a fresh JupyterLab workspace: no tabs restored from earlier pages
-    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={lab.token}")
+    return page
+
+
+def fresh_lab(lab: Lab, notebook: str | None = None) -> str:
+    """JupyterLab's URL in a new workspace (no tabs restored from earlier pages), on `notebook` if named."""
+    tree = f"/tree/{notebook}" if notebook else ""
+    return f"{lab.url}/lab/workspaces/{secrets.token_hex(4)}{tree}?reset&token={lab.token}"
+
+
+def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
+    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
+    page = new_page(browser, color_scheme=color_scheme)
+    page.goto(fresh_lab(lab, name))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
     try:  # a notebook never opened before may ask which kernel to start

@@ -14,7 +14,7 @@ import pytest
 
 import modeldeck as md
 
-from .conftest import ARTIFACTS, Lab, wait_for
+from .conftest import ARTIFACTS, Lab, fresh_lab, new_page, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -24,14 +24,11 @@ def lab_page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
     """JupyterLab with nothing open and no kernel running (earlier tests' kernels are shut down)."""
     for kernel in lab.api("GET", "/api/kernels").json():
         lab.api("DELETE", f"/api/kernels/{kernel['id']}")
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(f"{lab.url}/lab/workspaces/{secrets.token_hex(4)}?reset&token={lab.token}")
+    page = new_page(browser)
+    page.goto(fresh_lab(lab))
     page.wait_for_selector(".jp-LauncherCard", timeout=60_000)
     yield page
-    context.close()
+    page.context.close()
 
 
 def sidebar(page: Any) -> Any:
@@ -91,7 +88,7 @@ def _new_connection_workspace(env: dict[str, str]) -> str:
 
 def test_insert_code_into_a_notebook_and_run_it(lab_page: Any, lab: Lab):
     name = lab.write_notebook(f"insert-{secrets.token_hex(3)}.ipynb", ["print('start')"])
-    lab_page.goto(f"{lab.url}/lab/workspaces/{secrets.token_hex(4)}/tree/{name}?reset&token={lab.token}")
+    lab_page.goto(fresh_lab(lab, name))
     lab_page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = lab_page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
     if select.count():

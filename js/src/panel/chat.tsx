@@ -2,7 +2,7 @@
 
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { chatCode, type ChatArgs } from "./code";
-import { useAction, useTrait } from "./model";
+import { useAction, useCodeContext, useTrait } from "./model";
 import { CopyCode, Field } from "./ui";
 import { checkParam, type Checked } from "./validate";
 
@@ -62,8 +62,7 @@ function Transcript() {
 
 export function ChatView({ model, version }: { model: string; version: string | null }) {
   const chat = useTrait("chat");
-  const connection = useTrait("connection");
-  const workspace = useTrait("workspace");
+  const codeContext = useCodeContext();
   const [send, sending] = useAction("chat");
   const [stop, stopping] = useAction("stop");
   const [clear] = useAction("clear_chat");
@@ -129,7 +128,7 @@ export function ChatView({ model, version }: { model: string; version: string | 
           >
             Clear
           </button>
-          <CopyCode code={() => chatCode({ connection, workspace: workspace?.name ?? null }, { ...args(), history: chat.messages })} />
+          <CopyCode code={() => chatCode(codeContext, { ...args(), history: chat.messages })} />
         </div>
         <details class="md-params">
           <summary>Parameters</summary>

@@ -2,10 +2,10 @@
 
 import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
-import { chatCode, modelCode, predictCode, registerCode, type CodeContext } from "./code";
+import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { formatNumber, formatTime } from "./format";
 import { looksLikeChat } from "./inference";
-import { useAction, useTrait } from "./model";
+import { useAction, useCodeContext, useTrait } from "./model";
 import type { Grant, ModelInfo, Version } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 
@@ -215,11 +215,9 @@ function Grants({ model, grants, admin }: { model: ModelInfo; grants: readonly G
 
 /** The model, or its selected version, as code: connect and use it, call it, register a new version. */
 function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: readonly Version[]; owned: boolean }) {
-  const connection = useTrait("connection");
-  const workspace = useTrait("workspace");
   const selected = useTrait("selected");
   const models = useTrait("models");
-  const ctx: CodeContext = { connection, workspace: workspace?.name ?? null };
+  const ctx = useCodeContext();
   const version = selected.model === model.id ? selected.version : null;
   // Code reads better with the name; the id only where the name is not unique in this workspace.
   const unique = models.filter((m) => m.name === model.name).length === 1;

@@ -2,6 +2,7 @@
 
 import { createContext } from "preact";
 import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
+import type { CodeContext } from "./code";
 import { DEFAULTS, type Traits } from "./types";
 
 type Listener = (...args: any[]) => void;
@@ -129,6 +130,13 @@ export function useTrait<K extends keyof Traits>(name: K): Traits[K] {
     return () => model.off(`change:${name}`, update);
   }, [model, name]);
   return value;
+}
+
+/** What "copy as code" connects with: the host's profile and the current workspace (never a key). */
+export function useCodeContext(): CodeContext {
+  const connection = useTrait("connection");
+  const workspace = useTrait("workspace");
+  return { connection, workspace: workspace?.name ?? null };
 }
 
 /** The one trait the view writes: the tab shown, shared by every view of the model. */

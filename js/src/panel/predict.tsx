@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { predictCode } from "./code";
 import { formatNumber } from "./format";
-import { useAction, useTrait } from "./model";
+import { useAction, useCodeContext, useTrait } from "./model";
 import type { Prediction } from "./types";
 import { CopyCode, Field } from "./ui";
 import { parseJson, tableRows, type Checked } from "./validate";
@@ -127,8 +127,7 @@ function Outputs({ prediction }: { prediction: Prediction }) {
 
 export function PredictView({ model, version }: { model: string; version: string | null }) {
   const prediction = useTrait("prediction");
-  const connection = useTrait("connection");
-  const workspace = useTrait("workspace");
+  const codeContext = useCodeContext();
   const [predict, running] = useAction("predict");
   const [mode, setMode] = useState<"json" | "table">("json");
   const [json, setJson] = useState("");
@@ -186,7 +185,7 @@ export function PredictView({ model, version }: { model: string; version: string
         >
           {running ? "Running…" : "Run"}
         </button>
-        {inputs.ok && <CopyCode code={() => predictCode({ connection, workspace: workspace?.name ?? null }, args())} />}
+        {inputs.ok && <CopyCode code={() => predictCode(codeContext, args())} />}
       </div>
       {prediction && <Outputs prediction={prediction} />}
     </div>

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { registerCode } from "./code";
 import { JobRow } from "./jobs";
-import { useAction, useTrait, useView, uuid } from "./model";
+import { useAction, useCodeContext, useTrait, useView, uuid } from "./model";
 import { PairsEditor } from "./pairs";
 import { checkRegister, EMPTY_FORM, type RegisterForm, type SourceKind } from "./register-form";
 import type { Version } from "./types";
@@ -151,8 +151,7 @@ export function Register() {
   const models = useTrait("models");
   const enums = useTrait("enums");
   const jobs = useTrait("jobs");
-  const connection = useTrait("connection");
-  const workspace = useTrait("workspace");
+  const codeContext = useCodeContext();
   const [register, registering] = useAction<Version>("register");
   const [form, setForm] = useState<RegisterForm>(EMPTY_FORM);
   const [actionId, setActionId] = useState<string | null>(null);
@@ -280,7 +279,7 @@ export function Register() {
         {check.missing.length > 0 && <span class="md-muted">Needs {check.missing.join(" and ")}.</span>}
         {check.args && (
           <CopyCode
-            code={() => registerCode({ connection, workspace: workspace?.name ?? null }, check.args!)}
+            code={() => registerCode(codeContext, check.args!)}
           />
         )}
       </div>

@@ -1,6 +1,6 @@
 // Sample trait values shaped like DeckState's, for tests and the dev harness.
 
-import type { ModelInfo, Traits, Version } from "../panel/types";
+import { DEFAULTS, type ModelInfo, type Traits, type Version } from "../panel/types";
 
 const TASKS = ["classification", "regression", "text-generation", "chat", "object-detection"];
 
@@ -46,18 +46,14 @@ export function sampleTraits(models = 50): Omit<Traits, "host"> {
     { id: "ws-b", name: "team-b", role: "developer", is_default: false, description: "Shared models of team B." },
     { id: "ws-c", name: "research", role: "viewer", is_default: false, description: "" },
   ];
+  const { host: _notebookHasNone, ...empty } = DEFAULTS;
   return {
+    ...empty, // nothing selected, no jobs, no chat, no prediction, no error, on the Workspaces tab
     version: "0.1.0",
     connection: { profile: "default", kind: "embedded", url: "http://127.0.0.1:8765", account: "main", account_kind: "main" },
     workspace: workspaces[0],
     workspaces,
     models: sampleModels(models),
-    selected: { model: null, version: null },
-    versions: [],
-    grants: [],
-    jobs: [],
-    chat: { model: null, version: null, messages: [], streaming: false },
-    prediction: null,
     variables: [{ name: "clf", type: "RandomForestClassifier", format: "SkopsModel" }],
     enums: {
       format_type: ["ONNX", "SkopsModel", "XGBoost", "SafeTensors", "PickleModel"],
@@ -66,7 +62,5 @@ export function sampleTraits(models = 50): Omit<Traits, "host"> {
       actions: ["inference", "fine_tune", "deploy"],
       roles: ["viewer", "developer", "admin"],
     },
-    error: null,
-    view: "workspaces",
   };
 }
