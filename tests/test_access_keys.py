@@ -283,3 +283,20 @@ def test_each_app_answers_in_its_own_error_shape(deployment: Deployment, pair: d
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidApiKey"
         refused = client.post("/v1/chat/completions", json={"model": "m", "messages": []})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "InvalidApiKey"
+
+
+def test_the_client_creates_lists_and_revokes_access_keys(deployment: Deployment):
+    import modeldeck as md
+
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        key = deck.create_access_key("from python")
+        assert key.secret and key.id.startswith("AK") and key.account == "main"
+        shown = repr(key) + key._repr_html_() + str(key.raw)
+        assert key.secret not in shown and "***" in repr(key)
+        assert [(k.id, k.status, k.secret) for k in deck.access_keys()] == [(key.id, "Active", None)]
+        with signed(deployment, {"id": key.id, "secret": key.secret}) as client:
+            assert client.get(f"{API}/whoami").status_code == 200
+            deck.revoke_access_key(key)
+            assert code_of(client.get(f"{API}/whoami"), 403) == "AccessKey.Revoked"
+        assert [k.status for k in deck.access_keys()] == ["Revoked"]
+        assert deck.endpoints() == {"native": deployment.url, "openai": deployment.url + "/v1"}
