@@ -74,7 +74,7 @@ def _body(raw: bytes) -> dict[str, Any]:
 
 
 async def chat_completions(request: Request) -> Response:
-    """POST /v1/chat/completions, reached through `ChatLane` before FastAPI's routing and dependency
+    """POST /v1/chat/completions, reached through the app's `Lanes` before FastAPI's routing and dependency
     injection. A repeated request's authorization is recalled while the database is unchanged (else the
     service layer decides in a worker thread); tokens come from a persistent generation thread."""
     platform = request.app.state.platform
