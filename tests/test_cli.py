@@ -107,3 +107,46 @@ def test_doctor_reports_and_says_what_to_fix(cli, deployment: Deployment):
     os.chmod(os.environ["MODELDECK_CONFIG"], 0o644)
     broken = cli("doctor", ok=False)
     assert broken.returncode == 1 and "chmod 600" in broken.stdout
+
+
+def test_keys_create_list_revoke_and_endpoints(cli, deployment: Deployment):
+    import httpx
+
+    from modeldeck.providers.auth import ACS3Auth
+
+    created = cli("keys", "create", "--description", "laptop").stdout
+    key_id = created.split()[1]
+    secret = next(line.split(": ", 1)[1] for line in created.splitlines() if "secret:" in line)
+    assert key_id.startswith("AK") and "shown this once" in created
+    listed = cli("keys", "list", "--json").stdout
+    assert [(k["id"], k["status"], k["description"]) for k in json.loads(listed)] == [(key_id, "Active", "laptop")]
+    assert secret not in listed and secret not in cli("keys", "list").stdout
+    with httpx.Client(base_url=deployment.url, auth=ACS3Auth(key_id, secret)) as signed:
+        assert signed.get("/api/v1/whoami").json()["account"]["name"] == "main"
+        assert f"AccessKey {key_id} revoked" in cli("keys", "revoke", key_id).stdout
+        assert signed.get("/api/v1/whoami").json()["code"] == "AccessKey.Revoked"
+    assert "AccessKey.NotFound" in cli("keys", "revoke", "AKNOSUCHKEY", ok=False).stderr
+    lines = cli("endpoints").stdout.splitlines()
+    assert lines == [f"MODELDECK_URL={deployment.url}", f"OPENAI_BASE_URL={deployment.url}/v1"]
+    assert json.loads(cli("endpoints", "--json").stdout)["openai"] == f"{deployment.url}/v1"
+
+
+def test_serve_prints_the_endpoints_never_a_key(tmp_path: Path):
+    from test_home import serve, stop
+
+    proc, url, lines = serve(tmp_path / "home", "--public-url", "https://deck.example.org/team/")
+    try:
+        lines += [proc.stdout.readline() for _ in range(2)]
+        key = (tmp_path / "home" / "admin.key").read_text().strip()
+        import httpx
+
+        advertised = httpx.get(f"{url}/api/v1/endpoints", headers={"Authorization": f"Bearer {key}"}).json()
+        assert advertised["openai"] == "https://deck.example.org/team/v1"
+    finally:
+        printed = "".join(lines) + stop(proc)
+    assert "MODELDECK_URL=https://deck.example.org/team\n" in printed
+    assert "OPENAI_BASE_URL=https://deck.example.org/team/v1\n" in printed
+    assert key not in printed
+    bad = subprocess.run([sys.executable, "-m", "modeldeck", "serve", "--public-url", "ftp://x"], capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "not a base URL" in bad.stderr

@@ -3,8 +3,9 @@
 One world per module: workspaces ws-a and ws-b (plus default), private models in each, one grant (ws-a's
 `alpha-granted` to ws-b, inference only), and sub-accounts with every kind of standing. A table says which
 status every (caller, workspace, endpoint) must get; every body a caller receives is then searched for
-traces of models its workspace may not see. Further tests cover listings, paging, cursors, the no-existence-
-leak rule for workspaces, and uploads/artifacts, which belong to the workspace that uploaded them.
+traces of models its workspace may not see. The same table holds for each caller signing with its AccessKey
+pair (ACS3-HMAC-SHA256) instead of sending its bearer key. Further tests cover listings, paging, cursors, the
+no-existence-leak rule for workspaces, and uploads/artifacts, which belong to the workspace that uploaded them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from conftest import Api, Deployment, deploy
 
 from modeldeck.platform import Settings
+from modeldeck.providers.auth import ACS3Auth
 
 API = "/api/v1"
 WS_A, WS_B, DEFAULT = "ws-a", "ws-b", "default"
@@ -156,15 +158,20 @@ class Case:
 class World:
     dep: Deployment
     keys: dict[str, str] = field(default_factory=dict)
+    pairs: dict[str, dict[str, Any]] = field(default_factory=dict)  # actor -> its AccessKey {id, secret}
     ids: dict[str, str] = field(default_factory=dict)  # workspace or model name -> id
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # workspace -> artifact + its file
-    _clients: dict[tuple[str, str | None], Api] = field(default_factory=dict)
+    _clients: dict[tuple[str, str | None, bool], Api] = field(default_factory=dict)
     _n: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
-    def api(self, actor: str, workspace: str | None) -> Api:
-        if (actor, workspace) not in self._clients:
-            self._clients[actor, workspace] = self.dep.client(self.keys[actor], workspace)
-        return self._clients[actor, workspace]
+    def api(self, actor: str, workspace: str | None, signed: bool = False) -> Api:
+        """The actor's client: its bearer key, or (`signed`) its AccessKey signing every request."""
+        if (actor, workspace, signed) not in self._clients:
+            api = self.dep.client("" if signed else self.keys[actor], workspace)  # "": no bearer header
+            if signed:
+                api.auth = ACS3Auth(self.pairs[actor]["id"], self.pairs[actor]["secret"])
+            self._clients[actor, workspace, signed] = api
+        return self._clients[actor, workspace, signed]
 
     def main(self, workspace: str | None = None) -> Api:
         return self.api("main", workspace)
@@ -179,7 +186,7 @@ class World:
     def uri(self) -> str:
         return f"oss://checkpoints/run-{next(self._n)}/model.onnx"
 
-    def case(self, actor: str, scope: str) -> Case:
+    def case(self, actor: str, scope: str, signed: bool = False) -> Case:
         header, target = SCOPES[actor][scope]
         model = TARGET_MODEL[target]
         return Case(
@@ -187,7 +194,7 @@ class World:
             scope,
             header,
             target,
-            self.api(actor, header),
+            self.api(actor, header, signed),
             model,
             MODELS[model][2][-1],
             self.artifacts[target],
@@ -259,6 +266,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         w.keys[actor] = main.ok("POST", f"{API}/accounts", json={"name": actor})["api_key"]
         for ws, role in roles.items():
             main.ok("PUT", f"{API}/workspaces/{ws}/members/{actor}", json={"role": role})
+    for actor in ACTORS:
+        w.pairs[actor] = w.api(actor, None).ok("POST", f"{API}/access-keys", json={"description": "matrix"})
     for name, (ws, access, versions) in MODELS.items():
         owner = w.main(ws)
         model = owner.ok(
@@ -474,7 +483,21 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 )
 def test_matrix(world: World, actor: str, scope: str, family: str, expected: str):
     """Every caller gets exactly the status that its role, its workspace and the model's ownership allow."""
-    case = world.case(actor, scope)
+    check_case(world, world.case(actor, scope), family, expected)
+
+
+@pytest.mark.parametrize(
+    ("actor", "scope", "family", "expected"), CASES, ids=[f"{a}-{s}-{f}" for a, s, f, _ in CASES]
+)
+def test_matrix_with_access_key_signatures(world: World, actor: str, scope: str, family: str, expected: str):
+    """The same answers when the caller signs with its account's AccessKey pair instead of its bearer key."""
+    case = world.case(actor, scope, signed=True)
+    assert "authorization" not in case.api.headers
+    check_case(world, case, family, expected)
+
+
+def check_case(world: World, case: Case, family: str, expected: str) -> None:
+    actor, scope = case.actor, case.scope
     response = FAMILIES[family](world, case)
     if expected in DENIALS:
         assert_error(response, 403, DENIALS[expected])

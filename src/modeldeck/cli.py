@@ -226,6 +226,50 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     print_table(rows, ["id", "kind", "model", "version", "status", "progress", "created_at"], args.json, "tasks")
 
 
+def cmd_keys(args: argparse.Namespace) -> None:
+    """AccessKey pairs: create one (its secret printed this once), list them, revoke one."""
+    with _deck(args) as deck:
+        if args.action == "create":
+            key = deck.create_access_key(args.description or "")
+            if args.json:
+                print(json.dumps({**key.raw, "secret": key.secret}, indent=2, default=str))
+                return
+            print(f"AccessKey {key.id} for account {key.account!r}")
+            print(f"  secret: {key.secret}")
+            print("  the secret is shown this once: store it now (it signs requests, like a password).")
+            return
+        if args.action == "revoke":
+            if not args.key_id:
+                raise InvalidParameter("`keys revoke` needs an AccessKey id.", hint="modeldeck keys revoke AK...")
+            deck.revoke_access_key(args.key_id)
+            print(f"AccessKey {args.key_id} revoked")
+            return
+        rows = [k.raw for k in deck.access_keys(account=args.account).first(args.limit)]
+    print_table(rows, ["id", "account", "status", "description", "created_at", "last_used_at"], args.json,
+                "access keys")  # fmt: skip
+
+
+ENDPOINT_LINES = {"native": "MODELDECK_URL={}", "openai": "OPENAI_BASE_URL={}",
+                  "dashscope": "dashscope.base_http_api_url = '{}'"}  # fmt: skip
+
+
+def endpoint_lines(endpoints: dict[str, str]) -> list[str]:
+    """Each protocol's base URL as a line to paste where its SDK reads it."""
+    return [ENDPOINT_LINES.get(name, name + ": {}").format(url) for name, url in endpoints.items()]
+
+
+def cmd_endpoints(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        endpoints = deck.endpoints()
+    print(json.dumps(endpoints, indent=2) if args.json else "\n".join(endpoint_lines(endpoints)))
+
+
+def _public_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+        raise argparse.ArgumentTypeError(f"not a base URL: {value!r} (use http(s)://host[:port][/path])")
+    return value.rstrip("/")
+
+
 def cmd_profile(args: argparse.Namespace) -> None:
     from .profiles import KINDS, Profile, ProfileFile, keyring_set
 
@@ -293,7 +337,7 @@ def serve(args: argparse.Namespace) -> int:
     settings_kw = {"home": args.home} if args.home else {}
     settings = Settings(
         **settings_kw, db_url=args.db, blobs_url=args.blobs, allowed_networks=tuple(args.allow_network),
-        allow_unsafe_formats=frozenset(args.allow_unsafe_formats),
+        allow_unsafe_formats=frozenset(args.allow_unsafe_formats), public_url=args.public_url,
     )  # fmt: skip
     if args.embedded:  # the user's own machine: they may opt into their own pickles and import by path
         settings.allow_unsafe_formats |= {"PickleModel"}
@@ -302,6 +346,10 @@ def serve(args: argparse.Namespace) -> int:
     server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)
     print(f"  home: {settings.home}", flush=True)
+    from .platform.api.facades import endpoints
+
+    for line in endpoint_lines(endpoints(settings.public_url or server.url)):
+        print(f"  {line}", flush=True)
     if platform.initial_key is not None:
         print(f"  a new main account was created; its admin key is in {settings.admin_key_file} (mode 0600).")
         print(f"  read it once with: cat {settings.admin_key_file}", flush=True)
@@ -428,6 +476,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("prompt")
     chat_options(p)
+    p = command("keys", cmd_keys, "create, list or revoke AccessKey pairs (for signed requests)", listing=True)
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("key_id", nargs="?", metavar="ID", help="the AccessKey to revoke")
+    p.add_argument("--description", help="what the new AccessKey is for")
+    p.add_argument("--account", help="list this account's AccessKeys (the main account only)")
+    p.add_argument("--limit", type=int, default=100)
+    command("endpoints", cmd_endpoints, "each protocol's base URL, as lines to paste", listing=True)
     p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
     p.add_argument("action", choices=["list", "add", "use", "remove"])
     p.add_argument("name", nargs="?")
@@ -456,6 +511,10 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-local-imports", action="store_true",
         help="let the main account's key import files of this machine by path (only where that key's holder "
         "may read this server user's files; on by default for --embedded)",
+    )  # fmt: skip
+    serve_p.add_argument(
+        "--public-url", type=_public_url,
+        help="the URL clients reach this server at (behind a proxy); GET /api/v1/endpoints answers with it",
     )  # fmt: skip
     serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without requests")
     serve_p.add_argument(

@@ -20,6 +20,7 @@ from .errors import Conflict, InvalidParameter
 from ._stream import AsyncChunkStream, ChunkStream
 from .tasks import AsyncTask, Task
 from .resources import (
+    AccessKey,
     Account,
     AsyncListing,
     Completion,
@@ -498,6 +499,30 @@ class _Operations:
 
     def _listing(self, page: Page[Any]) -> Any:
         raise NotImplementedError
+
+    # ---- AccessKeys and endpoints ----------------------------------------------------------------
+
+    @operation
+    def create_access_key(self, description: str = "") -> AccessKey:
+        """A new AccessKey pair for this account, to sign requests (ACS3-HMAC-SHA256, see
+        `modeldeck.providers.auth.ACS3Auth`). Its `secret` is returned this once (masked in reprs): store it."""
+        response = yield Call("POST", _path("access-keys"), json={"description": description})
+        return AccessKey.from_json(response.json())
+
+    def access_keys(self, *, account: str | None = None) -> Any:
+        """This account's AccessKeys without their secrets (the main account: everyone's, or `account`'s)."""
+        self._supports("access_keys")
+        return self._listing(Page(AccessKey, _path("access-keys"), {"account": account} if account else {}, "access keys"))
+
+    @operation
+    def revoke_access_key(self, access_key: Any) -> None:
+        """Revoke an AccessKey (its id or record) for good; rotate by creating a new one first."""
+        yield Call("DELETE", _path("access-keys", access_key.id if isinstance(access_key, AccessKey) else _ref(access_key)))
+
+    @operation
+    def endpoints(self) -> dict[str, str]:
+        """Each protocol's base URL on this platform, as its official SDK wants it configured."""
+        return dict((yield Call("GET", _path("endpoints"))).json())
 
 
 OPENAI_OPERATIONS = frozenset({"whoami", "workspaces", "use", "model", "models", "chat"})

@@ -1,7 +1,8 @@
 """What the client hands back: small typed records of the platform's resources, rich in notebooks.
 
 Every record keeps the server's JSON in `raw`, shows itself as an HTML table in Jupyter with a
-`text/plain` fallback, and never holds a secret except `Account.api_key`, which is masked in every repr.
+`text/plain` fallback, and never holds a secret except `Account.api_key` and `AccessKey.secret` (present once,
+at creation), which are masked in every repr.
 """
 
 from __future__ import annotations
@@ -87,6 +88,29 @@ class Account(Resource):
         row = super()._row()
         if self.api_key:
             row["api_key"] = mask(self.api_key)
+        return row
+
+
+@dataclass(repr=False)
+class AccessKey(Resource):
+    """An AccessKey pair for signed requests; `secret` is present once, at creation, and masked in every repr."""
+
+    id: str = ""
+    account: str = ""
+    status: str = ""
+    description: str = ""
+    secret: str | None = field(default=None, compare=False)
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("id", "account", "status", "description", "last_used_at")
+
+    def __post_init__(self) -> None:
+        self.raw = {k: v for k, v in self.raw.items() if k != "secret"}  # the secret lives in one place only
+
+    def _row(self) -> dict[str, Any]:
+        row = super()._row()
+        if self.secret:
+            row["secret"] = "***"
         return row
 
 

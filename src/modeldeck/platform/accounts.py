@@ -1,16 +1,23 @@
-"""The main account, its sub-accounts and their API keys (shown once, stored hashed)."""
+"""The main account, its sub-accounts and their credentials: API keys (shown once, stored hashed),
+AccessKey pairs (the secret shown once, stored sealed) and short-lived tokens."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..errors import AccessDenied, Conflict, NotFound
+from ..errors import AccessDenied, Conflict, InvalidParameter, NotFound
 from . import fields
-from .authz import Principal
-from .ids import key_digest, key_prefix, new_api_key, new_id, utcnow
+from .authz import Principal, clip
+from .ids import key_digest, key_prefix, new_access_key, new_api_key, new_id, new_token, utcnow
 from .pagination import PageRequest, keyset_page
-from .schema import Account, ApiKey, Workspace
+from .schema import AccessKey, Account, ApiKey, Token, Workspace
+from .sealed import Sealer
+
+ACTIVE, REVOKED = "Active", "Revoked"
+TOKEN_TTL = (60, 43200)  # seconds: a minute to twelve hours
 
 MAIN_ACCOUNT = "main"
 DEFAULT_WORKSPACE = "default"
@@ -114,3 +121,75 @@ def set_authorization_mode(db: Session, principal: Principal, mode: str) -> Acco
     main = db.get_one(Account, principal.root_id)
     main.authorization_mode = fields.choice(mode, fields.AUTHORIZATION_MODES, "authorization mode")
     return main
+
+
+# ---- AccessKey pairs -------------------------------------------------------------------------------------
+
+
+def access_key_context(key_id: str) -> str:
+    """What a sealed AccessKey secret is bound to: it opens in its own row only."""
+    return f"access-key:{key_id}"
+
+
+def create_access_key(db: Session, principal: Principal, sealer: Sealer, description: str) -> tuple[AccessKey, str]:
+    """A new AccessKey pair for the caller's own account; the secret is returned this once."""
+    key_id, secret = new_access_key()
+    row = AccessKey(
+        id=key_id, account_id=principal.account_id, secret=sealer.seal(secret, access_key_context(key_id)),
+        description=fields.text(description, "description", 256), status=ACTIVE, created_at=utcnow(),
+    )  # fmt: skip
+    db.add(row)
+    db.flush()
+    return row, secret
+
+
+def list_access_keys(
+    db: Session, principal: Principal, account_ref: str | None, page: PageRequest
+) -> tuple[list[tuple[AccessKey, str]], str | None]:
+    """(key, account name) pairs: an account's own; every account's for the main account (`account_ref` filters)."""
+    stmt = select(AccessKey, Account.name).join(Account, Account.id == AccessKey.account_id)
+    if not principal.is_main:
+        if account_ref not in (None, principal.account_id, principal.account_name):
+            raise AccessDenied("A sub-account can only list its own AccessKeys.", hint="Ask the main account.")
+        stmt = stmt.where(AccessKey.account_id == principal.account_id)
+    elif account_ref is not None:
+        stmt = stmt.where(AccessKey.account_id == find_account(db, account_ref).id)
+    scope = f"access-keys|{principal.account_id if not principal.is_main else account_ref or '*'}"
+    rows, nxt = keyset_page(db, stmt, (AccessKey.id,), lambda row: [row[0].id], **page.bind(scope))
+    return [(row[0], row[1]) for row in rows], nxt
+
+
+def revoke_access_key(db: Session, principal: Principal, key_id: str) -> None:
+    """Revoke for good: signatures made with it are refused (403 AccessKey.Revoked) from now on."""
+    row = db.get(AccessKey, key_id)
+    if row is None or (not principal.is_main and row.account_id != principal.account_id):
+        raise NotFound(
+            f"AccessKey {clip(key_id)!r} does not exist.", code="AccessKey.NotFound",
+            hint="List your AccessKeys with `modeldeck keys list`.",
+        )  # fmt: skip
+    if row.status != REVOKED:
+        row.status, row.revoked_at = REVOKED, utcnow()
+
+
+# ---- short-lived tokens ----------------------------------------------------------------------------------
+
+
+def issue_token(db: Session, principal: Principal, ttl_seconds: object) -> tuple[str, datetime]:
+    """A bearer token for the caller's account that expires by itself. A token cannot mint another."""
+    low, high = TOKEN_TTL
+    if not isinstance(ttl_seconds, int) or isinstance(ttl_seconds, bool) or not low <= ttl_seconds <= high:
+        raise InvalidParameter(
+            f"ttl_seconds must be a whole number of seconds from {low} to {high}.",
+            code="InvalidParameter.TokenTtl", hint='Send {"ttl_seconds": 3600} for an hour.',
+        )  # fmt: skip
+    if principal.credential == "token":
+        raise AccessDenied(
+            "A token cannot issue tokens.", code="Token.NotAllowed",
+            hint="Ask for tokens with an API key or an AccessKey signature.",
+        )  # fmt: skip
+    now = utcnow()
+    db.execute(delete(Token).where(Token.expires_at <= now))  # expired ones are of no use to anyone
+    token = new_token()
+    expires = now + timedelta(seconds=ttl_seconds)
+    db.add(Token(digest=key_digest(token), account_id=principal.account_id, created_at=now, expires_at=expires))
+    return token, expires

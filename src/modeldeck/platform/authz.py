@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import AccessDenied, InvalidApiKey, NotFound, WorkspaceAccessDenied
-from .ids import key_digest
-from .schema import Account, ApiKey, Member, Workspace
+from .ids import TOKEN_PREFIX, echoable, key_digest, utcnow
+from .schema import Account, ApiKey, Member, Token, Workspace
 
 PERMISSIONS = ("list", "register", "approve", "invoke", "authorize", "manage")
 ROLES: dict[str, frozenset[str]] = {
@@ -34,6 +34,7 @@ class Principal:
     is_main: bool
     root_id: str  # the main account that owns every workspace of this home
     mode: str  # the root's authorization mode: strict | loose
+    credential: str = "api_key"  # what authenticated it: api_key | token | access_key
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,15 @@ def bearer(authorization: str | None) -> str | None:
 
 
 def authenticate(db: Session, key: str | None) -> Principal:
+    """The account behind a bearer credential: an API key, or a token the platform issued."""
     if not key:
         raise InvalidApiKey(
             "No API key was sent.",
             hint="Send the key as 'Authorization: Bearer <key>'; an embedded home keeps its admin key "
             "in admin.key.",
         )
+    if key.startswith(TOKEN_PREFIX):
+        return _token_principal(db, key)
     row = db.execute(
         select(Account.id, Account.name, Account.kind, ApiKey.revoked_at)
         .join(ApiKey, ApiKey.account_id == Account.id)
@@ -80,8 +84,28 @@ def authenticate(db: Session, key: str | None) -> Principal:
     ).first()
     if row is None or row.revoked_at is not None:
         raise InvalidApiKey("The API key is not valid.")
+    return principal_of(db, row.id, row.name, row.kind, "api_key")
+
+
+def _token_principal(db: Session, token: str) -> Principal:
+    row = db.execute(
+        select(Account.id, Account.name, Account.kind, Token.expires_at)
+        .join(Token, Token.account_id == Account.id)
+        .where(Token.digest == key_digest(token))
+    ).first()
+    if row is None:
+        raise InvalidApiKey("The token is not valid.", hint="Ask for a new one: POST /api/v1/tokens.")
+    if row.expires_at <= utcnow():
+        raise InvalidApiKey(
+            "The token has expired.", code="Token.Expired", hint="Ask for a new one: POST /api/v1/tokens."
+        )
+    return principal_of(db, row.id, row.name, row.kind, "token")
+
+
+def principal_of(db: Session, account_id: str, name: str, kind: str, credential: str) -> Principal:
+    """The principal of an authenticated account, with its root's authorization mode."""
     root = db.execute(select(Account.id, Account.authorization_mode).where(Account.kind == "main")).one()
-    return Principal(row.id, row.name, row.kind == "main", root.id, root.authorization_mode)
+    return Principal(account_id, name, kind == "main", root.id, root.authorization_mode, credential)
 
 
 def effective_role(is_main: bool, mode: str, member_role: str | None) -> str | None:
@@ -141,14 +165,14 @@ def enter(db: Session, principal: Principal, workspace_ref: str | None) -> Calle
     if ws is None or role is None:
         if principal.is_main:
             raise NotFound(
-                f"Workspace '{clip(workspace_ref)}' does not exist.",
+                f"Workspace {named(workspace_ref)} does not exist.",
                 code="Workspace.NotFound",
                 hint="List your workspaces with `modeldeck workspaces` or GET /api/v1/workspaces.",
             )
         # One answer for "missing" and "not a member": the existence of a workspace is not a sub-account's to know.
         names = [w.name for w, _ in member_workspaces(db, principal)]
         raise WorkspaceAccessDenied(
-            f"Account '{principal.account_name}' is not a member of workspace '{clip(workspace_ref)}'.",
+            f"Account '{principal.account_name}' is not a member of workspace {named(workspace_ref)}.",
             hint=_pass_workspace_hint(names, principal.account_name),
         )
     return Caller(principal, ws.id, ws.name, role)
@@ -165,6 +189,13 @@ def _pass_workspace_hint(names: list[str], account: str) -> str:
         f"Pass one of your workspaces ({listed}) with workspace=... in modeldeck "
         f"or the '{WORKSPACE_HEADER}' header."
     )
+
+
+def named(workspace_ref: str) -> str:
+    """The workspace a caller named, quoted for a message, unless it looks like a credential."""
+    if echoable(workspace_ref):
+        return f"'{workspace_ref}'"
+    return f"(the value sent in {WORKSPACE_HEADER}, not shown: it does not look like a workspace name)"
 
 
 def clip(text: str, limit: int = 80) -> str:

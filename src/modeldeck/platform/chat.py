@@ -17,10 +17,10 @@ from . import fastpath, inference, registry, upstream
 from .upstream import Upstream
 from .artifacts import materialize
 from .authz import Caller, authenticate, enter
-from .ids import key_digest
+from .ids import is_api_key, key_digest
 
 if TYPE_CHECKING:
-    from .core import Platform
+    from .context import Services
     from .runtimes.chat import ChatDelta, ChatResult, ChatRuntime
 
 CHAT_FORMATS = frozenset({"SafeTensors"})
@@ -40,7 +40,7 @@ def split_model(name: Any) -> tuple[str, str | None]:
 Found = inference.Target | Upstream  # what answers a chat
 
 
-def find(platform: Platform, caller: Caller, model: str) -> Found:
+def find(platform: Services, caller: Caller, model: str) -> Found:
     """What answers a chat with `model` here: a local language-model version, or the upstream server it
     proxies to; the service layer's precise error otherwise."""
     name, version = split_model(model)
@@ -61,15 +61,15 @@ def find(platform: Platform, caller: Caller, model: str) -> Found:
     return target
 
 
-def locate(platform: Platform, key: str | None, ws_ref: str | None, model: Any) -> Found | None:
+def locate(platform: Services, key: str | None, ws_ref: str | None, model: Any) -> Found | None:
     """`find` for the holder of `key`, as remembered from an earlier identical request while the database
     is unchanged (see `fastpath.remember`); None when not remembered: then call `find_for`."""
-    if not key or not isinstance(model, str):
+    if not key or not is_api_key(key) or not isinstance(model, str):
         return None
     return fastpath.recall(platform, ("chat", key_digest(key), ws_ref or None, model))
 
 
-def find_for(platform: Platform, key: str | None, ws_ref: str | None, model: Any) -> Found:
+def find_for(platform: Services, key: str | None, ws_ref: str | None, model: Any) -> Found:
     """The full road: authenticate, enter the workspace, find; the answer is remembered for `locate`."""
 
     def full() -> Found:
@@ -77,12 +77,12 @@ def find_for(platform: Platform, key: str | None, ws_ref: str | None, model: Any
             caller = enter(db, authenticate(db, key), ws_ref)
         return find(platform, caller, model)
 
-    if not key or not isinstance(model, str):  # the full road raises the precise error
-        return full()
+    if not key or not is_api_key(key) or not isinstance(model, str):  # the full road raises the precise error;
+        return full()  # a token's answer is not remembered: it expires with time, not with a commit
     return fastpath.remember(platform, ("chat", key_digest(key), ws_ref or None, model), full)
 
 
-def runtime(platform: Platform, target: inference.Target) -> ChatRuntime:
+def runtime(platform: Services, target: inference.Target) -> ChatRuntime:
     """The loaded runtime of a chat version (loaded once, kept in the platform's runtime cache)."""
 
     def load() -> Any:
@@ -142,7 +142,7 @@ def check_task_input(body: Any) -> Any:
     return body
 
 
-def run_task(platform: Platform, caller: Caller, request: dict[str, Any], progress: Any, cancelled: Any) -> dict[str, Any]:
+def run_task(platform: Services, caller: Caller, request: dict[str, Any], progress: Any, cancelled: Any) -> dict[str, Any]:
     """The `chat` task kind: generate the whole reply, reporting progress, stopping when cancelled."""
     model = request["model"] + (f":{request['version']}" if request.get("version") else "")
     body = request["input"]

@@ -1,4 +1,5 @@
-"""The platform: one object wiring the store, the blob store, uploads, cursors and the runtime cache."""
+"""The platform: one object wiring the store, the blob store, uploads, cursors, the sealer, the task runner
+and the runtime cache. The services it wires never import it back (they name `context.Services`)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from . import accounts
+from . import accounts, chat
 from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
 from .pagination import Cursors
 from .schema import Meta
+from .sealed import Sealer, is_sealed, load_key
 from .settings import Settings
-from . import chat
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
     from .runtimes import RuntimeCache
+
+
+CURSOR_SECRET = "cursor_secret"  # its Meta key, and the context it is sealed under
 
 
 class Platform:
@@ -35,6 +40,7 @@ class Platform:
         self.store = Store(self.settings.database_url)
         self.blobs = BlobStore(self.settings.blob_root)
         self.uploads = Uploads(self.store, self.blobs, home / "uploads", self.settings.max_blob_size)
+        self.sealer: Sealer
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())
         self.tasks = TaskRunner(self).start()
@@ -50,18 +56,26 @@ class Platform:
     def _setup(self) -> str | None:
         """Migrate and provision once, whichever process gets here first; return a fresh admin key."""
         with self.store.exclusive(self.settings.home):
+            self.sealer = self.store.sealer = Sealer(load_key(self.settings.seal_key, self.settings.seal_key_file))
             self.store.migrate()
             with self.store.write() as db:
-                if db.get(Meta, "cursor_secret") is None:
-                    db.add(Meta(key="cursor_secret", value=secrets.token_hex(32)))
+                if db.get(Meta, CURSOR_SECRET) is None:
+                    db.add(Meta(key=CURSOR_SECRET, value=self.sealer.seal(secrets.token_hex(32), CURSOR_SECRET)))
+                self._seal_plaintext(db)
                 key = accounts.provision(db)
             if key is not None:
                 write_key_file(self.settings.admin_key_file, key)
         return key
 
+    def _seal_plaintext(self, db: Session) -> None:
+        """Seal the secrets a home from before sealing kept in plaintext (the cursor and upstream keys)."""
+        for row in db.scalars(select(Meta).where(Meta.key.in_([CURSOR_SECRET]) | Meta.key.startswith("upstream-key:"))):
+            if not is_sealed(row.value):
+                row.value = self.sealer.seal(row.value, row.key)
+
     def _secret(self) -> bytes:
         with self.store.read() as db:
-            return bytes.fromhex(db.scalar(select(Meta.value).where(Meta.key == "cursor_secret")) or "")
+            return bytes.fromhex(self.sealer.open(db.get_one(Meta, CURSOR_SECRET).value, CURSOR_SECRET))
 
     def admin_key(self) -> str | None:
         """The main account's first key, as provisioned into the home (None once the file is removed)."""

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .schema import Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"  # the newest revision in migrations/versions (a test keeps the two in step)
+HEAD = "0004"  # the newest revision in migrations/versions (a test keeps the two in step)
 VERSION_TABLE = Table(  # Alembic's own bookkeeping table, exactly as Alembic creates it
     "alembic_version",
     MetaData(),
@@ -46,6 +47,17 @@ def _normalize(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _private_files(database: str | None) -> None:
+    """The SQLite file, created 0600 before SQLite opens it (its -wal and -shm take the same mode), and an
+    older home's files narrowed to 0600: they hold sealed secrets and every key's digest."""
+    if not database or database == ":memory:":
+        return
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(database + suffix, 0o600)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -79,13 +91,15 @@ class Store:
         self.url = _normalize(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
+            _private_files(make_url(self.url).database)
             self.engine = _sqlite_engine(self.url, immediate=False)
             self._write_engine = _sqlite_engine(self.url, immediate=True)
         else:
             self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self._write_engine = self.engine
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        self.sealer: Any = None  # the platform's `sealed.Sealer`, for code that holds only a session
+        self._reader = sessionmaker(self.engine, expire_on_commit=False, info={"store": self})
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False, info={"store": self})
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

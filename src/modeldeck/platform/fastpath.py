@@ -19,13 +19,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, Select, String, and_, bindparam, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from ..errors import InvalidParameter
 from . import inference, registry
-from .authz import ROLES, WORKSPACE_HEADER, authenticate, bearer, effective_role, enter
+from .authn import Authentication, Presented
+from .authz import ROLES, WORKSPACE_HEADER, Principal, authenticate, bearer, effective_role, enter
 from .ids import key_digest
 from .inference import Target
 from .schema import Account, ApiKey, Grant, Member, Model, ModelVersion, Workspace
@@ -192,11 +193,11 @@ def _lenient(raw: bytes) -> Any:
         ) from None
 
 
-def _full(platform: Any, key: str | None, ws_ref: str | None, model: str, version: str | None,
-          target: Target | None, body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def _full(platform: Any, identify: Callable[[Session], Principal], ws_ref: str | None, model: str,
+          version: str | None, target: Target | None, body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     if target is None:  # not plainly allowed: the service layer finds out why, or that it is allowed after all
         with platform.store.read() as db:
-            caller = enter(db, authenticate(db, key), ws_ref)
+            caller = enter(db, identify(db), ws_ref)
         target = inference.locate(platform, caller, model, version)
     return inference.run(platform, target, body)
 
@@ -214,22 +215,30 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def predict(platform: Any, scope: Scope, raw: bytes) -> bytes:
+async def predict(platform: Any, authentication: Authentication, scope: Scope, raw: bytes) -> bytes:
     """POST /api/v1/models/{model}/predict and /api/v1/models/{model}/versions/{version}/predict: the JSON
     answer's bytes. `scope["path_params"]` names the model (and version); errors raise `DeckError`.
 
     A small model that is already loaded runs right here on the event loop: for it a hop to a worker thread
     costs more than the inference. Everything else (first loads, big models, refusals) runs in a worker.
+    Credentials other than a bearer key (a signature) are checked by the app's `authentication`, and
+    take the service layer's road.
     """
     body = _parse(raw)
-    key, ws_ref = bearer(_header(scope, b"authorization")), _header(scope, _WORKSPACE)
+    authorization, ws_ref = _header(scope, b"authorization"), _header(scope, _WORKSPACE)
     model, version = scope["path_params"]["model"], scope["path_params"].get("version")
+    key = bearer(authorization)
+    if key is None and authorization:
+        shown = Presented.of(scope, raw)
+        identify = functools.partial(authentication.principal, platform, presented=shown)
+        return _json(await run_in_threadpool(_full, platform, identify, ws_ref, model, version, None, body))
     target = locate(platform, key, ws_ref, model, version)
     if target is not None:
         runtime = platform.runtimes.peek(inference.runtime_key(target, body))
         if runtime is not None and runtime.nbytes <= INLINE_BYTES:
             return _json(inference.run(platform, target, body))
-    return _json(await run_in_threadpool(_full, platform, key, ws_ref, model, version, target, body))
+    identify = functools.partial(authenticate, key=key)
+    return _json(await run_in_threadpool(_full, platform, identify, ws_ref, model, version, target, body))
 
 
 def remember(platform: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:

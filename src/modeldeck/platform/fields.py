@@ -18,10 +18,10 @@ from ..vocabulary import (  # noqa: F401  (re-exported: the platform's rules nam
     VERSION_PATTERN,
 )
 from .authz import clip
-from .ids import looks_like_id
+from .ids import NAME_SHAPE, looks_like_id
 
 VERSION_NAME = re.compile(VERSION_PATTERN, re.ASCII)
-SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,63}$")
+SLUG = NAME_SHAPE
 LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/:]{0,63}$")
 MAX_LABELS = 20
 MAX_METRICS_CHARS = 8192

@@ -17,7 +17,7 @@ from .artifacts import materialize
 from .authz import Caller
 
 if TYPE_CHECKING:
-    from .core import Platform
+    from .context import Services
 
 INPUT_KEYS = ("inputs", "records", "columns")
 BODY_KEYS = frozenset({*INPUT_KEYS, "allow_unsafe"})
@@ -36,7 +36,7 @@ class Target:
     entry: str | None
 
 
-def locate(platform: Platform, caller: Caller, model_ref: str, version: str | None) -> Target:
+def locate(platform: Services, caller: Caller, model_ref: str, version: str | None) -> Target:
     caller.require("invoke")
     with platform.store.read() as db:
         view, row = registry.get_version(db, caller, model_ref, version, need="inference")
@@ -93,7 +93,7 @@ def _runtimes() -> Any:
     return runtimes
 
 
-def run(platform: Platform, target: Target, body: dict[str, Any]) -> dict[str, Any]:
+def run(platform: Services, target: Target, body: dict[str, Any]) -> dict[str, Any]:
     """Run `target` on `body`, which every caller has passed through `check_body` already."""
     runtimes = _runtimes()
     fmt = target.format_type
@@ -124,7 +124,7 @@ def run(platform: Platform, target: Target, body: dict[str, Any]) -> dict[str, A
     }
 
 
-def predict(platform: Platform, caller: Caller, model_ref: str, version: str | None, body: dict[str, Any]) -> dict[str, Any]:
+def predict(platform: Services, caller: Caller, model_ref: str, version: str | None, body: dict[str, Any]) -> dict[str, Any]:
     """The service-layer predict: every check, every precise error."""
     check_body(body)
     return run(platform, locate(platform, caller, model_ref, version), body)

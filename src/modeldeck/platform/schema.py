@@ -65,6 +65,41 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class AccessKey(Base):
+    """An AccessKey pair for signed requests (ACS3-HMAC-SHA256): the secret is kept sealed, never hashed,
+    because verifying a signature needs it."""
+
+    __tablename__ = "access_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the AccessKey id, "AK..."
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    secret: Mapped[str] = mapped_column(Text)  # sealed (platform/sealed.py)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # Active | Revoked
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SignatureNonce(Base):
+    """A signature nonce seen within its date window: a second request with it is a replay. Kept in the
+    database, so every replica and process refuses it; rows go once their window has passed."""
+
+    __tablename__ = "signature_nonces"
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Token(Base):
+    """A short-lived bearer token the platform issued to an account (stored as sha256, like keys)."""
+
+    __tablename__ = "tokens"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Workspace(Base):
     __tablename__ = "workspaces"
     __table_args__ = (UniqueConstraint("account_id", "name"),)

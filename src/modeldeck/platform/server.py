@@ -5,9 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .core import Platform
+
+if TYPE_CHECKING:
+    from .api.facades import Facade
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -42,6 +46,7 @@ class PlatformServer:
         port: int = 0,
         *,
         idle_timeout: float | None = None,
+        facades: Sequence[Facade] | None = None,
         **uvicorn_options: Any,
     ) -> None:
         import uvicorn
@@ -51,7 +56,7 @@ class PlatformServer:
         self.platform = platform
         self.sock = _bind(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
-        self.idle = IdleWatch(create_app(platform))
+        self.idle = IdleWatch(create_app(platform) if facades is None else create_app(platform, facades))
         self.idle_timeout = idle_timeout
         options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, **uvicorn_options}
         self.server = uvicorn.Server(uvicorn.Config(self.idle, **options))

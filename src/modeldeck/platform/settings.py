@@ -25,6 +25,10 @@ class Settings:
     max_json_body: int = 1 << 20
     max_blob_size: int = 64 << 30
     runtime_cache_bytes: int = 1 << 30
+    # The key sealing secrets at rest (64 hex digits); default: MODELDECK_SEAL_KEY, else HOME/seal.key.
+    seal_key: str | None = field(default=None, repr=False)
+    # The URL clients reach this server at (behind a proxy or load balancer); default: each request's own.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().resolve()
@@ -40,3 +44,7 @@ class Settings:
     @property
     def admin_key_file(self) -> Path:
         return self.home / "admin.key"
+
+    @property
+    def seal_key_file(self) -> Path:
+        return self.home / "seal.key"

@@ -32,7 +32,7 @@ from .pagination import PageRequest, keyset_page
 from .schema import Task
 
 if TYPE_CHECKING:
-    from .core import Platform
+    from .context import Services
 
 log = logging.getLogger("modeldeck.platform.tasks")
 
@@ -60,7 +60,7 @@ INTERNAL = {
 # fn(platform, caller, task request {model, version, input}, progress, cancelled) -> the result.
 # A job should return early once `cancelled` is set; what it returns then is dropped.
 Progress = Callable[[float], None]
-JobFn = Callable[["Platform", Caller, dict[str, Any], Progress, threading.Event], dict[str, Any]]
+JobFn = Callable[["Services", Caller, dict[str, Any], Progress, threading.Event], dict[str, Any]]
 Check = Callable[[Any], Any]
 
 _PROC = Path("/proc/self/stat").exists()
@@ -116,7 +116,7 @@ def span(ttl: timedelta) -> str:
 
 
 def _predict(
-    platform: Platform, caller: Caller, request: dict[str, Any], progress: Progress, cancelled: threading.Event
+    platform: Services, caller: Caller, request: dict[str, Any], progress: Progress, cancelled: threading.Event
 ) -> dict[str, Any]:
     """The built-in kind: the service-layer predict, all checks again (a grant revoked since submit fails it)."""
     return inference.predict(platform, caller, request["model"], request["version"], request["input"])
@@ -136,7 +136,7 @@ class _Job:
 class TaskRunner:
     """Runs the tasks this process accepts on WORKERS threads; a keeper thread heartbeats and sweeps."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Services) -> None:
         self.platform = platform
         self.runner = this_process()
         self.host, _, self.boot, _ = self.runner.rsplit(":", 3)

@@ -4,7 +4,8 @@ A version whose `inference_spec` holds `{"upstream": {"base_url": ..., "model": 
 chatted with through the platform: same authorization, same /v1 surface, streaming passed through as it
 arrives. The base URL follows the platform's URL rules (no private or metadata addresses unless the admin
 allows the range), checked again at call time against what the name resolves to. The upstream key is
-taken out of the spec when the version is registered and kept server-side: no listing ever shows it.
+taken out of the spec when the version is registered and kept server-side, sealed (platform/sealed.py):
+no listing shows it, and the database alone does not reveal it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from ..errors import DeckError, InvalidParameter
 from .safety import resolve_public, validate_uri
 from .schema import Meta, ModelVersion
+from .sealed import of_session
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,17 @@ def _key_name(row: ModelVersion) -> str:
 
 def store_key(db: Session, row: ModelVersion, key: str | None) -> None:
     """Keep (or, with None, drop) the upstream key of a version, next to it in the store."""
-    existing = db.get(Meta, _key_name(row))
+    name = _key_name(row)
+    existing = db.get(Meta, name)
     if key is None:
         if existing is not None:
             db.delete(existing)
         return
+    sealed = of_session(db).seal(key, name)
     if existing is None:
-        db.add(Meta(key=_key_name(row), value=key))
+        db.add(Meta(key=name, value=sealed))
     else:
-        existing.value = key
+        existing.value = sealed
 
 
 def of_version(db: Session, row: ModelVersion) -> Upstream | None:
@@ -80,7 +84,8 @@ def of_version(db: Session, row: ModelVersion) -> Upstream | None:
     if not isinstance(spec, dict):
         return None
     secret = db.get(Meta, _key_name(row))
-    return Upstream(spec["base_url"], spec["model"], secret.value if secret else None)
+    key = of_session(db).open(secret.value, secret.key) if secret else None
+    return Upstream(spec["base_url"], spec["model"], key)
 
 
 def names_a_host(upstream: Upstream) -> bool:

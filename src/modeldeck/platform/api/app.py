@@ -1,58 +1,69 @@
-"""The FastAPI application: routes, a request id on every response, JSON errors that never leak."""
+"""The platform's ASGI app: the native API with each facade mounted at its prefix, the hot lanes in front,
+a request id on every response, JSON errors that never leak.
+
+```
+RequestId -> BodyLimit -> Lanes (POST routes of facades) -> PredictLane -> native FastAPI app
+                                                                             |- /api/v1/...  native routes
+                                                                             |- /v1          openai facade
+```
+"""
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 from ... import __version__
-from ...errors import DeckError, InvalidParameter, PayloadTooLarge
+from ...errors import DeckError, PayloadTooLarge
 from .. import fastpath
-from ..core import Platform
-from . import routes_accounts, routes_artifacts, routes_models, routes_openai, routes_workspaces
-from . import routes_tasks
+from ..authn import AccessKeySignatures, Authentication, BearerKeys
+from ..context import Services
+from . import errors, routes_accounts, routes_artifacts, routes_credentials, routes_models, routes_tasks
+from . import routes_workspaces
 from .bodies import PredictRequest
-
-log = logging.getLogger("modeldeck.platform")
-
-
-def create_app(platform: Platform) -> ASGIApp:
-    """The platform's ASGI app: request ids and body limits around the predict fast lane and FastAPI."""
-    app = _fastapi_app(platform)
-    lanes = ChatLane(PredictLane(app), app)
-    return RequestId(BodyLimit(lanes, limit=platform.settings.max_json_body))
+from .facades import FACADES, Facade, check_prefixes
+from .facades.base import Lane
 
 
-def _fastapi_app(platform: Platform) -> FastAPI:
+def create_app(platform: Services, facades: Sequence[Facade] = FACADES) -> ASGIApp:
+    """The platform's ASGI app: request ids and body limits around the fast lanes, the native app and the
+    facades mounted in it."""
+    check_prefixes(facades)
+    app = _native_app(platform, facades)
+    lanes: dict[str, tuple[FastAPI, Lane]] = {}
+    for facade in facades:
+        sub = facade.build(platform)
+        app.mount(facade.prefix, sub)
+        lanes.update({facade.prefix + path: (sub, lane) for path, lane in facade.lanes.items()})
+    return RequestId(BodyLimit(Lanes(PredictLane(app), lanes), limit=platform.settings.max_json_body))
+
+
+def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:
     app = FastAPI(
         title="modeldeck platform",
         version=__version__,
         description="Workspaces, authorized models, model versions, artifacts and predict.",
     )
     app.state.platform = platform
-    for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_openai):
+    app.state.facades = tuple(facades)
+    app.state.authentication = Authentication(BearerKeys(), AccessKeySignatures())
+    for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_tasks,
+                   routes_credentials):  # fmt: skip
         app.include_router(module.router)
-    app.include_router(routes_tasks.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.add_exception_handler(DeckError, _deck_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    errors.install(app, errors.native_shape)
     return app
 
 
@@ -77,11 +88,11 @@ class PredictLane:
             raw = await _body(receive)
             if raw is None:
                 return  # the client left: nobody to answer
-            answer = await fastpath.predict(self.app.state.platform, scope, raw)
+            answer = await fastpath.predict(self.app.state.platform, self.app.state.authentication, scope, raw)
         except DeckError as exc:
-            response = _error(Request(scope, receive), exc)
+            response = errors.respond(Request(scope, receive), exc)
         except Exception as exc:
-            response = await _unexpected(Request(scope, receive), exc)
+            response = await errors.unexpected(Request(scope, receive), exc)
         else:
             headers = [*self.HEADERS, (b"content-length", str(len(answer)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -101,26 +112,26 @@ async def _body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-class ChatLane:
-    """Chat completions go straight to their handler too, past FastAPI's routing and dependency injection:
-    the first token waits for generation only."""
+class Lanes:
+    """Hot POST routes of the facades (chat completions) go straight to their handler, past routing and
+    dependency injection: the first token waits for generation only. Each runs as its own facade's app,
+    so its errors take that facade's shape."""
 
-    PATH = "/v1/chat/completions"
-
-    def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
-        self.app, self.fastapi = app, fastapi
+    def __init__(self, app: ASGIApp, routes: dict[str, tuple[FastAPI, Lane]]) -> None:
+        self.app, self.routes = app, routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.PATH:
+        hit = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if hit is None:
             return await self.app(scope, receive, send)
-        scope["app"] = self.fastapi  # the handler finds the platform in its state
+        scope["app"] = hit[0]  # the handler finds the platform, and its error shape, in its app's state
         request = Request(scope, receive)
         try:
-            response = await routes_openai.chat_completions(request)
+            response = await hit[1](request)
         except DeckError as exc:
-            response = _error(request, exc)
+            response = errors.respond(request, exc)
         except Exception as exc:
-            response = await _unexpected(request, exc)
+            response = await errors.unexpected(request, exc)
         await response(scope, receive, send)
 
 
@@ -133,14 +144,6 @@ PREDICT_DOCS = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     },
     "responses": {"200": {"description": "outputs by name, with dtypes and shapes"}},
-}
-
-
-CHAT_DOCS = {
-    "summary": "Chat completions",
-    "description": "OpenAI's chat completion request; streamed: server-sent events ending in data: [DONE].",
-    "tags": ["openai"],
-    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events"}},
 }
 
 
@@ -158,67 +161,10 @@ def _documented(app: FastAPI, predict: dict[str, Any]) -> Any:
                                  ("/api/v1/models/{model}/versions/{version}/predict", ["model", "version"])):
                 parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
                 schema["paths"][path] = {"post": {**predict, "parameters": parameters}}
-            schema["paths"]["/v1/chat/completions"] = {"post": CHAT_DOCS}
             app.openapi_schema = schema
         return app.openapi_schema
 
     return openapi
-
-
-def _request_id(request: Request) -> str:
-    return request.scope.get("state", {}).get("request_id", "")
-
-
-def _error(request: Request, error: DeckError) -> JSONResponse:
-    """The platform's error body; under /v1 the OpenAI shape, so OpenAI clients raise their usual errors."""
-    error.request_id = _request_id(request)
-    headers = getattr(error, "headers", None)
-    body = {"error": routes_openai.openai_error(error)} if request.url.path.startswith("/v1/") else error.to_dict()
-    return JSONResponse(body, status_code=error.status or 500, headers=headers)
-
-
-async def _deck_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DeckError)
-    return _error(request, exc)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """Name the fields that are wrong, never their values (pydantic's default echoes the input)."""
-    assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        problems.append(f"{where}: {err.get('msg', 'invalid')}")
-    malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
-    return _error(
-        request,
-        InvalidParameter(
-            "The request body is not valid JSON." if malformed else "Invalid request: " + "; ".join(problems) + ".",
-            code="InvalidParameter.Body" if malformed else "InvalidParameter",
-            hint="Check the request against the API schema at /docs.",
-        ),
-    )
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    codes = {404: ("NotFound", "Check the URL against the API schema at /docs."),
-             405: ("MethodNotAllowed", "Check the HTTP method against the API schema at /docs.")}  # fmt: skip
-    code, hint = codes.get(exc.status_code, ("InvalidParameter", "Check the request."))
-    message = "No such endpoint." if exc.status_code == 404 else str(exc.detail)
-    return _error(request, DeckError(message, code=code, status=exc.status_code, hint=hint))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("internal error in %s %s (request %s)", request.method, request.url.path, _request_id(request),
-              exc_info=exc)  # fmt: skip
-    return _error(
-        request,
-        DeckError(
-            "The platform hit an internal error.",
-            hint="Retry; if it persists, report the request id to the platform's admin.",
-        ),
-    )
 
 
 class RequestId:

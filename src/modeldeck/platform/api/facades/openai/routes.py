@@ -1,4 +1,4 @@
-"""An OpenAI-compatible surface, scoped to the caller's workspace: `GET /v1/models`, `POST /v1/chat/completions`.
+"""The OpenAI facade's routes, scoped to the caller's workspace: `GET /v1/models`, `POST /v1/chat/completions`.
 
 The official `openai` SDK works against it unmodified (base_url=<platform>/v1, api_key=<key>, the workspace
 in the `X-ModelDeck-Workspace` default header). Streaming is server-sent events ending in `data: [DONE]`;
@@ -20,18 +20,18 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from ...errors import DeckError, InvalidParameter
-from .. import chat, registry, upstream
-from ..authz import WORKSPACE_HEADER, bearer
-from ..upstream import Upstream
-from ..pagination import MAX_LIMIT, PageRequest
-from .routing import Router
-from .deps import CallerDep, PlatformDep
+from .....errors import DeckError, InvalidParameter
+from .... import chat, registry, upstream
+from ....authz import WORKSPACE_HEADER, bearer
+from ....upstream import Upstream
+from ....pagination import MAX_LIMIT, PageRequest
+from ...routing import Router
+from ...deps import CallerDep, PlatformDep
 
 if TYPE_CHECKING:
     import httpx
 
-router = Router(prefix="/v1", tags=["openai"])
+router = Router(tags=["openai"])
 
 
 @router.get("/models")
@@ -74,12 +74,14 @@ def _body(raw: bytes) -> dict[str, Any]:
 
 
 async def chat_completions(request: Request) -> Response:
-    """POST /v1/chat/completions, reached through `ChatLane` before FastAPI's routing and dependency
+    """POST /v1/chat/completions, reached through the app's `Lanes` before FastAPI's routing and dependency
     injection. A repeated request's authorization is recalled while the database is unchanged (else the
     service layer decides in a worker thread); tokens come from a persistent generation thread."""
     platform = request.app.state.platform
+    authorization = request.headers.get("authorization")
+    request.app.state.authentication.backend(authorization)  # refuses a scheme this facade does not take
     body = _body(await request.body())
-    key, ws_ref = bearer(request.headers.get("authorization")), request.headers.get(WORKSPACE_HEADER)
+    key, ws_ref = bearer(authorization), request.headers.get(WORKSPACE_HEADER)
     found = chat.locate(platform, key, ws_ref, body.get("model"))
     if found is None:
         found = await run_in_threadpool(chat.find_for, platform, key, ws_ref, body.get("model"))
