@@ -135,7 +135,7 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
             progress(delta)
 
     advance(offset)  # bytes an earlier, interrupted process already sent
-    for attempt in range(retries + 1):
+    for attempt in range(retries + 1 if offset < size else 0):
         try:
             response = client.patch(
                 f"/api/v1/uploads/{upload_id}",

@@ -17,6 +17,7 @@ from .db import Store
 from .pagination import Cursors
 from .schema import Meta
 from .settings import Settings
+from .staging import LocalStaging, Staging, StoreStaging
 from . import chat
 from .tasks import TaskRunner
 
@@ -34,7 +35,9 @@ class Platform:
         os.chmod(home, 0o700)
         self.store = Store(self.settings.database_url)
         self.blobs = BlobStore(self.settings.blob_root)
-        self.uploads = Uploads(self.store, self.blobs, home / "uploads", self.settings.max_blob_size)
+        self.uploads = Uploads(
+            self.store, self.blobs, staging_for(self.settings, self.blobs), home / "uploads", self.settings.max_blob_size
+        )
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())
         self.tasks = TaskRunner(self).start()
@@ -73,6 +76,15 @@ class Platform:
     def close(self) -> None:
         self.tasks.shutdown()
         self.store.dispose()
+
+
+def staging_for(settings: Settings, blobs: BlobStore) -> Staging:
+    """Staged bytes live where their blobs will: in the home for the home's own blobs, beside a shared
+    local blob folder, or in the object store, so any replica can continue or complete any upload."""
+    scratch = settings.home / "uploads"
+    if not blobs.local:
+        return StoreStaging(blobs.fs, f"{blobs.root}/staging", scratch)
+    return LocalStaging(scratch if settings.blobs_url is None else Path(blobs.root) / "staging")
 
 
 def write_key_file(path: Path, key: str) -> None:

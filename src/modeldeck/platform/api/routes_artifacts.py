@@ -13,7 +13,8 @@ from starlette.requests import ClientDisconnect
 
 from ...errors import InvalidParameter
 from .. import artifacts, imports
-from ..artifacts import OffsetMismatch, check_digest
+from ..artifacts import check_digest
+from ..staging import OffsetMismatch
 from ..safety import safe_relpath
 from . import serialize
 from .bodies import ArtifactCreate, ImportCreate, UploadComplete, UploadCreate
