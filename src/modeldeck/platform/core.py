@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from . import accounts
+from . import accounts, gc
 from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
@@ -42,6 +43,8 @@ class Platform:
         self.cursors = Cursors(self._secret())
         self.tasks = TaskRunner(self).start()
         self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
+        grace = timedelta(seconds=self.settings.gc_grace)
+        self.sweeper = gc.Sweeper(self.uploads, self.settings.gc_interval, grace).start()
 
     @cached_property
     def runtimes(self) -> RuntimeCache:
@@ -74,6 +77,7 @@ class Platform:
             return None
 
     def close(self) -> None:
+        self.sweeper.stop()
         self.tasks.shutdown()
         self.store.dispose()
 

@@ -25,6 +25,10 @@ class Settings:
     max_json_body: int = 1 << 20
     max_blob_size: int = 64 << 30
     runtime_cache_bytes: int = 1 << 30
+    # Garbage collection (platform/gc.py): a sweep every gc_interval seconds (0: never) removes what was
+    # left behind for longer than gc_grace seconds.
+    gc_interval: float = 3600.0
+    gc_grace: float = 3600.0
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().resolve()
