@@ -121,7 +121,7 @@ class Uploads:
         upload, _ = self.get(caller, upload_id)
         return self.staging.writer(upload, offset)
 
-    def complete(self, caller: Caller, upload_id: str, sha256: str) -> str:
+    def complete(self, caller: Caller, upload_id: str, sha256: str) -> Upload:
         """Verify and store the blob. Asking again after an interruption finishes the same work."""
         caller.require("register")
         check_digest(sha256)
@@ -137,7 +137,7 @@ class Uploads:
                 hint="The file changed or was corrupted in transit: upload it again.",
             )
         self.keep(caller, verified, digest, upload.size, upload_id=upload_id)
-        return digest
+        return upload
 
     def keep(self, caller: Caller, verified: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
         """Store a verified, fsynced local file as blob `digest` of the caller's workspace, then release it
