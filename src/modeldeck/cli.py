@@ -297,6 +297,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.embedded:  # the user's own machine: they may opt into their own pickles and import by path
         settings.allow_unsafe_formats |= {"PickleModel"}
     settings.local_imports = args.embedded or args.allow_local_imports
+    if args.log_format == "json":
+        from .platform.metrics import log_as_json
+
+        log_as_json()
     platform = Platform(settings)
     server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)

@@ -15,6 +15,7 @@ from . import accounts, gc
 from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
+from .metrics import Metrics
 from .pagination import Cursors
 from .schema import Meta
 from .settings import Settings
@@ -34,6 +35,7 @@ class Platform:
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o700)
+        self.metrics = Metrics()
         self.store = Store(self.settings.database_url)
         self.blobs = BlobStore(self.settings.blob_root)
         self.uploads = Uploads(

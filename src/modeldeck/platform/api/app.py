@@ -19,8 +19,9 @@ from ... import __version__
 from ...errors import DeckError, InvalidParameter, PayloadTooLarge
 from .. import fastpath
 from ..core import Platform
+from ..metrics import Observe
 from . import routes_accounts, routes_artifacts, routes_models, routes_openai, routes_workspaces
-from . import routes_tasks
+from . import routes_ops, routes_tasks
 from .bodies import PredictRequest
 
 log = logging.getLogger("modeldeck.platform")
@@ -30,7 +31,7 @@ def create_app(platform: Platform) -> ASGIApp:
     """The platform's ASGI app: request ids and body limits around the predict fast lane and FastAPI."""
     app = _fastapi_app(platform)
     lanes = ChatLane(PredictLane(app), app)
-    return RequestId(BodyLimit(lanes, limit=platform.settings.max_json_body))
+    return RequestId(Observe(BodyLimit(lanes, limit=platform.settings.max_json_body), platform.metrics))
 
 
 def _fastapi_app(platform: Platform) -> FastAPI:
@@ -43,6 +44,7 @@ def _fastapi_app(platform: Platform) -> FastAPI:
     for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_openai):
         app.include_router(module.router)
     app.include_router(routes_tasks.router)
+    app.include_router(routes_ops.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
     @app.get("/health", tags=["health"])
@@ -63,6 +65,7 @@ class PredictLane:
 
     PATH = re.compile(r"^/api/v1/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/predict$")
     HEADERS = [(b"content-type", b"application/json")]
+    TEMPLATES = ("/api/v1/models/{model}/predict", "/api/v1/models/{model}/versions/{version}/predict")
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -73,6 +76,7 @@ class PredictLane:
             return await self.app(scope, receive, send)
         scope["app"] = self.app
         scope["path_params"] = {k: v for k, v in match.groupdict().items() if v is not None}
+        scope["route_template"] = self.TEMPLATES["version" in scope["path_params"]]
         try:
             raw = await _body(receive)
             if raw is None:
@@ -114,6 +118,7 @@ class ChatLane:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.PATH:
             return await self.app(scope, receive, send)
         scope["app"] = self.fastapi  # the handler finds the platform in its state
+        scope["route_template"] = self.PATH
         request = Request(scope, receive)
         try:
             response = await routes_openai.chat_completions(request)
@@ -210,6 +215,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request.app.state.platform.metrics.internal_errors += 1
     log.error("internal error in %s %s (request %s)", request.method, request.url.path, _request_id(request),
               exc_info=exc)  # fmt: skip
     return _error(

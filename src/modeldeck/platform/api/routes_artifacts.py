@@ -94,6 +94,7 @@ async def append(
         if writing is not None:  # never close the file under a write in progress
             await asyncio.gather(writing, return_exceptions=True)
         await run_in_threadpool(writer.close)
+        platform.metrics.upload_bytes += writer.offset - upload_offset
     return Response(status_code=204, headers={"Upload-Offset": str(writer.offset)})
 
 

@@ -1,0 +1,110 @@
+"""Operations over the public interfaces: /metrics read by Prometheus' own parser, the JSON access log of a
+real `modeldeck serve`, and `modeldeck backup` / `restore` round trips."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import modeldeck as md
+from conftest import Api, Deployment
+from modeldeck import examples, transfer
+from services import Replica
+from test_uploads import make_file
+
+API = "/api/v1"
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    return found[(name, frozenset(labels.items()))]
+
+
+def test_metrics_count_requests_by_route_latencies_uploads_runtimes_and_tasks(deployment: Deployment, tmp_path: Path):
+    admin = deployment.admin
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        deck.register("linear", examples.onnx_linear(tmp_path / "linear.onnx"), format="ONNX", progress=False)
+        X, _ = examples.tabular_data(n=2, seed=1)
+        for _ in range(3):
+            deck.predict("linear", X)
+    for _ in range(2):
+        admin.ok("GET", f"{API}/models")
+    assert admin.get(f"{API}/no-such/thing-named-by-a-caller").status_code == 404
+    size = 3000
+    transfer.upload_file(admin, make_file(tmp_path / "w.bin", size, seed=4))
+    response = admin.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    found = samples(response.text)
+    assert value(found, "modeldeck_requests_total", method="GET", route="/api/v1/models", status="200") == 2
+    assert value(found, "modeldeck_requests_total", method="POST", route="/api/v1/models/{model}/predict",
+                 status="200") == 3  # fmt: skip
+    assert value(found, "modeldeck_requests_total", method="GET", route="unmatched", status="404") == 1
+    assert "thing-named-by-a-caller" not in response.text
+    assert value(found, "modeldeck_request_duration_seconds_count", route="/api/v1/models/{model}/predict") == 3
+    assert value(found, "modeldeck_request_duration_seconds_bucket", route="/api/v1/models/{model}/predict",
+                 le="+Inf") == 3  # fmt: skip
+    assert value(found, "modeldeck_upload_bytes_total") >= size
+    assert value(found, "modeldeck_uploads_in_progress") == 0
+    assert value(found, "modeldeck_runtimes_loaded") == 1
+    assert value(found, "modeldeck_tasks", status="PENDING") == 0
+    assert value(found, "modeldeck_internal_errors_total") == 0
+
+
+def test_metrics_are_for_the_main_account(deployment: Deployment):
+    dev = deployment.client(deployment.subaccount("dev", {"default": "developer"}), "default")
+    refused = dev.get("/metrics")
+    assert refused.status_code == 403 and refused.json()["code"] == "Metrics.AccessDenied" and refused.json()["hint"]
+    assert Api(deployment.url, None).get("/metrics").status_code == 401
+
+
+@pytest.mark.slow
+def test_the_access_log_is_one_json_line_per_request_without_secrets(tmp_path: Path):
+    server = Replica(tmp_path / "home")
+    try:
+        key = server.key
+        assert key
+        ids = []
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api:
+            ids.append(api.get(f"{API}/models").headers["x-request-id"])
+            ids.append(api.get(f"{API}/models", headers={"X-ModelDeck-Workspace": key}).headers["x-request-id"])
+            ids.append(api.get(f"{API}/models/{key}", params={"api_key": key}).headers["x-request-id"])
+            ids.append(api.get(f"/{key}").headers["x-request-id"])
+            ids.append(httpx.get(f"{server.url}{API}/models", headers={"Authorization": "Bearer md-wrong-secret"})
+                       .headers["x-request-id"])  # fmt: skip
+    finally:
+        server.stop()
+    text = server.log.read_text()
+    assert key not in text and "md-wrong-secret" not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    requests = {line["request_id"]: line for line in lines if line["logger"] == "modeldeck.access"}
+    assert set(ids) <= set(requests)
+    first = requests[ids[0]]
+    assert first["route"] == "/api/v1/models" and first["status"] == 200 and first["method"] == "GET"
+    assert isinstance(first["duration_ms"], float) and first["ts"].endswith("+00:00")
+    assert requests[ids[2]]["route"] == "/api/v1/models/{model}"
+    assert requests[ids[3]]["route"] == "unmatched" and requests[ids[3]]["status"] == 404
+    assert requests[ids[4]]["status"] == 401
+
+
+# ---- backup and restore ---------------------------------------------------------------------------------
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "modeldeck", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
