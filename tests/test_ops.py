@@ -108,3 +108,65 @@ def cli(*args: str, env: dict[str, str] | None = None) -> str:
                           env={**os.environ, **(env or {})})  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def _fill(url: str, key: str, tmp_path: Path) -> dict:
+    """A model, an uploaded artifact and a version of it; returns what must survive a round trip."""
+    with md.connect(url=url, api_key=key) as deck:
+        weights = make_file(tmp_path / "fill" / "weights.bin", 200_000, seed=8)
+        v = deck.register("kept", weights, version="1.2.0", progress=False)
+    return {"uri": v.uri, "bytes": weights.read_bytes()}
+
+
+def _check(url: str, key: str, kept: dict) -> None:
+    api = Api(url, key)
+    versions = api.ok("GET", f"{API}/models/kept/versions")["items"]
+    assert [(v["version_name"], v["uri"]) for v in versions] == [("1.2.0", kept["uri"])]
+    digest = kept["uri"].removeprefix("artifact://sha256:")
+    artifact = api.ok("GET", f"{API}/artifacts/{digest}")
+    path = artifact["files"][0]["path"]
+    assert api.get(f"{API}/artifacts/{digest}/files/{path}").content == kept["bytes"]
+
+
+@pytest.mark.slow
+def test_backup_and_restore_a_home(tmp_path: Path):
+    source = Replica(tmp_path / "home")
+    try:
+        key = source.key
+        assert key
+        kept = _fill(source.url, key, tmp_path)
+        assert "1 blobs" in cli("backup", "--home", str(source.home), str(tmp_path / "bak"))  # while it serves
+    finally:
+        source.stop()
+    assert (tmp_path / "bak").stat().st_mode & 0o077 == 0
+    assert "1 blobs" in cli("restore", "--home", str(tmp_path / "restored"), str(tmp_path / "bak"))
+    refused = subprocess.run([sys.executable, "-m", "modeldeck", "restore", "--home", str(tmp_path / "restored"),
+                              str(tmp_path / "bak")], capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 1 and "not empty" in refused.stderr
+    restored = Replica(tmp_path / "restored")
+    try:
+        assert restored.key is None  # no new account: the old key works, as stored in the database
+        _check(restored.url, key, kept)
+    finally:
+        restored.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_backup_and_restore_a_team_server(postgres, tmp_path: Path):
+    store = ["--db", postgres.create_database(), "--blobs", str(tmp_path / "team-blobs")]
+    source = Replica(tmp_path / "team", *store)
+    try:
+        key = source.key
+        assert key
+        kept = _fill(source.url, key, tmp_path)
+        cli("backup", "--home", str(source.home), *store, str(tmp_path / "bak"))
+    finally:
+        source.stop()
+    target = ["--db", postgres.create_database(), "--blobs", str(tmp_path / "new-blobs")]
+    assert "1 blobs" in cli("restore", "--home", str(tmp_path / "team2"), *target, str(tmp_path / "bak"))
+    restored = Replica(tmp_path / "team2", *target)
+    try:
+        _check(restored.url, key, kept)
+    finally:
+        restored.stop()

@@ -38,9 +38,10 @@ class BlobStore:
             self.fs.invalidate_cache(key)  # another replica may have stored or collected it since
         return bool(self.fs.exists(key))
 
-    def put(self, staged: Path, digest: str) -> None:
+    def put(self, staged: Path, digest: str, *, link: bool = True) -> None:
         """Store a verified staged file at its key, keeping the staged file: it is released only once the
-        database records the blob, so an interruption anywhere in between is finished by doing it again."""
+        database records the blob, so an interruption anywhere in between is finished by doing it again.
+        On a local disk the blob is a hard link to the staged file, unless `link` is false (a copy)."""
         if self.has(digest):
             return  # the same bytes, stored whole by an earlier put
         key = self.key(digest)
@@ -49,6 +50,8 @@ class BlobStore:
             return
         os.makedirs(os.path.dirname(key), exist_ok=True)
         try:
+            if not link:
+                raise OSError(errno.EXDEV, "copy asked for")
             os.link(staged, key)
         except FileExistsError:
             return
