@@ -191,6 +191,12 @@ class Replica:
         if self.proc is not None:
             stop(self.proc)
 
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 HAPROXY_CONFIG = """\
 global
@@ -211,7 +217,8 @@ frontend deck
 backend replicas
     balance roundrobin
     option httpchk GET /health
-    default-server inter 300ms fall 1 rise 2 on-marked-down shutdown-sessions
+    timeout check 5s
+    default-server inter 500ms fall 2 rise 1
 {servers}
 """
 
