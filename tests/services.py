@@ -198,29 +198,20 @@ class Replica:
         self.stop()
 
 
-HAPROXY_CONFIG = """\
-global
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 120s
-    timeout server 120s
-    timeout http-keep-alive 30s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response response-timeout
-    option http-buffer-request
-frontend deck
-    bind 127.0.0.1:{port}
-    default_backend replicas
-backend replicas
-    balance roundrobin
-    option httpchk GET /health
-    timeout check 5s
-    default-server inter 500ms fall 2 rise 1
-{servers}
-"""
+HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"  # the one deploy/ ships
+
+
+def haproxy_config(port: int, backends: list[str]) -> str:
+    """deploy/haproxy.cfg with its frontend on a loopback port and `backends` as its servers."""
+    lines = []
+    for line in HAPROXY_CONFIG.read_text().splitlines():
+        if line.strip().startswith("bind "):
+            line = f"    bind 127.0.0.1:{port}"
+        elif line.strip().startswith("server "):
+            continue
+        lines.append(line)
+    lines += [f"    server r{i} {b} check" for i, b in enumerate(backends)]
+    return "\n".join(lines) + "\n"
 
 
 @contextlib.contextmanager
@@ -230,10 +221,9 @@ def haproxy(backends: list[str]) -> Iterator[str]:
     if binary is None:
         raise RuntimeError("HAProxy is not installed (make system-deps installs Debian's haproxy package)")
     port = free_port()
-    servers = "\n".join(f"    server r{i} {b} check" for i, b in enumerate(backends))
     folder = Path(tempfile.mkdtemp(prefix="modeldeck-lb-"))
     config = folder / "haproxy.cfg"
-    config.write_text(HAPROXY_CONFIG.format(port=port, servers=servers))
+    config.write_text(haproxy_config(port, backends))
     proc = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"

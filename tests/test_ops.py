@@ -170,3 +170,61 @@ def test_backup_and_restore_a_team_server(postgres, tmp_path: Path):
         _check(restored.url, key, kept)
     finally:
         restored.stop()
+
+
+# ---- deploy/: compose and Kubernetes manifests (they cannot run here: they are read and cross-checked) -----
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def _serve_args(args: list[str]):  # type: ignore[no-untyped-def]
+    """The arguments a container passes, parsed by the real CLI."""
+    from modeldeck.cli import _parser
+
+    parsed = _parser().parse_args(args)
+    assert parsed.command == "serve"
+    return parsed
+
+
+def test_the_compose_file_puts_two_replicas_behind_haproxy_on_postgres_and_s3():
+    import yaml
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    replicas = [name for name, s in services.items() if s.get("image") == "modeldeck:latest"]
+    assert replicas == ["deck-1", "deck-2"]
+    for name in replicas:
+        args = _serve_args(services[name]["command"])
+        assert args.db.startswith("postgresql://") and "@postgres:5432/" in args.db
+        assert args.blobs.startswith("s3://") and args.port == 8765 and args.host == "0.0.0.0"
+        env = services[name]["environment"]
+        assert env["FSSPEC_S3_ENDPOINT_URL"] == "http://minio:9000" and env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert services["postgres"]["image"].startswith("postgres:") and services["minio"]["image"].startswith("minio/")
+    lb = services["haproxy"]
+    assert lb["image"].startswith("haproxy:") and "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in lb["volumes"]
+    config = (DEPLOY / "haproxy.cfg").read_text()
+    assert [f"{r}:8765" for r in replicas] == [line.split()[2] for line in config.splitlines() if line.strip().startswith("server ")]
+    assert "bind :8080" in config and lb["ports"] == ["127.0.0.1:8080:8080"]
+
+
+def test_the_kubernetes_manifests_agree_on_names_ports_and_secrets():
+    import yaml
+
+    docs = [d for f in sorted((DEPLOY / "kubernetes").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    kinds = {d["kind"]: d for d in docs}
+    assert set(kinds) == {"Deployment", "Service", "Secret"}
+    deployment, service, secret = kinds["Deployment"], kinds["Service"], kinds["Secret"]
+    spec = deployment["spec"]
+    assert spec["replicas"] >= 2 and spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"]
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["image"] == "modeldeck:latest"
+    args = _serve_args(container["args"])
+    assert args.port == 8765 and args.blobs.startswith("s3://")
+    assert container["ports"] == [{"name": "http", "containerPort": 8765}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    refs = {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e}
+    assert all(e["valueFrom"]["secretKeyRef"]["name"] == secret["metadata"]["name"] for e in container["env"] if "valueFrom" in e)
+    assert refs == set(secret["stringData"])
+    assert service["spec"]["selector"] == spec["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
