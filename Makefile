@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# From Debian's packages: PostgreSQL for the store suite (the tests start their own cluster) and Chromium
-# for the browser tests (Playwright drives it; browser downloads do not work here).
-SYSTEM_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v chromium),,chromium)
+# From Debian's packages: PostgreSQL for the store suite (the tests start their own cluster), HAProxy as
+# the load balancer in front of replicas, and Chromium for the browser tests (Playwright drives it; browser
+# downloads do not work here).
+SYSTEM_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v haproxy),,haproxy) $(if $(shell command -v chromium),,chromium)
 
 system-deps:
 	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ]; then \

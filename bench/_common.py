@@ -35,7 +35,8 @@ class Server:
     def __init__(self, home: Path, *options: str) -> None:
         self.home = home
         command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", *options]
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        # stderr carries the server's JSON access log (one line per request): not for the bench's output.
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         found = re.search(r"serving on (http://\S+)", line)
         if not found:

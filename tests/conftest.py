@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +12,7 @@ import httpx
 import pytest
 
 from modeldeck.platform import Platform, PlatformServer, Settings
+from services import Postgres, pg_bin, postgres_cluster
 
 # jp_fetch / jp_ws_fetch for the Jupyter server extension's tests (a plugin applies to the whole run).
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -109,65 +104,15 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 # ---- PostgreSQL, from Debian's packages, started for this test session --------------------------------
 
 
-def _pg_bin() -> Path | None:
-    for root in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (root / "initdb").exists():
-            return root
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Postgres:
-    port: int
-
-    def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self) -> str:
-        import psycopg
-
-        name = "t_" + secrets.token_hex(6)
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A private PostgreSQL cluster on a free loopback port, removed at the end of the session."""
-    bindir = _pg_bin()
+    bindir = pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (make test-deps installs Debian's postgresql package)")
     pytest.importorskip("psycopg", reason="the [postgres] extra (psycopg) is not installed")
-    data = Path(tempfile.mkdtemp(prefix="modeldeck-pg-"))  # outside pytest's 0700 root, for the postgres user
-    port = _free_port()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres user the package creates
-        run_as = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(data, "postgres")
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    log = data / "server.log"
-    subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start",
-         "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield Postgres(port)
-    finally:
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)  # fmt: skip
-        shutil.rmtree(data, ignore_errors=True)
+    with postgres_cluster(bindir) as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -331,17 +331,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from .platform import Platform, PlatformServer, Settings
+    from .platform import Platform, PlatformServer
     from ._http import is_loopback
 
-    settings_kw = {"home": args.home} if args.home else {}
-    settings = Settings(
-        **settings_kw, db_url=args.db, blobs_url=args.blobs, allowed_networks=tuple(args.allow_network),
-        allow_unsafe_formats=frozenset(args.allow_unsafe_formats), public_url=args.public_url,
+    settings = store_settings(
+        args, allowed_networks=tuple(args.allow_network), allow_unsafe_formats=frozenset(args.allow_unsafe_formats),
+        gc_interval=args.gc_interval, public_url=args.public_url,
     )  # fmt: skip
     if args.embedded:  # the user's own machine: they may opt into their own pickles and import by path
         settings.allow_unsafe_formats |= {"PickleModel"}
     settings.local_imports = args.embedded or args.allow_local_imports
+    if args.log_format == "json":
+        from .platform.metrics import log_as_json
+
+        log_as_json()
     platform = Platform(settings)
     server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)
@@ -494,11 +497,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="make it the default profile")
 
     serve_p = command("serve", serve, "run the platform as a server (a team server with --db and --blobs)")
-    serve_p.add_argument("--home", type=Path, help="state directory (default: MODELDECK_HOME or the user data dir)")
+    store_options(serve_p)
     serve_p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve_p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
-    serve_p.add_argument("--db", help="database URL (default: SQLite in the home; postgresql://... for teams)")
-    serve_p.add_argument("--blobs", help="blob store URL, any fsspec URL (default: HOME/blobs)")
+    serve_p.add_argument("--gc-interval", type=float, default=3600.0, help="seconds between garbage collections (0: never)")
+    serve_p.add_argument("--log-format", choices=["json", "none"], default="json",
+                         help="one JSON line per request on stderr (default), or none")  # fmt: skip
     serve_p.add_argument(
         "--allow-network", action="append", type=_network, default=[], metavar="CIDR",
         help="let model URIs point into this private address range (repeatable)",
@@ -521,7 +525,51 @@ def _parser() -> argparse.ArgumentParser:
         "--embedded", action="store_true",
         help="run as the home's shared embedded server (recorded in HOME/run/platform.json)",
     )  # fmt: skip
+    gc_p = command("gc", cmd_gc, "remove blobs, uploads and staged files left behind by interrupted work")
+    store_options(gc_p)
+    gc_p.add_argument("--grace", type=float, default=3600.0, help="keep what changed in the last SECONDS (default 3600)")
+    backup_p = command("backup", cmd_backup, "copy a home or a team server (database and blobs) to a folder")
+    store_options(backup_p)
+    backup_p.add_argument("dest", type=Path, metavar="DEST", help="a new or empty folder")
+    restore_p = command("restore", cmd_restore, "restore a backup into an empty home or team server")
+    store_options(restore_p)
+    restore_p.add_argument("src", type=Path, metavar="SRC", help="a folder written by modeldeck backup")
     return parser
+
+
+def store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", type=Path, help="state directory (default: MODELDECK_HOME or the user data dir)")
+    p.add_argument("--db", help="database URL (default: SQLite in the home; postgresql://... for teams)")
+    p.add_argument("--blobs", help="blob store URL, any fsspec URL (default: HOME/blobs)")
+
+
+def store_settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from .platform import Settings
+
+    return Settings(**({"home": args.home} if args.home else {}), db_url=args.db, blobs_url=args.blobs, **extra)
+
+
+def cmd_gc(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from .platform import gc
+
+    done = gc.run(store_settings(args), grace=timedelta(seconds=args.grace))
+    print(f"removed {done.blobs} orphan blobs, {done.uploads} abandoned uploads, {done.staged} staged files")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from .platform import backup
+
+    made = backup.backup(store_settings(args), args.dest)
+    print(f"backed up the database and {made.blobs} blobs to {args.dest}")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from .platform import backup
+
+    made = backup.restore(args.src, store_settings(args))
+    print(f"restored the database and {made.blobs} blobs from {args.src}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

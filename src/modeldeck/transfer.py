@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from ._digest import sha256_prefix
-from ._http import is_loopback, raise_for
+from ._http import RETRY_STATUSES, is_loopback, raise_for
 from .errors import DeckError, InvalidParameter
 
 PIECE = 1 << 20  # small enough that a partial socket send never re-copies much of a piece
@@ -135,7 +135,7 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
             progress(delta)
 
     advance(offset)  # bytes an earlier, interrupted process already sent
-    for attempt in range(retries + 1):
+    for attempt in range(retries + 1 if offset < size else 0):
         try:
             response = client.patch(
                 f"/api/v1/uploads/{upload_id}",
@@ -153,7 +153,7 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
             if offset == size:
                 break
         except (httpx.TransportError, DeckError) as exc:
-            if attempt == retries or (isinstance(exc, DeckError) and exc.code not in ("Upload.Busy", "Upload.OffsetMismatch")):
+            if attempt == retries or (isinstance(exc, DeckError) and not _resumable(exc)):
                 raise
         # Resume: ask what the server kept, and rebuild our hash of exactly that prefix.
         offset = int(check(client.head(f"/api/v1/uploads/{upload_id}")).headers["Upload-Offset"])
@@ -162,6 +162,11 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
     digest = hasher.hexdigest()
     check(client.post(f"/api/v1/uploads/{upload_id}/complete", json={"sha256": digest}))
     return digest
+
+
+def _resumable(error: DeckError) -> bool:
+    """Another writer, a stale offset, or a gateway that lost its server: ask the offset and go on."""
+    return error.code in ("Upload.Busy", "Upload.OffsetMismatch") or error.status in RETRY_STATUSES
 
 
 def checkpoint_files(root: Path) -> list[tuple[str, Path]]:

@@ -2,36 +2,31 @@
 
 Protocol (tus-like): create an upload with its size, send bytes at `Upload-Offset` in one or more requests,
 ask the offset after an interruption and continue, then complete it with the sha256 the client computed.
-The server hashes while it writes, so verification costs no second pass; only a verified blob is stored,
-and only blobs this workspace uploaded may go into its artifacts.
+Only a verified blob is stored, and only blobs this workspace uploaded may go into its artifacts. An upload
+belongs to the account that started it: nobody else may see, continue, complete or cancel it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
-import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 
-from .._digest import sha256_prefix
-from ..errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
+from ..errors import InvalidParameter, NotFound, PayloadTooLarge
 from .authz import Caller
-from .blobs import BlobStore
+from .blobs import SHA256, BlobStore
 from .db import Store
 from .ids import new_id, utcnow
 from .safety import confined_path, safe_relpath
 from .schema import Artifact, Upload, WorkspaceBlob
+from .staging import Staging, Writer
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILES = 10_000
 
 
@@ -45,37 +40,24 @@ def check_digest(value: Any) -> str:
     return value
 
 
-class OffsetMismatch(Conflict):
-    code = "Upload.OffsetMismatch"
-
-    def __init__(self, offset: int) -> None:
-        super().__init__(
-            f"The upload is at offset {offset}, not where this request starts.",
-            hint=f"Resume by sending the bytes from offset {offset} (HEAD the upload to read it).",
-        )
-        self.offset = offset
-
-
-@dataclass
-class _Progress:
-    offset: int
-    hasher: Any
+def _not_found() -> NotFound:
+    return NotFound(
+        "The upload does not exist in this workspace.",
+        code="Upload.NotFound",
+        hint="Start a new upload; an upload belongs to the account and workspace that created it.",
+    )
 
 
 class Uploads:
-    def __init__(self, store: Store, blobs: BlobStore, staging: Path, max_size: int) -> None:
+    def __init__(self, store: Store, blobs: BlobStore, staging: Staging, scratch: Path, max_size: int) -> None:
         self.store, self.blobs, self.staging, self.max_size = store, blobs, staging, max_size
-        staging.mkdir(parents=True, exist_ok=True)
-        self._progress: dict[str, _Progress] = {}
-        self._lock = threading.Lock()
-
-    def _staged(self, upload_id: str) -> Path:
-        return self.staging / f"{upload_id}.part"
+        self.scratch = scratch  # local files on their way into the blobs (imports, assembled uploads)
+        scratch.mkdir(parents=True, exist_ok=True)
 
     def create(
         self, caller: Caller, size: Any, sha256: str | None = None, resume_key: str | None = None
     ) -> tuple[Upload | None, str | None]:
-        """Start an upload, or return the one under `resume_key` to continue it.
+        """Start an upload, or return the caller's own one under `resume_key` to continue it.
 
         When the workspace already holds the blob named by `sha256`, return (None, digest): nothing to send.
         """
@@ -102,171 +84,87 @@ class Uploads:
                     return None, sha256
             if resume_key is not None:
                 found = db.scalar(
-                    select(Upload).where(Upload.workspace_id == caller.workspace_id, Upload.resume_key == resume_key)
+                    select(Upload).where(
+                        Upload.workspace_id == caller.workspace_id,
+                        Upload.account_id == caller.principal.account_id,
+                        Upload.resume_key == resume_key,
+                    )
                 )
-                if found is not None and found.size == size and self._staged(found.id).exists():
+                if found is not None and found.size == size and self.staging.offset(found.id) is not None:
                     return found, None
                 if found is not None:  # the file changed since: start over
                     db.delete(found)
                     db.flush()
-                    self._staged(found.id).unlink(missing_ok=True)
+                    self.staging.discard(found.id)
             upload = Upload(
                 id="upl-" + secrets.token_hex(12), workspace_id=caller.workspace_id,
                 account_id=caller.principal.account_id, size=size, resume_key=resume_key, created_at=utcnow(),
             )  # fmt: skip
             db.add(upload)
-            fd = os.open(self._staged(upload.id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
+            self.staging.create(upload.id)
         return upload, None
 
     def get(self, caller: Caller, upload_id: str) -> tuple[Upload, int]:
-        """The upload and how many bytes it holds."""
+        """The caller's own upload and how many bytes it holds."""
         with self.store.read() as db:
             upload = db.get(Upload, upload_id)
-        if upload is None or upload.workspace_id != caller.workspace_id:
-            raise NotFound(
-                "The upload does not exist in this workspace.",
-                code="Upload.NotFound",
-                hint="Start a new upload; uploads are kept in the workspace that created them.",
-            )
-        try:
-            return upload, self._staged(upload_id).stat().st_size
-        except FileNotFoundError:
-            raise NotFound("The upload was removed.", code="Upload.NotFound", hint="Start a new upload.") from None
+        owner = (caller.workspace_id, caller.principal.account_id)
+        if upload is None or (upload.workspace_id, upload.account_id) != owner:
+            raise _not_found()  # someone else's upload answers as if it did not exist
+        offset = self.staging.offset(upload_id)
+        if offset is None:
+            raise NotFound("The upload was removed.", code="Upload.NotFound", hint="Start a new upload.")
+        return upload, offset
 
-    def open_writer(self, caller: Caller, upload_id: str, offset: int) -> UploadWriter:
+    def open_writer(self, caller: Caller, upload_id: str, offset: int) -> Writer:
         caller.require("register")
         upload, _ = self.get(caller, upload_id)
-        return UploadWriter(self, upload, offset)
+        return self.staging.writer(upload, offset)
 
-    def complete(self, caller: Caller, upload_id: str, sha256: str) -> str:
+    def complete(self, caller: Caller, upload_id: str, sha256: str) -> Upload:
+        """Verify and store the blob. Asking again after an interruption finishes the same work."""
         caller.require("register")
         check_digest(sha256)
         upload, _ = self.get(caller, upload_id)
-        staged = self._staged(upload_id)
-        with open(staged, "rb+") as fh:
-            _lock(fh)
-            size = os.fstat(fh.fileno()).st_size
-            if size != upload.size:
-                raise InvalidParameter(
-                    f"The upload holds {size} of {upload.size} bytes.",
-                    code="Upload.Incomplete",
-                    hint=f"Send the remaining bytes from offset {size}, then complete it.",
-                )
-            digest = self._hasher_at(upload_id, fh, size).hexdigest()
-            if digest != sha256:
-                self._discard(upload_id)
-                raise InvalidParameter(
-                    "The uploaded bytes do not match the sha256 the client declared; nothing was stored.",
-                    code="Artifact.DigestMismatch",
-                    hint="The file changed or was corrupted in transit: upload it again.",
-                )
-            os.fsync(fh.fileno())
-        self.keep(caller, staged, digest, size, upload_id=upload_id)
-        self._forget(upload_id)
-        return digest
+        verified, digest = self.staging.verified(upload)
+        if digest != sha256:
+            self._release(upload_id, verified)
+            with self.store.write() as db:
+                db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
+            raise InvalidParameter(
+                "The uploaded bytes do not match the sha256 the client declared; nothing was stored.",
+                code="Artifact.DigestMismatch",
+                hint="The file changed or was corrupted in transit: upload it again.",
+            )
+        self.keep(caller, verified, digest, upload.size, upload_id=upload_id)
+        return upload
 
-    def keep(self, caller: Caller, staged: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
-        """Store a verified, fsynced staged file as blob `digest` of the caller's workspace (consumes it)."""
-        self.blobs.put(staged, digest)
+    def keep(self, caller: Caller, verified: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
+        """Store a verified, fsynced local file as blob `digest` of the caller's workspace, then release it
+        (and the upload's staged bytes) once the database has recorded the blob."""
+        os.chmod(verified, 0o444)  # its bytes are final: the blob may be this very file
+        self.blobs.put(verified, digest)
         with self.store.write() as db:
+            self.store.lock(db, digest)  # against the garbage collector removing it right now
+            if not self.blobs.has(digest):  # collected between the put and this transaction
+                self.blobs.put(verified, digest)
             if db.get(WorkspaceBlob, (caller.workspace_id, digest)) is None:
                 db.add(WorkspaceBlob(workspace_id=caller.workspace_id, digest=digest, size=size, created_at=utcnow()))
             if upload_id is not None:
                 db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
+        self._release(upload_id, verified)
 
     def abort(self, caller: Caller, upload_id: str) -> None:
         caller.require("register")
         self.get(caller, upload_id)
-        self._discard(upload_id)
-
-    def _discard(self, upload_id: str) -> None:
         with self.store.write() as db:
             db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
-        self._staged(upload_id).unlink(missing_ok=True)
-        self._forget(upload_id)
+        self.staging.discard(upload_id)
 
-    def _forget(self, upload_id: str) -> None:
-        with self._lock:
-            self._progress.pop(upload_id, None)
-
-    def _hasher_at(self, upload_id: str, fh: IO[bytes], size: int) -> Any:
-        """The running hash of the first `size` bytes: kept in memory, rebuilt from disk after a restart."""
-        with self._lock:
-            progress = self._progress.get(upload_id)
-        if progress is not None and progress.offset == size:
-            return progress.hasher.copy()
-        return sha256_prefix(fh, size)
-
-    def _remember(self, upload_id: str, offset: int, hasher: Any) -> None:
-        with self._lock:
-            self._progress[upload_id] = _Progress(offset, hasher)
-
-
-class UploadWriter:
-    """Appends to one upload, hashing as it writes; one writer per upload at a time, across processes."""
-
-    def __init__(self, uploads: Uploads, upload: Upload, offset: int) -> None:
-        self.uploads, self.upload = uploads, upload
-        self._fh = open(uploads._staged(upload.id), "rb+", buffering=0)  # unbuffered: os.writev on its fd
-        try:
-            _lock(self._fh)
-            self.offset = os.fstat(self._fh.fileno()).st_size
-            if offset != self.offset:
-                raise OffsetMismatch(self.offset)
-            self._hasher = uploads._hasher_at(upload.id, self._fh, self.offset)
-            self._fh.seek(self.offset)
-        except BaseException:
-            self._fh.close()
-            raise
-
-    def write(self, chunks: list[bytes]) -> None:
-        """Append chunks as they arrived: one gathered write, no joining copy, each chunk hashed in place."""
-        length = sum(map(len, chunks))
-        if self.offset + length > self.upload.size:
-            raise PayloadTooLarge(
-                f"More bytes were sent than the {self.upload.size} declared for this upload.",
-                hint="Send exactly the declared size; start a new upload for a different file.",
-            )
-        fd = self._fh.fileno()
-        views = [memoryview(c) for c in chunks]
-        while views:  # writev may write less than asked: continue from where it stopped
-            done = os.writev(fd, views[:1024])
-            while views and done >= len(views[0]):
-                done -= len(views.pop(0))
-            if done:
-                views[0] = views[0][done:]
-        for chunk in chunks:
-            self._hasher.update(chunk)
-        start_writeback(fd, self.offset, length)
-        self.offset += length
-
-    def close(self) -> None:
-        """Keep what arrived, even from an interrupted request: it resumes from here."""
-        try:
-            self.uploads._remember(self.upload.id, self.offset, self._hasher)
-        finally:
-            self._fh.close()
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing these just-written bytes to disk now, without waiting (Linux: dirty pages get written
-    back, not dropped; PostgreSQL's pg_flush_data uses the same call). The fsync before commit then waits
-    for the last few megabytes instead of the whole file, because the disk worked while the upload arrived.
-    """
-    if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-
-
-def _lock(fh: IO[bytes]) -> None:
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise Conflict(
-            "Another request is writing this upload right now.",
-            code="Upload.Busy",
-            hint="Wait for it to finish (or fail), then HEAD the upload and resume from its offset.",
-        ) from None
+    def _release(self, upload_id: str | None, verified: Path) -> None:
+        verified.unlink(missing_ok=True)
+        if upload_id is not None:
+            self.staging.discard(upload_id)
 
 
 # ---- artifacts ----------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ class Services(Protocol):
     blobs: BlobStore
     uploads: Uploads
     cursors: Cursors
+    metrics: Any  # metrics.Metrics, whose render() itself takes a Services
     sealer: Sealer
     tasks: Any  # tasks.TaskRunner, which itself takes a Services
 

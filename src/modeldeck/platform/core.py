@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,14 +13,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, chat
+from . import accounts, chat, gc
 from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
+from .metrics import Metrics
 from .pagination import Cursors
 from .schema import Meta
 from .sealed import Sealer, is_sealed, load_key
 from .settings import Settings
+from .staging import staging_for
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
@@ -37,14 +40,19 @@ class Platform:
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o700)
+        self.metrics = Metrics()
         self.store = Store(self.settings.database_url)
         self.blobs = BlobStore(self.settings.blob_root)
-        self.uploads = Uploads(self.store, self.blobs, home / "uploads", self.settings.max_blob_size)
+        self.uploads = Uploads(
+            self.store, self.blobs, staging_for(self.settings, self.blobs), home / "uploads", self.settings.max_blob_size
+        )
         self.sealer: Sealer
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())
         self.tasks = TaskRunner(self).start()
         self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
+        grace = timedelta(seconds=self.settings.gc_grace)
+        self.sweeper = gc.Sweeper(self.uploads, self.settings.gc_interval, grace).start()
 
     @cached_property
     def runtimes(self) -> RuntimeCache:
@@ -85,6 +93,7 @@ class Platform:
             return None
 
     def close(self) -> None:
+        self.sweeper.stop()
         self.tasks.shutdown()
         self.store.dispose()
 

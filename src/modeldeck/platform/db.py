@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .schema import Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004"  # the newest revision in migrations/versions (a test keeps the two in step)
+HEAD = "0005"  # the newest revision in migrations/versions (a test keeps the two in step)
 VERSION_TABLE = Table(  # Alembic's own bookkeeping table, exactly as Alembic creates it
     "alembic_version",
     MetaData(),
@@ -110,6 +110,12 @@ class Store:
     def write(self) -> Iterator[Session]:
         with self._writer() as session, session.begin():
             yield session
+
+    def lock(self, db: Session, name: str) -> None:
+        """Serialize the writers that touch `name` (a blob digest) until `db` commits. SQLite's writers are
+        serialized already (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock."""
+        if not self.is_sqlite:
+            db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
     @contextlib.contextmanager
     def exclusive(self, lock_dir: Path) -> Iterator[None]:

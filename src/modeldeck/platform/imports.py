@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AccessDenied, Conflict, InvalidParameter, PayloadTooLarge
-from .artifacts import Uploads, check_digest, start_writeback
+from .artifacts import Uploads, check_digest
+from .staging import start_writeback
 from .authz import Caller
 
 CHUNK = 8 << 20
@@ -69,7 +70,7 @@ def import_file(uploads: Uploads, caller: Caller, home: Path, enabled: bool, fil
             hint="Split the checkpoint into shards, or ask the admin to raise the limit.",
         )
     fd = _open(file, home)
-    staged = uploads.staging / f"imp-{secrets.token_hex(12)}.part"
+    staged = uploads.scratch / f"imp-{secrets.token_hex(12)}.part"
     try:
         out = os.open(staged, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         try:

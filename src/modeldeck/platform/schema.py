@@ -217,10 +217,13 @@ class Artifact(Base):
 
 
 class Upload(Base):
-    """A resumable upload in progress; its bytes are staged on disk until the digest is verified."""
+    """A resumable upload in progress, private to the account that started it; its bytes are staged until
+    the digest is verified."""
 
     __tablename__ = "uploads"
-    __table_args__ = (UniqueConstraint("workspace_id", "resume_key", name="uq_uploads_workspace_resume_key"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "account_id", "resume_key", name="uq_uploads_owner_resume_key"),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -29,6 +29,10 @@ class Settings:
     seal_key: str | None = field(default=None, repr=False)
     # The URL clients reach this server at (behind a proxy or load balancer); default: each request's own.
     public_url: str | None = None
+    # Garbage collection (platform/gc.py): a sweep every gc_interval seconds (0: never) removes what was
+    # left behind for longer than gc_grace seconds.
+    gc_interval: float = 3600.0
+    gc_grace: float = 3600.0
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().resolve()

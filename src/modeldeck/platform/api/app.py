@@ -26,7 +26,8 @@ from .. import fastpath
 from ..authn import AccessKeySignatures, Authentication, BearerKeys
 from ..context import Services
 from . import errors, routes_accounts, routes_artifacts, routes_credentials, routes_models, routes_tasks
-from . import routes_workspaces
+from . import routes_ops, routes_workspaces
+from ..metrics import Observe
 from .bodies import PredictRequest
 from .facades import FACADES, Facade, check_prefixes
 from .facades.base import Lane
@@ -42,7 +43,9 @@ def create_app(platform: Services, facades: Sequence[Facade] = FACADES) -> ASGIA
         sub = facade.build(platform)
         app.mount(facade.prefix, sub)
         lanes.update({facade.prefix + path: (sub, lane) for path, lane in facade.lanes.items()})
-    return RequestId(BodyLimit(Lanes(PredictLane(app), lanes), limit=platform.settings.max_json_body))
+    return RequestId(
+        Observe(BodyLimit(Lanes(PredictLane(app), lanes), limit=platform.settings.max_json_body), platform.metrics)
+    )
 
 
 def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:
@@ -57,6 +60,7 @@ def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:
     for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_tasks,
                    routes_credentials):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(routes_ops.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
     @app.get("/health", tags=["health"])
@@ -74,6 +78,7 @@ class PredictLane:
 
     PATH = re.compile(r"^/api/v1/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/predict$")
     HEADERS = [(b"content-type", b"application/json")]
+    TEMPLATES = ("/api/v1/models/{model}/predict", "/api/v1/models/{model}/versions/{version}/predict")
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -84,6 +89,7 @@ class PredictLane:
             return await self.app(scope, receive, send)
         scope["app"] = self.app
         scope["path_params"] = {k: v for k, v in match.groupdict().items() if v is not None}
+        scope["route_template"] = self.TEMPLATES["version" in scope["path_params"]]
         try:
             raw = await _body(receive)
             if raw is None:
@@ -125,6 +131,7 @@ class Lanes:
         if hit is None:
             return await self.app(scope, receive, send)
         scope["app"] = hit[0]  # the handler finds the platform, and its error shape, in its app's state
+        scope["route_template"] = scope["path"]
         request = Request(scope, receive)
         try:
             response = await hit[1](request)

@@ -77,6 +77,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request.app.state.platform.metrics.internal_errors += 1
     log.error("internal error in %s %s (request %s)", request.method, request.url.path, request_id(request),
               exc_info=exc)  # fmt: skip
     return respond(

@@ -13,7 +13,8 @@ from starlette.requests import ClientDisconnect
 
 from ...errors import InvalidParameter
 from .. import artifacts, imports
-from ..artifacts import OffsetMismatch, check_digest
+from ..artifacts import check_digest
+from ..staging import OffsetMismatch
 from ..safety import safe_relpath
 from . import serialize
 from .bodies import ArtifactCreate, ImportCreate, UploadComplete, UploadCreate
@@ -93,15 +94,15 @@ async def append(
         if writing is not None:  # never close the file under a write in progress
             await asyncio.gather(writing, return_exceptions=True)
         await run_in_threadpool(writer.close)
+        platform.metrics.upload_bytes += writer.offset - upload_offset
     return Response(status_code=204, headers={"Upload-Offset": str(writer.offset)})
 
 
 @router.post("/uploads/{upload_id}/complete")
 def complete_upload(platform: PlatformDep, caller: CallerDep, upload_id: str, body: UploadComplete) -> dict[str, Any]:
     """Verify the digest and store the blob; a mismatch discards the upload and stores nothing."""
-    upload, _ = platform.uploads.get(caller, upload_id)
-    digest = platform.uploads.complete(caller, upload_id, body.sha256)
-    return _upload_out(upload_id, upload.size, upload.size, digest)
+    upload = platform.uploads.complete(caller, upload_id, body.sha256)
+    return _upload_out(upload_id, upload.size, upload.size, body.sha256)
 
 
 @router.post("/imports")

@@ -33,6 +33,12 @@ class RuntimeCache:
         self._bytes = 0
         self._loads: dict[str, _Load] = {}
 
+    @property
+    def loaded(self) -> tuple[int, int]:
+        """How many runtimes are loaded and the bytes they are estimated to hold (for /metrics)."""
+        with self._lock:
+            return len(self._runtimes), self._bytes
+
     def get(self, key: str, loader: Callable[[], Runtime]) -> Runtime:
         with self._lock:
             runtime = self._runtimes.get(key)

@@ -1,0 +1,234 @@
+"""Real services for the tests and the bench scripts, each a process on a loopback port stopped by its pid:
+PostgreSQL (Debian's package), an S3-compatible server (moto's server mode), `modeldeck serve` replicas
+and HAProxy in front of them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---- PostgreSQL ----------------------------------------------------------------------------------------
+
+
+def pg_bin() -> Path | None:
+    for root in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (root / "initdb").exists():
+            return root
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@dataclass
+class Postgres:
+    port: int
+    bindir: Path
+    run_as: tuple[str, ...] = ()
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        import psycopg
+
+        name = "t_" + secrets.token_hex(6)
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@contextlib.contextmanager
+def postgres_cluster(bindir: Path) -> Iterator[Postgres]:
+    """A private PostgreSQL cluster on a free loopback port, removed afterwards."""
+    data = Path(tempfile.mkdtemp(prefix="modeldeck-pg-"))  # outside pytest's 0700 root, for the postgres user
+    port = free_port()
+    run_as: tuple[str, ...] = ()
+    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres user the package creates
+        run_as = ("runuser", "-u", "postgres", "--")
+        shutil.chown(data, "postgres")
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    log = data / "server.log"
+    subprocess.run(
+        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start",
+         "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield Postgres(port, bindir, run_as)
+    finally:
+        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(data, ignore_errors=True)
+
+
+# ---- an S3-compatible object store ---------------------------------------------------------------------
+
+
+@dataclass
+class S3:
+    endpoint: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a process needs to reach it through fsspec (s3fs reads FSSPEC_S3_* as its options)."""
+        return {
+            "FSSPEC_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "modeldeck-test",
+            "AWS_SECRET_ACCESS_KEY": "modeldeck-test-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",  # never ask a metadata address for credentials
+        }
+
+    def bucket(self) -> str:
+        """A new, empty bucket; returns its s3:// URL."""
+        import s3fs
+
+        name = "b-" + secrets.token_hex(6)
+        fs = s3fs.S3FileSystem(endpoint_url=self.endpoint, key=self.env["AWS_ACCESS_KEY_ID"],
+                               secret=self.env["AWS_SECRET_ACCESS_KEY"], skip_instance_cache=True)  # fmt: skip
+        fs.mkdir(name)
+        return f"s3://{name}"
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[S3]:
+    """moto's S3-compatible server, in its own process."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_until_up(endpoint)
+        yield S3(endpoint)
+    finally:
+        stop(proc)
+
+
+# ---- modeldeck serve replicas and a load balancer --------------------------------------------------------
+
+
+class Replica:
+    """`python -m modeldeck serve` on a free loopback port, with its own home and the given store."""
+
+    def __init__(self, home: Path, *options: str, env: dict[str, str] | None = None, port: int = 0) -> None:
+        self.home, self.options, self.env, self.port = home, options, env or {}, port or free_port()
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> Replica:
+        command = [sys.executable, "-m", "modeldeck", "serve", "--home", str(self.home), "--port", str(self.port),
+                   *self.options]  # fmt: skip
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log = self.home.parent / f"{self.home.name}.out"
+        with open(self.log, "w") as out:  # a file, not a pipe: nobody has to keep reading it
+            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                         env={**os.environ, **self.env})  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+        try:
+            wait_until_up(f"{self.url}/health", timeout=60)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"the platform did not start: {self.log.read_text()[-2000:]}") from None
+        return self
+
+    @property
+    def key(self) -> str | None:
+        try:
+            return (self.home / "admin.key").read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no cleanup, as when a machine dies."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy.cfg"  # the one deploy/ ships
+
+
+def haproxy_config(port: int, backends: list[str]) -> str:
+    """deploy/haproxy.cfg with its frontend on a loopback port and `backends` as its servers."""
+    lines = []
+    for line in HAPROXY_CONFIG.read_text().splitlines():
+        if line.strip().startswith("bind "):
+            line = f"    bind 127.0.0.1:{port}"
+        elif line.strip().startswith("server "):
+            continue
+        lines.append(line)
+    lines += [f"    server r{i} {b} check" for i, b in enumerate(backends)]
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def haproxy(backends: list[str]) -> Iterator[str]:
+    """HAProxy (Debian's package) round-robin over `backends` (host:port), health-checked; yields its URL."""
+    binary = shutil.which("haproxy")
+    if binary is None:
+        raise RuntimeError("HAProxy is not installed (make system-deps installs Debian's haproxy package)")
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="modeldeck-lb-"))
+    config = folder / "haproxy.cfg"
+    config.write_text(haproxy_config(port, backends))
+    proc = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}/health")
+        yield url
+    finally:
+        stop(proc)
+        shutil.rmtree(folder, ignore_errors=True)
