@@ -33,6 +33,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+def iso_utc(value: datetime | str) -> str | datetime:
+    """A timestamp read past UTCDateTime (listings): SQLite's stored text as ISO 8601 UTC, as the ORM's
+    datetime would serialize; PostgreSQL's driver already gives an aware datetime."""
+    if not isinstance(value, str):
+        return value
+    return value.replace(" ", "T").removesuffix(".000000") + "+00:00"
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 

@@ -20,7 +20,7 @@ from ...errors import DeckError, InvalidParameter, PayloadTooLarge
 from .. import fastpath
 from ..core import Platform
 from . import routes_accounts, routes_artifacts, routes_models, routes_openai, routes_workspaces
-from . import routes_tasks
+from . import routes_tasks, serialize
 from .bodies import PredictRequest
 
 log = logging.getLogger("modeldeck.platform")
@@ -38,6 +38,7 @@ def _fastapi_app(platform: Platform) -> FastAPI:
         title="modeldeck platform",
         version=__version__,
         description="Workspaces, authorized models, model versions, artifacts and predict.",
+        default_response_class=serialize.Json,
     )
     app.state.platform = platform
     for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_openai):
@@ -212,13 +213,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("internal error in %s %s (request %s)", request.method, request.url.path, _request_id(request),
               exc_info=exc)  # fmt: skip
-    return _error(
+    response = _error(
         request,
         DeckError(
             "The platform hit an internal error.",
             hint="Retry; if it persists, report the request id to the platform's admin.",
         ),
     )
+    # The server closes the connection after an unhandled error: say so, or a client would send its next
+    # request on a connection that is going away.
+    response.headers["Connection"] = "close"
+    return response
 
 
 class RequestId:
