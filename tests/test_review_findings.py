@@ -149,3 +149,200 @@ def test_a_name_that_now_resolves_to_loopback_is_refused(rebinding):
     wait_for(lambda: api.ok("GET", f"{API}/tasks/{task['id']}")["status"] in ("SUCCEEDED", "FAILED"))
     assert api.ok("GET", f"{API}/tasks/{task['id']}")["error"]["code"] == "InvalidParameter.Address"
     assert servers["touched"] == [] and servers["seen"] == []
+
+
+# ---- one world for the rest: a developer, a viewer and the main account in a workspace ----------------
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    dep = deploy(Settings(home=tmp_path_factory.mktemp("findings") / "home"))
+    yield dep
+    dep.close()
+
+
+@pytest.fixture
+def ws(shared: Deployment) -> Iterator[dict[str, Api]]:
+    """A fresh workspace with model `m`, and the main account, a developer and a viewer in it."""
+    name = "w" + uuid.uuid4().hex[:10]
+    shared.admin.ok("POST", f"{API}/workspaces", json={"name": name})
+    keys = {role: shared.subaccount(f"{role}-{name}", {name: role}) for role in ("developer", "viewer")}
+    apis = {"main": shared.client(workspace=name), **{r: shared.client(k, name) for r, k in keys.items()}}
+    apis["main"].ok("POST", f"{API}/models", json={"model_name": "m"})
+    yield apis
+    for model in apis["main"].ok("GET", f"{API}/models")["items"]:
+        if model["source"] == "owned":
+            apis["main"].ok("DELETE", f"{API}/models/{model['id']}")
+    shared.admin.ok("DELETE", f"{API}/workspaces/{name}")
+
+
+def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    body = body.get("error", body)  # /v1 answers in OpenAI's shape, with the platform's code kept
+    assert body["code"] == code and body.get("hint") or body.get("message"), body
+    return body
+
+
+# ---- approval cannot be taken by registering, nor changed behind it -----------------------------------
+
+
+@pytest.mark.parametrize("status", ["Approved", "Rejected", "approved"])
+def test_a_developer_cannot_register_a_decided_version(ws, status: str):
+    """Registering with approval_status decided is deciding: 403 like /approve; the main account may."""
+    body = {"uri": "oss://b/k", "approval_status": status}
+    error_of(ws["developer"].post(f"{API}/models/m/versions", json=body), 403, "AccessDenied")
+    assert ws["main"].ok("GET", f"{API}/models/m/versions")["items"] == []
+    pending = ws["developer"].post(f"{API}/models/m/versions", json={**body, "approval_status": "Pending"})
+    assert pending.status_code == 201 and pending.json()["approval_status"] == "Pending"
+    made = ws["main"].ok("POST", f"{API}/models/m/versions", json=body)
+    assert made["approval_status"] == status.capitalize()
+
+
+def test_what_a_decided_version_serves_cannot_change(ws):
+    """Once approved, PATCHing inference_spec (the entry, the upstream) is 409; other fields still change."""
+    dev, main = ws["developer"], ws["main"]
+    dev.ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k", "inference_spec": {"entry": "a.onnx"}})
+    main.ok("POST", f"{API}/models/m/versions/0.1.0/approve")
+    for spec in ({"entry": "evil.onnx"}, {}, {"entry": "a.onnx", "upstream": {"base_url": "https://x.example/v1",
+                                                                            "model": "m"}}):  # fmt: skip
+        r = dev.patch(f"{API}/models/m/versions/0.1.0", json={"inference_spec": spec})
+        error_of(r, 409, "Version.ApprovalFinal")
+    for field in ("uri", "format_type"):
+        r = dev.patch(f"{API}/models/m/versions/0.1.0", json={field: "ONNX" if field == "format_type" else "oss://b/z"})
+        assert r.status_code == 400 and r.json()["code"] == "InvalidParameter", r.text
+    assert dev.ok("PATCH", f"{API}/models/m/versions/0.1.0", json={"description": "fine"})["description"] == "fine"
+    assert dev.ok("GET", f"{API}/models/m/versions/0.1.0")["inference_spec"] == {"entry": "a.onnx"}
+    # a Pending version's spec still changes freely
+    dev.ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k2"})
+    assert dev.ok("PATCH", f"{API}/models/m/versions/0.2.0", json={"inference_spec": {"entry": "b.onnx"}})
+
+
+# ---- NaN and Infinity ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    ("method", "url", "template"),
+    [
+        ("POST", "/models/m/versions", '{"uri": "oss://b/k", "metrics": {"acc": %s}}'),
+        ("POST", "/models/m/versions", '{"uri": "oss://b/k", "extra_info": {"x": [1, %s]}}'),
+        ("POST", "/models/m/versions", '{"uri": "oss://b/k", "labels": {"a": %s}}'),
+        ("PATCH", "/models/m", '{"extra_info": {"x": %s}}'),
+        ("POST", "/models/m/predict", '{"records": [[%s, 1.0]]}'),
+        ("POST", "/tasks", '{"model": "m", "input": {"records": [[%s]]}}'),
+    ],
+)
+def test_nan_and_infinity_are_refused_at_entry(ws, method: str, url: str, template: str, literal: str):
+    r = ws["main"].request(method, API + url, content=(template % literal).encode(),
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+    error_of(r, 400, "InvalidParameter.Body")
+    assert "NaN or Infinity" in r.json()["message"]
+    assert ws["main"].ok("GET", f"{API}/models/m")["extra_info"] == {}
+    assert ws["main"].ok("GET", f"{API}/models/m/versions")["items"] == []
+
+
+def test_chat_refuses_nan(ws):
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}'
+    r = ws["main"].post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+    error_of(r, 400, "InvalidParameter.Body")
+
+
+def test_listings_serialize_nan_stored_before_it_was_refused(tmp_path: Path):
+    """Rows written by an older platform may hold NaN: listings show it as null instead of failing."""
+    import sqlite3
+
+    dep = deploy(Settings(home=tmp_path / "home"))
+    try:
+        api = dep.admin
+        api.ok("POST", f"{API}/models", json={"model_name": "m", "accessibility": "PUBLIC"})
+        api.ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k"})
+        with sqlite3.connect(tmp_path / "home" / "modeldeck.db") as db:
+            db.execute("""UPDATE model_versions SET metrics = '{"acc": NaN, "loss": Infinity}'""")
+            db.execute("""UPDATE models SET extra_info = '{"x": -Infinity}'""")
+        versions = api.ok("GET", f"{API}/models/m/versions")["items"]
+        assert versions[0]["metrics"] == {"acc": None, "loss": None}
+        assert api.ok("GET", f"{API}/models/m/versions/0.1.0")["metrics"] == {"acc": None, "loss": None}
+        assert api.ok("GET", f"{API}/models")["items"][0]["extra_info"] == {"x": None}
+        assert api.ok("GET", f"{API}/models/m")["extra_info"] == {"x": None}
+    finally:
+        dep.close()
+
+
+# ---- bad input never makes a 500 ----------------------------------------------------------------------
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    ("url", "template"),
+    [
+        ("/api/v1/models/m/predict", b'{"inputs": %s}'),
+        ("/api/v1/models/m/versions/0.1.0/predict", b'{"records": %s}'),
+        ("/v1/chat/completions", b'{"model": "m", "messages": %s}'),
+        ("/api/v1/models/m/versions", b'{"uri": "oss://b/k", "extra_info": {"x": %s}}'),
+        ("/api/v1/tasks", b'{"model": "m", "input": {"inputs": %s}}'),
+        ("/api/v1/models", b'{"model_name": "deep", "extra_info": {"x": %s}}'),
+    ],
+)
+def test_deeply_nested_json_is_refused_with_400(ws, url: str, template: bytes):
+    for depth in (2000, 65):
+        r = ws["main"].post(url, content=template % nested(depth), headers={"Content-Type": "application/json"})
+        error_of(r, 400, "InvalidParameter.Body")
+        assert "deeper than 64" in (r.json().get("error") or r.json())["message"]
+    # the limit is on brackets, not on bracket characters inside strings
+    text = b'"' + b"[" * 3000 + b'"'
+    r = ws["main"].post(f"{API}/models/m/versions", content=b'{"uri": "oss://b/k", "description": %s}' % text,
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    deep_enough = {"x": json.loads(nested(60))}  # 62 levels in all: within the limit
+    assert ws["main"].ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k", "extra_info": deep_enough})
+
+
+@pytest.mark.parametrize("name", ["99999999999999999999.0.0", "1.18446744073709551616.0", "1.0.1000000000",
+                                  "1.0.0\n", "01.2.3", "1.02.3", "1.2.03_beta", "1.2.3_\n", " 1.2.3"])  # fmt: skip
+def test_version_names_outside_the_pattern_are_refused(ws, name: str):
+    r = ws["main"].post(f"{API}/models/m/versions", json={"uri": "oss://b/k", "version_name": name})
+    error_of(r, 400, "InvalidParameter.VersionName")
+
+
+def test_version_name_pattern_accepts_the_usual_names(ws):
+    for name in ("0.0.0", "1.0.0", "10.20.30_beta", "999999999.0.1"):
+        assert ws["main"].ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k", "version_name": name})
+
+
+def test_a_trailing_newline_does_not_make_a_second_version(ws):
+    ws["main"].ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k", "version_name": "1.0.0"})
+    r = ws["main"].post(f"{API}/models/m/versions", json={"uri": "oss://b/k", "version_name": "1.0.0\n"})
+    error_of(r, 400, "InvalidParameter.VersionName")
+    assert [v["version_name"] for v in ws["main"].ok("GET", f"{API}/models/m/versions")["items"]] == ["1.0.0"]
+
+
+@pytest.mark.parametrize("entry", [5, ["a.onnx"], {"path": "a"}, True, ""])
+def test_a_non_string_entry_is_refused(ws, entry: Any):
+    r = ws["main"].post(f"{API}/models/m/versions", json={"uri": "oss://b/k", "inference_spec": {"entry": entry}})
+    error_of(r, 400, "InvalidParameter.InferenceSpec")
+    ws["main"].ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k"})
+    r = ws["main"].patch(f"{API}/models/m/versions/0.1.0", json={"inference_spec": {"entry": entry}})
+    error_of(r, 400, "InvalidParameter.InferenceSpec")
+
+
+def test_after_an_internal_error_the_next_request_on_the_connection_succeeds(tmp_path: Path):
+    """A 500 says `Connection: close`, so the client's next request (same client, keep-alive) goes through."""
+    import sqlite3
+
+    dep = deploy(Settings(home=tmp_path / "home"))
+    try:
+        api = dep.admin
+        assert api.get("/health").status_code == 200  # the connection is open and kept alive
+        with sqlite3.connect(tmp_path / "home" / "modeldeck.db") as db:  # a broken database: a real 500
+            db.execute("ALTER TABLE grants RENAME TO grants_gone")
+        broken = api.get(f"{API}/models")
+        assert broken.status_code == 500 and broken.headers["connection"] == "close"
+        assert broken.json()["code"] and "Traceback" not in broken.text
+        for _ in range(3):
+            assert api.get("/health").status_code == 200
+    finally:
+        dep.close()
