@@ -346,3 +346,49 @@ def test_after_an_internal_error_the_next_request_on_the_connection_succeeds(tmp
             assert api.get("/health").status_code == 200
     finally:
         dep.close()
+
+
+# ---- the platform's own keys are never registered -----------------------------------------------------
+
+
+def upload(api: Api, data: bytes) -> Any:
+    import hashlib
+
+    up = api.ok("POST", f"{API}/uploads", json={"size": len(data)})
+    api.ok("PATCH", f"{API}/uploads/{up['id']}", content=data, headers={"Upload-Offset": "0"})
+    return api.post(f"{API}/uploads/{up['id']}/complete", json={"sha256": hashlib.sha256(data).hexdigest()})
+
+
+def test_the_home_admin_key_cannot_be_registered_from_the_client(isolated_user: Path, tmp_path: Path):
+    """deck.register of the home's admin.key: the import is forbidden, and the client does not fall back to
+    uploading the bytes (which the server would refuse too); a copy outside the home is refused as well."""
+    import modeldeck as md
+    from modeldeck.errors import InvalidParameter
+
+    home = Path(isolated_user / "home")
+    with md.connect() as deck:
+        key_file = home / "admin.key"
+        with pytest.raises(InvalidParameter) as refused:
+            deck.register("stolen", key_file, progress=False)
+        assert refused.value.code == "Import.Forbidden"
+        copy = tmp_path / "model.onnx"
+        copy.write_bytes(key_file.read_bytes())  # outside the home: imported, then refused as a secret
+        with pytest.raises(InvalidParameter) as refused:
+            deck.register("stolen", copy, progress=False)
+        assert refused.value.code == "Artifact.Secret"
+        assert all(list(deck.versions(m.name)) == [] for m in deck.models())
+    assert [p for p in (home / "blobs").rglob("*") if p.is_file()] == []  # the bytes were not kept either
+
+
+def test_no_api_key_is_stored_as_a_blob(ws, shared: Deployment):
+    """A developer uploading the admin key's bytes, or its own key's, gets 400 Artifact.Secret: so a viewer
+    can never download it; ordinary small files still upload."""
+    own = ws["developer"].headers["Authorization"].removeprefix("Bearer ")
+    for data in (shared.admin_key.encode() + b"\n", shared.admin_key.encode(), f"  {own}\r\n".encode()):
+        error_of(upload(ws["developer"], data), 400, "Artifact.Secret")
+    key_file = shared.platform.settings.admin_key_file.read_bytes()
+    error_of(upload(ws["developer"], key_file), 400, "Artifact.Secret")
+    assert upload(ws["developer"], b"not a key at all\n").status_code == 200
+    r = ws["viewer"].post(f"{API}/artifacts", json={"files": [{"path": "admin.key", "sha256": __import__(
+        "hashlib").sha256(key_file).hexdigest()}]})  # fmt: skip
+    assert r.status_code in (400, 403), r.text

@@ -30,6 +30,7 @@ from .db import Store
 from .ids import new_id, utcnow
 from .safety import confined_path, safe_relpath
 from .schema import Artifact, Upload, WorkspaceBlob
+from .secretguard import refuse_secrets
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_FILES = 10_000
@@ -168,6 +169,11 @@ class Uploads:
 
     def keep(self, caller: Caller, staged: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
         """Store a verified, fsynced staged file as blob `digest` of the caller's workspace (consumes it)."""
+        try:
+            refuse_secrets(self.store, self.staging.parent, staged, size)  # staging lives in the home
+        except InvalidParameter:
+            self._discard(upload_id) if upload_id is not None else staged.unlink(missing_ok=True)
+            raise
         self.blobs.put(staged, digest)
         with self.store.write() as db:
             if db.get(WorkspaceBlob, (caller.workspace_id, digest)) is None:
