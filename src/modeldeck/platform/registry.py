@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
 from . import fields, upstream
-from .authz import Caller, clip, find_workspace
+from .authz import Caller, clip, enter, role_in
 from .ids import new_id, utcnow
 from .pagination import PageRequest, keyset_page
 from .safety import validate_uri
@@ -136,14 +136,16 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
     """
     caller.require("list")
     rows = db.execute(_view_query(caller.workspace_id).where(or_(Model.id == ref, Model.model_name == ref))).all()
-    if not rows:
-        raise NotFound(
-            f"Model {_q(ref)} does not exist.",
-            code="Model.NotFound",
-            hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
-        )
     views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
-    view = pick(views, ref, lambda v: v.model.id, lambda v: v.source)
+    view = pick(views, ref, lambda v: v.model.id, lambda v: v.source) if views else None
+    if not views or (view is not None and view.source == "none" and not _may_know(db, caller, view)):
+        if caller.principal.is_main:
+            raise NotFound(
+                f"Model {_q(ref)} does not exist.",
+                code="Model.NotFound",
+                hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
+            )
+        raise _unknown_model(caller, ref, need)
     if view is None:
         raise Conflict(
             f"Several models visible here are called {_q(ref)}.",
@@ -153,6 +155,24 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
     if allows(view.source, view.actions, need):
         return view
     raise _model_denied(caller, view, need, ref)
+
+
+def _may_know(db: Session, caller: Caller, view: ModelView) -> bool:
+    """Whether the caller may learn that a model it cannot see here exists, and who owns it: the main
+    account, and members of the owning workspace (who could list it there)."""
+    return caller.principal.is_main or role_in(db, caller.principal, view.model.workspace_id) is not None
+
+
+def _unknown_model(caller: Caller, ref: str, need: str) -> ModelAccessDenied:
+    """A sub-account's one answer for a model that does not exist and one it may not learn of: the same
+    words for both, naming only what the caller sent and its own workspace."""
+    action = need if need in fields.GRANT_ACTIONS else "inference"
+    ws = caller.workspace_name
+    return ModelAccessDenied(
+        f"Workspace '{ws}' has no model {_q(ref)} that it may see.",
+        hint=f"Check the name against `modeldeck models` (GET /api/v1/models). A model of another workspace "
+        f"must first be authorized for workspace '{ws}' ('{action}') by an admin of the workspace that owns it.",
+    )
 
 
 T = TypeVar("T")
@@ -291,7 +311,7 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
     """Authorize another workspace of the account for a model and a set of actions (replaces the set)."""
     caller.require("authorize")
     view = resolve_model(db, caller, ref, need="grant")  # elsewhere: learn which admin grants it, and how
-    target = _target_workspace(db, workspace_ref)
+    target = _target_workspace(db, caller, workspace_ref)
     if target.id == view.model.workspace_id:
         raise InvalidParameter(
             f"Workspace '{target.name}' owns model '{view.model.model_name}' and may already do everything with it.",
@@ -319,19 +339,14 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
 def revoke(db: Session, caller: Caller, ref: str, workspace_ref: str) -> None:
     caller.require("authorize")
     view = resolve_model(db, caller, ref, need="grant")
-    target = _target_workspace(db, workspace_ref)
+    target = _target_workspace(db, caller, workspace_ref)
     db.execute(delete(Grant).where(Grant.model_id == view.model.id, Grant.workspace_id == target.id))
 
 
-def _target_workspace(db: Session, ref: str) -> Workspace:
-    target = find_workspace(db, ref)
-    if target is None:
-        raise NotFound(
-            f"Workspace {_q(ref)} does not exist.",
-            code="Workspace.NotFound",
-            hint="Name a workspace of this account by name or id.",
-        )
-    return target
+def _target_workspace(db: Session, caller: Caller, ref: str) -> Workspace:
+    """The workspace a grant names, resolved as if the caller entered it: a sub-account names only its own
+    workspaces, and gets one answer for a missing workspace and one it is not a member of."""
+    return db.get_one(Workspace, enter(db, caller.principal, ref).workspace_id)
 
 
 # ---- versions -----------------------------------------------------------------------------------------
