@@ -392,3 +392,63 @@ def test_no_api_key_is_stored_as_a_blob(ws, shared: Deployment):
     r = ws["viewer"].post(f"{API}/artifacts", json={"files": [{"path": "admin.key", "sha256": __import__(
         "hashlib").sha256(key_file).hexdigest()}]})  # fmt: skip
     assert r.status_code in (400, 403), r.text
+
+
+# ---- Listing.first(n) fetches no page beyond what it returns ------------------------------------------
+
+
+class CountingProxy(BaseHTTPRequestHandler):
+    """Forwards GETs to the platform and records the path and query of each: what the client asked."""
+
+    target = ""
+    asked: list[str]
+
+    def do_GET(self) -> None:  # noqa: N802
+        import httpx
+
+        self.asked.append(self.path)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        upstream = httpx.get(self.target + self.path, headers=headers)
+        self.send_response(upstream.status_code)
+        for key in ("content-type", "x-request-id"):
+            if key in upstream.headers:
+                self.send_header(key, upstream.headers[key])
+        self.send_header("Content-Length", str(len(upstream.content)))
+        self.end_headers()
+        self.wfile.write(upstream.content)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def many(shared: Deployment) -> Iterator[str]:
+    """A model of 120 versions, 0.1.0 to 0.120.0."""
+    shared.admin.ok("POST", f"{API}/models", json={"model_name": "many"})
+    for i in range(120):
+        shared.admin.ok("POST", f"{API}/models/many/versions", json={"uri": f"oss://b/{i}"})
+    yield "many"
+    shared.admin.ok("DELETE", f"{API}/models/many")
+
+
+@pytest.mark.parametrize(("n", "pages"), [(1, 1), (10, 1), (50, 1), (100, 1), (120, 1), (0, 0)])
+def test_first_fetches_only_the_pages_it_returns(shared: Deployment, many: str, n: int, pages: int):
+    """first(n) asks for one page of n (the server's page is 50) and stops when it has n."""
+    import modeldeck as md
+
+    name = many
+    asked: list[str] = []
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), type("P", (CountingProxy,), {"target": shared.url, "asked": asked}))
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        with md.connect(url=f"http://127.0.0.1:{proxy.server_address[1]}", api_key=shared.admin_key) as deck:
+            asked.clear()
+            got = deck.versions(name).first(n)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert [v.version_name for v in got] == [f"0.{120 - i}.0" for i in range(n)]
+    listed = [a for a in asked if "/versions" in a]
+    assert len(listed) == pages, asked
+    if n:
+        assert f"limit={n}" in listed[0]

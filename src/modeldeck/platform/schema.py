@@ -41,6 +41,11 @@ def iso_utc(value: datetime | str) -> str | datetime:
     return value.replace(" ", "T").removesuffix(".000000") + "+00:00"
 
 
+def utc_datetime(value: datetime | str) -> datetime:
+    """A timestamp read past UTCDateTime, as the aware datetime the ORM would give."""
+    return datetime.fromisoformat(iso_utc(value)) if isinstance(value, str) else value
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 

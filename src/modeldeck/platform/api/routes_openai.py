@@ -24,6 +24,7 @@ from ...errors import DeckError, InvalidParameter
 from .. import chat, registry, upstream
 from ..authz import WORKSPACE_HEADER, bearer
 from ..upstream import Upstream
+from ..schema import utc_datetime
 from ..wirejson import parse_json
 from ..pagination import MAX_LIMIT, PageRequest
 from .routing import Router
@@ -56,7 +57,7 @@ def model(platform: PlatformDep, caller: CallerDep, model: str) -> dict[str, Any
 
 
 def _model(view: registry.ModelView) -> dict[str, Any]:
-    created = int(view.model.created_at.timestamp())
+    created = int(utc_datetime(view.model.created_at).timestamp())
     return {"id": view.model.model_name, "object": "model", "created": created, "owned_by": view.owner}
 
 
