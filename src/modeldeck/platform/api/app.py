@@ -21,6 +21,7 @@ from .. import fastpath
 from ..core import Platform
 from . import routes_accounts, routes_artifacts, routes_models, routes_openai, routes_workspaces
 from . import routes_tasks, serialize
+from .openapi import complete_document
 from .bodies import PredictRequest
 
 log = logging.getLogger("modeldeck.platform")
@@ -133,7 +134,8 @@ PREDICT_DOCS = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     },
-    "responses": {"200": {"description": "outputs by name, with dtypes and shapes"}},
+    "responses": {"200": {"description": "outputs by name, with dtypes and shapes", "content": {"application/json": {
+        "schema": {"type": "object", "properties": {"outputs": {"type": "object"}}, "required": ["outputs"]}}}}},
 }
 
 
@@ -141,7 +143,9 @@ CHAT_DOCS = {
     "summary": "Chat completions",
     "description": "OpenAI's chat completion request; streamed: server-sent events ending in data: [DONE].",
     "tags": ["openai"],
-    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events"}},
+    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events", "content": {
+        "application/json": {"schema": {"type": "object", "required": ["choices"]}},
+        "text/event-stream": {"schema": {"type": "string"}}}}},
 }
 
 
@@ -160,7 +164,7 @@ def _documented(app: FastAPI, predict: dict[str, Any]) -> Any:
                 parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
                 schema["paths"][path] = {"post": {**predict, "parameters": parameters}}
             schema["paths"]["/v1/chat/completions"] = {"post": CHAT_DOCS}
-            app.openapi_schema = schema
+            app.openapi_schema = complete_document(schema)
         return app.openapi_schema
 
     return openapi
@@ -207,7 +211,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
              405: ("MethodNotAllowed", "Check the HTTP method against the API schema at /docs.")}  # fmt: skip
     code, hint = codes.get(exc.status_code, ("InvalidParameter", "Check the request."))
     message = "No such endpoint." if exc.status_code == 404 else str(exc.detail)
-    return _error(request, DeckError(message, code=code, status=exc.status_code, hint=hint))
+    error = DeckError(message, code=code, status=exc.status_code, hint=hint)
+    error.headers = exc.headers  # type: ignore[attr-defined]  # 405 names the methods it allows (Allow)
+    return _error(request, error)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
