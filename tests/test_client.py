@@ -139,7 +139,7 @@ def test_subaccounts_members_grants_and_access_denied_hints(deck: md.Deck, deplo
         as_alice.use("team-b")
         with pytest.raises(ModelAccessDenied) as err:
             as_alice.predict("iris", X)
-        assert "default" in err.value.hint and "inference" in err.value.hint
+        assert "team-b" in err.value.hint and "inference" in err.value.hint  # the owner is not a sub-account's to learn
         assert err.value.request_id and err.value.status == 403
         grant = deck.authorize("iris", "team-b", actions=["inference"])
         assert grant.workspace == "team-b" and grant.actions == ["inference"]

@@ -103,7 +103,7 @@ def test_links_special_files_and_the_wrong_file_are_refused(local: Deployment, t
     assert refusal(api, described(target, path="target.bin")) == "Import.Refused"  # relative
     assert refusal(api, described(target, path=str(tmp_path / "missing.bin"))) == "Import.Refused"
     key_file = local.platform.settings.admin_key_file
-    assert refusal(api, described(key_file)) == "Import.Refused"  # the platform's own state
+    assert refusal(api, described(key_file)) == "Import.Forbidden"  # the platform's own state: never, not even by upload
     assert stored_blobs(local.platform.settings.home) == {}
 
 

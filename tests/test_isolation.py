@@ -11,6 +11,7 @@ no-existence-leak rule for workspaces, and uploads/artifacts, which belong to th
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -48,12 +49,14 @@ BASELINE_GRANTS = {GRANTED: {WS_B: ["inference"]}}
 TARGET_MODEL = {WS_A: GRANTED, WS_B: OWN_B}  # the model the matrix aims at in each workspace
 
 MEMBERSHIPS: dict[str, dict[str, str]] = {  # sub-accounts; "main" is admin everywhere
-    "admin-a": {WS_A: "admin"},
+    # admin-a also sees default (so it may grant to it, and knows `spare`, a member there): a sub-account
+    # names only workspaces it belongs to and accounts it shares a workspace with.
+    "admin-a": {WS_A: "admin", DEFAULT: "viewer"},
     "dev-a": {WS_A: "developer"},
     "viewer-a": {WS_A: "viewer"},
     "outsider": {},
     "dev-b": {WS_B: "developer"},
-    "spare": {},  # only ever the target of membership changes
+    "spare": {DEFAULT: "viewer"},  # only ever the target of membership changes
 }
 ACTORS = ("main", "admin-a", "dev-a", "viewer-a", "outsider", "dev-b")
 
@@ -511,6 +514,21 @@ def check_case(world: World, case: Case, family: str, expected: str) -> None:
                 f"{actor} {scope} {family}: {response.status_code} {response.text}"
             )
     assert_no_leak(world, case.header, response)
+    if expected == "M" and family in GHOSTLY and not may_know(world, case):
+        ghost = FAMILIES[family](world, dataclasses.replace(case, model=GHOST_MODEL))
+        assert _normalized(response, case.model) == _normalized(ghost, GHOST_MODEL), (
+            "a model the caller may not learn of must look exactly like one that does not exist"
+        )
+
+
+GHOST_MODEL = "ghost-model"
+GHOSTLY = {"get", "lsv", "gtv", "reg", "upd", "pred", "lgr"}  # families that need no set-up of the model
+
+
+def may_know(w: World, c: Case) -> bool:
+    """Who may learn that a model exists, and its owner: the main account, members of the owning workspace,
+    and anyone in a workspace that sees the model (granted, or PUBLIC)."""
+    return c.actor == "main" or MODELS[c.model][0] in MEMBERSHIPS.get(c.actor, {}) or c.model in w.visible(c.header)
 
 
 def test_table_covers_every_actor_scope_and_family():
@@ -524,7 +542,7 @@ def test_table_covers_every_actor_scope_and_family():
 
 ENTERABLE = {  # GET /api/v1/workspaces: only the workspaces the caller may enter, with its role
     "main": {DEFAULT: "admin", WS_A: "admin", WS_B: "admin"},
-    "admin-a": {WS_A: "admin"},
+    "admin-a": {WS_A: "admin", DEFAULT: "viewer"},
     "dev-a": {WS_A: "developer"},
     "viewer-a": {WS_A: "viewer"},
     "outsider": {},
@@ -748,16 +766,22 @@ PROBES = [
 
 
 @pytest.mark.parametrize(("method", "path", "body"), PROBES, ids=[f"{m} {p}" for m, p, _ in PROBES])
-def test_probing_a_private_model_by_name_reveals_only_its_owner(
-    world: World, method: str, path: str, body: Any
-):
-    """From ws-b, ws-a's ungranted model gives Model.AccessDenied naming owner ws-a; no id or version leak."""
+def test_probing_a_private_model_by_name_reveals_nothing(world: World, method: str, path: str, body: Any):
+    """From ws-b, a sub-account outside ws-a gets for ws-a's ungranted model exactly the answer it gets for
+    a model that does not exist; the main account there still learns the owner and the missing grant."""
     api = world.api("dev-b", WS_B)
-    url = API + path.format(m=SECRET_1, v=MODELS[SECRET_1][2][0])
-    response = api.request(method, url, json=body)
-    error = assert_error(response, 403, "Model.AccessDenied")
-    assert f"'{WS_A}'" in error["hint"]
-    assert_no_leak(world, WS_B, response)
+    answers = []
+    for model in (SECRET_1, GHOST_MODEL):
+        response = api.request(method, API + path.format(m=model, v=MODELS[SECRET_1][2][0]), json=body)
+        error = assert_error(response, 403, "Model.AccessDenied")
+        assert WS_A not in error["message"] + error["hint"] and world.ids[WS_A] not in response.text
+        assert_no_leak(world, WS_B, response)
+        answers.append(_normalized(response, model))
+    assert answers[0] == answers[1]
+    main = world.main(WS_B).request(method, API + path.format(m=SECRET_1, v=MODELS[SECRET_1][2][0]), json=body)
+    assert f"'{WS_A}'" in assert_error(main, 403, "Model.AccessDenied")["hint"]
+    assert_error(world.main(WS_B).request(method, API + path.format(m=GHOST_MODEL, v="1.0.0"), json=body),
+                 404, "Model.NotFound")  # fmt: skip
 
 
 def test_a_version_that_exists_and_one_that_does_not_look_the_same(world: World):
@@ -853,3 +877,61 @@ def test_artifact_files_are_served_only_in_their_workspace(world: World):
             response = api.get(path)
             assert_error(response, 404, "Artifact.NotFound")
             assert artifact["data"].decode() not in response.text
+
+
+# ---- a workspace admin cannot probe names through grants, renames or members -------------------------
+
+
+def test_grants_name_only_workspaces_the_sub_account_belongs_to(world: World):
+    """admin-a granting to ws-b (exists, not a member) and to a ghost gets one answer; main gets the truth."""
+    api = world.api("admin-a", WS_A)
+    answers = []
+    for ref in (WS_B, world.ids[WS_B], GHOST_NAME, GHOST_ID):
+        try:
+            response = api.put(f"{API}/models/{SECRET_1}/grants/{ref}", json={"actions": ["inference"]})
+        finally:
+            world.restore_grants(GRANTED)
+        assert_error(response, 403, "Workspace.AccessDenied")
+        assert_no_leak(world, None, response)
+        answers.append(_normalized(response, ref))
+    assert answers[0] == answers[2] and answers[1] == answers[3]
+    assert world.owner(SECRET_1).get(f"{API}/models/{SECRET_1}/grants").json()["items"] == []
+    main = world.owner(SECRET_1)
+    assert_error(main.put(f"{API}/models/{SECRET_1}/grants/{GHOST_NAME}", json={"actions": ["inference"]}),
+                 404, "Workspace.NotFound")  # fmt: skip
+    granted = api.put(f"{API}/models/{SECRET_1}/grants/{DEFAULT}", json={"actions": ["inference"]})
+    try:  # a workspace admin-a belongs to (as a viewer) may be granted
+        assert granted.status_code == 200, granted.text
+    finally:
+        main.ok("DELETE", f"{API}/models/{SECRET_1}/grants/{DEFAULT}")
+
+
+def test_a_sub_account_admin_cannot_rename_workspaces(world: World):
+    """A rename to a taken name would answer 409: so only who may create workspaces renames them."""
+    api = world.api("admin-a", WS_A)
+    answers = [api.patch(f"{API}/workspaces/{WS_A}", json={"name": name}) for name in (WS_B, "ws-free-name")]
+    for response in answers:
+        assert_error(response, 403, "AccessDenied")
+    assert _normalized(answers[0]) == _normalized(answers[1])
+    assert_error(world.main().patch(f"{API}/workspaces/{WS_A}", json={"name": WS_B}), 409, "Workspace.AlreadyExists")
+    assert world.main().ok("GET", f"{API}/workspaces/{WS_A}")["name"] == WS_A
+
+
+def test_members_name_only_accounts_the_sub_account_shares_a_workspace_with(world: World):
+    """admin-a adding dev-b (exists, shares no workspace) and a ghost account gets one 404; `spare`, a
+    member of default as admin-a is, may be added; the main account may add anyone."""
+    api = world.api("admin-a", WS_A)
+    answers = []
+    for account in ("dev-b", "ghost-account"):
+        response = api.put(f"{API}/workspaces/{WS_A}/members/{account}", json={"role": "viewer"})
+        assert_error(response, 404, "Account.NotFound")
+        answers.append(_normalized(response, account))
+        assert_error(api.delete(f"{API}/workspaces/{WS_A}/members/{account}"), 404, "Account.NotFound")
+    assert answers[0] == answers[1]
+    assert "dev-b" not in [m["name"] for m in world.main(WS_A).ok("GET", f"{API}/workspaces/{WS_A}/members")["items"]]
+    try:
+        assert api.put(f"{API}/workspaces/{WS_A}/members/spare", json={"role": "viewer"}).status_code == 200
+        assert world.main().put(f"{API}/workspaces/{WS_A}/members/dev-b", json={"role": "viewer"}).status_code == 200
+    finally:
+        for account in ("spare", "dev-b"):
+            world.main().ok("DELETE", f"{API}/workspaces/{WS_A}/members/{account}")

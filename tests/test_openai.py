@@ -123,7 +123,7 @@ def test_chat_refusals_are_typed_errors(deployment: Deployment, llm, tmp_path):
     with md.connect(url=deployment.url, api_key=key, workspace="team-b") as bob:
         with pytest.raises(ModelAccessDenied) as err:
             bob.chat("tiny", "hi")
-        assert "default" in err.value.hint and "inference" in err.value.hint
+        assert "team-b" in err.value.hint and "inference" in err.value.hint  # the owner is not a sub-account's to learn
         with pytest.raises(ModelAccessDenied):
             bob.chat("tiny", "hi", stream=True)
     with pytest.raises(openai.PermissionDeniedError):

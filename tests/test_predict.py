@@ -184,7 +184,7 @@ def test_predict_across_workspaces_follows_grants(deployment: Deployment, tmp_pa
     body = {"inputs": {"X": X.tolist()}}
     denied = bob.post("/api/v1/models/linear/predict", json=body)
     assert denied.status_code == 403 and denied.json()["code"] == "Model.AccessDenied"
-    assert "default" in denied.json()["hint"] and "inference" in denied.json()["hint"]
+    assert "team-b" in denied.json()["hint"] and "inference" in denied.json()["hint"]  # not the owner: bob is outside it
     api.ok("PUT", "/api/v1/models/linear/grants/team-b", json={"actions": ["inference"]})
     assert len(bob.ok("POST", "/api/v1/models/linear/predict", json=body)["outputs"]) == 2
 

@@ -558,9 +558,10 @@ def _own_model(name: str):  # type: ignore[no-untyped-def]
     return again.json()["id"]
 
 
-def _page_plan(page: Page[R], cursor: str | None):  # type: ignore[no-untyped-def]
-    """One page: the platform's `{items, next_cursor}`, or an OpenAI server's one-page `{data}`."""
-    params = {**page.params, **({"cursor": cursor} if cursor else {})}
+def _page_plan(page: Page[R], cursor: str | None, limit: int | None = None):  # type: ignore[no-untyped-def]
+    """One page (of at most `limit` items): the platform's `{items, next_cursor}`, or an OpenAI server's
+    one-page `{data}`."""
+    params = {**page.params, **({"cursor": cursor} if cursor else {}), **({"limit": limit} if limit else {})}
     body = (yield Call("GET", page.path, params=params)).json()
     convert = page.convert or page.kind.from_json
     return [convert(item) for item in body.get("items", body.get("data", []))], body.get("next_cursor")
@@ -607,7 +608,7 @@ class Deck(_Operations):
             return done.value
 
     def _listing(self, page: Page[Any]) -> Listing[Any]:
-        return Listing(lambda cursor: self._run(_page_plan(page, cursor)), page.title)
+        return Listing(lambda cursor, limit: self._run(_page_plan(page, cursor, limit)), page.title)
 
     def _wrap_task(self, record: TaskRecord) -> Task:
         return Task(self, record)

@@ -332,7 +332,7 @@ class ModelDeck(Magics):
 
 def _shown(items: list[Any], title: str) -> Listing[Any]:
     """Records already fetched, shown as a listing's table."""
-    return Listing(lambda cursor: (items, None), title)
+    return Listing(lambda cursor, limit: (items, None), title)
 
 
 def load(ipython: Any) -> None:

@@ -220,36 +220,44 @@ def mask(secret: str) -> str:
     return secret[:8] + "…" if len(secret) > 12 else "…"
 
 
+MAX_PAGE = 500  # the most items a platform page holds
+
+
 class Listing(Generic[T]):
     """A lazily paged list: pages are fetched as iteration reaches them.
 
-    `fetch(cursor)` returns (records, next_cursor). Iterate it, or call `list()`/`to_pandas()`;
-    `first(n)` stops early. In a notebook it shows the first page.
+    `fetch(cursor, limit)` returns (records, next_cursor); `limit` None is the server's page size. Iterate
+    it, or call `list()`/`to_pandas()`; `first(n)` asks for pages of at most n and fetches none beyond what
+    it returns. In a notebook it shows the first page.
     """
 
-    def __init__(self, fetch: Callable[[str | None], tuple[list[T], str | None]], title: str = "") -> None:
+    def __init__(self, fetch: Callable[[str | None, int | None], tuple[list[T], str | None]], title: str = "") -> None:
         self._fetch = fetch
         self._title = title
         self._first: tuple[list[T], str | None] | None = None
 
     def _first_page(self) -> tuple[list[T], str | None]:
         if self._first is None:
-            self._first = self._fetch(None)
+            self._first = self._fetch(None, None)
         return self._first
 
     def __iter__(self) -> Iterator[T]:
         items, cursor = self._first_page()
         yield from items
         while cursor:
-            items, cursor = self._fetch(cursor)
+            items, cursor = self._fetch(cursor, None)
             yield from items
 
     def first(self, n: int) -> list[T]:
-        out: list[T] = []
-        for item in self:
-            if len(out) == n:
-                break
-            out.append(item)
+        if self._first is not None:  # already shown: reuse it, page on only as far as needed
+            out, cursor = list(self._first[0][:n]), self._first[1]
+        else:
+            out, cursor = [], None
+            items, cursor = self._fetch(None, min(n, MAX_PAGE)) if n > 0 else ([], None)
+            out += items[:n]
+        while len(out) < n and cursor:
+            items, cursor = self._fetch(cursor, min(n - len(out), MAX_PAGE))
+            out += items[: n - len(out)]
         return out
 
     def list(self) -> list[T]:

@@ -13,7 +13,7 @@ from . import fields
 from .authz import Principal, clip
 from .ids import key_digest, key_prefix, new_access_key, new_api_key, new_id, new_token, utcnow
 from .pagination import PageRequest, keyset_page
-from .schema import AccessKey, Account, ApiKey, Token, Workspace
+from .schema import AccessKey, Account, ApiKey, Member, Token, Workspace
 from .sealed import Sealer
 
 ACTIVE, REVOKED = "Active", "Revoked"
@@ -58,13 +58,25 @@ def require_main(principal: Principal, action: str) -> None:
         )
 
 
-def find_account(db: Session, ref: str) -> Account:
+def find_account(db: Session, ref: str, *, seen_by: Principal | None = None) -> Account:
+    """An account by id or name. With `seen_by` a sub-account, only one it may know of (itself, or a member
+    of a workspace it belongs to): any other gets the same answer as a missing one."""
     account = db.get(Account, ref) or db.scalar(select(Account).where(Account.name == ref))
-    if account is None:
+    if account is None or (seen_by is not None and not _knows(db, seen_by, account)):
         raise NotFound(
-            f"Account {ref!r} does not exist.", code="Account.NotFound", hint="List accounts with GET /api/v1/accounts."
+            f"Account {clip(ref)!r} does not exist.",
+            code="Account.NotFound",
+            hint="Name an account that is a member of one of your workspaces; the main account adds others.",
         )
     return account
+
+
+def _knows(db: Session, principal: Principal, account: Account) -> bool:
+    if principal.is_main or principal.mode == "loose" or account.id == principal.account_id:
+        return True  # in loose mode every sub-account is a member of every workspace
+    mine = select(Member.workspace_id).where(Member.account_id == principal.account_id, Member.role != "none")
+    shared = select(Member.account_id).where(Member.account_id == account.id, Member.workspace_id.in_(mine))
+    return db.scalar(shared.limit(1)) is not None
 
 
 def create_subaccount(db: Session, principal: Principal, name: str) -> tuple[Account, str]:

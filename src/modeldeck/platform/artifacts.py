@@ -25,6 +25,7 @@ from .db import Store
 from .ids import new_id, utcnow
 from .safety import confined_path, safe_relpath
 from .schema import Artifact, Upload, WorkspaceBlob
+from .secretguard import refuse_secrets
 from .staging import Staging, Writer
 
 MAX_FILES = 10_000
@@ -128,9 +129,7 @@ class Uploads:
         upload, _ = self.get(caller, upload_id)
         verified, digest = self.staging.verified(upload)
         if digest != sha256:
-            self._release(upload_id, verified)
-            with self.store.write() as db:
-                db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
+            self._drop(upload_id, verified)
             raise InvalidParameter(
                 "The uploaded bytes do not match the sha256 the client declared; nothing was stored.",
                 code="Artifact.DigestMismatch",
@@ -142,6 +141,11 @@ class Uploads:
     def keep(self, caller: Caller, verified: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
         """Store a verified, fsynced local file as blob `digest` of the caller's workspace, then release it
         (and the upload's staged bytes) once the database has recorded the blob."""
+        try:
+            refuse_secrets(self.store, self.scratch.parent, verified, size)  # the scratch folder is in the home
+        except InvalidParameter:
+            self._drop(upload_id, verified)
+            raise
         os.chmod(verified, 0o444)  # its bytes are final: the blob may be this very file
         self.blobs.put(verified, digest)
         with self.store.write() as db:
@@ -160,6 +164,13 @@ class Uploads:
         with self.store.write() as db:
             db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
         self.staging.discard(upload_id)
+
+    def _drop(self, upload_id: str | None, verified: Path) -> None:
+        """A refused upload leaves nothing behind: its row, its staged bytes, its verified file."""
+        if upload_id is not None:
+            with self.store.write() as db:
+                db.execute(Upload.__table__.delete().where(Upload.id == upload_id))
+        self._release(upload_id, verified)
 
     def _release(self, upload_id: str | None, verified: Path) -> None:
         verified.unlink(missing_ok=True)

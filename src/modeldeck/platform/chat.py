@@ -148,8 +148,7 @@ def run_task(platform: Services, caller: Caller, request: dict[str, Any], progre
     body = request["input"]
     found = find(platform, caller, model)
     if isinstance(found, Upstream):
-        return upstream.complete(found, {**params_of(body), "messages": body.get("messages")},
-                                 platform.settings.allowed_networks)  # fmt: skip
+        return upstream.complete(found, {**params_of(body), "messages": body.get("messages")}, platform.settings)
     messages, params = _validated(body.get("messages"), params_of(body))
     text, last = [], None
     for delta in runtime(platform, found).stream(messages, cancel=cancelled, **params):

@@ -13,6 +13,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, cr
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import wirejson
 from .schema import Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -61,7 +62,9 @@ def _private_files(database: str | None) -> None:
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, json_deserializer=wirejson.stored
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +98,9 @@ class Store:
             self.engine = _sqlite_engine(self.url, immediate=False)
             self._write_engine = _sqlite_engine(self.url, immediate=True)
         else:
-            self.engine = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.engine = create_engine(
+                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True, json_deserializer=wirejson.stored
+            )
             self._write_engine = self.engine
         self.sealer: Any = None  # the platform's `sealed.Sealer`, for code that holds only a session
         self._reader = sessionmaker(self.engine, expire_on_commit=False, info={"store": self})

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session, aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from ..errors import InvalidParameter
 from . import inference, registry
 from .authn import Authentication, Presented
 from .authz import ROLES, WORKSPACE_HEADER, Principal, authenticate, bearer, effective_role, enter
 from .ids import key_digest
 from .inference import Target
+from .wirejson import parse_json
 from .schema import Account, ApiKey, Grant, Member, Model, ModelVersion, Workspace
 
 _root = aliased(Account)
@@ -177,20 +177,7 @@ def _query(platform: Any, digest: str, ws_ref: str | None, model_ref: str, versi
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:  # orjson is strict (no NaN, no integers past 64 bits); the standard
-        body = _lenient(raw)  # parser takes those, so the input checks can say what is wrong with them
-    return inference.check_body(body)
-
-
-def _lenient(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidParameter(
-            "The request body is not valid JSON.", code="InvalidParameter.Body", hint="Send a JSON object."
-        ) from None
+    return inference.check_body(parse_json(raw))
 
 
 def _full(platform: Any, identify: Callable[[Session], Principal], ws_ref: str | None, model: str,

@@ -31,7 +31,7 @@ MAX_TEXT = 4096
 
 def slug(value: Any, what: str) -> str:
     """Workspace and account names: a letter, then letters, digits, '_' or '-' (2 to 64 characters)."""
-    if not isinstance(value, str) or not SLUG.match(value) or looks_like_id(value):
+    if not isinstance(value, str) or not SLUG.fullmatch(value) or looks_like_id(value):
         raise InvalidParameter(
             f"{what.capitalize()} name {_show(value)} is not valid.",
             code=f"InvalidParameter.{what.capitalize()}Name",
@@ -63,13 +63,13 @@ def model_name(value: Any) -> str:
 
 
 def version_name(value: Any) -> tuple[str, int, int, int]:
-    match = VERSION_NAME.match(value) if isinstance(value, str) and len(value) <= 64 else None
+    match = VERSION_NAME.fullmatch(value) if isinstance(value, str) and len(value) <= 64 else None
     if match is None:
         raise InvalidParameter(
             f"Version name {_show(value)} is not valid.",
             code="InvalidParameter.VersionName",
-            hint="Use MAJOR.MINOR.PATCH with an optional _suffix, like 1.2.0 or 1.2.0_beta, or omit it "
-            "to bump the minor number.",
+            hint="Use MAJOR.MINOR.PATCH with an optional _suffix, like 1.2.0 or 1.2.0_beta (numbers without "
+            "leading zeros, at most 9 digits), or omit it to bump the minor number.",
         )
     return value, int(match[1]), int(match[2]), int(match[3])
 
@@ -108,7 +108,7 @@ def labels(value: Any) -> dict[str, str]:
             hint="Keep the 20 labels that matter; put the rest in extra_info.",
         )
     for key, val in value.items():
-        if not LABEL_KEY.match(key) or not isinstance(val, str) or len(val) > 256 or not val.isprintable():
+        if not isinstance(key, str) or not LABEL_KEY.fullmatch(key) or not isinstance(val, str) or len(val) > 256 or not val.isprintable():
             raise InvalidParameter(
                 f"Label {_show(key)} is not valid.",
                 code="InvalidParameter.Labels",
@@ -135,6 +135,19 @@ def json_object(value: Any, what: str, limit: int = MAX_SPEC_CHARS) -> dict[str,
             hint=f"Keep {what} under {limit} characters: store large reports as a file and link them.",
         )
     return value
+
+
+def inference_spec(value: Any) -> dict[str, Any]:
+    """Free-form, except `entry`: the file to load, a path inside the version (checked when it is loaded)."""
+    spec = json_object(value, "inference_spec")
+    entry = spec.get("entry")
+    if entry is not None and (not isinstance(entry, str) or not entry or len(entry) > 1024):
+        raise InvalidParameter(
+            "inference_spec.entry must be the path of the file to load, as text.",
+            code="InvalidParameter.InferenceSpec",
+            hint='Pass the path inside the version, like {"entry": "model.onnx"}, or omit entry.',
+        )
+    return spec
 
 
 def metrics(value: Any) -> dict[str, Any]:

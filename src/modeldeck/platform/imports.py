@@ -120,7 +120,11 @@ def _open(file: Described, home: Path) -> int:
             raise _refused("The file the server opened is not the one described (another machine, or it changed).")
         real = Path(os.path.realpath(f"/proc/self/fd/{fd}" if os.path.exists("/proc/self/fd") else file.path))
         if real.is_relative_to(home):
-            raise _refused("The file is inside the platform's home.")
+            raise InvalidParameter(  # not "upload it instead": its keys and database are never registered
+                "The file is inside the platform's home (its keys and database), which is never registered.",
+                code="Import.Forbidden",
+                hint="Register a checkpoint from outside the platform's home.",
+            )
     except BaseException:
         os.close(fd)
         raise

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidParameter
@@ -80,7 +80,7 @@ class PageRequest:
 
 
 def keyset_page(
-    db: Session,
+    db: Session | Connection,
     stmt: Select[Any],
     order: Sequence[ColumnElement[Any]],
     key_of: Callable[[Any], list[Any]],
@@ -94,7 +94,7 @@ def keyset_page(
     """One page of `stmt` ordered by the unique key `order`, resuming after the key in `cursor`.
 
     Costs the same on the first and the thousandth page: the database seeks to the key, it never counts
-    past skipped rows as OFFSET would.
+    past skipped rows as OFFSET would. Given a Connection, rows come as plain rows, past the ORM.
     """
     limit = clamp_limit(limit)
     if cursor:

@@ -12,17 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import JSON, Text, and_, delete, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
 from . import fields, upstream
-from .authz import Caller, clip, find_workspace
+from .authz import Caller, clip, enter, role_in
 from .ids import new_id, utcnow
 from .pagination import PageRequest, keyset_page
 from .safety import validate_uri
-from .schema import Artifact, Grant, Model, ModelVersion, Workspace
+from .schema import Artifact, Grant, Model, ModelVersion, UTCDateTime, Workspace
 
 OWNER_ACTIONS = list(fields.GRANT_ACTIONS)
 SOURCES = ("owned", "granted", "public", "none")  # most to least specific: an owned name wins
@@ -33,19 +33,19 @@ ARTIFACT_SCHEME = "artifact://sha256:"
 class ModelView:
     """A model as one workspace sees it: where it comes from and what this workspace may do with it."""
 
-    model: Model
+    model: Model  # or a row of its columns, in listings
     owner: str  # name of the owning workspace
     source: str  # owned | granted | public | none (exists in the account, invisible here)
     actions: list[str]
-    latest: ModelVersion | None = None
+    latest: ModelVersion | Latest | None = None
 
 
 # ---- models -------------------------------------------------------------------------------------------
 
 
-def _view_query(ws_id: str):  # type: ignore[no-untyped-def]
+def _view_query(ws_id: str, *columns: Any):  # type: ignore[no-untyped-def]
     return (
-        select(Model, Workspace.name, Grant.actions_text)
+        select(*(columns or (Model,)), Workspace.name.label("owner"), Grant.actions_text.label("granted"))
         .join(Workspace, Workspace.id == Model.workspace_id)
         .outerjoin(Grant, and_(Grant.model_id == Model.id, Grant.workspace_id == ws_id))
     )
@@ -65,6 +65,12 @@ def _view(caller: Caller, model: Model, owner: str, granted: str | None) -> Mode
     return ModelView(model, owner, source, actions)
 
 
+@dataclass(frozen=True)
+class Latest:
+    version_name: str
+    approval_status: str
+
+
 def list_models(
     db: Session,
     caller: Caller,
@@ -74,11 +80,16 @@ def list_models(
     task: str | None = None,
     action: str | None = None,
 ) -> tuple[list[ModelView], str | None]:
+    """One query for the page, each model's newest version included: plain rows, no ORM objects."""
     caller.require("list")
     ws = caller.workspace_id
-    stmt = _view_query(ws).where(
-        or_(Model.workspace_id == ws, Grant.model_id.is_not(None), Model.accessibility == "PUBLIC")
-    )
+    newest = _ordered_versions(Model.id, ModelVersion.seq).limit(1).correlate(Model).scalar_subquery()
+    stmt = (
+        _view_query(ws, *LISTED_MODEL_COLUMNS)
+        .add_columns(ModelVersion.version_name.label("latest_name"), ModelVersion.approval_status.label("latest_status"))
+        .outerjoin(ModelVersion, ModelVersion.seq == newest)
+        .where(or_(Model.workspace_id == ws, Grant.model_id.is_not(None), Model.accessibility == "PUBLIC"))
+    )  # fmt: skip
     if query:
         stmt = stmt.where(Model.model_name.contains(query, autoescape=True))
     if task:
@@ -87,23 +98,25 @@ def list_models(
         action = fields.choice(action, fields.GRANT_ACTIONS, "action")
         stmt = stmt.where(or_(Model.workspace_id == ws, Grant.actions_text.contains(f",{action},")))
     rows, nxt = keyset_page(
-        db, stmt, (Model.model_name, Model.id), lambda row: [row[0].model_name, row[0].id],
+        db.connection(), stmt, (Model.model_name, Model.id), lambda row: [row.model_name, row.id],
         **page.bind(f"models|{ws}|{query}|{task}|{action}"),
     )  # fmt: skip
-    views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
-    _attach_latest(db, views)
+    views = []
+    for row in rows:
+        view = _view(caller, row, row.owner, row.granted)  # type: ignore[arg-type]
+        view.latest = None if row.latest_name is None else Latest(row.latest_name, row.latest_status)  # type: ignore[assignment]
+        views.append(view)
     return views, nxt
 
 
-def _attach_latest(db: Session, views: list[ModelView]) -> None:
-    """The newest version of each model on the page: one indexed lookup per model, never a full scan."""
-    for view in views:
-        view.latest = db.scalar(_ordered_versions(view.model.id).limit(1))
+def attach_latest(db: Session, view: ModelView) -> None:
+    """The newest version of one model: an indexed lookup, never a scan."""
+    view.latest = db.scalar(_ordered_versions(view.model.id).limit(1))
 
 
-def _ordered_versions(model_id: str):  # type: ignore[no-untyped-def]
+def _ordered_versions(model_id: Any, *columns: Any):  # type: ignore[no-untyped-def]
     return (
-        select(ModelVersion)
+        select(*(columns or (ModelVersion,)))
         .where(ModelVersion.model_id == model_id)
         .order_by(
             ModelVersion.major.desc(),
@@ -123,14 +136,16 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
     """
     caller.require("list")
     rows = db.execute(_view_query(caller.workspace_id).where(or_(Model.id == ref, Model.model_name == ref))).all()
-    if not rows:
-        raise NotFound(
-            f"Model {_q(ref)} does not exist.",
-            code="Model.NotFound",
-            hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
-        )
     views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
-    view = pick(views, ref, lambda v: v.model.id, lambda v: v.source)
+    view = pick(views, ref, lambda v: v.model.id, lambda v: v.source) if views else None
+    if not views or (view is not None and view.source == "none" and not _may_know(db, caller, view)):
+        if caller.principal.is_main:
+            raise NotFound(
+                f"Model {_q(ref)} does not exist.",
+                code="Model.NotFound",
+                hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
+            )
+        raise _unknown_model(caller, ref, need)
     if view is None:
         raise Conflict(
             f"Several models visible here are called {_q(ref)}.",
@@ -140,6 +155,24 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
     if allows(view.source, view.actions, need):
         return view
     raise _model_denied(caller, view, need, ref)
+
+
+def _may_know(db: Session, caller: Caller, view: ModelView) -> bool:
+    """Whether the caller may learn that a model it cannot see here exists, and who owns it: the main
+    account, and members of the owning workspace (who could list it there)."""
+    return caller.principal.is_main or role_in(db, caller.principal, view.model.workspace_id) is not None
+
+
+def _unknown_model(caller: Caller, ref: str, need: str) -> ModelAccessDenied:
+    """A sub-account's one answer for a model that does not exist and one it may not learn of: the same
+    words for both, naming only what the caller sent and its own workspace."""
+    action = need if need in fields.GRANT_ACTIONS else "inference"
+    ws = caller.workspace_name
+    return ModelAccessDenied(
+        f"Workspace '{ws}' has no model {_q(ref)} that it may see.",
+        hint=f"Check the name against `modeldeck models` (GET /api/v1/models). A model of another workspace "
+        f"must first be authorized for workspace '{ws}' ('{action}') by an admin of the workspace that owns it.",
+    )
 
 
 T = TypeVar("T")
@@ -278,7 +311,7 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
     """Authorize another workspace of the account for a model and a set of actions (replaces the set)."""
     caller.require("authorize")
     view = resolve_model(db, caller, ref, need="grant")  # elsewhere: learn which admin grants it, and how
-    target = _target_workspace(db, workspace_ref)
+    target = _target_workspace(db, caller, workspace_ref)
     if target.id == view.model.workspace_id:
         raise InvalidParameter(
             f"Workspace '{target.name}' owns model '{view.model.model_name}' and may already do everything with it.",
@@ -306,19 +339,14 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
 def revoke(db: Session, caller: Caller, ref: str, workspace_ref: str) -> None:
     caller.require("authorize")
     view = resolve_model(db, caller, ref, need="grant")
-    target = _target_workspace(db, workspace_ref)
+    target = _target_workspace(db, caller, workspace_ref)
     db.execute(delete(Grant).where(Grant.model_id == view.model.id, Grant.workspace_id == target.id))
 
 
-def _target_workspace(db: Session, ref: str) -> Workspace:
-    target = find_workspace(db, ref)
-    if target is None:
-        raise NotFound(
-            f"Workspace {_q(ref)} does not exist.",
-            code="Workspace.NotFound",
-            hint="Name a workspace of this account by name or id.",
-        )
-    return target
+def _target_workspace(db: Session, caller: Caller, ref: str) -> Workspace:
+    """The workspace a grant names, resolved as if the caller entered it: a sub-account names only its own
+    workspaces, and gets one answer for a missing workspace and one it is not a member of."""
+    return db.get_one(Workspace, enter(db, caller.principal, ref).workspace_id)
 
 
 # ---- versions -----------------------------------------------------------------------------------------
@@ -327,6 +355,21 @@ VERSION_FIELDS = {
     "version_name", "uri", "format_type", "framework_type", "source_type", "source_id", "labels", "metrics",
     "training_spec", "inference_spec", "extra_info", "options", "description", "approval_status",
 }  # fmt: skip
+
+
+def _plain(table: Any, *skip: str) -> tuple[Any, ...]:
+    """A table's columns for a listing, as the driver returns them: JSON and timestamps are left as
+    stored (text on SQLite) for `serialize` to convert in one pass, past SQLAlchemy's per-value processors."""
+    return tuple(
+        type_coerce(c, Text).label(c.key) if isinstance(c.type, (JSON, UTCDateTime)) else c
+        for c in table.c
+        if c.key not in skip
+    )
+
+
+# What listings read: what `serialize.version` and `serialize.model` show (and seq, the page key).
+LISTED_VERSION_COLUMNS = _plain(ModelVersion.__table__, "major", "minor", "patch", "idempotency_key", "fingerprint")
+LISTED_MODEL_COLUMNS = _plain(Model.__table__)
 MUTABLE_VERSION_FIELDS = {"labels", "metrics", "training_spec", "inference_spec", "extra_info", "options",
                           "description", "source_type", "source_id"}  # fmt: skip
 
@@ -336,15 +379,15 @@ def list_versions(
 ) -> tuple[ModelView, list[ModelVersion], str | None]:
     """Newest first, by keyset on creation order: one page costs the same at 100 or 100,000 versions."""
     view = resolve_model(db, caller, ref)
-    stmt = select(ModelVersion).where(ModelVersion.model_id == view.model.id)
+    stmt = select(*LISTED_VERSION_COLUMNS).where(ModelVersion.model_id == view.model.id)
     if approval_status:
         approval_status = fields.choice(approval_status, fields.APPROVAL_STATUSES, "approval status")
         stmt = stmt.where(ModelVersion.approval_status == approval_status)
     rows, nxt = keyset_page(
-        db, stmt, (ModelVersion.seq,), lambda row: [row[0].seq],
+        db.connection(), stmt, (ModelVersion.seq,), lambda row: [row.seq],
         **page.bind(f"versions|{caller.workspace_id}|{view.model.id}|{approval_status}"), descending=True,
     )  # fmt: skip
-    return view, [row[0] for row in rows], nxt
+    return view, rows, nxt
 
 
 def get_version(db: Session, caller: Caller, ref: str, version: str | None, need: str = "list") -> tuple[ModelView, ModelVersion]:
@@ -387,6 +430,9 @@ def create_version(
     """
     caller.require("register")
     model = resolve_model(db, caller, ref, need="owner").model
+    status = spec.get("approval_status")
+    if status is not None and fields.choice(status, fields.APPROVAL_STATUSES, "approval status") != "Pending":
+        caller.require("approve")  # registering it decided is deciding it: the same right as /approve
     unknown = set(spec) - VERSION_FIELDS
     if unknown:
         raise InvalidParameter(
@@ -490,8 +536,9 @@ def _version_values(db: Session, model: Model, spec: dict[str, Any], allowed_net
                                               "approval status")  # fmt: skip
     values["labels"] = fields.labels(spec.get("labels"))
     values["metrics"] = fields.metrics(spec.get("metrics"))
-    for key in ("training_spec", "inference_spec", "extra_info"):
+    for key in ("training_spec", "extra_info"):
         values[key] = fields.json_object(spec.get(key), key)
+    values["inference_spec"] = fields.inference_spec(spec.get("inference_spec"))
     values["options"] = fields.options(spec.get("options"))
     values["description"] = fields.text(spec.get("description"), "description")
     return values
@@ -527,13 +574,33 @@ def update_version(
         elif key == "source_id":
             value = fields.optional_text(value, key, 256)
         elif key == "inference_spec":  # a new spec replaces the old one, upstream key included
-            value, upstream_key = upstream.take_key(fields.json_object(value, key), allowed_networks)
+            value, upstream_key = upstream.take_key(fields.inference_spec(value), allowed_networks)
+            if row.approval_status != "Pending" and _served(value) != _served(row.inference_spec):
+                raise _decided(view, row)
             upstream.store_key(db, row, upstream_key)
         else:
             value = fields.json_object(value, key)
         setattr(row, key, value)
     row.updated_at = utcnow()
     return row
+
+
+def _served(inference_spec: dict[str, Any]) -> dict[str, Any]:
+    """What a version's inference_spec makes it serve (all of it but whether an upstream key is set): an
+    approval covers this, so it cannot change after a decision; rotating the upstream key can."""
+    spec = dict(inference_spec or {})
+    if isinstance(spec.get("upstream"), dict):
+        spec["upstream"] = {k: v for k, v in spec["upstream"].items() if k != "api_key_set"}
+    return spec
+
+
+def _decided(view: ModelView, row: ModelVersion) -> Conflict:
+    return Conflict(
+        f"Version '{row.version_name}' of model '{view.model.model_name}' is {row.approval_status}; what it "
+        "serves (its uri, format and inference_spec) cannot change after the decision.",
+        code="Version.ApprovalFinal",
+        hint="Register a new version with the new inference_spec and have it approved.",
+    )
 
 
 def decide(db: Session, caller: Caller, ref: str, version: str, status: str) -> ModelVersion:

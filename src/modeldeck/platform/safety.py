@@ -11,7 +11,7 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,6 +26,7 @@ __all__ = [
     "confined_path",
     "resolve_public",
     "safe_relpath",
+    "system_resolver",
     "validate_uri",
 ]
 
@@ -39,6 +40,7 @@ ADDRESS_CODE = "InvalidParameter.Address"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Sequence[str]]  # (name, port) -> the addresses it resolves to now
 
 
 class _Refused(Exception):
@@ -351,30 +353,41 @@ def check_host(host: str, *, allowed_networks: Sequence[Network] = ()) -> None:
             _check_ip(ip, allowed_networks, "is")
 
 
-def resolve_public(host: str, port: int, *, allowed_networks: Sequence[Network] = ()) -> list[str]:
+def resolve_public(
+    host: str, port: int, *, allowed_networks: Sequence[Network] = (), resolver: Resolver | None = None
+) -> list[str]:
     """Resolve `host` at fetch time and return its addresses, refusing if any of them is internal.
 
     Connect to a returned address rather than the name: resolving again lets DNS rebinding swap in
-    an internal address after the check.
+    an internal address after the check. `resolver` is the lookup to use (the system's by default).
     """
     check_host(host, allowed_networks=allowed_networks)
     with _as_invalid("host", ADDRESS_CODE):
         if type(port) is not int or not 0 < port < 65536:
             raise _Refused("has a port outside 1-65535", "Use a valid port.")
-        addresses = _resolve(host.removeprefix("[").removesuffix("]"), port)
+        addresses = _resolve(host.removeprefix("[").removesuffix("]"), port, resolver or system_resolver)
         for ip in addresses:
             _check_ip(ip, allowed_networks, "resolves to")
     return [str(ip) for ip in addresses]
 
 
-def _resolve(name: str, port: int) -> list[Address]:
+def system_resolver(name: str, port: int) -> list[str]:
+    """The addresses the operating system's resolver gives for `name` now; none when it fails."""
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        infos = []
-    if not infos:
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+def _resolve(name: str, port: int, resolver: Resolver) -> list[Address]:
+    try:
+        addresses = list(dict.fromkeys(ipaddress.ip_address(a) for a in resolver(name, port)))
+    except ValueError:  # a resolver answering something that is not an address
+        addresses = []
+    if not addresses:
         raise _Refused("could not be resolved", "Check the host name, or retry if DNS is temporarily down.")
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+    return addresses
 
 
 def _literal_ip(host: str) -> Address | None:

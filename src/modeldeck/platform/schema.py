@@ -33,6 +33,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+def iso_utc(value: datetime | str) -> str | datetime:
+    """A timestamp read past UTCDateTime (listings): SQLite's stored text as ISO 8601 UTC, as the ORM's
+    datetime would serialize; PostgreSQL's driver already gives an aware datetime."""
+    if not isinstance(value, str):
+        return value
+    return value.replace(" ", "T").removesuffix(".000000") + "+00:00"
+
+
+def utc_datetime(value: datetime | str) -> datetime:
+    """A timestamp read past UTCDateTime, as the aware datetime the ORM would give."""
+    return datetime.fromisoformat(iso_utc(value)) if isinstance(value, str) else value
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._home import default_home
+from .safety import Resolver, system_resolver
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -18,6 +19,9 @@ class Settings:
     blobs_url: str | None = None  # default: home/blobs; any fsspec URL
     # Address ranges an admin allows URIs to point at (loopback, private ...), refused otherwise.
     allowed_networks: tuple[Network, ...] = ()
+    # How upstream host names become addresses at call time; each call resolves once and connects to
+    # the address it checked. Tests pass their own to play a name that changes its answer (DNS rebinding).
+    resolver: Resolver = system_resolver
     # Unsafe checkpoint formats callers may opt into for local inference (e.g. "PickleModel").
     allow_unsafe_formats: frozenset[str] = frozenset()
     # Let the main account's key import files by path (the embedded server: client and server are one user).

@@ -3,16 +3,16 @@
 A version whose `inference_spec` holds `{"upstream": {"base_url": ..., "model": ..., "api_key": ...}}` is
 chatted with through the platform: same authorization, same /v1 surface, streaming passed through as it
 arrives. The base URL follows the platform's URL rules (no private or metadata addresses unless the admin
-allows the range), checked again at call time against what the name resolves to. The upstream key is
-taken out of the spec when the version is registered and kept server-side, sealed (platform/sealed.py):
-no listing shows it, and the database alone does not reveal it.
+allows the range), checked again at call time against what the name resolves to, and the request goes to the
+very address that was checked. The upstream key is taken out of the spec when the version is registered and
+kept server-side, sealed (platform/sealed.py): no listing shows it, and the database alone does not reveal it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from ..errors import DeckError, InvalidParameter
 from .safety import resolve_public, validate_uri
 from .schema import Meta, ModelVersion
 from .sealed import of_session
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,34 @@ def names_a_host(upstream: Upstream) -> bool:
     return False
 
 
-def check_reachable_safely(upstream: Upstream, allowed_networks: tuple) -> None:
-    """At call time, refuse an upstream whose name now resolves somewhere it may not go (DNS rebinding)."""
-    parts = urlsplit(upstream.base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    resolve_public(parts.hostname or "", port, allowed_networks=allowed_networks)
+@dataclass(frozen=True)
+class Pinned:
+    """A request to the upstream addressed to the IP that was checked, not to its name: resolving the
+    name again at connect time would let DNS rebinding swap in an internal address after the check.
+    The name still travels as the Host header and as TLS's SNI, so virtual hosts and certificates work."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"Pinned(url={self.url!r}, headers=***)"
+
+
+def pinned(target: Upstream, path: str, settings: Settings) -> Pinned:
+    """Resolve the upstream's host once, refuse it if any address is internal, and address the request
+    to the first address (blocking on DNS: call it off the event loop for a name)."""
+    import httpx
+
+    url = httpx.URL(f"{target.base_url}{path}")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    address = resolve_public(url.host, port, allowed_networks=settings.allowed_networks,
+                             resolver=settings.resolver)[0]  # fmt: skip
+    headers = {"Host": url.netloc.decode("ascii")}
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    return Pinned(str(url.copy_with(host=address)), headers, extensions)
 
 
 def failed(status: int, detail: str) -> DeckError:
@@ -114,15 +140,16 @@ def failed(status: int, detail: str) -> DeckError:
     )
 
 
-def complete(target: Upstream, body: dict[str, Any], allowed_networks: tuple) -> dict[str, Any]:
+def complete(target: Upstream, body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A whole (non-streamed) completion from the upstream, for tasks."""
     import httpx
 
-    check_reachable_safely(target, allowed_networks)
-    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    pin = pinned(target, "/chat/completions", settings)
     try:
-        response = httpx.post(f"{target.base_url}/chat/completions", json={**body, "model": target.model},
-                              headers=headers, timeout=httpx.Timeout(300.0, connect=10.0))  # fmt: skip
+        with httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0), follow_redirects=False) as client:
+            response = client.send(client.build_request(
+                "POST", pin.url, json={**body, "model": target.model}, headers=pin.headers, extensions=pin.extensions
+            ))  # fmt: skip
     except httpx.HTTPError as exc:
         raise failed(0, f"unreachable ({type(exc).__name__})") from None
     if not response.is_success:

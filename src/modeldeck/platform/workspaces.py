@@ -18,13 +18,7 @@ MAX_WORKSPACES = 10
 
 def create(db: Session, principal: Principal, name: str, description: str = "") -> Workspace:
     """The main account, or an admin of the default workspace, creates workspaces."""
-    if not principal.is_main:
-        default = db.scalar(select(Workspace).where(Workspace.is_default.is_(True)))
-        if default is None or role_in(db, principal, default.id) != "admin":
-            raise AccessDenied(
-                "Only the main account or an admin of the default workspace can create workspaces.",
-                hint="Ask an admin of the default workspace to create it, or to make you an admin there.",
-            )
+    _require_namer(db, principal, "create workspaces")
     fields.slug(name, "workspace")
     description = fields.text(description, "description")
     db.get(Account, principal.root_id, with_for_update=True)  # serializes quota checks on PostgreSQL
@@ -49,6 +43,19 @@ def create(db: Session, principal: Principal, name: str, description: str = "") 
     return ws
 
 
+def _require_namer(db: Session, principal: Principal, action: str) -> None:
+    """Workspace names are the account's one namespace, and a name that is taken answers so: only those who
+    may create workspaces (the main account, admins of the default one) create or rename them, so no other
+    sub-account can probe the names of workspaces it does not belong to."""
+    if not principal.is_main:
+        default = db.scalar(select(Workspace).where(Workspace.is_default.is_(True)))
+        if default is None or role_in(db, principal, default.id) != "admin":
+            raise AccessDenied(
+                f"Only the main account or an admin of the default workspace can {action}.",
+                hint=f"Ask an admin of the default workspace to {action}, or to make you an admin there.",
+            )
+
+
 def listing(db: Session, principal: Principal) -> list[tuple[Workspace, str]]:
     return member_workspaces(db, principal)
 
@@ -57,6 +64,7 @@ def update(db: Session, caller: Caller, name: str | None, description: str | Non
     caller.require("manage")
     ws = db.get_one(Workspace, caller.workspace_id)
     if name is not None and name != ws.name:
+        _require_namer(db, caller.principal, "rename workspaces")
         fields.slug(name, "workspace")
         _ensure_free_name(db, ws.account_id, name)
         ws.name = name
@@ -100,7 +108,7 @@ def members(db: Session, caller: Caller, page: PageRequest) -> tuple[list[tuple[
 def set_member(db: Session, caller: Caller, account_ref: str, role: str) -> tuple[Account, str]:
     caller.require("manage")
     role = fields.choice(role, tuple(ROLES), "role")
-    account = _sub_account(db, account_ref)
+    account = _sub_account(db, caller, account_ref)
     row = db.get(Member, (caller.workspace_id, account.id))
     if row is None:
         db.add(Member(workspace_id=caller.workspace_id, account_id=account.id, role=role, created_at=utcnow()))
@@ -113,7 +121,7 @@ def set_member(db: Session, caller: Caller, account_ref: str, role: str) -> tupl
 def remove_member(db: Session, caller: Caller, account_ref: str) -> None:
     """Strict mode deletes the membership; loose mode records the removal, since absence means 'developer'."""
     caller.require("manage")
-    account = _sub_account(db, account_ref)
+    account = _sub_account(db, caller, account_ref)
     row = db.get(Member, (caller.workspace_id, account.id))
     if caller.principal.mode == "loose":
         if row is None:
@@ -124,8 +132,8 @@ def remove_member(db: Session, caller: Caller, account_ref: str) -> None:
         db.delete(row)
 
 
-def _sub_account(db: Session, ref: str) -> Account:
-    account = find_account(db, ref)
+def _sub_account(db: Session, caller: Caller, ref: str) -> Account:
+    account = find_account(db, ref, seen_by=caller.principal)
     if account.kind == "main":
         raise InvalidParameter(
             "The main account is an admin of every workspace; its role cannot change.",

@@ -26,8 +26,9 @@ from .. import fastpath
 from ..authn import AccessKeySignatures, Authentication, BearerKeys
 from ..context import Services
 from . import errors, routes_accounts, routes_artifacts, routes_credentials, routes_models, routes_tasks
-from . import routes_ops, routes_workspaces
+from . import routes_ops, routes_workspaces, serialize
 from ..metrics import Observe
+from .openapi import complete_document
 from .bodies import PredictRequest
 from .facades import FACADES, Facade, check_prefixes
 from .facades.base import Lane
@@ -53,6 +54,7 @@ def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:
         title="modeldeck platform",
         version=__version__,
         description="Workspaces, authorized models, model versions, artifacts and predict.",
+        default_response_class=serialize.Json,
     )
     app.state.platform = platform
     app.state.facades = tuple(facades)
@@ -150,7 +152,8 @@ PREDICT_DOCS = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
     },
-    "responses": {"200": {"description": "outputs by name, with dtypes and shapes"}},
+    "responses": {"200": {"description": "outputs by name, with dtypes and shapes", "content": {"application/json": {
+        "schema": {"type": "object", "properties": {"outputs": {"type": "object"}}, "required": ["outputs"]}}}}},
 }
 
 
@@ -168,7 +171,7 @@ def _documented(app: FastAPI, predict: dict[str, Any]) -> Any:
                                  ("/api/v1/models/{model}/versions/{version}/predict", ["model", "version"])):
                 parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
                 schema["paths"][path] = {"post": {**predict, "parameters": parameters}}
-            app.openapi_schema = schema
+            app.openapi_schema = complete_document(schema)
         return app.openapi_schema
 
     return openapi

@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -73,17 +73,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
              405: ("MethodNotAllowed", "Check the HTTP method against the API schema at /docs.")}  # fmt: skip
     code, hint = codes.get(exc.status_code, ("InvalidParameter", "Check the request."))
     message = "No such endpoint." if exc.status_code == 404 else str(exc.detail)
-    return respond(request, DeckError(message, code=code, status=exc.status_code, hint=hint))
+    error = DeckError(message, code=code, status=exc.status_code, hint=hint)
+    error.headers = exc.headers  # type: ignore[attr-defined]  # 405 names the methods it allows (Allow)
+    return respond(request, error)
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     request.app.state.platform.metrics.internal_errors += 1
     log.error("internal error in %s %s (request %s)", request.method, request.url.path, request_id(request),
               exc_info=exc)  # fmt: skip
-    return respond(
+    response = respond(
         request,
         DeckError(
             "The platform hit an internal error.",
             hint="Retry; if it persists, report the request id to the platform's admin.",
         ),
     )
+    # The server closes the connection after an unhandled error: say so, or a client would send its next
+    # request on a connection that is going away.
+    response.headers["Connection"] = "close"
+    return response

@@ -25,12 +25,12 @@ def list_models(
     action: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> serialize.Json:
     """The models this workspace may see: owned, granted (with the granted actions) and PUBLIC ones."""
     with platform.store.read() as db:
         page = PageRequest(platform.cursors, limit, cursor)
         views, nxt = registry.list_models(db, caller, page, query=q, task=task, action=action)
-        return serialize.page([serialize.model(v) for v in views], nxt)
+    return serialize.Json(serialize.page([serialize.model(v) for v in views], nxt))
 
 
 @router.post("", status_code=201)
@@ -46,7 +46,7 @@ def create_model(platform: PlatformDep, caller: CallerDep, body: ModelCreate) ->
 def get_model(platform: PlatformDep, caller: CallerDep, model: str) -> dict[str, Any]:
     with platform.store.read() as db:
         view = registry.resolve_model(db, caller, model)
-        registry._attach_latest(db, [view])
+        registry.attach_latest(db, view)
         return serialize.model(view)
 
 
@@ -92,12 +92,12 @@ def list_versions(
     approval_status: str | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> serialize.Json:
     """Newest first; follow next_cursor for older versions."""
     with platform.store.read() as db:
         page = PageRequest(platform.cursors, limit, cursor)
         view, rows, nxt = registry.list_versions(db, caller, model, page, approval_status=approval_status)
-        return serialize.page([serialize.version(r, view.model.model_name) for r in rows], nxt)
+    return serialize.Json(serialize.page([serialize.version(r, view.model.model_name) for r in rows], nxt))
 
 
 @router.post("/{model}/versions", status_code=201)

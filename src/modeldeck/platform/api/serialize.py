@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 from ..registry import ModelView
-from ..schema import Account, ApiKey, Artifact, Grant, ModelVersion, Workspace
+from ..wirejson import dumps, stored
+from ..schema import Account, ApiKey, Artifact, Grant, ModelVersion, Workspace, iso_utc
 
 
 def workspace(ws: Workspace, role: str | None = None) -> dict[str, Any]:
@@ -40,9 +43,9 @@ def model(view: ModelView) -> dict[str, Any]:
     out = {
         "id": m.id, "model_name": m.model_name, "workspace_id": m.workspace_id, "owner_workspace": view.owner,
         "source": view.source, "actions": view.actions, "task": m.task, "domain": m.domain, "origin": m.origin,
-        "accessibility": m.accessibility, "model_type": m.model_type, "labels": m.labels,
-        "description": m.description, "extra_info": m.extra_info, "created_at": m.created_at,
-        "updated_at": m.updated_at,
+        "accessibility": m.accessibility, "model_type": m.model_type, "labels": _json(m.labels),
+        "description": m.description, "extra_info": _json(m.extra_info), "created_at": iso_utc(m.created_at),
+        "updated_at": iso_utc(m.updated_at),
     }  # fmt: skip
     latest = view.latest
     out["latest_version"] = (
@@ -52,15 +55,20 @@ def model(view: ModelView) -> dict[str, Any]:
 
 
 def version(row: ModelVersion, model_name: str) -> dict[str, Any]:
+    """A version from its ORM object or from a listing's plain row (JSON and timestamps as stored)."""
     return {
         "version_id": f"{row.model_id}:{row.version_name}", "model_id": row.model_id, "model_name": model_name,
         "version_name": row.version_name, "uri": row.uri, "format_type": row.format_type,
         "framework_type": row.framework_type, "source_type": row.source_type, "source_id": row.source_id,
-        "approval_status": row.approval_status, "labels": row.labels, "metrics": row.metrics,
-        "training_spec": row.training_spec, "inference_spec": row.inference_spec, "extra_info": row.extra_info,
-        "options": row.options, "description": row.description, "created_by": row.created_by,
-        "created_at": row.created_at, "updated_at": row.updated_at,
+        "approval_status": row.approval_status, "labels": _json(row.labels), "metrics": _json(row.metrics),
+        "training_spec": _json(row.training_spec), "inference_spec": _json(row.inference_spec),
+        "extra_info": _json(row.extra_info), "options": row.options, "description": row.description,
+        "created_by": row.created_by, "created_at": iso_utc(row.created_at), "updated_at": iso_utc(row.updated_at),
     }  # fmt: skip
+
+
+def _json(value: Any) -> Any:
+    return stored(value) if isinstance(value, str) else value
 
 
 def grant(row: Grant, workspace_name: str) -> dict[str, Any]:
@@ -75,3 +83,13 @@ def artifact(row: Artifact) -> dict[str, Any]:
 
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": next_cursor}
+
+
+class Json(Response):
+    """A JSON body written by orjson in one pass: routes that return one skip FastAPI's per-value encoder
+    (listings serialize their rows straight into the page); a NaN stored before it was refused is null."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)

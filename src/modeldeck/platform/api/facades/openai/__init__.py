@@ -18,7 +18,9 @@ CHAT_DOCS = {
     "summary": "Chat completions",
     "description": "OpenAI's chat completion request; streamed: server-sent events ending in data: [DONE].",
     "tags": ["openai"],
-    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events"}},
+    "responses": {"200": {"description": "a chat.completion, or chat.completion.chunk events", "content": {
+        "application/json": {"schema": {"type": "object", "required": ["choices"]}},
+        "text/event-stream": {"schema": {"type": "string"}}}}},
 }
 
 

@@ -24,6 +24,8 @@ from .....errors import DeckError, InvalidParameter
 from .... import chat, registry, upstream
 from ....authz import WORKSPACE_HEADER, bearer
 from ....upstream import Upstream
+from ....schema import utc_datetime
+from ....wirejson import parse_json
 from ....pagination import MAX_LIMIT, PageRequest
 from ...routing import Router
 from ...deps import CallerDep, PlatformDep
@@ -55,15 +57,12 @@ def model(platform: PlatformDep, caller: CallerDep, model: str) -> dict[str, Any
 
 
 def _model(view: registry.ModelView) -> dict[str, Any]:
-    created = int(view.model.created_at.timestamp())
+    created = int(utc_datetime(view.model.created_at).timestamp())
     return {"id": view.model.model_name, "object": "model", "created": created, "owned_by": view.owner}
 
 
 def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidParameter(
             "The request body must be a JSON object.", code="InvalidParameter.Body", hint="Send a chat completion request."
@@ -134,15 +133,14 @@ async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Re
     """Forward to the upstream with its model name and key; stream its bytes back as they arrive."""
     import httpx  # only a proxying platform needs it (a tenth of a second at startup)
 
-    allowed = request.app.state.platform.settings.allowed_networks
-    if upstream.names_a_host(target):  # a name is resolved again now (DNS rebinding): that may block
-        await run_in_threadpool(upstream.check_reachable_safely, target, allowed)
+    settings, path = request.app.state.platform.settings, "/chat/completions"
+    if upstream.names_a_host(target):  # resolving a name may block
+        pin = await run_in_threadpool(upstream.pinned, target, path, settings)
     else:
-        upstream.check_reachable_safely(target, allowed)
+        pin = upstream.pinned(target, path, settings)
     client = _upstream_client(request)
-    headers = {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
     outgoing = client.build_request(
-        "POST", f"{target.base_url}/chat/completions", json={**body, "model": target.model}, headers=headers
+        "POST", pin.url, json={**body, "model": target.model}, headers=pin.headers, extensions=pin.extensions
     )
     try:
         response = await client.send(outgoing, stream=True)
