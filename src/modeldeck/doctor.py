@@ -97,7 +97,7 @@ def _home() -> Check:
 
 
 def _platform(profile: str | None) -> Check:
-    from .profiles import connect
+    from .deck import connect
 
     start = time.perf_counter()
     try:
