@@ -318,3 +318,28 @@ def test_openai_client_without_the_package_is_a_typed_error(deployment: Deployme
             with pytest.raises(md.errors.MissingDependency) as err:
                 make()
             assert err.value.code == "MissingDependency" and "modeldeck[openai]" in err.value.hint
+
+
+def test_deck_state_on_an_openai_profile(deployment: Deployment, llm):
+    """The panel's state publishes the provider's capabilities and asks only for what it can do: selecting
+    a model loads no versions (which would be refused), and chat streams."""
+    import modeldeck as md
+    from modeldeck.profiles import Profile, ProfileFile
+    from modeldeck.state import DeckState
+
+    file = ProfileFile.load()
+    file.profiles["vllm"] = Profile("vllm", "openai", url=f"{deployment.url}/v1", api_key=deployment.admin_key)
+    file.save()
+    with md.connect("vllm") as deck:
+        state = DeckState(deck)
+        try:
+            state.run("refresh")
+            assert state.connection["kind"] == "openai" and state.connection["provider"] == "openai"
+            assert state.connection["capabilities"] == ["chat", "models", "switch", "workspaces"]
+            assert [w["name"] for w in state.workspaces] == ["default"] and [m["name"] for m in state.models] == ["tiny"]
+            state.run("select", model="tiny")
+            assert state.versions == [] and state.grants == [] and state.error is None
+            reply = state.run("chat", model="tiny", prompt="the cat sat", params={"max_tokens": 5, "temperature": 0})
+            assert reply["text"] == deck.chat("tiny", "the cat sat", max_tokens=5, temperature=0).text
+        finally:
+            state.close()

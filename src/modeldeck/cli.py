@@ -255,7 +255,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     if args.action == "add":
         kind = args.kind or ("server" if args.url else "local")
         if kind not in KINDS:
-            raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {KINDS}.")
+            raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {', '.join(KINDS)}.")
         profile = Profile(args.name, kind, url=args.url, home=args.home, workspace=args.workspace_name,
                           region=args.region, endpoints=dict(_pairs(args.endpoint, "--endpoint", "SERVICE=URL")))  # fmt: skip
         secrets = {"api_key": args.api_key, "access_key_id": args.access_key_id,

@@ -67,9 +67,10 @@ class Profile:
     def describe(self) -> dict[str, Any]:
         """What may be shown: never a secret, only where the credentials come from."""
         in_file = bool(self.credentials())
+        where = {"region": self.region, "endpoints": dict(self.endpoints)}
         return {
             "name": self.name, "kind": self.kind, "url": self.url, "home": self.home, "workspace": self.workspace,
-            "region": self.region, "endpoints": dict(self.endpoints),
+            **{k: v for k, v in where.items() if v},  # only where the platform has them
             "key": "in file" if in_file else ("in keyring" if keyring_credentials(self.name) else None),
         }  # fmt: skip
 
