@@ -212,9 +212,9 @@ class _Base:
 
 
 class Transport(_Base):
-    def __init__(self, settings: Settings, wire: Wire) -> None:
+    def __init__(self, settings: Settings, wire: Wire, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(settings, wire)
-        self.client = httpx.Client(**client_options(settings, wire))
+        self.client = httpx.Client(**client_options(settings, wire), transport=transport)
 
     def send(self, call: Call) -> httpx.Response:
         for attempt in range(self.settings.retry.attempts):

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ._http import AsyncTransport, Settings, Transport
 from ._stream import AsyncChunkStream, ChunkStream
 from .errors import InvalidParameter, MissingDependency
@@ -461,10 +463,14 @@ def _upload(provider: Provider, client: Any, step: Upload) -> dict[str, Any]:
 class Deck(_Operations):
     """A connection to one platform as one account, in one current workspace. Use `modeldeck.connect()`."""
 
-    def __init__(self, settings: Settings, *, profile: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, profile: str | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        """`transport`: an httpx transport to send through instead of the network (`httpx.MockTransport`
+        in tests, a custom one behind a proxy); `connect()` is the usual way to get a deck."""
         self.profile = profile
         self._provider = for_kind(settings.kind)
-        self._transport = Transport(settings, self._provider)
+        self._transport = Transport(settings, self._provider, transport)
 
     def _run(self, plan: Any) -> Any:
         try:
