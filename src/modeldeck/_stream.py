@@ -68,7 +68,9 @@ class AsyncChunkStream:
         self._decode = decode
 
     @classmethod
-    async def open(cls, client: httpx.AsyncClient, call: Call, decode: Decoder, error: ErrorDecoder) -> AsyncChunkStream:
+    async def open(
+        cls, client: httpx.AsyncClient, call: Call, decode: Decoder, error: ErrorDecoder
+    ) -> AsyncChunkStream:
         request = client.build_request(call.method, call.path, **_request_kwargs(call))
         response = await client.send(request, stream=True)
         if not response.is_success:

@@ -390,7 +390,8 @@ class _Operations:
         try:
             import openai  # noqa: F401
         except ImportError:
-            raise MissingDependency("The openai package is not installed.", hint='pip install "modeldeck[openai]"') from None
+            hint = 'pip install "modeldeck[openai]"'
+            raise MissingDependency("The openai package is not installed.", hint=hint) from None
         settings, header = self._transport.settings, self._provider.workspace_header
         headers = {header: settings.workspace} if header and settings.workspace else {}
         key = settings.credentials.api_key or settings.credentials.token or "none"
@@ -479,7 +480,8 @@ class Deck(_Operations):
                 if isinstance(step, Upload):
                     result = _upload(self._provider, self._transport.client, step)
                 elif isinstance(step, Stream):
-                    result = ChunkStream(self._transport.client, step.call, self._provider.chunks(), self._provider.error)
+                    provider = self._provider
+                    result = ChunkStream(self._transport.client, step.call, provider.chunks(), provider.error)
                 else:
                     result = self._transport.send(step)
                 step = plan.send(result)

@@ -151,7 +151,8 @@ def _profile(path: Path, name: str, values: Any) -> Profile:
             hint="Each profile needs a kind; its values are strings and `endpoints` a table of service = URL. "
             "`modeldeck profile add` writes a correct one.",
         )
-    return Profile(name=name, endpoints=dict(endpoints or {}), **{k: v for k, v in known.items() if v is not None})  # type: ignore[arg-type]
+    given = {k: v for k, v in known.items() if v is not None}
+    return Profile(name=name, endpoints=dict(endpoints or {}), **given)  # type: ignore[arg-type]
 
 
 def _keyring_user(profile: str, secret: str) -> str:

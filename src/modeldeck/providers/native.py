@@ -84,7 +84,8 @@ def members(ws: str) -> Page[Account]:
 
 
 def add_member(ws: str, account: str, role: str):  # type: ignore[no-untyped-def]
-    return Account.from_json((yield Call("PUT", path("workspaces", ws, "members", account), json={"role": role})).json())
+    call = Call("PUT", path("workspaces", ws, "members", account), json={"role": role})
+    return Account.from_json((yield call).json())
 
 
 def remove_member(ws: str, account: str):  # type: ignore[no-untyped-def]
@@ -92,7 +93,8 @@ def remove_member(ws: str, account: str):  # type: ignore[no-untyped-def]
 
 
 def authorization_mode(mode: str | None):  # type: ignore[no-untyped-def]
-    call = Call("GET", path("settings")) if mode is None else Call("PATCH", path("settings"), json={"authorization_mode": mode})
+    body = {"authorization_mode": mode}
+    call = Call("GET", path("settings")) if mode is None else Call("PATCH", path("settings"), json=body)
     return (yield call).json()["authorization_mode"]
 
 
