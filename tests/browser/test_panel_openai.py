@@ -16,6 +16,7 @@ import modeldeck as md
 from modeldeck.profiles import Profile, ProfileFile
 
 from .conftest import ARTIFACTS, Lab, open_notebook, wait_for
+from .conftest import shown_while_streaming, wait_until_the_reply_grows, watch_replies
 
 pytestmark = pytest.mark.browser
 
@@ -69,28 +70,16 @@ def test_list_select_and_chat_with_streaming(page: Any, kernel: Any):
     wait_for(lambda: kernel.eval("panel.state.selected['model']") == "tiny-lm")
     assert panel.get_by_test_id("md-versions").count() == 0 and "Authorize" not in panel.inner_text()
     panel.get_by_test_id("md-tab-inference").click()
-    page.evaluate("""() => {
-        window.__mdSeen = [];
-        const watch = new MutationObserver(() => {
-          const replies = document.querySelectorAll('[data-testid=md-chat-message][data-role=assistant]');
-          const last = replies[replies.length - 1];
-          const streaming = document.querySelector('[data-testid=md-chat-stop]') !== null;
-          if (last) window.__mdSeen.push([last.querySelector('.md-msg-text').textContent.length, streaming]);
-        });
-        watch.observe(document.body, {subtree: true, childList: true, characterData: true});
-    }""")
+    watch_replies(page)
     panel.get_by_test_id("md-chat-input").fill("tell me a long story")
     panel.get_by_test_id("md-chat-send").click()
     panel.get_by_test_id("md-chat-stop").wait_for()
     # the first chat loads the model (tens of seconds on a busy machine): a generous bound, not a timing
-    # two lengths of text seen while streaming: the reply grew on screen before it ended
-    grown = "() => new Set(window.__mdSeen.filter(([n, streaming]) => n > 0 && streaming).map(([n]) => n)).size >= 2"
-    page.wait_for_function(grown, timeout=180_000)
+    wait_until_the_reply_grows(page)
     panel.get_by_test_id("md-chat-stop").click()
     panel.get_by_test_id("md-chat-stop").wait_for(state="detached")
     final = kernel.eval("panel.state.chat['messages'][-1]['content']")
-    seen = page.evaluate("window.__mdSeen")
-    assert final and any(0 < n < len(final) and streaming for n, streaming in seen)  # text came while streaming
+    assert final and shown_while_streaming(page, final)
     assert panel.get_by_test_id("md-error").count() == 0 and kernel.eval("panel.state.error") is None
     assert page.errors == []
     ARTIFACTS.mkdir(exist_ok=True)
