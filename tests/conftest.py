@@ -40,7 +40,8 @@ class Api(httpx.Client):
 @pytest.fixture(autouse=True)
 def isolated_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Tests never see the real user's profiles, home or keyring; embedded servers they start are stopped."""
-    for name in ("MODELDECK_PROFILE", "MODELDECK_API_KEY", "MODELDECK_URL", "MODELDECK_WORKSPACE"):
+    for name in ("MODELDECK_PROFILE", "MODELDECK_API_KEY", "MODELDECK_URL", "MODELDECK_WORKSPACE", "OPENAI_API_KEY",
+                 "MODELDECK_ACCESS_KEY_ID", "MODELDECK_ACCESS_KEY_SECRET", "MODELDECK_SECURITY_TOKEN", "MODELDECK_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     user = tmp_path / "user"
     monkeypatch.setenv("MODELDECK_CONFIG", str(user / "config" / "profiles.toml"))

@@ -150,3 +150,18 @@ def test_serve_prints_the_endpoints_never_a_key(tmp_path: Path):
     bad = subprocess.run([sys.executable, "-m", "modeldeck", "serve", "--public-url", "ftp://x"], capture_output=True,
                          text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "not a base URL" in bad.stderr
+
+
+def test_a_command_the_profile_cannot_do_is_refused_before_anything_is_sent(cli, deployment: Deployment):
+    """An openai profile pointed at a port nothing listens on: a refusal, not a connection error, proves that
+    nothing was sent; the hint names the kinds that can."""
+    cli("profile", "add", "vllm", "--kind", "openai", "--url", "http://127.0.0.1:9/v1")
+    for command in (["versions", "m"], ["register", "x.onnx", "-m", "m"], ["predict", "m", "-i", "[[1]]"],
+                    ["approve", "m", "1.0.0"], ["authorize", "m", "team-b"], ["tasks"]):  # fmt: skip
+        refused = cli("--profile", "vllm", *command, ok=False)
+        assert refused.returncode == 1 and "Provider.Unsupported" in refused.stderr, refused.stderr
+        assert "local or server" in refused.stderr and "ConnectionFailed" not in refused.stderr
+    reached = cli("--profile", "vllm", "models", ok=False)  # a capability it has: it does try to connect
+    assert "ConnectionFailed" in reached.stderr
+    unknown = cli("profile", "add", "x", "--kind", "alibaba", ok=False)
+    assert unknown.returncode == 1 and "local, server, openai" in unknown.stderr

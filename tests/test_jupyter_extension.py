@@ -119,7 +119,7 @@ async def test_a_socket_gets_the_whole_state_then_every_change(open_sidebar: Any
     assert set(first.state) == set(TRAITS) and first.state["host"] == "sidebar"
     await first.settle(connected)
     await second.settle(connected)
-    assert first.state["connection"]["kind"] == "embedded" and first.state["workspace"]["name"] == "default"
+    assert first.state["connection"]["kind"] == "local" and first.state["workspace"]["name"] == "default"
     first.ws.write_message(json.dumps({"type": "set", "name": "view", "value": "register"}))
     await second.until(lambda m: m["type"] == "change" and m["name"] == "view")
     assert second.state["view"] == "register"

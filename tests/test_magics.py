@@ -246,3 +246,15 @@ def test_no_key_in_any_output(ip, deployment: Deployment, tmp_path: Path, capsys
     assert "this notebook uses profile 'team'" in captured.out
     for text in [captured.out, captured.err, *map(shown, outputs), repr(magics(ip).deck)]:
         assert key not in text and key[8:] not in text
+
+
+def test_a_magic_the_platform_cannot_do_is_refused_with_the_hint(ip, deployment: Deployment):
+    file = ProfileFile.load()
+    file.profiles["vllm"] = Profile("vllm", "openai", url=f"{deployment.url}/v1", api_key=deployment.admin_key)
+    file.save()
+    md(ip, "profile vllm")
+    assert [w.name for w in md(ip, "workspaces")] == ["default"]
+    for line in ("versions m", "approve m 1.0.0", "predict m --input [[1]]", "tasks", "register m x.onnx"):
+        with pytest.raises(UsageError) as err:
+            md(ip, line)
+        assert "Provider.Unsupported" in str(err.value) and "local or server" in str(err.value)

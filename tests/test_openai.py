@@ -237,7 +237,7 @@ def test_the_openai_provider_against_any_compatible_server(deployment: Deploymen
     """A profile of kind openai: models and chat (streaming too) from any OpenAI-compatible endpoint, one
     implicit workspace, clear refusals for what such a server does not have, typed errors from its bodies."""
     import modeldeck as md
-    from modeldeck.errors import InvalidApiKey, InvalidParameter
+    from modeldeck.errors import InvalidApiKey, InvalidParameter, Unsupported
     from modeldeck.profiles import Profile, ProfileFile
 
     file = ProfileFile.load()
@@ -252,7 +252,7 @@ def test_the_openai_provider_against_any_compatible_server(deployment: Deploymen
         assert deck.openai_client().models.list().data[0].id == "tiny"
         for refused in (lambda: deck.use("team-b"), lambda: deck.versions("tiny"), lambda: deck.register("m", "oss://b/k"),
                         lambda: deck.predict("tiny", [[1]]), lambda: deck.create_workspace("x")):  # fmt: skip
-            with pytest.raises(InvalidParameter) as err:
+            with pytest.raises((Unsupported, InvalidParameter)) as err:
                 refused()
             assert err.value.code in ("Provider.Unsupported", "Provider.NoWorkspaces") and err.value.hint
         with pytest.raises(md.errors.NotFound):
@@ -315,6 +315,31 @@ def test_openai_client_without_the_package_is_a_typed_error(deployment: Deployme
     monkeypatch.setitem(sys.modules, "openai", None)  # as if not installed
     with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
         for make in (deck.openai_client, deck.openai_async_client):
-            with pytest.raises(md.errors.InvalidParameter) as err:
+            with pytest.raises(md.errors.MissingDependency) as err:
                 make()
             assert err.value.code == "MissingDependency" and "modeldeck[openai]" in err.value.hint
+
+
+def test_deck_state_on_an_openai_profile(deployment: Deployment, llm):
+    """The panel's state publishes the provider's capabilities and asks only for what it can do: selecting
+    a model loads no versions (which would be refused), and chat streams."""
+    import modeldeck as md
+    from modeldeck.profiles import Profile, ProfileFile
+    from modeldeck.state import DeckState
+
+    file = ProfileFile.load()
+    file.profiles["vllm"] = Profile("vllm", "openai", url=f"{deployment.url}/v1", api_key=deployment.admin_key)
+    file.save()
+    with md.connect("vllm") as deck:
+        state = DeckState(deck)
+        try:
+            state.run("refresh")
+            assert state.connection["kind"] == "openai" and state.connection["provider"] == "openai"
+            assert state.connection["capabilities"] == ["chat", "models", "switch", "workspaces"]
+            assert [w["name"] for w in state.workspaces] == ["default"] and [m["name"] for m in state.models] == ["tiny"]
+            state.run("select", model="tiny")
+            assert state.versions == [] and state.grants == [] and state.error is None
+            reply = state.run("chat", model="tiny", prompt="the cat sat", params={"max_tokens": 5, "temperature": 0})
+            assert reply["text"] == deck.chat("tiny", "the cat sat", max_tokens=5, temperature=0).text
+        finally:
+            state.close()

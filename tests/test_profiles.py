@@ -108,3 +108,87 @@ def test_login_asks_with_a_password_field_and_never_echoes(deployment: Deploymen
     assert deployment.admin_key not in capsys.readouterr().out
     assert deployment.admin_key not in repr(profile)
     assert md.connect("team").whoami()["account"]["name"] == "main"
+
+
+def test_profile_files_of_the_previous_version_keep_loading(deployment: Deployment, tmp_path):
+    """A file as the previous version wrote it (tomli_w: default, then the profiles' kind, url, home,
+    workspace, api_key) connects as before and keeps its values when saved again."""
+    write_profiles(
+        f'default = "team"\n\n[profiles.lab]\nkind = "local"\nhome = "{tmp_path / "home"}"\n\n'
+        f'[profiles.team]\nkind = "server"\nurl = "{deployment.url}"\nworkspace = "default"\n'
+        f'api_key = "{deployment.admin_key}"\n\n[profiles.vllm]\nkind = "openai"\nurl = "{deployment.url}/v1"\n'
+    )
+    file = ProfileFile.load()
+    assert {n: p.kind for n, p in file.profiles.items()} == {"lab": "local", "team": "server", "vllm": "openai"}
+    with md.connect() as deck:
+        assert deck.profile == "team" and deck.kind == "server" and deck.account["name"] == "main"
+        assert deck.workspace.name == "default" and "versions" in deck.capabilities
+    before = config_path().read_text()
+    file.save()
+    again = ProfileFile.load()
+    assert again.profiles == file.profiles and again.default == "team"
+    assert sorted(config_path().read_text().split()) == sorted(before.split())  # nothing added, nothing lost
+
+
+def test_named_secrets_are_masked_and_each_source_wins_whole(deployment: Deployment, monkeypatch):
+    from modeldeck.errors import InvalidApiKey
+
+    write_profiles(
+        f'[profiles.signed]\nkind = "server"\nurl = "{deployment.url}"\naccess_key_id = "AKID-EXAMPLE"\n'
+        'access_key_secret = "SECRET-VALUE-1"\nsecurity_token = "STS-TOKEN-1"\n'
+    )
+    profile = ProfileFile.load().get("signed")
+    _, settings = resolve("signed")
+    assert settings.credentials.names() == ["access_key_id", "access_key_secret", "security_token"]
+    shown = [repr(profile), repr(settings), repr(settings.credentials), str(profile.describe())]
+    for text in shown:
+        assert "SECRET-VALUE-1" not in text and "STS-TOKEN-1" not in text and "AKID-EXAMPLE" not in text
+    assert profile.describe()["key"] == "in file"
+    monkeypatch.setenv("MODELDECK_API_KEY", deployment.admin_key)  # the environment beats the file, whole
+    _, settings = resolve("signed")
+    assert settings.credentials.names() == ["api_key"]
+    # an openai profile reads its platform's variable, not modeldeck's
+    write_profiles(f'[profiles.vllm]\nkind = "openai"\nurl = "{deployment.url}/v1"\n')
+    assert resolve("vllm")[1].credentials.names() == []
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    assert resolve("vllm")[1].credentials.api_key == "sk-from-the-environment"
+    monkeypatch.delenv("MODELDECK_API_KEY")
+    write_profiles(f'[profiles.bare]\nkind = "server"\nurl = "{deployment.url}"\n')
+    with pytest.raises(InvalidApiKey) as err:
+        resolve("bare")
+    assert "MODELDECK_API_KEY" in err.value.hint
+
+
+def test_endpoints_override_the_url_and_regions_are_checked(deployment: Deployment):
+    write_profiles(
+        f'[profiles.gw]\nkind = "server"\nurl = "http://127.0.0.1:9"\napi_key = "{deployment.admin_key}"\n'
+        f'[profiles.gw.endpoints]\nnative = "{deployment.url}"\n'
+        f'[profiles.far]\nkind = "server"\nurl = "{deployment.url}"\nregion = "cn-hangzhou"\n'
+        f'api_key = "{deployment.admin_key}"\n'
+    )
+    with md.connect("gw") as deck:  # the per-service endpoint wins over the url: a gateway, a local facade
+        assert deck.url == deployment.url and deck.whoami()["account"]["name"] == "main"
+    with pytest.raises(InvalidParameter) as err:
+        resolve("far")
+    assert err.value.code == "Profile.Invalid" and "region" in err.value.hint
+    write_profiles('[profiles.broken]\nkind = "server"\nendpoints = "not a table"\n')
+    with pytest.raises(InvalidParameter) as err:
+        ProfileFile.load()
+    assert err.value.code == "Config.Invalid"
+
+
+def test_async_deck_opens_as_connect_does(deployment: Deployment):
+    """One construction path: the same profile gives the same account, workspace and capabilities."""
+    import asyncio
+
+    sub = deployment.subaccount("bob", {"default": "viewer"})
+    write_profiles(f'[profiles.bob]\nkind = "server"\nurl = "{deployment.url}"\napi_key = "{sub}"\n'
+                   'workspace = "default"\n')  # fmt: skip
+
+    async def opened() -> tuple:
+        async with md.AsyncDeck("bob") as deck:
+            return deck.profile, deck.account, deck.workspace.name, deck.workspace.role, deck.capabilities
+
+    with md.connect("bob") as deck:
+        expected = (deck.profile, deck.account, deck.workspace.name, deck.workspace.role, deck.capabilities)
+    assert asyncio.run(opened()) == expected and expected[1]["name"] == "bob" and expected[1]["kind"] == "sub"

@@ -38,6 +38,8 @@ def synced(state: DeckState) -> str:
 
 def test_refresh_fills_the_state_and_holds_no_secret(state: DeckState, deployment: Deployment, deck: md.Deck):
     assert state.connection["account"] and state.connection["account_kind"] == "main"
+    assert state.connection["kind"] == "server" and set(state.connection["capabilities"]) == set(deck.capabilities)
+    assert {"versions", "register", "grants", "predict", "chat"} <= set(state.connection["capabilities"])
     assert state.workspace["name"] == "default" and state.workspace["role"] == "admin"
     assert [w["name"] for w in state.workspaces] == ["default"]
     assert state.models == []

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .deck import AsyncDeck, Deck
-    from .profiles import connect, login
+    from .deck import AsyncDeck, Deck, connect
+    from .panel import Panel
+    from .profiles import login
 
-__all__ = ["AsyncDeck", "Deck", "__version__", "connect", "errors", "login"]
+__all__ = ["AsyncDeck", "Deck", "Panel", "__version__", "connect", "errors", "login"]
 
-_LAZY = {"connect": "profiles", "Deck": "deck", "AsyncDeck": "deck", "login": "profiles", "errors": None}
+_LAZY = {"connect": "deck", "Deck": "deck", "AsyncDeck": "deck", "login": "profiles", "errors": None, "Panel": "panel"}
 
 
 def __getattr__(name: str) -> Any:

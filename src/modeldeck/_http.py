@@ -13,18 +13,18 @@ import email.utils
 import ipaddress
 import random
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from ._version import __version__
-from .errors import ConnectionFailed, error_from_payload
+from .errors import ConnectionFailed, DeckError
 
 T = TypeVar("T")
-WORKSPACE_HEADER = "X-ModelDeck-Workspace"
+ErrorDecoder = Callable[[httpx.Response], DeckError]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -83,20 +83,6 @@ def _retry_after(value: str) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-class ApiKeyAuth(httpx.Auth):
-    """Bearer auth whose repr never shows the key."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._key}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "ApiKeyAuth(key=***)"
-
-
 def _retryable(call: Call) -> bool:
     return call.method in IDEMPOTENT_METHODS or "Idempotency-Key" in call.headers
 
@@ -110,29 +96,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def raise_for(response: httpx.Response, ok: tuple[int, ...] = ()) -> None:
-    """Raise the platform's typed error for a failed response (unless its status is in `ok`)."""
+def raise_for(response: httpx.Response, error: ErrorDecoder, ok: tuple[int, ...] = ()) -> None:
+    """Raise the provider's typed error for a failed response (unless its status is in `ok`)."""
     if response.is_success or response.status_code in ok:
         return
-    try:
-        payload = response.json()
-        if not isinstance(payload, dict):
-            raise ValueError
-    except ValueError:
-        payload = {"message": f"HTTP {response.status_code} from the platform.", "code": ""}
-    raise error_from_payload(response.status_code, unwrap_error(payload), response.headers.get("x-request-id"))
-
-
-def unwrap_error(payload: dict[str, Any]) -> dict[str, Any]:
-    """The platform's error fields, from its native body or from an OpenAI-style `{"error": {...}}`."""
-    inner = payload.get("error")
-    if not isinstance(inner, dict):
-        return payload
-    return {**inner, "message": inner.get("detail") or inner.get("message"), "code": inner.get("code") or ""}
+    raise error(response)
 
 
 def _unreachable(url: str, exc: Exception) -> ConnectionFailed:
     return ConnectionFailed(f"Could not reach the platform at {url} ({type(exc).__name__}).")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A profile's named secrets: an API key, an AccessKey pair (with an optional security token), a token.
+
+    Every repr shows which are set, never a value.
+    """
+
+    api_key: str | None = None
+    access_key_id: str | None = None
+    access_key_secret: str | None = None
+    security_token: str | None = None
+    token: str | None = None
+
+    def names(self) -> list[str]:
+        return [name for name, value in self.__dict__.items() if value]
+
+    def __bool__(self) -> bool:
+        return bool(self.names())
+
+    def __repr__(self) -> str:
+        return f"Credentials({', '.join(f'{name}=***' for name in self.names())})"
 
 
 @dataclass
@@ -140,30 +135,38 @@ class Settings:
     """What a transport needs: where, who, and how patient to be."""
 
     url: str
-    api_key: str | None
+    credentials: Credentials = field(default_factory=Credentials)
     workspace: str | None = None
-    # "modeldeck" (a team server), "embedded" (a home's own server on this machine), or "openai": any
-    # OpenAI-compatible server (no workspaces, chat and models only).
-    kind: str = "modeldeck"
+    kind: str = "server"  # the profile kind (modeldeck.profiles.KINDS); it picks the provider
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __repr__(self) -> str:
-        return f"Settings(url={self.url!r}, workspace={self.workspace!r}, api_key=***)"
+        return f"Settings(url={self.url!r}, kind={self.kind!r}, workspace={self.workspace!r}, {self.credentials!r})"
 
-    def client_options(self) -> dict[str, Any]:
-        headers = {"User-Agent": f"modeldeck/{__version__}"}
-        if self.workspace:
-            headers[WORKSPACE_HEADER] = self.workspace
-        return {
-            "base_url": self.url,
-            # Plain http (the embedded platform on loopback) needs no TLS context: skip building one.
-            "verify": not self.url.startswith("http://"),
-            "auth": ApiKeyAuth(self.api_key) if self.api_key else None,
-            "timeout": httpx.Timeout(self.read_timeout, connect=self.connect_timeout),
-            "headers": headers,
-        }
+
+class Wire(Protocol):
+    """What a transport takes from a provider (modeldeck.providers.base.Provider)."""
+
+    workspace_header: str | None
+    error: ErrorDecoder
+
+    def auth(self, credentials: Credentials) -> httpx.Auth | None: ...
+
+
+def client_options(settings: Settings, wire: Wire) -> dict[str, Any]:
+    headers = {"User-Agent": f"modeldeck/{__version__}"}
+    if settings.workspace and wire.workspace_header:
+        headers[wire.workspace_header] = settings.workspace
+    return {
+        "base_url": settings.url,
+        # Plain http (the embedded platform on loopback) needs no TLS context: skip building one.
+        "verify": not settings.url.startswith("http://"),
+        "auth": wire.auth(settings.credentials),
+        "timeout": httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        "headers": headers,
+    }
 
 
 def _request_kwargs(call: Call) -> dict[str, Any]:
@@ -174,7 +177,7 @@ def _request_kwargs(call: Call) -> dict[str, Any]:
 
 
 def _next_step(
-    settings: Settings, call: Call, attempt: int, response: httpx.Response | None, exc: Exception | None
+    settings: Settings, wire: Wire, call: Call, attempt: int, response: httpx.Response | None, exc: Exception | None
 ) -> float | None:
     """After one attempt: the delay before retrying, or None when `response` is final (raises on errors)."""
     policy = settings.retry
@@ -191,19 +194,27 @@ def _next_step(
     assert response is not None
     if response.status_code in RETRY_STATUSES and not last and (_retryable(call) or response.status_code == 429):
         return policy.delay(attempt, response)
-    raise_for(response, call.ok)
+    raise_for(response, wire.error, call.ok)
     return None
 
 
-class Transport:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client = httpx.Client(**settings.client_options())
+class _Base:
+    client: httpx.Client | httpx.AsyncClient
+
+    def __init__(self, settings: Settings, wire: Wire) -> None:
+        self.settings, self.wire = settings, wire
 
     def use(self, workspace: str) -> None:
-        """Send this workspace with every later request (uploads included)."""
+        """Send this workspace with every later request (uploads included), where the provider has a header."""
         self.settings.workspace = workspace
-        self.client.headers[WORKSPACE_HEADER] = workspace
+        if self.wire.workspace_header:
+            self.client.headers[self.wire.workspace_header] = workspace
+
+
+class Transport(_Base):
+    def __init__(self, settings: Settings, wire: Wire, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(settings, wire)
+        self.client = httpx.Client(**client_options(settings, wire), transport=transport)
 
     def send(self, call: Call) -> httpx.Response:
         for attempt in range(self.settings.retry.attempts):
@@ -212,33 +223,21 @@ class Transport:
                 response = self.client.request(call.method, call.path, **_request_kwargs(call))
             except httpx.TransportError as exc:
                 error = exc
-            delay = _next_step(self.settings, call, attempt, response, error)
+            delay = _next_step(self.settings, self.wire, call, attempt, response, error)
             if delay is None:
                 assert response is not None
                 return response
             time.sleep(delay)
         raise AssertionError("the last attempt always returns or raises")
 
-    def run(self, plan: Plan[T]) -> T:
-        try:
-            call = next(plan)
-            while True:
-                call = plan.send(self.send(call))
-        except StopIteration as done:
-            return done.value
-
     def close(self) -> None:
         self.client.close()
 
 
-class AsyncTransport:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client = httpx.AsyncClient(**settings.client_options())
-
-    def use(self, workspace: str) -> None:
-        self.settings.workspace = workspace
-        self.client.headers[WORKSPACE_HEADER] = workspace
+class AsyncTransport(_Base):
+    def __init__(self, settings: Settings, wire: Wire) -> None:
+        super().__init__(settings, wire)
+        self.client = httpx.AsyncClient(**client_options(settings, wire))
 
     async def send(self, call: Call) -> httpx.Response:
         for attempt in range(self.settings.retry.attempts):
@@ -247,20 +246,12 @@ class AsyncTransport:
                 response = await self.client.request(call.method, call.path, **_request_kwargs(call))
             except httpx.TransportError as exc:
                 error = exc
-            delay = _next_step(self.settings, call, attempt, response, error)
+            delay = _next_step(self.settings, self.wire, call, attempt, response, error)
             if delay is None:
                 assert response is not None
                 return response
             await asyncio.sleep(delay)
         raise AssertionError("the last attempt always returns or raises")
-
-    async def run(self, plan: Plan[T]) -> T:
-        try:
-            call = next(plan)
-            while True:
-                call = plan.send(await self.send(call))
-        except StopIteration as done:
-            return done.value
 
     async def aclose(self) -> None:
         await self.client.aclose()

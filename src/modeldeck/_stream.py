@@ -1,4 +1,4 @@
-"""Server-sent events from the chat endpoint, as iterators of `Chunk` that close their connection.
+"""Server-sent events from a chat endpoint, as iterators of `Chunk` that close their connection.
 
 The response is opened before the iterator is returned, so a refused request raises at the call, not at
 the first `next()`. Breaking out of the loop (or `close()`) closes the stream, which tells the platform to
@@ -7,39 +7,29 @@ stop generating.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 
-from ._http import Call, _request_kwargs, raise_for, unwrap_error
-from .errors import error_from_payload
+from ._http import Call, ErrorDecoder, _request_kwargs, raise_for
 from .resources import Chunk
 
-
-def _chunk(line: str) -> Chunk | None:
-    """A `data:` line as a Chunk; None for keep-alives, comments and the final `[DONE]`."""
-    if not line.startswith("data:"):
-        return None
-    data = line[5:].strip()
-    if data == "[DONE]":
-        return None
-    payload: dict[str, Any] = json.loads(data)
-    if "error" in payload:
-        raise error_from_payload(500, unwrap_error(payload))
-    return Chunk.from_json(payload)
+# A provider's decoder for one stream: each line of the event stream in, a Chunk out (None for lines that
+# carry no text: keep-alives, comments, the end marker). It raises the provider's typed error for an error
+# event. A fresh one per stream, so a dialect that sends whole texts can keep what it has already seen.
+Decoder = Callable[[str], Chunk | None]
 
 
 class ChunkStream:
-    def __init__(self, client: httpx.Client, call: Call) -> None:
+    def __init__(self, client: httpx.Client, call: Call, decode: Decoder, error: ErrorDecoder) -> None:
         request = client.build_request(call.method, call.path, **_request_kwargs(call))
         self._response = client.send(request, stream=True)
         if not self._response.is_success:
             self._response.read()
             self._response.close()
-            raise_for(self._response)
+            raise_for(self._response, error)
         self._lines = self._response.iter_lines()
+        self._decode = decode
 
     def __iter__(self) -> Iterator[Chunk]:
         return self
@@ -47,7 +37,7 @@ class ChunkStream:
     def __next__(self) -> Chunk:
         try:
             for line in self._lines:
-                chunk = _chunk(line)
+                chunk = self._decode(line)
                 if chunk is not None:
                     return chunk
         except BaseException:
@@ -72,19 +62,22 @@ class ChunkStream:
 
 
 class AsyncChunkStream:
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, decode: Decoder) -> None:
         self._response = response
         self._lines = response.aiter_lines()
+        self._decode = decode
 
     @classmethod
-    async def open(cls, client: httpx.AsyncClient, call: Call) -> AsyncChunkStream:
+    async def open(
+        cls, client: httpx.AsyncClient, call: Call, decode: Decoder, error: ErrorDecoder
+    ) -> AsyncChunkStream:
         request = client.build_request(call.method, call.path, **_request_kwargs(call))
         response = await client.send(request, stream=True)
         if not response.is_success:
             await response.aread()
             await response.aclose()
-            raise_for(response)
-        return cls(response)
+            raise_for(response, error)
+        return cls(response, decode)
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self
@@ -92,7 +85,7 @@ class AsyncChunkStream:
     async def __anext__(self) -> Chunk:
         try:
             async for line in self._lines:
-                chunk = _chunk(line)
+                chunk = self._decode(line)
                 if chunk is not None:
                     return chunk
         except BaseException:

@@ -57,9 +57,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _deck(args: argparse.Namespace) -> Any:
-    from .profiles import connect
+# What each command needs of the profile's platform (modeldeck.providers.base.CAPABILITIES), shared with the
+# magics: a command the platform cannot do is refused with the hint before anything is sent.
+NEEDS = {
+    "workspaces": "workspaces", "use": "switch", "models": "models", "versions": "versions", "approve": "approve",
+    "reject": "approve", "authorize": "grants", "revoke": "grants", "predict": "predict", "tasks": "tasks",
+    "register": "register", "chat": "chat", "keys": "keys", "endpoints": "endpoints",
+}  # fmt: skip
 
+
+def _deck(args: argparse.Namespace) -> Any:
+    """The deck of the command's profile, once the profile's kind is known to be able to run the command."""
+    from .deck import connect
+    from .profiles import choose
+    from .providers import for_kind, require
+
+    if args.command in NEEDS:  # from the profile alone: no server is started or contacted to refuse
+        require(for_kind(choose(args.profile).kind), NEEDS[args.command])
     return connect(args.profile, workspace=args.workspace)
 
 
@@ -123,16 +137,18 @@ def json_arg(value: str | None, what: str) -> Any:
         ) from None
 
 
-def _labels(pairs: list[str]) -> dict[str, str] | None:
-    if not pairs:
-        return None
-    out = {}
+def _pairs(pairs: list[str], option: str, shape: str) -> list[tuple[str, str]]:
+    out = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise InvalidParameter(f"Label {pair!r} is not KEY=VALUE.", hint="Pass labels like --label team=vision.")
-        out[key] = value
+            raise InvalidParameter(f"{option} {pair!r} is not {shape}.", hint=f"Pass it like {option} {shape}.")
+        out.append((key, value))
     return out
+
+
+def _labels(pairs: list[str]) -> dict[str, str] | None:
+    return dict(_pairs(pairs, "--label", "KEY=VALUE")) if pairs else None
 
 
 def version_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,7 +287,8 @@ def _public_url(value: str) -> str:
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
-    from .profiles import KINDS, Profile, ProfileFile, keyring_set
+    from .profiles import Profile, ProfileFile, keyring_set
+    from .providers import KINDS
 
     file = ProfileFile.load()
     if args.action == "list":
@@ -282,12 +299,16 @@ def cmd_profile(args: argparse.Namespace) -> None:
     if args.action == "add":
         kind = args.kind or ("server" if args.url else "local")
         if kind not in KINDS:
-            raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {KINDS}.")
-        profile = Profile(args.name, kind, url=args.url, home=args.home, workspace=args.workspace_name)
-        if args.api_key:
-            key = sys.stdin.readline().strip() if args.api_key == "-" else args.api_key
-            if not keyring_set(args.name, key):
-                profile.api_key = key
+            raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {', '.join(KINDS)}.")
+        profile = Profile(args.name, kind, url=args.url, home=args.home, workspace=args.workspace_name,
+                          region=args.region, endpoints=dict(_pairs(args.endpoint, "--endpoint", "SERVICE=URL")))  # fmt: skip
+        secrets = {"api_key": args.api_key, "access_key_id": args.access_key_id,
+                   "access_key_secret": args.access_key_secret}  # fmt: skip
+        for secret, value in secrets.items():
+            if value:  # "-": one line of standard input each, in this order
+                value = sys.stdin.readline().strip() if value == "-" else value
+                if not keyring_set(args.name, value, secret):
+                    setattr(profile, secret, value)
         file.profiles[args.name] = profile
         if args.default or not file.default:
             file.default = args.name
@@ -310,7 +331,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
 def list_profiles(file: Any, as_json: bool = False) -> None:
     """The profiles with where each key is kept, never the key."""
     rows = [{**p.describe(), "default": "*" if file.default == name else ""} for name, p in sorted(file.profiles.items())]
-    print_table(rows, ["default", "name", "kind", "url", "home", "workspace", "key"], as_json, "profiles")
+    print_table(rows, ["default", "name", "kind", "url", "home", "workspace", "region", "key"], as_json, "profiles")
 
 
 def print_checks(checks: list[Any]) -> None:
@@ -490,10 +511,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "add", "use", "remove"])
     p.add_argument("name", nargs="?")
     p.add_argument("--url", help="a team server's URL, or an OpenAI-compatible base URL ending in /v1")
-    p.add_argument("--kind", choices=["local", "server", "openai"], help="default: server with --url, else local")
+    p.add_argument("--kind", help="local, server or openai (default: server with --url, else local)")
     p.add_argument("--home", help="the embedded platform's home (local profile)")
     p.add_argument("--workspace-name", "--ws", dest="workspace_name", help="the profile's default workspace")
     p.add_argument("--api-key", help="the key, or - to read it from standard input (stored in the keyring if any)")
+    p.add_argument("--access-key-id", help="an AccessKey id (or -), for platforms that sign requests")
+    p.add_argument("--access-key-secret", help="its secret, or - to read it from standard input")
+    p.add_argument("--region", help="the platform's region, where it has regions")
+    p.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
+                   help="a service's base URL instead of the region's default (a gateway, a local facade); repeatable")
     p.add_argument("--default", action="store_true", help="make it the default profile")
 
     serve_p = command("serve", serve, "run the platform as a server (a team server with --db and --blobs)")

@@ -1,8 +1,10 @@
-"""Deck and AsyncDeck: the public client of a modeldeck platform.
+"""Deck and AsyncDeck: the public client of a model platform.
 
 Each operation is written once, as a plan: a generator that yields HTTP calls and returns a result. `Deck`
 drives plans with a blocking transport and `AsyncDeck` with an async one, so both offer exactly the same
-surface (`await` it on `AsyncDeck`) and cannot drift apart.
+surface (`await` it on `AsyncDeck`) and cannot drift apart. The deck normalises arguments and composes
+the leaf plans of its provider (modeldeck.providers), which knows the platform's wire; an operation the
+provider lacks is refused with `errors.Unsupported` before anything is sent.
 """
 
 from __future__ import annotations
@@ -11,90 +13,50 @@ import asyncio
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from ._http import WORKSPACE_HEADER, AsyncTransport, Call, Settings, Transport
-from .errors import Conflict, InvalidParameter
+import httpx
+
+from ._http import AsyncTransport, Settings, Transport
 from ._stream import AsyncChunkStream, ChunkStream
+from .errors import InvalidParameter, MissingDependency
+from .providers import for_kind, require
+from .providers.base import Page, Progress, Provider, Stream, Upload, page_plan
 from .tasks import AsyncTask, Task
-from .resources import (
-    AccessKey,
-    Account,
-    AsyncListing,
-    Completion,
-    Grant,
-    Listing,
-    Model,
-    ModelVersion,
-    Prediction,
-    Resource,
-    TaskRecord,
-    Workspace,
-)
-
-R = TypeVar("R", bound=Resource)
-V1 = "/api/v1"
+from .resources import AccessKey, Account, AsyncListing, Listing, Model, TaskRecord, Workspace
 
 
-Progress = Callable[[int], None]
+def operation(capability: str | Callable[..., Any] | None = None) -> Any:
+    """Turn a plan method into a method that runs it: a value on Deck, an awaitable on AsyncDeck.
 
-
-@dataclass(frozen=True)
-class Upload:
-    """A plan step the drivers carry out with the upload protocol (modeldeck.transfer).
-
-    `progress`: True for a tqdm bar, or a callable given each increment of bytes sent (raising in it
-    abandons the upload, which a later register of the same file resumes).
+    `@operation("versions")` refuses, before the plan starts, on a provider without that capability.
     """
+    if callable(capability):  # used bare: an operation every provider has
+        return operation(None)(capability)
 
-    path: Path
-    progress: bool | Progress
+    def wrap(plan: Callable[..., Any]) -> Any:
+        class Bound:
+            def __get__(self, deck: Any, owner: type) -> Any:
+                if deck is None:
+                    return plan
 
+                @functools.wraps(plan)
+                def run(*args: Any, **kwargs: Any) -> Any:
+                    if capability:
+                        deck.require(capability)
+                    return deck._run(plan(deck, *args, **kwargs))
 
-@dataclass(frozen=True)
-class Stream:
-    """A plan step the drivers answer with an open stream of chat chunks."""
+                return run
 
-    call: Call
+        return Bound()
 
-
-@dataclass(frozen=True)
-class Page(Generic[R]):
-    kind: type[R]
-    path: str
-    params: dict[str, Any]
-    title: str
-    convert: Callable[[dict[str, Any]], R] | None = None  # how a listed item becomes a record
-
-
-def operation(plan: Callable[..., Any]) -> Any:
-    """Turn a plan method into a method that runs it: a value on Deck, an awaitable on AsyncDeck."""
-
-    class Bound:
-        def __set_name__(self, owner: type, name: str) -> None:
-            self.name = name
-
-        def __get__(self, deck: Any, owner: type) -> Any:
-            if deck is None:
-                return plan
-
-            @functools.wraps(plan)
-            def run(*args: Any, **kwargs: Any) -> Any:
-                deck._supports(self.name)
-                return deck._run(plan(deck, *args, **kwargs))
-
-            return run
-
-    return Bound()
+    return wrap
 
 
 def _ref(value: Any) -> str:
     """Accept a record or its name/id wherever a workspace, model or account is named."""
-    if isinstance(value, Workspace | Account):
-        return value.id
-    if isinstance(value, Model):
+    if isinstance(value, Workspace | Account | Model):
         return value.id
     if isinstance(value, str) and value:
         return value
@@ -102,12 +64,6 @@ def _ref(value: Any) -> str:
         f"Expected a name, an id or a record, got {type(value).__name__}.",
         hint="Pass a name such as 'team-b', an id, or the object a listing returned.",
     )
-
-
-def _path(*parts: str) -> str:
-    from urllib.parse import quote
-
-    return V1 + "".join("/" + quote(p, safe="") for p in parts)
 
 
 def _json_ready(value: Any) -> Any:
@@ -144,9 +100,45 @@ class _Operations:
     """The operations, shared by Deck and AsyncDeck."""
 
     _transport: Transport | AsyncTransport
+    _provider: Provider
+    profile: str | None = None
     workspace: Workspace | None = None
     account: dict[str, Any] | None = None  # name and kind ("main" or "sub") of the key's account, from connect
     _watchers: tuple[Callable[[Workspace], None], ...] = ()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What this deck's platform can do (modeldeck.providers.base.CAPABILITIES); surfaces show only these."""
+        return self._provider.capabilities
+
+    @property
+    def provider(self) -> str:
+        """The name of the provider speaking to the platform: native, openai, ..."""
+        return self._provider.name
+
+    @property
+    def kind(self) -> str:
+        """The profile kind this deck was opened with (modeldeck.providers.KINDS)."""
+        return self._transport.settings.kind
+
+    @property
+    def url(self) -> str:
+        return self._transport.settings.url
+
+    @property
+    def _plans(self) -> Any:
+        return self._provider.plans
+
+    def require(self, capability: str) -> None:
+        """Raise `errors.Unsupported` (with a hint naming the profile kinds that can) unless this deck's
+        platform has `capability`; every operation does this before it sends anything."""
+        require(self._provider, capability)
+
+    def _connected(self, me: dict[str, Any]) -> None:
+        """Take the account and workspace a new connection's `whoami` answered (Deck and AsyncDeck alike)."""
+        self.account = me["account"]
+        if me.get("workspace"):
+            self.workspace = Workspace.from_json(me["workspace"])
 
     def watch(self, callback: Callable[[Workspace], None]) -> Callable[[], None]:
         """Call `callback(workspace)` after every `use()`; returns a function that stops it.
@@ -165,87 +157,66 @@ class _Operations:
     @operation
     def whoami(self) -> dict[str, Any]:
         """The account behind the key, and the current workspace with this account's role in it."""
-        if self._openai:
-            yield from ()
-            return {"account": {"name": "", "kind": "openai"}, "workspace": IMPLICIT_WORKSPACE.raw}
-        return (yield Call("GET", _path("whoami"))).json()
+        return (yield from self._plans.whoami())
 
-    @operation
+    @operation("workspaces")
     def workspaces(self) -> list[Workspace]:
         """The workspaces this account may enter, with its role in each."""
-        if self._openai:
-            yield from ()
-            return [IMPLICIT_WORKSPACE]
-        response = yield Call("GET", _path("workspaces"))
-        return [Workspace.from_json(w) for w in response.json()["items"]]
+        return (yield from self._plans.workspaces())
 
-    @operation
+    @operation("switch")
     def use(self, workspace: Any) -> Workspace:
         """Make a workspace (name, id or record) the current one for every later call of this deck."""
-        if self._openai:
-            yield from ()
-            if _ref(workspace) not in (IMPLICIT_WORKSPACE.id, IMPLICIT_WORKSPACE.name):
-                raise InvalidParameter(
-                    "This OpenAI-compatible server has no workspaces.",
-                    code="Provider.NoWorkspaces",
-                    hint="It has one implicit workspace, which is always current; workspaces exist on modeldeck, "
-                    "Alibaba Cloud and Huawei Cloud profiles.",
-                )
-            return IMPLICIT_WORKSPACE
-        ws = Workspace.from_json((yield Call("GET", _path("workspaces", _ref(workspace)))).json())
+        ws = yield from self._plans.workspace(_ref(workspace))
         self._transport.use(ws.id)
         self.workspace = ws
         for watcher in self._watchers:
             watcher(ws)
         return ws
 
-    @operation
+    @operation("create_workspace")
     def create_workspace(self, name: str, description: str = "") -> Workspace:
-        response = yield Call("POST", _path("workspaces"), json={"name": name, "description": description})
-        return Workspace.from_json(response.json())
+        return (yield from self._plans.create_workspace({"name": name, "description": description}))
 
-    @operation
+    @operation("create_workspace")
     def update_workspace(self, workspace: Any, *, name: str | None = None, description: str | None = None) -> Workspace:
         body = {k: v for k, v in {"name": name, "description": description}.items() if v is not None}
-        return Workspace.from_json((yield Call("PATCH", _path("workspaces", _ref(workspace)), json=body)).json())
+        return (yield from self._plans.update_workspace(_ref(workspace), body))
 
-    @operation
+    @operation("create_workspace")
     def delete_workspace(self, workspace: Any) -> None:
-        yield Call("DELETE", _path("workspaces", _ref(workspace)))
+        yield from self._plans.delete_workspace(_ref(workspace))
 
     # ---- accounts and members --------------------------------------------------------------------
 
     def accounts(self) -> Any:
         """Every account (the main account's view); a sub-account sees itself. Paged lazily."""
-        self._supports("accounts")
-        return self._listing(Page(Account, _path("accounts"), {}, "accounts"))
+        self.require("accounts")
+        return self._listing(self._plans.accounts())
 
-    @operation
+    @operation("accounts")
     def create_subaccount(self, name: str) -> Account:
         """Create a sub-account. Its `api_key` is shown this once; store it (e.g. `modeldeck profile add`)."""
-        return Account.from_json((yield Call("POST", _path("accounts"), json={"name": name})).json())
+        return (yield from self._plans.create_subaccount(name))
 
     def members(self, workspace: Any) -> Any:
         """The sub-accounts that are members of a workspace, with their roles. Paged lazily."""
-        self._supports("members")
-        return self._listing(Page(Account, _path("workspaces", _ref(workspace), "members"), {}, "members"))
+        self.require("members")
+        return self._listing(self._plans.members(_ref(workspace)))
 
-    @operation
+    @operation("members")
     def add_member(self, workspace: Any, account: Any, role: str = "developer") -> Account:
         """Give an account a role (admin, developer, viewer) in a workspace; changes it if already a member."""
-        call = Call("PUT", _path("workspaces", _ref(workspace), "members", _ref(account)), json={"role": role})
-        return Account.from_json((yield call).json())
+        return (yield from self._plans.add_member(_ref(workspace), _ref(account), role))
 
-    @operation
+    @operation("members")
     def remove_member(self, workspace: Any, account: Any) -> None:
-        yield Call("DELETE", _path("workspaces", _ref(workspace), "members", _ref(account)))
+        yield from self._plans.remove_member(_ref(workspace), _ref(account))
 
-    @operation
+    @operation("accounts")
     def authorization_mode(self, mode: str | None = None) -> str:
         """Read, or set (strict | loose), how sub-accounts are treated in workspaces they were not added to."""
-        if mode is None:
-            return (yield Call("GET", _path("settings"))).json()["authorization_mode"]
-        return (yield Call("PATCH", _path("settings"), json={"authorization_mode": mode})).json()["authorization_mode"]
+        return (yield from self._plans.authorization_mode(mode))
 
     # ---- models ----------------------------------------------------------------------------------
 
@@ -254,58 +225,53 @@ class _Operations:
 
         `action="inference"` keeps only those it may call. Pages are fetched lazily as you iterate.
         """
-        if self._openai:
-            return self._listing(Page(Model, "/models", {}, "models", convert=_openai_model))
+        self.require("models")
         params = {k: v for k, v in {"q": query, "task": task, "action": action}.items() if v}
-        return self._listing(Page(Model, _path("models"), params, "models"))
+        return self._listing(self._plans.models(params))
 
-    @operation
+    @operation("models")
     def model(self, model: Any) -> Model:
-        if self._openai:
-            return _openai_model((yield Call("GET", "/models/" + _ref(model))).json())
-        return Model.from_json((yield Call("GET", _path("models", _ref(model)))).json())
+        return (yield from self._plans.model(_ref(model)))
 
-    @operation
+    @operation("register")
     def create_model(self, name: str, **fields: Any) -> Model:
         """Create a model in the current workspace (task, domain, origin, accessibility, labels, ...)."""
-        return Model.from_json((yield Call("POST", _path("models"), json={"model_name": name, **fields})).json())
+        return (yield from self._plans.create_model({"model_name": name, **fields}))
 
-    @operation
+    @operation("register")
     def update_model(self, model: Any, **fields: Any) -> Model:
-        return Model.from_json((yield Call("PATCH", _path("models", _ref(model)), json=fields)).json())
+        return (yield from self._plans.update_model(_ref(model), fields))
 
-    @operation
+    @operation("register")
     def delete_model(self, model: Any) -> None:
-        yield Call("DELETE", _path("models", _ref(model)))
+        yield from self._plans.delete_model(_ref(model))
 
-    @operation
-    def grants(self, model: Any) -> list[Grant]:
-        response = yield Call("GET", _path("models", _ref(model), "grants"))
-        return [Grant.from_json(g) for g in response.json()["items"]]
+    @operation("grants")
+    def grants(self, model: Any) -> list[Any]:
+        return (yield from self._plans.grants(_ref(model)))
 
-    @operation
-    def authorize(self, model: Any, workspace: Any, actions: Iterable[str] = ("inference",)) -> Grant:
+    @operation("grants")
+    def authorize(self, model: Any, workspace: Any, actions: Iterable[str] = ("inference",)) -> Any:
         """Authorize another workspace to use a model this workspace owns (inference, fine_tune, deploy)."""
-        call = Call("PUT", _path("models", _ref(model), "grants", _ref(workspace)), json={"actions": list(actions)})
-        return Grant.from_json((yield call).json())
+        return (yield from self._plans.authorize(_ref(model), _ref(workspace), list(actions)))
 
-    @operation
+    @operation("grants")
     def revoke(self, model: Any, workspace: Any) -> None:
-        yield Call("DELETE", _path("models", _ref(model), "grants", _ref(workspace)))
+        yield from self._plans.revoke(_ref(model), _ref(workspace))
 
     # ---- versions --------------------------------------------------------------------------------
 
     def versions(self, model: Any, *, approval_status: str | None = None) -> Any:
         """A model's versions, newest first, paged lazily."""
-        self._supports("versions")
+        self.require("versions")
         params = {"approval_status": approval_status} if approval_status else {}
-        return self._listing(Page(ModelVersion, _path("models", _ref(model), "versions"), params, "versions"))
+        return self._listing(self._plans.versions(_ref(model), params))
 
-    @operation
-    def version(self, model: Any, version: str) -> ModelVersion:
-        return ModelVersion.from_json((yield Call("GET", _path("models", _ref(model), "versions", version))).json())
+    @operation("versions")
+    def version(self, model: Any, version: str) -> Any:
+        return (yield from self._plans.version(_ref(model), version))
 
-    @operation
+    @operation("register")
     def register(
         self,
         model: str,
@@ -324,7 +290,7 @@ class _Operations:
         options: Any = None,
         description: str | None = None,
         progress: bool | Progress = True,
-    ) -> ModelVersion:
+    ) -> Any:
         """Register a checkpoint as a new version of `model`, creating the model here if it does not exist.
 
         `source` is a local file or folder (uploaded, hashed while it streams, verified by the platform)
@@ -349,35 +315,31 @@ class _Operations:
             spec["uri"] = (yield Upload(local, progress))["uri"]
         else:
             spec["uri"] = str(source)
-        model_id = yield from _own_model(model)
-        call = Call(
-            "POST", _path("models", model_id, "versions"), json=spec, headers={"Idempotency-Key": str(uuid.uuid4())}
-        )
-        return ModelVersion.from_json((yield call).json())
+        model_id = yield from self._plans.ensure_model(model)
+        return (yield from self._plans.create_version(model_id, spec, str(uuid.uuid4())))
 
-    @operation
-    def update_version(self, model: Any, version: str, **fields: Any) -> ModelVersion:
+    @operation("versions")
+    def update_version(self, model: Any, version: str, **fields: Any) -> Any:
         """Change labels, metrics, specs, options or description of a version."""
-        call = Call("PATCH", _path("models", _ref(model), "versions", version), json=fields)
-        return ModelVersion.from_json((yield call).json())
+        return (yield from self._plans.update_version(_ref(model), version, fields))
 
-    @operation
-    def approve(self, model: Any, version: str) -> ModelVersion:
+    @operation("approve")
+    def approve(self, model: Any, version: str) -> Any:
         """Approve a Pending version; the decision is final."""
-        return ModelVersion.from_json((yield Call("POST", _path("models", _ref(model), "versions", version, "approve"))).json())
+        return (yield from self._plans.decide(_ref(model), version, "approve"))
 
-    @operation
-    def reject(self, model: Any, version: str) -> ModelVersion:
+    @operation("approve")
+    def reject(self, model: Any, version: str) -> Any:
         """Reject a Pending version; the decision is final."""
-        return ModelVersion.from_json((yield Call("POST", _path("models", _ref(model), "versions", version, "reject"))).json())
+        return (yield from self._plans.decide(_ref(model), version, "reject"))
 
-    @operation
+    @operation("versions")
     def delete_version(self, model: Any, version: str) -> None:
-        yield Call("DELETE", _path("models", _ref(model), "versions", version))
+        yield from self._plans.delete_version(_ref(model), version)
 
     # ---- inference -------------------------------------------------------------------------------
 
-    @operation
+    @operation("predict")
     def predict(
         self,
         model: Any,
@@ -396,10 +358,9 @@ class _Operations:
             body["allow_unsafe"] = list(allow_unsafe)
         if not wait:
             return (yield from self._submit("predict", model, version, body))
-        parts = ("models", _ref(model), "versions", version, "predict") if version else ("models", _ref(model), "predict")
-        return Prediction.from_json((yield Call("POST", _path(*parts), json=body)).json())
+        return (yield from self._plans.predict(_ref(model), version, body))
 
-    @operation
+    @operation("chat")
     def chat(
         self,
         model: Any,
@@ -422,26 +383,23 @@ class _Operations:
         if not wait:
             return (yield from self._submit("chat", model, version, {"messages": messages, **params}))
         name = _ref(model) + (f":{version}" if version else "")
-        body = {"model": name, "messages": messages, **params}
-        path = "/chat/completions" if self._openai else "/v1/chat/completions"  # an OpenAI base URL ends in /v1
-        if stream:
-            return (yield Stream(Call("POST", path, json={**body, "stream": True})))
-        return Completion.from_json((yield Call("POST", path, json=body)).json())
+        return (yield from self._plans.chat({"model": name, "messages": messages, **params}, stream))
 
     def _openai_options(self) -> dict[str, Any]:
+        self.require("chat")
         try:
             import openai  # noqa: F401
         except ImportError:
-            raise InvalidParameter(
-                "The openai package is not installed.", code="MissingDependency", hint='pip install "modeldeck[openai]"'
-            ) from None
-        settings = self._transport.settings
-        headers = {WORKSPACE_HEADER: settings.workspace} if settings.workspace else {}
-        base = settings.url if self._openai else f"{settings.url}/v1"
-        return {"base_url": base, "api_key": settings.api_key or "none", "default_headers": headers}
+            hint = 'pip install "modeldeck[openai]"'
+            raise MissingDependency("The openai package is not installed.", hint=hint) from None
+        settings, header = self._transport.settings, self._provider.workspace_header
+        headers = {header: settings.workspace} if header and settings.workspace else {}
+        key = settings.credentials.api_key or settings.credentials.token or "none"
+        assert self._provider.openai_base is not None  # every provider with chat says where its SDK points
+        return {"base_url": self._provider.openai_base(settings.url), "api_key": key, "default_headers": headers}
 
     def openai_client(self) -> Any:
-        """The official `openai.OpenAI` client, pointed at this platform's /v1 as this account and workspace."""
+        """The official `openai.OpenAI` client, pointed at this platform's chat as this account and workspace."""
         options = self._openai_options()  # first: a missing package is a typed error with the install hint
         import openai
 
@@ -457,40 +415,25 @@ class _Operations:
     # ---- tasks -----------------------------------------------------------------------------------
 
     def _submit(self, kind: str, model: Any, version: str | None, request: dict[str, Any]):  # type: ignore[no-untyped-def]
-        body = {"kind": kind, "model": _ref(model), "version": version, "input": request}
-        return self._wrap_task(TaskRecord.from_json((yield Call("POST", _path("tasks"), json=body)).json()))
+        self.require("tasks")
+        return self._wrap_task((yield from self._plans.submit(kind, _ref(model), version, request)))
 
-    @operation
+    @operation("tasks")
     def task(self, task_id: str) -> Any:
         """A task by id, with its current state (its result once SUCCEEDED)."""
-        return self._wrap_task(TaskRecord.from_json((yield Call("GET", _path("tasks", task_id))).json()))
+        return self._wrap_task((yield from self._plans.task(task_id)))
 
-    @operation
+    @operation("tasks")
     def cancel_task(self, task_id: str) -> Any:
-        return self._wrap_task(TaskRecord.from_json((yield Call("POST", _path("tasks", task_id, "cancel"))).json()))
+        return self._wrap_task((yield from self._plans.cancel_task(task_id)))
 
     def tasks(self, *, status: str | None = None) -> Any:
         """This workspace's tasks, newest first, paged lazily (without results: get a task for its result)."""
-        self._supports("tasks")
-        return self._listing(Page(TaskRecord, _path("tasks"), {"status": status} if status else {}, "tasks"))
+        self.require("tasks")
+        return self._listing(self._plans.tasks({"status": status} if status else {}))
 
     def _wrap_task(self, record: TaskRecord) -> Any:
         raise NotImplementedError
-
-    # ---- providers -------------------------------------------------------------------------------
-
-    @property
-    def _openai(self) -> bool:
-        return self._transport.settings.kind == "openai"
-
-    def _supports(self, operation: str) -> None:
-        if self._openai and operation not in OPENAI_OPERATIONS:
-            raise InvalidParameter(
-                f"An OpenAI-compatible server has no {operation.replace('_', ' ')}.",
-                code="Provider.Unsupported",
-                hint="OpenAI-compatible profiles list models and chat; registries, grants and predict need a "
-                "modeldeck platform (local or server profile).",
-            )
 
     # ---- drivers (per class) ---------------------------------------------------------------------
 
@@ -502,105 +445,65 @@ class _Operations:
 
     # ---- AccessKeys and endpoints ----------------------------------------------------------------
 
-    @operation
+    @operation("keys")
     def create_access_key(self, description: str = "") -> AccessKey:
         """A new AccessKey pair for this account, to sign requests (ACS3-HMAC-SHA256, see
         `modeldeck.providers.auth.ACS3Auth`). Its `secret` is returned this once (masked in reprs): store it."""
-        response = yield Call("POST", _path("access-keys"), json={"description": description})
-        return AccessKey.from_json(response.json())
+        return (yield from self._plans.create_access_key(description))
 
     def access_keys(self, *, account: str | None = None) -> Any:
         """This account's AccessKeys without their secrets (the main account: everyone's, or `account`'s)."""
-        self._supports("access_keys")
-        return self._listing(Page(AccessKey, _path("access-keys"), {"account": account} if account else {}, "access keys"))
+        self.require("keys")
+        return self._listing(self._plans.access_keys({"account": account} if account else {}))
 
-    @operation
+    @operation("keys")
     def revoke_access_key(self, access_key: Any) -> None:
         """Revoke an AccessKey (its id or record) for good; rotate by creating a new one first."""
-        yield Call("DELETE", _path("access-keys", access_key.id if isinstance(access_key, AccessKey) else _ref(access_key)))
+        yield from self._plans.revoke_access_key(access_key.id if isinstance(access_key, AccessKey) else _ref(access_key))
 
-    @operation
+    @operation("endpoints")
     def endpoints(self) -> dict[str, str]:
         """Each protocol's base URL on this platform, as its official SDK wants it configured."""
-        return dict((yield Call("GET", _path("endpoints"))).json())
-
-
-OPENAI_OPERATIONS = frozenset({"whoami", "workspaces", "use", "model", "models", "chat"})
-IMPLICIT_WORKSPACE = Workspace.from_json({
-    "id": "default", "name": "default", "is_default": True, "role": None,
-    "description": "An OpenAI-compatible server has no workspaces: this implicit one stands for the whole server.",
-})  # fmt: skip
-
-
-def _openai_model(item: dict[str, Any]) -> Model:
-    """An OpenAI `model` object as a record: callable for inference, owned as the server says."""
-    return Model.from_json({
-        "id": item.get("id", ""), "model_name": item.get("id", ""), "owner_workspace": item.get("owned_by") or "",
-        "source": "server", "actions": ["inference"], "created_at": None,
-    })  # fmt: skip
-
+        return (yield from self._plans.endpoints())
 
 def _is_uri(source: str | Path) -> bool:
     return isinstance(source, str) and "://" in source
 
 
-def _own_model(name: str):  # type: ignore[no-untyped-def]
-    """The id of the model called `name` owned by the current workspace, creating it if needed."""
-    response = yield Call("GET", _path("models", name), ok=(403, 404))
-    if response.is_success and response.json()["source"] == "owned":
-        return response.json()["id"]
-    created = yield Call("POST", _path("models"), json={"model_name": name}, ok=(409,))
-    if created.is_success:
-        return created.json()["id"]
-    again = yield Call("GET", _path("models", name))  # created meanwhile by a concurrent register
-    if again.json()["source"] != "owned":
-        raise Conflict(f"Model '{name}' could not be created here.", hint="Retry the registration.")
-    return again.json()["id"]
-
-
-def _page_plan(page: Page[R], cursor: str | None, limit: int | None = None):  # type: ignore[no-untyped-def]
-    """One page (of at most `limit` items): the platform's `{items, next_cursor}`, or an OpenAI server's
-    one-page `{data}`."""
-    params = {**page.params, **({"cursor": cursor} if cursor else {}), **({"limit": limit} if limit else {})}
-    body = (yield Call("GET", page.path, params=params)).json()
-    convert = page.convert or page.kind.from_json
-    return [convert(item) for item in body.get("items", body.get("data", []))], body.get("next_cursor")
-
-
-def checkpoint_bytes(path: Path) -> int:
-    """The bytes an upload of `path` (a file or a checkpoint folder) sends."""
-    return sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
-
-
-def _upload(client: Any, step: Upload) -> dict[str, Any]:
-    from .transfer import upload_artifact
-
-    if callable(step.progress):
-        return upload_artifact(client, step.path, progress=step.progress)
-    if not step.progress:
-        return upload_artifact(client, step.path)
+def _upload(provider: Provider, client: Any, step: Upload) -> dict[str, Any]:
+    assert provider.upload is not None  # "register" is a capability only of providers that upload
+    if callable(step.progress) or not step.progress:
+        return provider.upload(client, step.path, step.progress or None)
     from tqdm.auto import tqdm
+
+    from .transfer import checkpoint_bytes
 
     total = checkpoint_bytes(step.path)
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"upload {step.path.name}") as bar:
-        return upload_artifact(client, step.path, progress=bar.update)
+        return provider.upload(client, step.path, bar.update)
 
 
 class Deck(_Operations):
     """A connection to one platform as one account, in one current workspace. Use `modeldeck.connect()`."""
 
-    def __init__(self, settings: Settings, *, profile: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, profile: str | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        """`transport`: an httpx transport to send through instead of the network (`httpx.MockTransport`
+        in tests, a custom one behind a proxy); `connect()` is the usual way to get a deck."""
         self.profile = profile
-        self._transport = Transport(settings)
+        self._provider = for_kind(settings.kind)
+        self._transport = Transport(settings, self._provider, transport)
 
     def _run(self, plan: Any) -> Any:
         try:
             step = next(plan)
             while True:
                 if isinstance(step, Upload):
-                    result = _upload(self._transport.client, step)
+                    result = _upload(self._provider, self._transport.client, step)
                 elif isinstance(step, Stream):
-                    result = ChunkStream(self._transport.client, step.call)
+                    provider = self._provider
+                    result = ChunkStream(self._transport.client, step.call, provider.chunks(), provider.error)
                 else:
                     result = self._transport.send(step)
                 step = plan.send(result)
@@ -608,14 +511,10 @@ class Deck(_Operations):
             return done.value
 
     def _listing(self, page: Page[Any]) -> Listing[Any]:
-        return Listing(lambda cursor, limit: self._run(_page_plan(page, cursor, limit)), page.title)
+        return Listing(lambda cursor, limit: self._run(page_plan(page, cursor, limit)), page.title)
 
     def _wrap_task(self, record: TaskRecord) -> Task:
         return Task(self, record)
-
-    @property
-    def url(self) -> str:
-        return self._transport.settings.url
 
     def close(self) -> None:
         self._transport.close()
@@ -638,7 +537,11 @@ class Deck(_Operations):
 
 
 class AsyncDeck(_Operations):
-    """The same surface as Deck, as coroutines: `async with modeldeck.AsyncDeck() as deck: ...`."""
+    """The same surface as Deck, as coroutines: `async with modeldeck.AsyncDeck() as deck: ...`.
+
+    It resolves its profile as `modeldeck.connect()` does, and on entering takes the account and
+    workspace the same way.
+    """
 
     def __init__(
         self,
@@ -652,8 +555,8 @@ class AsyncDeck(_Operations):
         from .profiles import resolve
 
         self.profile, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
-        self._transport = AsyncTransport(settings)
-        self._settings = settings
+        self._provider = for_kind(settings.kind)
+        self._transport = AsyncTransport(settings, self._provider)
 
     async def _run(self, plan: Any) -> Any:
         try:
@@ -662,7 +565,8 @@ class AsyncDeck(_Operations):
                 if isinstance(step, Upload):
                     result = await asyncio.to_thread(self._upload_sync, step)
                 elif isinstance(step, Stream):
-                    result = await AsyncChunkStream.open(self._transport.client, step.call)
+                    client, provider = self._transport.client, self._provider
+                    result = await AsyncChunkStream.open(client, step.call, provider.chunks(), provider.error)
                 else:
                     result = await self._transport.send(step)
                 step = plan.send(result)
@@ -671,27 +575,27 @@ class AsyncDeck(_Operations):
 
     def _upload_sync(self, step: Upload) -> dict[str, Any]:
         """Uploads stream from files on disk: run them in a thread with a short-lived blocking client."""
-        transport = Transport(Settings(**{**self._settings.__dict__}))
+        transport = Transport(Settings(**self._transport.settings.__dict__), self._provider)
         try:
-            return _upload(transport.client, step)
+            return _upload(self._provider, transport.client, step)
         finally:
             transport.close()
 
     def _listing(self, page: Page[Any]) -> AsyncListing[Any]:
-        return AsyncListing(lambda cursor: self._run(_page_plan(page, cursor)), page.title)
+        return AsyncListing(lambda cursor: self._run(page_plan(page, cursor)), page.title)
 
     def _wrap_task(self, record: TaskRecord) -> AsyncTask:
         return AsyncTask(self, record)
-
-    @property
-    def url(self) -> str:
-        return self._transport.settings.url
 
     async def aclose(self) -> None:
         await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncDeck:
-        await _resolve_workspace(self)
+        try:
+            self._connected(await self.whoami())
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -702,10 +606,31 @@ class AsyncDeck(_Operations):
         return f"AsyncDeck(profile={self.profile!r}, url={self.url!r}, workspace={ws!r})"
 
 
-async def _resolve_workspace(deck: AsyncDeck) -> None:
-    me = await deck.whoami()
-    if "workspace" in me:
-        deck.workspace = Workspace.from_json({**me["workspace"]})
+def connect(
+    profile: str | None = None,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    workspace: str | None = None,
+    home: str | Path | None = None,
+) -> Deck:
+    """Connect to a platform.
+
+    With no arguments: the default profile (`MODELDECK_PROFILE`, else the profiles file's default), and with
+    nothing configured, the embedded platform of `MODELDECK_HOME`, started on first use and shared by
+    every kernel and the CLI. `url=` names a team server; `home=` another embedded home. Credentials come
+    from the argument, then the environment, the profiles file, the system keyring.
+    """
+    from .profiles import resolve
+
+    name, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
+    deck = Deck(settings, profile=name)
+    try:
+        deck._connected(deck.whoami())  # reach the platform now: a wrong URL or key fails here, not later
+    except BaseException:
+        deck.close()
+        raise
+    return deck
 
 
-__all__ = ["AsyncDeck", "Deck"]
+__all__ = ["AsyncDeck", "Deck", "connect"]

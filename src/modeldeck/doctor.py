@@ -56,23 +56,28 @@ def _profile_file() -> tuple[Check, object | None]:
 
 
 def _credentials(profile: str | None, file: object | None) -> Check:
-    from .profiles import ProfileFile, keyring_get, selected_profile
+    from .profiles import ProfileFile, keyring_credentials, selected_profile
+    from .providers import for_kind
 
     if not isinstance(file, ProfileFile):
         return Check("credentials", "warn", "skipped: the profiles file could not be read")
     name = selected_profile(profile, file)
     try:
         chosen = file.get(name)
+        provider = for_kind(chosen.kind)
     except DeckError as exc:
         return Check("credentials", "fail", exc.message, exc.hint)
-    if os.environ.get("MODELDECK_API_KEY"):
-        source = "the MODELDECK_API_KEY environment variable"
-    elif chosen.api_key:
+    variables = [v for names in provider.environment.values() for v in names if os.environ.get(v)]
+    if variables:
+        source = f"the {', '.join(variables)} environment variable"
+    elif chosen.credentials():
         source = "the profiles file"
-    elif keyring_get(name):
+    elif keyring_credentials(name):
         source = "the system keyring"
     elif chosen.kind == "local":
         source = "the embedded home's admin.key"
+    elif not provider.needs_credentials:
+        return Check("credentials", "ok", f"profile {name!r} ({chosen.kind}): no key (this server may need none)")
     else:
         return Check("credentials", "fail", f"profile {name!r} has no API key",
                      f"Run modeldeck.login() in a notebook or `modeldeck profile add {name} --api-key -`.")  # fmt: skip
@@ -97,7 +102,7 @@ def _home() -> Check:
 
 
 def _platform(profile: str | None) -> Check:
-    from .profiles import connect
+    from .deck import connect
 
     start = time.perf_counter()
     try:
@@ -108,7 +113,7 @@ def _platform(profile: str | None) -> Check:
     took = (time.perf_counter() - start) * 1000
     where = me.get("workspace", {}).get("name", "no workspace")
     server = me.get("platform_version")
-    if server != __version__:
+    if server is not None and server != __version__:  # None: not a modeldeck platform (an OpenAI server)
         return Check("platform", "warn", f"{deck.url} answers as modeldeck {server}, this client is {__version__}",
                      "Upgrade the older side so both run the same version.")  # fmt: skip
     return Check("platform", "ok", f"{deck.url} as {me['account']['name']} in {where!r} ({took:.0f} ms)")

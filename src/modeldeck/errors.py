@@ -24,7 +24,10 @@ __all__ = [
     "Throttling",
     "ServerError",
     "ConnectionFailed",
+    "Unsupported",
+    "MissingDependency",
     "error_from_payload",
+    "from_response",
 ]
 
 
@@ -134,6 +137,20 @@ class ConnectionFailed(DeckError):
     default_hint = "Check that the platform is running and reachable, then retry."
 
 
+class Unsupported(DeckError):
+    """The connected provider cannot do this operation; raised on the client before anything is sent."""
+
+    code = "Provider.Unsupported"
+    status = None
+
+
+class MissingDependency(DeckError):
+    """An optional package this call needs is not installed; the hint names the extra to install."""
+
+    code = "MissingDependency"
+    status = None
+
+
 _BY_SUFFIX: tuple[tuple[str, type[DeckError]], ...] = (
     ("Workspace.AccessDenied", WorkspaceAccessDenied),
     ("Model.AccessDenied", ModelAccessDenied),
@@ -145,6 +162,8 @@ _BY_SUFFIX: tuple[tuple[str, type[DeckError]], ...] = (
     ("Conflict", Conflict),
     ("QuotaExceeded", QuotaExceeded),
     ("Throttling", Throttling),
+    ("Provider.Unsupported", Unsupported),
+    ("MissingDependency", MissingDependency),
 )
 _BY_STATUS: dict[int, type[DeckError]] = {
     400: InvalidParameter,
@@ -179,3 +198,28 @@ def error_from_payload(status: int, payload: dict[str, Any], request_id: str | N
         status=status,
         request_id=payload.get("request_id") or request_id,
     )
+
+
+def error_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """The error's fields from the platform's native body or from an OpenAI-style `{"error": {...}}`."""
+    inner = payload.get("error")
+    if not isinstance(inner, dict):
+        return payload
+    return {**inner, "message": inner.get("detail") or inner.get("message"), "code": inner.get("code") or ""}
+
+
+def response_payload(response: Any) -> dict[str, Any]:
+    """A failed response's JSON object, or a stand-in naming its status when the body is not one."""
+    try:
+        payload = response.json()
+        if isinstance(payload, dict):
+            return payload
+    except ValueError:
+        pass
+    return {"message": f"HTTP {response.status_code} from the platform.", "code": ""}
+
+
+def from_response(response: Any) -> DeckError:
+    """The modeldeck platform's typed error for a failed httpx response (its native API or its /v1)."""
+    fields = error_fields(response_payload(response))
+    return error_from_payload(response.status_code, fields, response.headers.get("x-request-id"))

@@ -171,7 +171,7 @@ class ModelDeck(Magics):
         """This notebook's deck, connected on first use and reused by every magic."""
         with self._lock:
             if self._deck is None:
-                from .profiles import connect
+                from .deck import connect
 
                 self._deck = connect(self.profile, workspace=self.workspace)
             return self._deck
@@ -196,6 +196,8 @@ class ModelDeck(Magics):
                 raise UsageError("chat is a cell magic: %%modeldeck chat MODEL, the cell being the prompt")
             if cell is not None and args.command != "chat":
                 raise UsageError(f"{args.command} is a line magic: %modeldeck {args.command} ...")
+            if args.command in cli.NEEDS:
+                self.deck.require(cli.NEEDS[args.command])  # refused before anything is sent
             return getattr(self, f"_{args.command}")(args, *([cell] if cell is not None else []))
         except _HelpShown:
             return None

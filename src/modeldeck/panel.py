@@ -38,7 +38,8 @@ def _kernel_namespace() -> dict[str, Any]:
 class Panel(anywidget.AnyWidget):
     """Switch workspaces, browse authorized models and versions, register, chat and predict.
 
-    `md.Panel()` connects with the default profile; `md.Panel(deck)` or `deck.panel()` use that deck.
+    `deck.panel()` or `md.Panel(deck)`. (The panel takes a deck rather than opening one, so the surfaces
+    sit above the client and `deck.panel()` is the one way up: docs/architecture.md.)
     Display it several times: every view, and `deck.use(...)` run in a cell, stay in step.
     """
 
@@ -62,11 +63,7 @@ class Panel(anywidget.AnyWidget):
     error = traitlets.Dict(allow_none=True).tag(sync=True)
     view = traitlets.Unicode("models").tag(sync=True)
 
-    def __init__(self, deck: Any = None, **kwargs: Any) -> None:
-        if deck is None:
-            from .profiles import connect
-
-            deck = connect()
+    def __init__(self, deck: Any, **kwargs: Any) -> None:
         state = DeckState(deck, namespace=_kernel_namespace)
         loading = state.submit("refresh", initial=True)
         with contextlib.suppress(TimeoutError):  # a quick platform's data opens with the panel, no re-render

@@ -1,9 +1,13 @@
 """Profiles and the credential chain.
 
-A profile names a platform: `local` (an embedded home) or `server` (a modeldeck team server); the cloud
-kinds (`alibaba`, `huawei`, `openai`) join the same file later. The file is TOML, under the user's config
-directory or at `MODELDECK_CONFIG`, created 0600 and refused if others can read it. A key is looked up
-in order: the explicit argument, `MODELDECK_API_KEY`, the profile file, the system keyring.
+A profile names a platform by kind (modeldeck.providers.KINDS): `local` (an embedded home), `server` (a
+modeldeck team server), `openai` (any OpenAI-compatible server); the clouds' kinds join later. It may
+name a region where the platform has regions, and endpoints overriding the region's default per service
+(a private gateway, a local facade). Its named secrets are an API key, an AccessKey pair (id, secret,
+optional security token) or a token. The file is TOML, under the user's config directory or at
+`MODELDECK_CONFIG`, created 0600 and refused if others can read it. Credentials are looked up in order:
+the explicit argument, the environment variables of the profile's platform (`MODELDECK_API_KEY`,
+`OPENAI_API_KEY`, ...), the profiles file, the system keyring; the first source that has any wins whole.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidApiKey, InvalidParameter, NotFound
+from .providers import for_kind
 
-KINDS = ("local", "server", "openai")
 KEYRING_SERVICE = "modeldeck"
 DEFAULT_PROFILE = "local"
+SECRETS = ("api_key", "access_key_id", "access_key_secret", "security_token", "token")
 
 if TYPE_CHECKING:
-    from ._http import Settings
-    from .deck import Deck
+    from ._http import Credentials, Settings
+    from .providers.base import Provider
 
 
 def config_path() -> Path:
@@ -42,16 +47,31 @@ class Profile:
     url: str | None = None
     home: str | None = None
     workspace: str | None = None
+    region: str | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)  # service -> base URL, overriding the region's
     api_key: str | None = field(default=None, repr=False)
+    access_key_id: str | None = field(default=None, repr=False)
+    access_key_secret: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
-    def to_toml(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if k != "name" and v is not None}
+    def to_toml(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "name" and v not in (None, {})}
+
+    def credentials(self) -> Credentials:
+        """The secrets this profile keeps in the file."""
+        from ._http import Credentials
+
+        return Credentials(**{name: getattr(self, name) for name in SECRETS})
 
     def describe(self) -> dict[str, Any]:
-        """What may be shown: never the key, only where it comes from."""
+        """What may be shown: never a secret, only where the credentials come from."""
+        in_file = bool(self.credentials())
+        where = {"region": self.region, "endpoints": dict(self.endpoints)}
         return {
             "name": self.name, "kind": self.kind, "url": self.url, "home": self.home, "workspace": self.workspace,
-            "key": "in file" if self.api_key else ("in keyring" if keyring_get(self.name) else None),
+            **{k: v for k, v in where.items() if v},  # only where the platform has them
+            "key": "in file" if in_file else ("in keyring" if keyring_credentials(self.name) else None),
         }  # fmt: skip
 
 
@@ -85,10 +105,7 @@ class ProfileFile:
                 code="Config.Invalid",
                 hint="Fix or remove it; `modeldeck profile add` writes a correct one.",
             ) from None
-        profiles = {}
-        for name, values in (data.get("profiles") or {}).items():
-            known = {k: values.get(k) for k in ("kind", "url", "home", "workspace", "api_key")}
-            profiles[name] = Profile(name=name, **{k: v for k, v in known.items() if v is not None})  # type: ignore[arg-type]
+        profiles = {name: _profile(path, name, values) for name, values in (data.get("profiles") or {}).items()}
         return cls(path, data.get("default"), profiles)
 
     def save(self) -> None:
@@ -119,25 +136,58 @@ class ProfileFile:
         )
 
 
-def keyring_get(profile: str) -> str | None:
+def _profile(path: Path, name: str, values: Any) -> Profile:
+    """One `[profiles.NAME]` table; keys this version does not know are left alone (a newer one wrote them)."""
+    fields = ("kind", "url", "home", "workspace", "region", *SECRETS)
+    known = {k: values.get(k) for k in fields} if isinstance(values, dict) else {}
+    endpoints = values.get("endpoints", {}) if isinstance(values, dict) else None
+    bad = not isinstance(values, dict) or not isinstance(known["kind"], str)
+    bad = bad or not all(v is None or isinstance(v, str) for v in known.values())
+    bad = bad or not isinstance(endpoints, dict) or not all(isinstance(v, str) for v in endpoints.values())
+    if bad:
+        raise InvalidParameter(
+            f"Profile {name!r} in {path} is malformed.",
+            code="Config.Invalid",
+            hint="Each profile needs a kind; its values are strings and `endpoints` a table of service = URL. "
+            "`modeldeck profile add` writes a correct one.",
+        )
+    given = {k: v for k, v in known.items() if v is not None}
+    return Profile(name=name, endpoints=dict(endpoints or {}), **given)  # type: ignore[arg-type]
+
+
+def _keyring_user(profile: str, secret: str) -> str:
+    return profile if secret == "api_key" else f"{profile}:{secret}"  # an API key keeps its older entry name
+
+
+def keyring_get(profile: str, secret: str = "api_key") -> str | None:
     try:
         import keyring
     except ImportError:
         return None
     try:
-        return keyring.get_password(KEYRING_SERVICE, profile)
+        return keyring.get_password(KEYRING_SERVICE, _keyring_user(profile, secret))
     except Exception:  # no usable backend on this machine
         return None
 
 
-def keyring_set(profile: str, key: str) -> bool:
+def keyring_set(profile: str, value: str, secret: str = "api_key") -> bool:
     try:
         import keyring
 
-        keyring.set_password(KEYRING_SERVICE, profile, key)
+        keyring.set_password(KEYRING_SERVICE, _keyring_user(profile, secret), value)
         return True
     except Exception:
         return False
+
+
+def keyring_credentials(profile: str) -> Credentials:
+    """The profile's secrets in the keyring; the API key, the usual one, is asked for first and alone."""
+    from ._http import Credentials
+
+    key = keyring_get(profile)
+    if key:
+        return Credentials(api_key=key)
+    return Credentials(**{name: keyring_get(profile, name) for name in SECRETS[1:]})
 
 
 def selected_profile(name: str | None, file: ProfileFile) -> str:
@@ -159,6 +209,31 @@ def save_workspace(profile: str | None, workspace: str) -> str:
     return name
 
 
+def choose(profile: str | None = None, *, url: str | None = None, home: str | Path | None = None) -> Profile:
+    """The profile the arguments and environment name, without starting or contacting anything."""
+    url = url or (None if profile or home else os.environ.get("MODELDECK_URL"))
+    if url:  # named directly: no profile involved
+        return Profile("", "server", url=url)
+    if home:
+        return Profile("", "local", home=str(home))
+    file = ProfileFile.load()
+    return file.get(selected_profile(profile, file))
+
+
+def _credentials(chosen: Profile, provider: Provider, api_key: str | None, direct: bool) -> Credentials:
+    """The first source that has any: the argument, the platform's environment variables, the file, the keyring."""
+    from ._http import Credentials
+
+    environment = {name: next((os.environ[v] for v in names if os.environ.get(v)), None)
+                   for name, names in provider.environment.items()}  # fmt: skip
+    for source in (lambda: Credentials(api_key=api_key), lambda: Credentials(**environment), chosen.credentials,
+                   lambda: Credentials() if direct else keyring_credentials(chosen.name)):  # fmt: skip
+        found = source()
+        if found:
+            return found
+    return Credentials()
+
+
 def resolve(
     profile: str | None = None,
     *,
@@ -172,74 +247,44 @@ def resolve(
     A local profile's embedded server is started first, so it boots on another core while this process
     looks in the keyring and loads the transport (httpx): a cold `connect()` waits for the longer of the two.
     """
-    url = url or (None if profile or home else os.environ.get("MODELDECK_URL"))
-    if url or home:  # named directly: no profile involved
-        chosen = Profile("", "server", url=url) if url else Profile("", "local", home=str(home))
-    else:
-        file = ProfileFile.load()
-        chosen = file.get(selected_profile(profile, file))
+    chosen = choose(profile, url=url, home=home)
+    provider = for_kind(chosen.kind)
     launch = None
     if chosen.kind == "local":
         from . import embedded
 
         launch = embedded.Launch(Path(chosen.home).expanduser() if chosen.home else None)
-    key = api_key or os.environ.get("MODELDECK_API_KEY") or chosen.api_key
-    if not key and not (url or home):
-        key = keyring_get(chosen.name)
+    credentials = _credentials(chosen, provider, api_key, direct=bool(url or home))
     ws = workspace or os.environ.get("MODELDECK_WORKSPACE") or chosen.workspace
-    from ._http import Settings
+    ws = ws if provider.workspace_header else None  # a platform without workspaces has its implicit one
+    from ._http import Credentials, Settings
 
     if launch is not None:
         target = launch.result()
-        return chosen.name or None, Settings(target.url, key or target.admin_key, ws, kind="embedded")
-    if chosen.kind == "openai" and chosen.url:  # any OpenAI-compatible server; some need no key
-        return chosen.name or None, Settings(chosen.url.rstrip("/"), key, None, kind="openai")
-    if chosen.kind != "server" or not chosen.url:
+        return chosen.name or None, Settings(target.url, credentials or Credentials(api_key=target.admin_key), ws,
+                                             kind=chosen.kind)  # fmt: skip
+    if chosen.region and chosen.region not in provider.regions:
+        regions = ", ".join(provider.regions) or "none: remove `region` from the profile"
         raise InvalidParameter(
-            f"Profile {chosen.name!r} has kind {chosen.kind!r}, which this version cannot connect to.",
+            f"Profile {chosen.name!r} names region {chosen.region!r}, which {provider.title} does not have.",
             code="Profile.Invalid",
-            hint=f"Use a profile of kind {' or '.join(KINDS)} (a server profile needs a url).",
+            hint=f"Its regions: {regions}.",
         )
-    if not key:
+    base = provider.endpoint(chosen.region, chosen.endpoints, chosen.url)
+    if not base:
+        raise InvalidParameter(
+            f"Profile {chosen.name!r} (kind {chosen.kind!r}) says nowhere to connect.",
+            code="Profile.Invalid",
+            hint=f"Give it a url: `modeldeck profile add {chosen.name or 'NAME'} --kind {chosen.kind} --url ...`.",
+        )
+    if provider.needs_credentials and not credentials:
+        env = " or ".join(provider.environment["api_key"])
         raise InvalidApiKey(
-            f"No API key was found for {f'profile {chosen.name!r}' if chosen.name else chosen.url}.",
-            hint="Pass api_key=..., set MODELDECK_API_KEY, run modeldeck.login() in a notebook, or "
-            f"`modeldeck profile add {chosen.name or 'NAME'} --url {chosen.url} --api-key -`.",
+            f"No API key was found for {f'profile {chosen.name!r}' if chosen.name else base}.",
+            hint=f"Pass api_key=..., set {env}, run modeldeck.login() in a notebook, or "
+            f"`modeldeck profile add {chosen.name or 'NAME'} --url {base} --api-key -`.",
         )
-    return chosen.name or None, Settings(chosen.url.rstrip("/"), key, ws)
-
-
-def connect(
-    profile: str | None = None,
-    *,
-    url: str | None = None,
-    api_key: str | None = None,
-    workspace: str | None = None,
-    home: str | Path | None = None,
-) -> Deck:
-    """Connect to a platform.
-
-    With no arguments: the default profile (`MODELDECK_PROFILE`, else the profiles file's default), and with
-    nothing configured, the embedded platform of `MODELDECK_HOME`, started on first use and shared by
-    every kernel and the CLI. `url=` names a team server; `home=` another embedded home. Credentials come
-    from the argument, then the environment (`MODELDECK_API_KEY`), the profiles file, the system keyring.
-    """
-    name, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
-    from .deck import Deck
-    from .resources import Workspace
-
-    deck = Deck(settings, profile=name)
-    try:
-        me = deck.whoami()
-        if deck._openai:
-            deck.models().first(1)  # reach the server now: a wrong URL or key fails here, not later
-    except BaseException:
-        deck.close()
-        raise
-    deck.account = me["account"]
-    if "workspace" in me:
-        deck.workspace = Workspace.from_json(me["workspace"])
-    return deck
+    return chosen.name or None, Settings(base.rstrip("/"), credentials, ws, kind=chosen.kind)
 
 
 def login(profile: str | None = None, *, url: str | None = None, workspace: str | None = None) -> Profile:

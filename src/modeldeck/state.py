@@ -186,11 +186,12 @@ class DeckState(HasTraits):
     def _do_refresh(self, initial: bool = False) -> None:
         """Reload everything; the lists load side by side (one round trip's wait, not three)."""
         lists = [self._lists.submit(self._load_workspaces), self._lists.submit(self._load_models)]
-        account = self.deck.account if initial and self.deck.account else self.deck.whoami()["account"]
-        settings = self.deck._transport.settings
+        deck = self.deck
+        account = deck.account if initial and deck.account else deck.whoami()["account"]
         self.connection = {
-            "profile": self.deck.profile or "", "kind": settings.kind, "url": settings.url,
-            "account": account.get("name", ""), "account_kind": account.get("kind", ""),
+            "profile": deck.profile or "", "kind": deck.kind, "provider": deck.provider, "url": deck.url,
+            "capabilities": sorted(deck.capabilities), "account": account.get("name", ""),
+            "account_kind": account.get("kind", ""),
         }  # fmt: skip
         for loaded in lists:
             loaded.result()
@@ -261,7 +262,7 @@ class DeckState(HasTraits):
 
     def _do_register(self, model: str, source: Mapping[str, str], fields: Mapping[str, Any] | None = None) -> dict:
         from .checkpoints import saved
-        from .deck import checkpoint_bytes
+        from .transfer import checkpoint_bytes
 
         renamed = {"version_name": "version", "format_type": "format", "framework_type": "framework"}
         spec = {renamed.get(k, k): v for k, v in dict(fields or {}).items() if v not in (None, "", {}, [])}
@@ -410,7 +411,12 @@ class DeckState(HasTraits):
         self._load_workspaces()
         self._load_models()
 
+    def _can(self, capability: str) -> bool:
+        return capability in self.deck.capabilities
+
     def _load_workspaces(self) -> None:
+        if not self._can("workspaces"):
+            return
         current = self.deck.workspace
         rows = [_workspace(w) for w in self.deck.workspaces()]
         self.workspaces = rows
@@ -425,13 +431,14 @@ class DeckState(HasTraits):
         if not model:
             self.versions, self.grants = [], []
             return
-        self.versions = [_version(v) for v in self.deck.versions(model)]
+        self.versions = [_version(v) for v in self.deck.versions(model)] if self._can("versions") else []
         self._load_grants(model)
 
     def _load_grants(self, model: str) -> None:
         row = next((m for m in self.models if m["id"] == model), None)
         admin = (self.workspace or {}).get("role") == "admin"
-        self.grants = [_grant(g) for g in self.deck.grants(model)] if admin and row and row["source"] == "owned" else []
+        shown = admin and row and row["source"] == "owned" and self._can("grants")
+        self.grants = [_grant(g) for g in self.deck.grants(model)] if shown else []
 
     def _decide(self, decide: Callable[[str, str], Any], model: str, version: str) -> dict[str, Any]:
         decided = _version(decide(model, version))

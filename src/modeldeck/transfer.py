@@ -26,7 +26,7 @@ import httpx
 
 from ._digest import sha256_prefix
 from ._http import RETRY_STATUSES, is_loopback, raise_for
-from .errors import DeckError, InvalidParameter
+from .errors import DeckError, InvalidParameter, from_response
 
 PIECE = 1 << 20  # small enough that a partial socket send never re-copies much of a piece
 PREHASH_BELOW = 64 << 20  # small files are hashed first, so a blob the workspace holds is not sent again
@@ -34,7 +34,7 @@ Progress = Callable[[int], None]  # called with the number of new bytes sent
 
 
 def check(response: httpx.Response) -> httpx.Response:
-    raise_for(response)
+    raise_for(response, from_response)
     return response
 
 
@@ -93,7 +93,7 @@ def import_file(client: httpx.Client, path: Path) -> str | None:
         return None
     if code in _NOT_THIS_FILE:
         return None
-    raise_for(response)
+    check(response)
     return None
 
 
@@ -167,6 +167,11 @@ def upload_file(client: httpx.Client, path: Path, *, progress: Progress | None =
 def _resumable(error: DeckError) -> bool:
     """Another writer, a stale offset, or a gateway that lost its server: ask the offset and go on."""
     return error.code in ("Upload.Busy", "Upload.OffsetMismatch") or error.status in RETRY_STATUSES
+
+
+def checkpoint_bytes(path: Path) -> int:
+    """The bytes an upload of `path` (a file or a checkpoint folder) sends."""
+    return sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
 
 
 def checkpoint_files(root: Path) -> list[tuple[str, Path]]:

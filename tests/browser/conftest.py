@@ -261,3 +261,29 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     return page
+
+
+def watch_replies(page: Any) -> None:
+    """Record, at every change of the page, the length of the last assistant reply and whether it streams."""
+    page.evaluate("""() => {
+        window.__mdSeen = [];
+        const watch = new MutationObserver(() => {
+          const replies = document.querySelectorAll('[data-testid=md-chat-message][data-role=assistant]');
+          const last = replies[replies.length - 1];
+          const streaming = document.querySelector('[data-testid=md-chat-stop]') !== null;
+          if (last) window.__mdSeen.push([last.querySelector('.md-msg-text').textContent.length, streaming]);
+        });
+        watch.observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+
+
+def wait_until_the_reply_grows(page: Any) -> None:
+    """Until two lengths of reply were seen while streaming. The first chat loads the model, tens of seconds
+    on a busy machine: the bound is generous, and not a timing."""
+    grown = "() => new Set(window.__mdSeen.filter(([n, streaming]) => n > 0 && streaming).map(([n]) => n)).size >= 2"
+    page.wait_for_function(grown, timeout=180_000)
+
+
+def shown_while_streaming(page: Any, final: str) -> bool:
+    """Whether part of the final reply was on screen before the reply ended."""
+    return any(0 < n < len(final) and streaming for n, streaming in page.evaluate("window.__mdSeen"))

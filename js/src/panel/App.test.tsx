@@ -2,7 +2,7 @@
 import { act } from "preact/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeModel } from "../testing/fake-model";
-import { sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
+import { OPENAI_CONNECTION, sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
 import { mount } from "../mount";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -214,6 +214,73 @@ describe("several views of one model", () => {
     await act(async () => {});
     act(() => unmounts.forEach((u) => u()));
     expect(model.listenerCount("msg:custom")).toBe(0);
+  });
+});
+
+// The view reads `connection.capabilities`, never the kind: what the platform cannot do is not offered.
+describe("capabilities", () => {
+  const tabs = (all: (id: string) => HTMLElement[]) =>
+    ["workspaces", "models", "register", "inference"].filter((t) => all(`md-tab-${t}`).length > 0);
+  const asOpenAI = (traits: Record<string, unknown> = {}) => {
+    const models = sampleModels(3);
+    return {
+      models,
+      ...open({
+        connection: OPENAI_CONNECTION,
+        workspaces: [{ id: "default", name: "default", role: null, is_default: true, description: "" }],
+        workspace: { id: "default", name: "default", role: null, is_default: true, description: "" },
+        models,
+        selected: { model: models[1].id, version: null },
+        ...traits,
+      }),
+    };
+  };
+
+  it("offers every tab on the modeldeck platform", () => {
+    expect(tabs(open().all)).toEqual(["workspaces", "models", "register", "inference"]);
+  });
+
+  it("has no Register tab on an OpenAI-compatible server, and leaves a view left there", () => {
+    const { all, q } = asOpenAI({ view: "register" });
+    expect(tabs(all)).toEqual(["workspaces", "models", "inference"]);
+    expect(q("md-register-submit")).toBeNull();
+    expect(q("md-tab-workspaces")!.getAttribute("aria-selected")).toBe("true");
+    expect(q("md-create-workspace-name")).toBeNull();
+  });
+
+  it("shows a model without versions, approval or grants where there are none", () => {
+    const { q, el } = asOpenAI({ view: "models", versions: sampleVersions(), grants: [] });
+    expect(q("md-versions")).toBeNull();
+    expect(q("md-approve")).toBeNull();
+    expect(q("md-authorize-workspace")).toBeNull();
+    expect(el.textContent).not.toContain("Register a new version");
+  });
+
+  it("the native platform shows them for an admin of an owned model", () => {
+    const models = sampleModels(3);
+    const { q } = open({ view: "models", models, selected: { model: models[1].id, version: null }, versions: sampleVersions() });
+    expect(q("md-versions")).not.toBeNull();
+    expect(q("md-approve")).not.toBeNull();
+    expect(q("md-authorize-workspace")).not.toBeNull();
+  });
+
+  it("chats without a version picker or predict on an OpenAI-compatible server", () => {
+    const { q, el } = asOpenAI({ view: "inference" }); // models[1] is a classification model: still chat
+    expect(q("md-chat-input")).not.toBeNull();
+    expect(q("md-predict-input")).toBeNull();
+    expect(el.querySelector('[aria-label="Call as"]')).toBeNull();
+    expect([...el.querySelectorAll("label")].map((l) => l.textContent)).not.toContain("Version");
+  });
+
+  it("a platform without approve shows versions but no decision buttons", () => {
+    const models = sampleModels(3);
+    const capabilities = sampleTraits().connection.capabilities!.filter((c) => c !== "approve");
+    const { q } = open({
+      view: "models", models, selected: { model: models[1].id, version: null }, versions: sampleVersions(),
+      connection: { ...sampleTraits().connection, capabilities },
+    });
+    expect(q("md-versions")).not.toBeNull();
+    expect(q("md-approve")).toBeNull();
   });
 });
 

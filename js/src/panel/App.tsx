@@ -2,6 +2,7 @@
 // several views of one model stay in step.
 
 import { useRef } from "preact/hooks";
+import { shownTab } from "./capabilities";
 import { announce, JobList } from "./jobs";
 import { useAction, useTrait, useView } from "./model";
 import { Inference } from "./inference";
@@ -84,24 +85,29 @@ function ErrorBanner() {
   );
 }
 
-function Tabs({ ids, view, setView }: { ids: string; view: Tab; setView: (tab: Tab) => void }) {
+function Tabs({ ids, tabs, view, setView }: {
+  ids: string;
+  tabs: typeof TABS;
+  view: Tab;
+  setView: (tab: Tab) => void;
+}) {
   const list = useRef<HTMLDivElement>(null);
   const onKeyDown = (e: KeyboardEvent) => {
-    const at = TABS.findIndex((t) => t.id === view);
+    const at = tabs.findIndex((t) => t.id === view);
     const next =
-      e.key === "ArrowRight" ? (at + 1) % TABS.length
-      : e.key === "ArrowLeft" ? (at - 1 + TABS.length) % TABS.length
+      e.key === "ArrowRight" ? (at + 1) % tabs.length
+      : e.key === "ArrowLeft" ? (at - 1 + tabs.length) % tabs.length
       : e.key === "Home" ? 0
-      : e.key === "End" ? TABS.length - 1
+      : e.key === "End" ? tabs.length - 1
       : null;
     if (next === null) return;
     e.preventDefault();
-    setView(TABS[next].id);
+    setView(tabs[next].id);
     list.current?.querySelectorAll<HTMLElement>('[role="tab"]')[next]?.focus();
   };
   return (
     <div class="md-tabs" role="tablist" aria-label="modeldeck" ref={list} onKeyDown={onKeyDown}>
-      {TABS.map((t) => (
+      {tabs.map((t) => (
         <button
           key={t.id}
           type="button"
@@ -132,13 +138,18 @@ function Status() {
 }
 
 export function App() {
-  const [view, setView] = useView();
+  const [chosen, setView] = useView();
+  const connection = useTrait("connection");
   const ids = useUid();
+  // Only the tabs the platform can fill; a tab it cannot (say Register on an OpenAI-compatible server) is
+  // not offered, and a view left on one shows the first tab there is.
+  const tabs = TABS.filter((t) => shownTab(connection, t.id));
+  const view = tabs.some((t) => t.id === chosen) ? chosen : (tabs[0]?.id ?? chosen);
   return (
     <div class="md-panel" data-testid="md-panel">
       <Header />
       <ErrorBanner />
-      <Tabs ids={ids} view={view} setView={setView} />
+      <Tabs ids={ids} tabs={tabs} view={view} setView={setView} />
       <section class="md-tabpanel" role="tabpanel" id={`${ids}-panel`} aria-labelledby={`${ids}-tab-${view}`}>
         {view === "workspaces" && <Workspaces />}
         {view === "models" && <Models />}

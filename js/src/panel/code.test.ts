@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { NATIVE, OPENAI } from "../testing/sample";
 import { chatCode, modelCode, predictCode, py, registerCode, switchCode, type CodeContext } from "./code";
 
-const ctx: CodeContext = { connection: { profile: "default", kind: "embedded" }, workspace: "team-a" };
+const ctx: CodeContext = { connection: { profile: "default", capabilities: [...NATIVE] }, workspace: "team-a" };
 const KEYLIKE = [/api_key/i, /sk-[A-Za-z0-9]{8,}/, /\btoken\b/i, /https?:\/\//, /secret/i, /password/i];
 
 function keyless(code: string) {
@@ -18,12 +19,12 @@ describe("py", () => {
 describe("copy as code", () => {
   it("connects by profile and selects the workspace", () => {
     expect(switchCode(ctx, "team-b")).toBe('import modeldeck as md\n\ndeck = md.connect()\ndeck.use("team-b")');
-    const named = switchCode({ ...ctx, connection: { profile: "team", kind: "modeldeck" } }, "x");
+    const named = switchCode({ ...ctx, connection: { profile: "team", capabilities: [...NATIVE] } }, "x");
     expect(named).toContain('deck = md.connect("team")');
   });
 
   it("an OpenAI-compatible server has no workspace to use", () => {
-    expect(switchCode({ ...ctx, connection: { profile: "vllm", kind: "openai" } }, "default")).not.toContain("deck.use");
+    expect(switchCode({ ...ctx, connection: { profile: "vllm", capabilities: [...OPENAI] } }, "default")).not.toContain("deck.use");
   });
 
   it("register with fields as keyword arguments", () => {
@@ -92,7 +93,7 @@ describe("copy as code", () => {
   });
 
   it("never carries the connection's URL or anything key-like", () => {
-    const withUrl = { connection: { profile: "team", kind: "modeldeck" as const, url: "https://user:pw@host" }, workspace: "a" };
+    const withUrl = { connection: { profile: "team", capabilities: [...NATIVE], url: "https://user:pw@host" }, workspace: "a" };
     keyless(registerCode(withUrl, { model: "m", source: { uri: "oss://b/k" }, fields: {} }));
   });
 });

@@ -1,6 +1,7 @@
 // "Copy as code": the Python that does what the panel is about to do, built from the same arguments as
 // the action. It names a profile, never a key or a URL.
 
+import { can } from "./capabilities";
 import type { Connection, Message } from "./types";
 
 /** A Python literal for JSON-like data. JSON string escapes are valid Python escapes. */
@@ -31,15 +32,16 @@ function call(fn: string, args: string[]): string {
 }
 
 export interface CodeContext {
-  connection: Pick<Connection, "profile" | "kind">;
+  connection: Pick<Connection, "profile" | "capabilities">;
   workspace: string | null; // the current workspace's name
 }
 
-/** The opening lines: connect by profile, then the workspace (an OpenAI-compatible server has none). */
+/** The opening lines: connect by profile, then the workspace where workspaces are real ones (they can be
+ * created); an implicit one, like an OpenAI-compatible server's, is always current. */
 export function preamble({ connection, workspace }: CodeContext): string {
   const profile = connection.profile && connection.profile !== "default" ? py(connection.profile) : "";
   const lines = ["import modeldeck as md", "", `deck = md.connect(${profile})`];
-  if (workspace && connection.kind !== "openai") lines.push(`deck.use(${py(workspace)})`);
+  if (workspace && can(connection, "create_workspace")) lines.push(`deck.use(${py(workspace)})`);
   return lines.join("\n");
 }
 

@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { ChatView } from "./chat";
-import { useAction, useTrait } from "./model";
+import { useAction, useCan, useTrait } from "./model";
 import { PredictView } from "./predict";
 import type { ModelInfo, Version } from "./types";
 import { Empty, Field } from "./ui";
@@ -22,6 +22,7 @@ function Pickers({ model }: { model: ModelInfo | undefined }) {
   const models = useTrait("models");
   const versions = useTrait("versions");
   const selected = useTrait("selected");
+  const can = useCan();
   const [select] = useAction("select");
   return (
     <div class="md-grid">
@@ -42,24 +43,26 @@ function Pickers({ model }: { model: ModelInfo | undefined }) {
           </select>
         )}
       </Field>
-      <Field label="Version">
-        {({ id }) => (
-          <select
-            id={id}
-            class="md-input"
-            disabled={!model}
-            value={selected.version ?? ""}
-            onChange={(e) => select({ model: model!.id, version: e.currentTarget.value || null })}
-          >
-            <option value="">latest</option>
-            {versions.map((v) => (
-              <option key={v.version_name} value={v.version_name}>
-                {v.version_name} ({v.approval_status})
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
+      {can("versions") && (
+        <Field label="Version">
+          {({ id }) => (
+            <select
+              id={id}
+              class="md-input"
+              disabled={!model}
+              value={selected.version ?? ""}
+              onChange={(e) => select({ model: model!.id, version: e.currentTarget.value || null })}
+            >
+              <option value="">latest</option>
+              {versions.map((v) => (
+                <option key={v.version_name} value={v.version_name}>
+                  {v.version_name} ({v.approval_status})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      )}
     </div>
   );
 }
@@ -68,21 +71,27 @@ export function Inference() {
   const models = useTrait("models");
   const versions = useTrait("versions");
   const selected = useTrait("selected");
+  const can = useCan();
   const [mode, setMode] = useState<Mode>("auto");
   const model = selected.model ? models.find((m) => m.id === selected.model) : undefined;
   const version = versions.find((v) => v.version_name === selected.version) ?? versions[0];
-  const chat = mode === "chat" || (mode === "auto" && !!model && looksLikeChat(model, version));
+  const both = can("chat") && can("predict"); // else there is only one way to call a model here
+  const chat = both
+    ? mode === "chat" || (mode === "auto" && !!model && looksLikeChat(model, version))
+    : can("chat");
   return (
     <div class="md-inference">
       <Pickers model={model} />
-      <div class="md-segmented" role="group" aria-label="Call as">
-        <span class="md-muted">Call as</span>
-        {(["auto", "chat", "predict"] as const).map((m) => (
-          <button key={m} type="button" class="md-button md-small" aria-pressed={mode === m} onClick={() => setMode(m)}>
-            {m === "auto" ? `Auto (${chat ? "chat" : "predict"})` : m === "chat" ? "Chat" : "Predict"}
-          </button>
-        ))}
-      </div>
+      {both && (
+        <div class="md-segmented" role="group" aria-label="Call as">
+          <span class="md-muted">Call as</span>
+          {(["auto", "chat", "predict"] as const).map((m) => (
+            <button key={m} type="button" class="md-button md-small" aria-pressed={mode === m} onClick={() => setMode(m)}>
+              {m === "auto" ? `Auto (${chat ? "chat" : "predict"})` : m === "chat" ? "Chat" : "Predict"}
+            </button>
+          ))}
+        </div>
+      )}
       {!model ? (
         <Empty>Choose a model to call.</Empty>
       ) : chat ? (

@@ -5,7 +5,7 @@ import { MetricChart } from "./chart";
 import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { formatNumber, formatTime } from "./format";
 import { looksLikeChat } from "./inference";
-import { useAction, useCodeContext, useTrait } from "./model";
+import { useAction, useCan, useCodeContext, useTrait } from "./model";
 import type { Grant, ModelInfo, Version } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 
@@ -45,7 +45,7 @@ function Decision({ model, version }: { model: string; version: string }) {
   );
 }
 
-function Versions({ model, versions, admin }: { model: ModelInfo; versions: readonly Version[]; admin: boolean }) {
+function Versions({ model, versions, decide }: { model: ModelInfo; versions: readonly Version[]; decide: boolean }) {
   const selected = useTrait("selected");
   const [select] = useAction("select");
   const metrics = metricNames(versions);
@@ -82,7 +82,7 @@ function Versions({ model, versions, admin }: { model: ModelInfo; versions: read
               </th>
               <td>
                 <Badge kind={v.approval_status}>{v.approval_status}</Badge>
-                {admin && v.approval_status === "Pending" && <Decision model={model.id} version={v.version_name} />}
+                {decide && v.approval_status === "Pending" && <Decision model={model.id} version={v.version_name} />}
               </td>
               <td title={v.framework_type || undefined}>{v.format_type}</td>
               {metrics.map((m) => (
@@ -218,17 +218,18 @@ function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: rea
   const selected = useTrait("selected");
   const models = useTrait("models");
   const ctx = useCodeContext();
+  const can = useCan();
   const version = selected.model === model.id ? selected.version : null;
   // Code reads better with the name; the id only where the name is not unique in this workspace.
   const unique = models.filter((m) => m.name === model.name).length === 1;
   const target = { model: unique ? model.name : model.id, version };
-  const chat = looksLikeChat(model, versions.find((v) => v.version_name === version) ?? versions[0]);
+  const chat = !can("predict") || looksLikeChat(model, versions.find((v) => v.version_name === version) ?? versions[0]);
   const snippets = [
     { name: "use", label: "Connect and use", code: () => modelCode(ctx, target) },
     chat
       ? { name: "chat", label: "Chat", code: () => chatCode(ctx, { ...target, prompt: "Hello!", params: {} }) }
       : { name: "predict", label: "Predict", code: () => predictCode(ctx, { ...target, as_task: false }) },
-    ...(owned
+    ...(owned && can("register")
       ? [{
           name: "register",
           label: "Register a new version",
@@ -252,6 +253,7 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
   const workspace = useTrait("workspace");
+  const can = useCan();
   const admin = workspace?.role === "admin";
   const owned = model.source === "owned";
   return (
@@ -263,12 +265,20 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           .join(" · ")}
       </p>
       {model.description && <p class="md-description">{model.description}</p>}
-      <h4 class="md-subtitle">Versions</h4>
-      {versions.length === 0 ? <Empty>No versions yet.</Empty> : <Versions model={model} versions={versions} admin={admin} />}
-      <MetricView versions={versions} />
+      {can("versions") && (
+        <section data-testid="md-versions">
+          <h4 class="md-subtitle">Versions</h4>
+          {versions.length === 0 ? (
+            <Empty>No versions yet.</Empty>
+          ) : (
+            <Versions model={model} versions={versions} decide={admin && can("approve")} />
+          )}
+          <MetricView versions={versions} />
+        </section>
+      )}
       <h4 class="md-subtitle">Code</h4>
       <ModelCode model={model} versions={versions} owned={owned} />
-      {owned && (
+      {owned && can("grants") && (
         <>
           <h4 class="md-subtitle">Access</h4>
           <Grants model={model} grants={grants} admin={admin} />

@@ -3,7 +3,8 @@
 import { createContext } from "preact";
 import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
 import type { CodeContext } from "./code";
-import { DEFAULTS, type Traits } from "./types";
+import { can } from "./capabilities";
+import { DEFAULTS, type Capability, type Traits } from "./types";
 
 type Listener = (...args: any[]) => void;
 
@@ -133,6 +134,11 @@ export function useTrait<K extends keyof Traits>(name: K): Traits[K] {
 }
 
 /** What "copy as code" connects with: the host's profile and the current workspace (never a key). */
+export function useCan(): (capability: Capability) => boolean {
+  const connection = useTrait("connection");
+  return (capability) => can(connection, capability);
+}
+
 export function useCodeContext(): CodeContext {
   const connection = useTrait("connection");
   const workspace = useTrait("workspace");

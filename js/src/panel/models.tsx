@@ -4,7 +4,7 @@ import { useMemo, useState } from "preact/hooks";
 import { distinct, filterModels, NO_FILTER, type ModelFilter } from "./filter";
 import { ModelDetail } from "./model-detail";
 import { ModelList } from "./model-list";
-import { useAction, useTrait } from "./model";
+import { useAction, useCan, useTrait } from "./model";
 import { Empty, Field } from "./ui";
 
 function Choice({ label, value, options, onChange }: {
@@ -33,6 +33,7 @@ export function Models() {
   const models = useTrait("models");
   const enums = useTrait("enums");
   const selected = useTrait("selected");
+  const can = useCan();
   const [select] = useAction("select");
   const [filter, setFilter] = useState<ModelFilter>(NO_FILTER);
   const shown = useMemo(() => filterModels(models, filter), [models, filter]);
@@ -80,7 +81,7 @@ export function Models() {
             onSelect={(m) => m.id !== selected.model && select({ model: m.id, version: null })}
           />
         )}
-        {current ? <ModelDetail key={current.id} model={current} /> : <Empty>Select a model to see its versions.</Empty>}
+        {current ? <ModelDetail key={current.id} model={current} /> : <Empty>{can("versions") ? "Select a model to see its versions." : "Select a model to see it."}</Empty>}
       </div>
     </div>
   );

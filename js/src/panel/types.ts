@@ -1,9 +1,18 @@
 // The trait shapes of docs/panel-protocol.md. Python owns all of them except `view`.
 
+/** What a connected platform can do (modeldeck.providers.base.CAPABILITIES); the view shows only these. */
+export type Capability =
+  | "workspaces" | "switch" | "create_workspace" | "members" | "accounts" | "models" | "grants" | "versions"
+  | "register" | "approve" | "predict" | "chat" | "tasks" | "keys" | "endpoints" | "events" | "deployments";
+
 export interface Connection {
   profile: string;
-  kind: "embedded" | "modeldeck" | "openai" | "";
+  /** The profile kind (modeldeck.providers.KINDS), for showing only: the view decides by `capabilities`. */
+  kind: string;
+  provider?: string;
   url: string;
+  /** Absent until the kernel has connected (and from an older kernel): then the view shows everything. */
+  capabilities?: Capability[];
   account: string;
   account_kind: "main" | "sub" | "";
 }
@@ -137,7 +146,7 @@ export interface Traits {
 /** What the view shows before Python has sent a trait (a host shim may start empty). */
 export const DEFAULTS: Traits = {
   version: "",
-  connection: { profile: "", kind: "", url: "", account: "", account_kind: "" },
+  connection: { profile: "", kind: "", url: "", account: "", account_kind: "" }, // capabilities: not known yet
   workspace: null,
   workspaces: [],
   models: [],

@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { switchCode } from "./code";
-import { useAction, useTrait } from "./model";
+import { useAction, useCan, useTrait } from "./model";
 import type { Workspace } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 import { checkWorkspaceName } from "./validate";
@@ -95,6 +95,7 @@ export function Workspaces() {
   const workspace = useTrait("workspace");
   const connection = useTrait("connection");
   const host = useTrait("host");
+  const can = useCan();
   return (
     <div class="md-workspaces">
       {host === "sidebar" && (
@@ -121,7 +122,7 @@ export function Workspaces() {
           workspace to add you: deck.add_member("workspace", "{connection.account}", role="developer").
         </p>
       )}
-      {connection.account_kind === "main" && <CreateWorkspace />}
+      {connection.account_kind === "main" && can("create_workspace") && <CreateWorkspace />}
     </div>
   );
 }

@@ -1,6 +1,19 @@
 // Sample trait values shaped like DeckState's, for tests and the dev harness.
 
-import { DEFAULTS, type ModelInfo, type Traits, type Version } from "../panel/types";
+import { DEFAULTS, type Capability, type Connection, type ModelInfo, type Traits, type Version } from "../panel/types";
+
+/** The capabilities of the modeldeck platform, and of an OpenAI-compatible server (modeldeck.providers). */
+export const NATIVE: readonly Capability[] = [
+  "workspaces", "switch", "create_workspace", "members", "accounts", "models", "grants", "versions", "register",
+  "approve", "predict", "chat", "tasks", "keys", "endpoints", "events", "deployments",
+];
+export const OPENAI: readonly Capability[] = ["workspaces", "switch", "models", "chat"];
+
+/** The connection of an `openai` profile, as DeckState publishes it. */
+export const OPENAI_CONNECTION: Connection = {
+  profile: "vllm", kind: "openai", provider: "openai", url: "http://127.0.0.1:8000/v1", account: "",
+  account_kind: "", capabilities: [...OPENAI],
+};
 
 const TASKS = ["classification", "regression", "text-generation", "chat", "object-detection"];
 
@@ -50,7 +63,10 @@ export function sampleTraits(models = 50): Omit<Traits, "host"> {
   return {
     ...empty, // nothing selected, no jobs, no chat, no prediction, no error, on the Workspaces tab
     version: "0.1.0",
-    connection: { profile: "default", kind: "embedded", url: "http://127.0.0.1:8765", account: "main", account_kind: "main" },
+    connection: {
+      profile: "default", kind: "local", provider: "native", url: "http://127.0.0.1:8765", account: "main",
+      account_kind: "main", capabilities: [...NATIVE],
+    },
     workspace: workspaces[0],
     workspaces,
     models: sampleModels(models),

@@ -11,7 +11,7 @@ from functools import partial
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Unicode
 
-from ..profiles import connect
+from ..deck import connect
 from .handlers import StateSocket, VersionHandler
 from .host import Sidebar
 
