@@ -16,10 +16,10 @@ from ..errors import AccessDenied, InvalidApiKey, NotFound, WorkspaceAccessDenie
 from .ids import key_digest
 from .schema import Account, ApiKey, Member, Workspace
 
-PERMISSIONS = ("list", "register", "approve", "invoke", "authorize", "manage")
+PERMISSIONS = ("list", "register", "approve", "invoke", "deploy", "authorize", "manage")
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"list"}),
-    "developer": frozenset({"list", "register", "invoke"}),
+    "developer": frozenset({"list", "register", "invoke", "deploy"}),
     "admin": frozenset(PERMISSIONS),
 }
 WORKSPACE_HEADER = "X-ModelDeck-Workspace"

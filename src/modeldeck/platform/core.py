@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from . import chat
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
+    from .deployments import Deployments
     from .runtimes import RuntimeCache
 
 
@@ -39,6 +41,8 @@ class Platform:
         self.cursors = Cursors(self._secret())
         self.tasks = TaskRunner(self).start()
         self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
+        if self._serving():
+            threading.Thread(target=self.deployments.restore, name="modeldeck-restore", daemon=True).start()
 
     @cached_property
     def runtimes(self) -> RuntimeCache:
@@ -46,6 +50,21 @@ class Platform:
         from .runtimes import RuntimeCache
 
         return RuntimeCache(self.settings.runtime_cache_bytes)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """The deployments this process runs (their replicas and controllers), made on first use."""
+        from .deployments import Deployments
+
+        return Deployments(self)
+
+    def _serving(self) -> bool:
+        """Whether a deployment was serving (or starting) when the platform last stopped."""
+        from .deployments.spec import LIVE
+        from .schema import Deployment
+
+        with self.store.read() as db:
+            return db.scalar(select(Deployment.id).where(Deployment.status.in_(LIVE)).limit(1)) is not None
 
     def _setup(self) -> str | None:
         """Migrate and provision once, whichever process gets here first; return a fresh admin key."""
@@ -71,6 +90,8 @@ class Platform:
             return None
 
     def close(self) -> None:
+        if "deployments" in self.__dict__:
+            self.deployments.close()
         self.tasks.shutdown()
         self.store.dispose()
 

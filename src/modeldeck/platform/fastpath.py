@@ -175,7 +175,8 @@ def _query(platform: Any, digest: str, ws_ref: str | None, model_ref: str, versi
     )  # fmt: skip
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
+def parse(raw: bytes) -> dict[str, Any]:
+    """A predict request's body, checked."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:  # orjson is strict (no NaN, no integers past 64 bits); the standard
@@ -201,12 +202,12 @@ def _full(platform: Any, key: str | None, ws_ref: str | None, model: str, versio
     return inference.run(platform, target, body)
 
 
-def _json(result: dict[str, Any]) -> bytes:
+def json_bytes(result: dict[str, Any]) -> bytes:
     """orjson: a fifteenth of `json.dumps`'s time on outputs, whose floats are most of a small answer."""
     return orjson.dumps(result)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     """The first value of a header, as Starlette's `Headers.get` gives it, without building `Headers`."""
     for key, value in scope["headers"]:
         if key == name:
@@ -221,15 +222,15 @@ async def predict(platform: Any, scope: Scope, raw: bytes) -> bytes:
     A small model that is already loaded runs right here on the event loop: for it a hop to a worker thread
     costs more than the inference. Everything else (first loads, big models, refusals) runs in a worker.
     """
-    body = _parse(raw)
-    key, ws_ref = bearer(_header(scope, b"authorization")), _header(scope, _WORKSPACE)
+    body = parse(raw)
+    key, ws_ref = bearer(header(scope, b"authorization")), header(scope, _WORKSPACE)
     model, version = scope["path_params"]["model"], scope["path_params"].get("version")
     target = locate(platform, key, ws_ref, model, version)
     if target is not None:
         runtime = platform.runtimes.peek(inference.runtime_key(target, body))
         if runtime is not None and runtime.nbytes <= INLINE_BYTES:
-            return _json(inference.run(platform, target, body))
-    return _json(await run_in_threadpool(_full, platform, key, ws_ref, model, version, target, body))
+            return json_bytes(inference.run(platform, target, body))
+    return json_bytes(await run_in_threadpool(_full, platform, key, ws_ref, model, version, target, body))
 
 
 def remember(platform: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
