@@ -107,11 +107,14 @@ def rollback(platform: PlatformDep, caller: CallerDep, name: str) -> dict[str, A
     return _answer(platform, row.id)
 
 
-@router.post("/{name}/stop", status_code=202)
+@router.post("/{name}/stop")
 def stop(platform: PlatformDep, caller: CallerDep, name: str) -> dict[str, Any]:
+    """Drains every replica (requests in flight finish) and answers once they are gone."""
     with platform.store.write() as db:
         row = service.request_stop(db, caller, name)
-    platform.deployments.command(row.id, Command("stop", caller.principal.account_name))
+    command = Command("stop", caller.principal.account_name)
+    platform.deployments.command(row.id, command)
+    command.done.wait(MAX_WAIT)
     return _answer(platform, row.id)
 
 

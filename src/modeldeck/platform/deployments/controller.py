@@ -11,7 +11,7 @@ import queue
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -38,6 +38,7 @@ class Command:
     kind: str  # start | upgrade | stop | delete | close
     actor: str = PLATFORM
     before: str | None = None  # the version served before an upgrade or rollback
+    done: threading.Event = field(default_factory=threading.Event, compare=False)  # set once carried out
 
 
 class Controller:
@@ -72,6 +73,8 @@ class Controller:
                     service.set_status(db, row, "Failed", _why(exc)),
                     service.event(db, row, PLATFORM, "failed", "The deployment failed.", reason=_why(exc)),
                 ))  # fmt: skip
+            finally:
+                command.done.set()
             if command.kind == "delete":
                 return
 
@@ -199,9 +202,8 @@ class Controller:
 
     def live(self) -> dict[str, Any]:
         engine = self.engine
-        if engine is None:
-            return {"endpoint": None, "replicas": []}
-        return {"endpoint": engine.endpoint, "replicas": engine.replicas()}
+        replicas = engine.replicas() if engine is not None else []
+        return {"endpoint": engine.endpoint if replicas else None, "replicas": replicas}
 
 
 def _why(exc: BaseException) -> str:

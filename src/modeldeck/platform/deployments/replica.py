@@ -46,8 +46,16 @@ def failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+REQUESTS_PER_CONNECTION = 64
+
+
 class ReplicaApp:
-    """POST /predict and GET /health, answered in the platform's JSON shapes."""
+    """POST /predict and GET /health, answered in the platform's JSON shapes.
+
+    A connection is closed after `REQUESTS_PER_CONNECTION` answers: the client's next connection lands on
+    any replica, so load spreads again after a replica was replaced (kept-alive connections would stay
+    piled on the replicas that survived). That costs one reconnect per 64 requests.
+    """
 
     def __init__(self, config: dict[str, Any], runtime: Any, guard: Guard) -> None:
         self.target = Target(**config["target"])
@@ -56,6 +64,7 @@ class ReplicaApp:
         self.extra = {"deployment": config["deployment"], "replica": config["replica"]}
         self.headers = [(b"content-type", b"application/json"), (b"x-modeldeck-replica", config["replica"].encode())]
         self.served = self.failed = 0
+        self._uses: dict[Any, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,9 +84,20 @@ class ReplicaApp:
             body = json.dumps(DeckError("The deployment's model failed.", hint="See the deployment's events.").to_dict()).encode()
         if status >= 500:
             self.failed += 1
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*self.headers, (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        headers = [*self.headers, (b"content-length", str(len(body)).encode())]
+        if self._used(scope.get("client")) >= REQUESTS_PER_CONNECTION:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def _used(self, client: Any) -> int:
+        """How many answers this connection (the client's address and port) had, this one included."""
+        if len(self._uses) > 10_000:  # connections that left early are forgotten now and then
+            self._uses.clear()
+        uses = self._uses[client] = self._uses.get(client, 0) + 1
+        if uses >= REQUESTS_PER_CONNECTION:
+            del self._uses[client]
+        return uses
 
     async def predict(self, scope: Scope, receive: Receive) -> bytes:
         self.guard.check(fastpath.header(scope, b"authorization"))
