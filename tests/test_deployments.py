@@ -3,6 +3,7 @@ back when broken, healed when a replica is killed. Real platform, real HTTP, rea
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -18,6 +19,9 @@ from modeldeck import examples
 from modeldeck.errors import AccessDenied, Conflict, InvalidParameter, ModelAccessDenied, NotFound
 
 from conftest import wait_for
+from test_cli import cli  # noqa: F401  (fixtures: the terminal and the notebook, as their tests run them)
+from test_magics import ip  # noqa: F401
+from test_magics import md as magic
 
 X = [[0.5, -1.0, 2.0, 0.25]]
 
@@ -258,3 +262,17 @@ def test_deploying_needs_the_deploy_grant_and_a_developer_role(deck: Any, deploy
         with pytest.raises(NotFound):  # another workspace's deployment is not visible
             as_dev.deployment("iris-prod")
         as_dev.delete_deployment("borrowed")
+
+
+def test_the_cli_and_the_magic_deploy_upgrade_roll_back_and_stop(deck: Any, cli: Any, ip: Any):
+    shown = cli("deploy", "iris", "--version", "1.0.0", "--name", "iris-prod", "--replicas", "1", "--json")
+    assert json.loads(shown.stdout)[0]["status"] == "Running"
+    assert json.loads(cli("upgrade", "iris-prod", "2.0.0", "--mode", "full", "--json").stdout)[0]["version"] == "2.0.0"
+    listed = cli("deployments").stdout
+    assert "name=iris-prod" in listed and "version=2.0.0" in listed and "status=Running" in listed
+    assert magic(ip, "rollback iris-prod").version == "1.0.0"
+    one = magic(ip, "deployments iris-prod")
+    assert one.first(1)[0].name == "iris-prod" and "rolling_back" in [e.kind for e in one.list()[1:]]
+    assert cli("stop", "iris-prod").returncode == 0 and deck.deployment("iris-prod").status == "Stopped"
+    failed = cli("upgrade", "nothing", "2.0.0", ok=False)
+    assert failed.returncode == 1 and "Deployment.NotFound" in failed.stderr

@@ -196,6 +196,9 @@ class ModelDeck(Magics):
                 raise UsageError("chat is a cell magic: %%modeldeck chat MODEL, the cell being the prompt")
             if cell is not None and args.command != "chat":
                 raise UsageError(f"{args.command} is a line magic: %modeldeck {args.command} ...")
+            if args.command in cli.DEPLOYMENT_ACTIONS:
+                result = cli.DEPLOYMENT_ACTIONS[args.command](self.deck, args)
+                return _shown(result, args.command) if isinstance(result, list) else result
             return getattr(self, f"_{args.command}")(args, *([cell] if cell is not None else []))
         except _HelpShown:
             return None

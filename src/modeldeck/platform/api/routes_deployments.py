@@ -131,8 +131,9 @@ def delete(platform: PlatformDep, caller: CallerDep, name: str) -> dict[str, Any
     """Stops the replicas, then deletes the deployment and its events; GET answers 404 once it is gone."""
     with platform.store.write() as db:
         row = service.request_delete(db, caller, name)
+        answer = deployment_json(platform, db, row)  # read now: the row may be gone by the time we answer
     platform.deployments.command(row.id, Command("delete", caller.principal.account_name))
-    return _answer(platform, row.id)
+    return answer
 
 
 @router.get("/{name}/events")
