@@ -25,6 +25,10 @@ class Settings:
     max_json_body: int = 1 << 20
     max_blob_size: int = 64 << 30
     runtime_cache_bytes: int = 1 << 30
+    # The Ray cluster that `ray` deployments run on (None: the one `ray start` left on this machine), and
+    # the loopback port of Ray Serve's HTTP proxy.
+    ray_address: str | None = None
+    ray_serve_port: int = 8000
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().resolve()

@@ -8,7 +8,6 @@ replaces replicas that died. Statuses are in the store, so every server process 
 from __future__ import annotations
 
 import queue
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,7 +47,6 @@ class Controller:
         self.deployments, self.id = deployments, deployment_id
         self.platform = deployments.platform
         self.engine: Any = None
-        self.token = secrets.token_urlsafe(32)  # how the platform itself calls the replicas
         self.commands: queue.Queue[Command] = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name=f"modeldeck-deploy-{deployment_id}", daemon=True)
         self.thread.start()
@@ -105,12 +103,12 @@ class Controller:
 
     def _engine(self, row: Deployment) -> Any:
         if self.engine is None:
-            config = {"deployment": row.name, "workspace_id": row.workspace_id, "token": self.token,
-                      "database_url": self.platform.settings.database_url}  # fmt: skip
+            settings = self.platform.settings
+            config = {"deployment": row.name, "workspace_id": row.workspace_id, "database_url": settings.database_url}
             if row.engine == "ray":
                 from .ray_serve import RayEngine
 
-                self.engine = RayEngine(row, config)
+                self.engine = RayEngine(row, config, settings.ray_address, settings.ray_serve_port)
             else:
                 from .local import LocalEngine
 
@@ -251,10 +249,6 @@ class Deployments:
     def live(self, dep_id: str) -> dict[str, Any]:
         controller = self._controllers.get(dep_id)
         return controller.live() if controller is not None else {"endpoint": None, "replicas": []}
-
-    def token(self, dep_id: str) -> str | None:
-        controller = self._controllers.get(dep_id)
-        return controller.token if controller is not None else None
 
     def changed(self) -> None:
         with self._changed:

@@ -1,10 +1,8 @@
-"""Who may call a deployment's replicas: the platform itself (a per-deployment token), or any key whose
-account may `invoke` in the deployment's workspace. Replicas are reached without the platform in between,
-so they check this themselves, against the same store."""
+"""Who may call a deployment's replicas: a key whose account may `invoke` in the deployment's workspace.
+Replicas are reached without the platform in between, so they check this themselves, against the same
+store (the platform's own predict route forwards its caller's key, so no secret of its own is needed)."""
 
 from __future__ import annotations
-
-import hmac
 
 from ...errors import AccessDenied
 from .. import fastpath
@@ -14,16 +12,13 @@ from ..ids import key_digest
 
 
 class Guard:
-    def __init__(self, database_url: str, workspace_id: str, token: str) -> None:
+    def __init__(self, database_url: str, workspace_id: str) -> None:
         self.store = Store(database_url)
         self.workspace_id = workspace_id
-        self._token = token
 
     def check(self, authorization: str | None) -> None:
         """Return when the caller may predict here; raise the platform's typed error otherwise."""
         key = bearer(authorization)
-        if key and hmac.compare_digest(key.encode(), self._token.encode()):
-            return
         # Allowed callers are remembered while the database is unchanged; refusals are computed each time.
         fastpath.remember(self, ("deployment", key_digest(key or ""), self.workspace_id), lambda: self._allowed(key))
 

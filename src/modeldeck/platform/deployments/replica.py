@@ -144,7 +144,7 @@ def main() -> int:
     except Exception as exc:
         say(state="failed", reason=failure(exc))
         return 1
-    app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"], config["token"]))
+    app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"]))
     say(state="ready")
     if sys.stdin.readline().strip() != "serve":
         return 0  # told to go before it served, or the platform is gone
