@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -276,3 +278,25 @@ def test_the_cli_and_the_magic_deploy_upgrade_roll_back_and_stop(deck: Any, cli:
     assert cli("stop", "iris-prod").returncode == 0 and deck.deployment("iris-prod").status == "Stopped"
     failed = cli("upgrade", "nothing", "2.0.0", ok=False)
     assert failed.returncode == 1 and "Deployment.NotFound" in failed.stderr
+
+
+def test_the_platform_and_a_local_deployment_never_import_ray(tmp_path: Path):
+    """Ray loads only for a deployment on the ray engine: checked in a fresh interpreter."""
+    script = f"""
+import sys
+import modeldeck as md
+from modeldeck import examples
+from modeldeck.platform import Platform, PlatformServer, Settings
+assert "ray" not in sys.modules
+platform = Platform(Settings(home={str(tmp_path / "home")!r}))
+with PlatformServer(platform) as server, md.connect(url=server.url, api_key=platform.admin_key()) as deck:
+    deck.register("iris", examples.onnx_linear({str(tmp_path / "m.onnx")!r}), format="ONNX", progress=False)
+    assert deck.deploy("iris", name="iris-prod").status == "Running"
+    assert deck.predict(None, {X!r}, deployment="iris-prod").version
+    deck.delete_deployment("iris-prod")
+platform.close()
+print("ray" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
