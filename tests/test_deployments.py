@@ -300,3 +300,30 @@ print("ray" in sys.modules)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_tritonclient_runs_unmodified_against_a_deployment(deck: Any, deployment: Any):
+    """The Open Inference Protocol (V2) on the replicas: health, metadata, infer in JSON and binary tensors."""
+    httpclient = pytest.importorskip("tritonclient.http")
+    dep = deck.deploy("iris", "1.0.0", name="iris-prod", replicas=2)
+    auth = {"Authorization": f"Bearer {deployment.admin_key}"}
+    client = httpclient.InferenceServerClient(url=dep.endpoint.removeprefix("http://"))
+    try:
+        assert client.is_server_live() and client.is_server_ready()
+        assert client.is_model_ready("iris-prod", headers=auth)
+        meta = client.get_model_metadata("iris-prod", headers=auth)
+        assert meta["versions"] == ["1.0.0"] and meta["inputs"] == [{"name": "X", "datatype": "FP32", "shape": [-1, 4]}]
+        for binary in (False, True):
+            tensor = httpclient.InferInput("X", [1, 4], "FP32")
+            tensor.set_data_from_numpy(np.asarray(X, dtype=np.float32), binary_data=binary)
+            result = client.infer("iris-prod", [tensor], headers=auth)
+            assert result.as_numpy("logits")[0] == pytest.approx(outputs(deck, "1.0.0"), rel=1e-6)
+            assert result.get_response()["model_version"] == "1.0.0"
+        from tritonclient.utils import InferenceServerException
+
+        with pytest.raises(InferenceServerException):  # no key: the replica refuses, as predict does
+            client.infer("iris-prod", [tensor])
+        with pytest.raises(InferenceServerException):
+            client.get_model_metadata("other-model", headers=auth)
+    finally:
+        client.close()

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from ...errors import DeckError
 from .. import fastpath, inference
 from ..inference import Target
+from . import oip
 from .guard import Guard
 
 
@@ -71,12 +72,18 @@ class ReplicaApp:
             return
         status, body = 200, b""
         try:
-            if scope["path"] == "/health":
+            path = scope["path"]
+            if path == "/health":
                 body = json.dumps({"status": "ok", **self.extra, "version": self.target.version}).encode()
-            elif scope["path"] == "/predict" and scope["method"] == "POST":
+            elif path == "/predict" and scope["method"] == "POST":
                 body = await self.predict(scope, receive)
+            elif path in oip.HEALTH:
+                body = b"{}"
+            elif (action := oip.resolve(path, self.extra["deployment"], self.target)) is not None:
+                body = await self.v2(scope, receive, action)
             else:
-                raise DeckError("No such endpoint.", code="NotFound", status=404, hint="POST /predict.")
+                raise DeckError("No such endpoint.", code="NotFound", status=404,
+                                hint="POST /predict, or the Open Inference Protocol under /v2.")  # fmt: skip
         except DeckError as exc:
             status, body = exc.status or 500, json.dumps(exc.to_dict()).encode()
         except Exception:  # the model's own failure: counted, and never shown with its details
@@ -89,6 +96,20 @@ class ReplicaApp:
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def v2(self, scope: Scope, receive: Receive, action: str) -> bytes:
+        """The Open Inference Protocol's model routes: metadata, readiness, infer."""
+        self.guard.check(fastpath.header(scope, b"authorization"))
+        name = self.extra["deployment"]
+        if action == "/infer" and scope["method"] == "POST":
+            raw = await _body(receive)
+            length = fastpath.header(scope, b"inference-header-content-length")
+            answer = await run_in_threadpool(oip.infer, name, self.target, self.runtime, raw, length)
+            self.served += 1
+            return answer
+        if action == "/ready":
+            return b"{}"
+        return json.dumps(oip.metadata(name, self.target, self.runtime)).encode()
 
     def _used(self, client: Any) -> int:
         """How many answers this connection (the client's address and port) had, this one included."""
