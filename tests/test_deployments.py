@@ -185,7 +185,8 @@ def test_a_killed_replica_is_restarted_while_the_others_answer(deck: Any, deploy
     assert load.failures == []  # a request the killed replica held is retried by the client
     restarted = next(e for e in deck.deployment_events("iris-prod") if e.kind == "replica_restarted")
     assert str(victim["pid"]) in restarted.message and restarted.actor == "platform"
-    assert answered_by() == {victim["replica"], dep.replica_status[1]["replica"], replacement}
+    # (4 connections are hashed over the replicas' sockets: the victim may have had none of them)
+    assert replacement in answered_by() <= {victim["replica"], dep.replica_status[1]["replica"], replacement}
 
 
 def test_stop_start_and_delete(deck: Any):

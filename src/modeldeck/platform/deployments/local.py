@@ -28,6 +28,7 @@ from ..inference import Target
 
 START_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 15.0
+RESTART_INTERVAL = 5.0
 
 
 class ReplicaFailed(Exception):
@@ -145,6 +146,7 @@ class LocalEngine:
         self.config = {**config, "host": host, "port": self.port}
         self.slots: list[Replica] = []
         self._generation = 0
+        self._restarted: dict[int, float] = {}  # slot -> when it was last restarted
 
     @property
     def endpoint(self) -> str:
@@ -212,10 +214,15 @@ class LocalEngine:
             replica.stop()
 
     def heal(self) -> list[tuple[Replica, Replica]]:
-        """Replace replicas that died (the others answer meanwhile): the (dead, replacement) pairs."""
+        """Replace replicas that died (the others answer meanwhile): the (dead, replacement) pairs. A slot
+        is restarted at most once per `RESTART_INTERVAL`, so a replica that keeps dying does not spin."""
         replaced = []
+        now = time.monotonic()
         for i, replica in enumerate(self.slots):
+            if now - self._restarted.get(replica.slot, -RESTART_INTERVAL) < RESTART_INTERVAL:
+                continue
             if replica.state in ("serving", "ready") and not replica.alive or replica.state == "exited":
+                self._restarted[replica.slot] = now
                 new = self._spawn(replica.slot, replica.served)
                 self.slots[i] = new
                 replaced.append((replica, new))
