@@ -28,8 +28,9 @@ install: $(STAMP)
 
 # From Debian's packages: PostgreSQL for the store suite (the tests start their own cluster), HAProxy as
 # the load balancer in front of replicas, and Chromium for the browser tests (Playwright drives it; browser
-# downloads do not work here).
-SYSTEM_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v haproxy),,haproxy) $(if $(shell command -v chromium),,chromium)
+# downloads do not work here). wrk drives bench/bench_deploy.py (a Python load generator would take the
+# cores the replicas need).
+SYSTEM_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) $(if $(shell command -v haproxy),,haproxy) $(if $(shell command -v chromium),,chromium) $(if $(shell command -v wrk),,wrk)
 
 system-deps:
 	@if [ -n "$(strip $(SYSTEM_PACKAGES))" ]; then \

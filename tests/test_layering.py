@@ -73,6 +73,8 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
             visit(child)
 
     visit(ast.parse(path.read_text()))
+    platform = {m for m in found if m.startswith("modeldeck.platform.")}  # the platform counts as one node
+    found = (found - platform) | ({"modeldeck.platform"} if platform else set())
     return {m for m in found if m.startswith("modeldeck") and m != name}
 
 

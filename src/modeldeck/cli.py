@@ -63,6 +63,8 @@ NEEDS = {
     "workspaces": "workspaces", "use": "switch", "models": "models", "versions": "versions", "approve": "approve",
     "reject": "approve", "authorize": "grants", "revoke": "grants", "predict": "predict", "tasks": "tasks",
     "register": "register", "chat": "chat", "keys": "keys", "endpoints": "endpoints",
+    "deploy": "deployments", "deployments": "deployments", "upgrade": "deployments", "rollback": "deployments",
+    "stop": "deployments",
 }  # fmt: skip
 
 
@@ -445,6 +447,60 @@ def define_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> N
     p.add_argument("--cancel", action="store_true", help="cancel TASK")
     p.add_argument("--limit", type=int, default=50)
     command("doctor", "check the installation, credentials and platform, and say what to fix")
+    deployment_commands(command)
+
+
+def deployment_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """`deploy`, `deployments`, `upgrade`, `rollback`, `stop`: each runs `DEPLOYMENT_ACTIONS[name]`."""
+    p = command("deploy", "serve a model version as a named deployment with replicas")
+    p.add_argument("model")
+    p.add_argument("--version")
+    p.add_argument("--name", required=True, help="the deployment's name, unique in the workspace")
+    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--engine", default="local", help="local (processes of the platform host) or ray (Ray Serve)")
+    p.add_argument("--upgrade", default="rolling", help="how later upgrades run: full or rolling")
+    p.add_argument("--batch-size", type=int, default=1, help="rolling: replicas replaced at a time")
+    p.add_argument("--max-unavailable", type=int, default=0, help="rolling: replicas that may stop before their replacement serves")
+    p = command("deployments", "list the workspace's deployments, or show one with its events")
+    p.add_argument("name", nargs="?")
+    p = command("upgrade", "serve another version in a deployment (rolled back by itself if it fails)")
+    p.add_argument("name")
+    p.add_argument("version")
+    p.add_argument("--mode", help="full or rolling (default: the deployment's mode)")
+    command("rollback", "serve the version the last upgrade replaced").add_argument("name")
+    command("stop", "stop every replica of a deployment").add_argument("name")
+
+
+def _deploy(deck: Any, args: argparse.Namespace) -> Any:
+    upgrade = {"mode": args.upgrade, "batch_size": args.batch_size, "max_unavailable": args.max_unavailable}
+    return deck.deploy(args.model, args.version, name=args.name, replicas=args.replicas, engine=args.engine,
+                       upgrade=upgrade)  # fmt: skip
+
+
+def _deployments(deck: Any, args: argparse.Namespace) -> Any:
+    """The listing, or one deployment followed by its events (newest first)."""
+    if args.name:
+        return [deck.deployment(args.name), *deck.deployment_events(args.name).first(20)]
+    return deck.deployments().list()
+
+
+# Each returns a record or a list of records; the terminal prints them, the magic shows them.
+DEPLOYMENT_ACTIONS: dict[str, Callable[[Any, argparse.Namespace], Any]] = {
+    "deploy": _deploy, "deployments": _deployments,
+    "upgrade": lambda deck, args: deck.upgrade(args.name, args.version, mode=args.mode),
+    "rollback": lambda deck, args: deck.rollback(args.name), "stop": lambda deck, args: deck.stop(args.name),
+}  # fmt: skip
+
+
+def cmd_deployment(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        result = DEPLOYMENT_ACTIONS[args.command](deck, args)
+    records = result if isinstance(result, list) else [result]
+    if args.json:
+        print(json.dumps([r.raw for r in records], indent=2, default=str))
+        return
+    for record in records:
+        print("  ".join(f"{k}={_text(v)}" for k, v in record._row().items()))
 
 
 def version_options(p: argparse.ArgumentParser) -> None:
@@ -471,9 +527,9 @@ def chat_options(p: argparse.ArgumentParser) -> None:
 _SHARED = {
     "workspaces": cmd_workspaces, "models": cmd_models, "versions": cmd_versions, "approve": _decision(True),
     "reject": _decision(False), "authorize": cmd_authorize, "revoke": cmd_revoke, "predict": cmd_predict,
-    "tasks": cmd_tasks, "doctor": cmd_doctor,
+    "tasks": cmd_tasks, "doctor": cmd_doctor, **{name: cmd_deployment for name in DEPLOYMENT_ACTIONS},
 }  # fmt: skip
-_WITH_JSON = {"workspaces", "models", "versions", "predict", "tasks", "doctor"}
+_WITH_JSON = {"workspaces", "models", "versions", "predict", "tasks", "doctor", *DEPLOYMENT_ACTIONS}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from .errors import InvalidParameter, MissingDependency
 from .providers import for_kind, require
 from .providers.base import Page, Progress, Provider, Stream, Upload, page_plan
 from .tasks import AsyncTask, Task
-from .resources import AccessKey, Account, AsyncListing, Listing, Model, TaskRecord, Workspace
+from .resources import AccessKey, Account, AsyncListing, Deployment, Listing, Model, TaskRecord, Workspace
 
 
 def operation(capability: str | Callable[..., Any] | None = None) -> Any:
@@ -348,12 +348,16 @@ class _Operations:
         *,
         allow_unsafe: Iterable[str] = (),
         wait: bool = True,
+        deployment: str | None = None,
     ) -> Any:
         """Run a registered checkpoint. `inputs`: a dict of input name to array, a DataFrame, row dicts, or
         one array for a single-input model. `allow_unsafe=["PickleModel"]` opts into a format that runs
         code when loaded, if the platform allows it. `wait=False` submits a task and returns it at once.
+        `deployment=name` sends it to that deployment's replicas instead (`model` may then be None).
         """
         body = predict_body(inputs)
+        if deployment is not None:
+            return (yield from self._deployment_predict(deployment, model, body))
         if allow_unsafe:
             body["allow_unsafe"] = list(allow_unsafe)
         if not wait:
@@ -465,6 +469,120 @@ class _Operations:
     def endpoints(self) -> dict[str, str]:
         """Each protocol's base URL on this platform, as its official SDK wants it configured."""
         return (yield from self._plans.endpoints())
+
+    # ---- deployments -----------------------------------------------------------------------------
+
+    _endpoints: dict[tuple[str | None, str], tuple[str, str | None]] | None = None
+
+    def _remember(self, record: dict[str, Any]) -> Deployment:
+        """A deployment record; its endpoint is kept, so predictions go straight to its replicas."""
+        deployment = Deployment.from_json(record)
+        if self._endpoints is None:
+            self._endpoints = {}
+        key = (self._transport.settings.workspace, deployment.name)
+        if deployment.endpoint:
+            self._endpoints[key] = (deployment.endpoint, deployment.model_name)
+        else:
+            self._endpoints.pop(key, None)
+        return deployment
+
+    def _settled(self, name: str, gone: bool = False):  # type: ignore[no-untyped-def]
+        """The deployment once the change under way is done (None once deleted, with `gone`)."""
+        while True:
+            record = yield from self._plans.deployment(name, wait=30, gone=gone)
+            if record is None:
+                return None
+            if record["status"] not in DEPLOYMENT_BUSY:
+                return self._remember(record)
+
+    @operation("deployments")
+    def deploy(
+        self,
+        model: Any,
+        version: str | None = None,
+        *,
+        name: str | None = None,
+        replicas: int = 1,
+        engine: str = "local",
+        upgrade: str | dict[str, Any] = "rolling",
+        resources: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> Deployment:
+        """Serve a version (default: the newest usable one) as a named deployment with `replicas` replicas.
+
+        `engine`: "local" (worker processes of the platform host) or "ray" (Ray Serve). `upgrade`: "full",
+        "rolling", or {"mode": "rolling", "batch_size": 1, "max_unavailable": 0}. Waits until it serves
+        (or failed: see `status_reason` and `deployment_events(name)`) unless `wait=False`.
+        """
+        body = {"model": _ref(model), "version": version, "name": name or _ref(model), "replicas": replicas,
+                "engine": engine, "upgrade": upgrade, "resources": resources}  # fmt: skip
+        created = yield from self._plans.create_deployment(body)
+        return (yield from self._settled(created["name"])) if wait else self._remember(created)
+
+    def deployments(self) -> Any:
+        """This workspace's deployments, paged lazily."""
+        self.require("deployments")
+        return self._listing(self._plans.deployments())
+
+    @operation("deployments")
+    def deployment(self, name: str) -> Deployment:
+        return self._remember((yield from self._plans.deployment(name)))
+
+    def deployment_events(self, name: str) -> Any:
+        """What happened to a deployment, newest first: who, when, what changed, why it failed."""
+        self.require("deployments")
+        return self._listing(self._plans.deployment_events(name))
+
+    def _change(self, name: str, action: str, body: dict[str, Any] | None, wait: bool):  # type: ignore[no-untyped-def]
+        record = yield from self._plans.change_deployment(name, action, body or {})
+        return (yield from self._settled(name)) if wait else self._remember(record)
+
+    @operation("deployments")
+    def upgrade(self, name: str, version: str, *, mode: str | dict[str, Any] | None = None, wait: bool = True) -> Deployment:
+        """Serve `version` instead, fully or rolling (default: the deployment's mode). A version that fails
+        its health check is rolled back by itself: `status_reason` and the events say why."""
+        return (yield from self._change(name, "upgrade", {"version": version, "mode": mode}, wait))
+
+    @operation("deployments")
+    def rollback(self, name: str, *, wait: bool = True) -> Deployment:
+        """Serve the version the last upgrade replaced."""
+        return (yield from self._change(name, "rollback", None, wait))
+
+    @operation("deployments")
+    def stop(self, name: str, *, wait: bool = True) -> Deployment:
+        return (yield from self._change(name, "stop", None, wait))
+
+    @operation("deployments")
+    def start(self, name: str, *, wait: bool = True) -> Deployment:
+        """Start a Stopped or Failed deployment again."""
+        return (yield from self._change(name, "start", None, wait))
+
+    @operation("deployments")
+    def delete_deployment(self, name: str, *, wait: bool = True) -> None:
+        yield from self._plans.delete_deployment(name)
+        if wait:
+            yield from self._settled(name, gone=True)
+
+    def _deployment_predict(self, name: str, model: Any, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+        """Straight to the replicas. Predict changes nothing, so it carries an idempotency key: the transport
+        retries it when a connection breaks (a replica that drains or dies), and no caller sees that."""
+        self.require("deployments")
+        found = (self._endpoints or {}).get((self._transport.settings.workspace, name))
+        if found is None:
+            record = self._remember((yield from self._plans.deployment(name)))
+            if not record.endpoint:
+                raise InvalidParameter(f"Deployment '{name}' is {record.status} and serves nothing.",
+                                       code="Deployment.NotServing", hint=f"deck.start('{name}'), or wait until it is Running.")  # fmt: skip
+            found = (record.endpoint, record.model_name)
+        endpoint, model_name = found
+        if model is not None and _ref(model) != model_name:
+            raise InvalidParameter(f"Deployment '{name}' serves model '{model_name}', not '{_ref(model)}'.",
+                                   code="InvalidParameter.Deployment", hint="Pass model=None with deployment=...")  # fmt: skip
+        return (yield from self._plans.deployment_predict(endpoint, body, str(uuid.uuid4())))
+
+
+DEPLOYMENT_BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})
+
 
 def _is_uri(source: str | Path) -> bool:
     return isinstance(source, str) and "://" in source

@@ -198,6 +198,9 @@ class ModelDeck(Magics):
                 raise UsageError(f"{args.command} is a line magic: %modeldeck {args.command} ...")
             if args.command in cli.NEEDS:
                 self.deck.require(cli.NEEDS[args.command])  # refused before anything is sent
+            if args.command in cli.DEPLOYMENT_ACTIONS:
+                result = cli.DEPLOYMENT_ACTIONS[args.command](self.deck, args)
+                return _shown(result, args.command) if isinstance(result, list) else result
             return getattr(self, f"_{args.command}")(args, *([cell] if cell is not None else []))
         except _HelpShown:
             return None

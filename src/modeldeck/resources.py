@@ -384,3 +384,41 @@ class TaskRecord(Resource):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+
+@dataclass(repr=False)
+class Deployment(Resource):
+    """A version served under a name: its replicas, engine, upgrade mode, status, and where to call it."""
+
+    id: str = ""
+    name: str = ""
+    workspace_id: str = ""
+    model_id: str = ""
+    model_name: str | None = None
+    version: str = ""
+    previous_version: str | None = None
+    versions: list[str] = field(default_factory=list)  # the versions its replicas serve right now
+    replicas: int = 1
+    resources: dict[str, Any] = field(default_factory=dict)
+    engine: str = "local"
+    upgrade: dict[str, Any] = field(default_factory=dict)
+    status: str = ""
+    status_reason: str = ""
+    endpoint: str | None = None
+    replica_status: list[dict[str, Any]] = field(default_factory=list)
+    created_by: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    shown: ClassVar[tuple[str, ...]] = ("name", "model_name", "version", "replicas", "engine", "status", "status_reason")
+
+
+@dataclass(repr=False)
+class DeploymentEvent(Resource):
+    seq: int = 0
+    at: datetime | None = None
+    actor: str = ""
+    kind: str = ""
+    message: str = ""
+    changes: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    shown: ClassVar[tuple[str, ...]] = ("at", "actor", "kind", "message", "reason")

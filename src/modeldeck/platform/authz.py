@@ -16,10 +16,10 @@ from ..errors import AccessDenied, InvalidApiKey, NotFound, WorkspaceAccessDenie
 from .ids import TOKEN_PREFIX, echoable, key_digest, utcnow
 from .schema import Account, ApiKey, Member, Token, Workspace
 
-PERMISSIONS = ("list", "register", "approve", "invoke", "authorize", "manage")
+PERMISSIONS = ("list", "register", "approve", "invoke", "deploy", "authorize", "manage")
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"list"}),
-    "developer": frozenset({"list", "register", "invoke"}),
+    "developer": frozenset({"list", "register", "invoke", "deploy"}),
     "admin": frozenset(PERMISSIONS),
 }
 WORKSPACE_HEADER = "X-ModelDeck-Workspace"

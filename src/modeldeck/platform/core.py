@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from .staging import staging_for
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
+    from .deployments import Deployments
     from .runtimes import RuntimeCache
 
 
@@ -53,6 +55,8 @@ class Platform:
         self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
         grace = timedelta(seconds=self.settings.gc_grace)
         self.sweeper = gc.Sweeper(self.uploads, self.settings.gc_interval, grace).start()
+        if self._serving():
+            threading.Thread(target=self.deployments.restore, name="modeldeck-restore", daemon=True).start()
 
     @cached_property
     def runtimes(self) -> RuntimeCache:
@@ -60,6 +64,21 @@ class Platform:
         from .runtimes import RuntimeCache
 
         return RuntimeCache(self.settings.runtime_cache_bytes)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """The deployments this process runs (their replicas and controllers), made on first use."""
+        from .deployments import Deployments
+
+        return Deployments(self)
+
+    def _serving(self) -> bool:
+        """Whether a deployment was serving (or starting) when the platform last stopped."""
+        from .deployments.spec import LIVE
+        from .schema import Deployment
+
+        with self.store.read() as db:
+            return db.scalar(select(Deployment.id).where(Deployment.status.in_(LIVE)).limit(1)) is not None
 
     def _setup(self) -> str | None:
         """Migrate and provision once, whichever process gets here first; return a fresh admin key."""
@@ -94,6 +113,8 @@ class Platform:
 
     def close(self) -> None:
         self.sweeper.stop()
+        if "deployments" in self.__dict__:
+            self.deployments.close()
         self.tasks.shutdown()
         self.store.dispose()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, UnsafeFormat
@@ -106,12 +107,21 @@ def run(platform: Services, target: Target, body: dict[str, Any]) -> dict[str, A
         )
 
     def load() -> Any:
-        with platform.store.read() as db:
-            artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
-        folder = materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact)
-        return runtimes.load_runtime(folder, fmt, entry=target.entry, allow_unsafe=allowed & {fmt})
+        return runtimes.load_runtime(checkpoint(platform, target), fmt, entry=target.entry, allow_unsafe=allowed & {fmt})
 
-    runtime = platform.runtimes.get(runtime_key(target, body), load)
+    return answer(target, platform.runtimes.get(runtime_key(target, body), load), body)
+
+
+def checkpoint(platform: Services, target: Target) -> Path:
+    """The version's files on local disk (materialized once from the blob store)."""
+    with platform.store.read() as db:
+        artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
+    return materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact)
+
+
+def answer(target: Target, runtime: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Run a loaded runtime on a checked body: the predict answer, wherever the runtime lives."""
+    runtimes = _runtimes()
     payload = {k: body[k] for k in INPUT_KEYS if k in body}
     if isinstance(payload.get("inputs"), list) and len(runtime.inputs) == 1:
         payload["inputs"] = {runtime.inputs[0].name: payload["inputs"]}  # one tensor for a one-input model

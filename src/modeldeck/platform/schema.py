@@ -274,3 +274,42 @@ class Task(Base):
     finished_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)  # set at finish; the row goes after it
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Deployment(Base):
+    """A model version served under a name in a workspace, by replicas of one engine (local or ray)."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    version: Mapped[str] = mapped_column(String(64))  # the version it serves (or is upgrading to)
+    previous_version: Mapped[str | None] = mapped_column(String(64))  # what a rollback returns to
+    replicas: Mapped[int] = mapped_column(Integer)
+    resources: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"cpus": 1, "memory_mb": 512}
+    engine: Mapped[str] = mapped_column(String(16))  # local | ray
+    upgrade: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"mode", "batch_size", "max_unavailable"}
+    # Creating | Running | Upgrading | RollingBack | Failed | Stopped | Deleting
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    port: Mapped[int | None] = mapped_column(Integer)  # the local engine's endpoint on the platform host
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeploymentEvent(Base):
+    """What happened to a deployment: who did it, when, what changed, and why it failed if it did."""
+
+    __tablename__ = "deployment_events"
+    __table_args__ = (Index("ix_deployment_events_order", "deployment_id", "seq"),)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))  # an account name, or "platform" for what it did itself
+    kind: Mapped[str] = mapped_column(String(32))  # created, upgrading, upgraded, rolled_back, replica_restarted ...
+    message: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"version": ["1.0.0", "2.0.0"]}
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed

@@ -37,6 +37,10 @@ class Settings:
     # left behind for longer than gc_grace seconds.
     gc_interval: float = 3600.0
     gc_grace: float = 3600.0
+    # The Ray cluster that `ray` deployments run on (None: the one `ray start` left on this machine), and
+    # the loopback port of Ray Serve's HTTP proxy.
+    ray_address: str | None = None
+    ray_serve_port: int = 8000
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser().resolve()

@@ -16,7 +16,7 @@ import httpx
 
 from .._http import Call, Credentials
 from ..errors import Conflict, from_response
-from ..resources import AccessKey, Account, Grant, Model, ModelVersion, Prediction, TaskRecord, Workspace
+from ..resources import AccessKey, Account, Deployment, DeploymentEvent, Grant, Model, ModelVersion, Prediction, TaskRecord, Workspace
 from . import openai
 from .base import CAPABILITIES, Page, Progress, Provider, bearer
 
@@ -208,6 +208,40 @@ def endpoints():  # type: ignore[no-untyped-def]
     return dict((yield Call("GET", path("endpoints"))).json())
 
 
+def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return (yield Call("POST", path("deployments"), json=body)).json()
+
+
+def deployments() -> Page[Deployment]:
+    return Page(Deployment, path("deployments"), {}, "deployments")
+
+
+def deployment(name: str, wait: int | None = None, gone: bool = False):  # type: ignore[no-untyped-def]
+    """A deployment's record (None once it is gone, with `gone`); `wait`: until its change settles, at most
+    that many seconds."""
+    params = {"wait": wait} if wait else None
+    response = yield Call("GET", path("deployments", name), params=params, ok=(404,) if gone else ())
+    return None if response.status_code == 404 else response.json()
+
+
+def deployment_events(name: str) -> Page[DeploymentEvent]:
+    return Page(DeploymentEvent, path("deployments", name, "events"), {}, "deployment events")
+
+
+def change_deployment(name: str, action: str, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return (yield Call("POST", path("deployments", name, action), json=body)).json()
+
+
+def delete_deployment(name: str):  # type: ignore[no-untyped-def]
+    yield Call("DELETE", path("deployments", name))
+
+
+def deployment_predict(endpoint: str, body: dict[str, Any], idempotency_key: str):  # type: ignore[no-untyped-def]
+    """Predict on a deployment's own endpoint (its replicas), keyed so the transport may retry it."""
+    call = Call("POST", f"{endpoint}/predict", json=body, headers={"Idempotency-Key": idempotency_key})
+    return Prediction.from_json((yield call).json())
+
+
 PROVIDER = Provider(
     name="native",
     title="The modeldeck platform",
@@ -224,7 +258,9 @@ PROVIDER = Provider(
         update_version=update_version, decide=decide, delete_version=delete_version, predict=predict,
         chat=openai.chat_at("/v1/chat/completions"), submit=submit, task=task, cancel_task=cancel_task, tasks=tasks,
         create_access_key=create_access_key, access_keys=access_keys, revoke_access_key=revoke_access_key,
-        endpoints=endpoints,
+        endpoints=endpoints, create_deployment=create_deployment, deployments=deployments, deployment=deployment,
+        deployment_events=deployment_events, change_deployment=change_deployment,
+        delete_deployment=delete_deployment, deployment_predict=deployment_predict,
     ),  # fmt: skip
     auth=auth,
     error=from_response,

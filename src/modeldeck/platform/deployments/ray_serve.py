@@ -1,0 +1,138 @@
+"""The `ray` engine: a deployment as one Ray Serve application, whose replicas, health checks and rolling
+updates are Ray Serve's own. Imported only when a deployment uses it; Ray is started by whoever runs the
+cluster (`ray start --head`), and the platform connects to it (`Settings.ray_address`).
+
+Each replica answers POST {endpoint}/predict like a local replica, through the same code: `Guard` for who
+may call, `inference.answer` for the predict. A version whose replicas fail to start leaves the
+application DEPLOY_FAILED: the engine deploys the old version again and says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .local import ReplicaFailed, Served
+
+SERVE_NAMESPACE = "modeldeck"
+
+
+class ServedVersion:
+    """A Ray Serve replica of one version (the class Serve deploys; built in each replica's worker)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        from .. import runtimes
+        from ..inference import Target
+        from .guard import Guard
+        from .replica import warm_up
+
+        self.target = Target(**config["target"])
+        self.runtime = runtimes.load_runtime(config["folder"], self.target.format_type, entry=self.target.entry)
+        warm_up(self.runtime)
+        self.guard = Guard(config["database_url"], config["workspace_id"])
+        self.deployment = config["deployment"]
+
+    def check_health(self) -> None:
+        from .replica import warm_up
+
+        warm_up(self.runtime)
+
+    async def __call__(self, request: Any) -> Any:
+        from ray import serve
+        from starlette.responses import JSONResponse, Response
+
+        from ...errors import DeckError
+        from .. import fastpath, inference
+
+        try:
+            self.guard.check(request.headers.get("authorization"))
+            body = fastpath.parse(await request.body())
+            result = inference.answer(self.target, self.runtime, body)
+        except DeckError as exc:
+            return JSONResponse(exc.to_dict(), status_code=exc.status or 500)
+        replica = serve.get_replica_context().replica_id.unique_id
+        answer = fastpath.json_bytes({**result, "deployment": self.deployment, "replica": replica})
+        return Response(answer, media_type="application/json", headers={"x-modeldeck-replica": replica})
+
+
+class RayEngine:
+    """One Serve application named after the deployment (workspace-scoped), at route /<app name>."""
+
+    def __init__(self, row: Any, config: dict[str, Any], address: str | None, http_port: int) -> None:
+        import ray
+        from ray import serve
+
+        if not ray.is_initialized():
+            ray.init(address=address or "auto", namespace=SERVE_NAMESPACE, logging_level="WARNING",
+                     log_to_driver=False)  # fmt: skip
+        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+        self.app = f"{row.workspace_id}-{row.name}"
+        self.config, self.http_port = config, http_port
+        self.replica_count, self.resources = row.replicas, row.resources
+        self.served: Served | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/{self.app}"
+
+    def _deploy(self, served: Served) -> None:
+        from ray import serve
+
+        options = {"num_cpus": self.resources.get("cpus", 0.25)}
+        if "memory_mb" in self.resources:
+            options["memory"] = self.resources["memory_mb"] << 20
+        deployment = serve.deployment(ServedVersion, name="version", num_replicas=self.replica_count,
+                                      ray_actor_options=options, health_check_period_s=2)  # fmt: skip
+        config = {**self.config, "folder": str(served.folder), "target": served.target.__dict__}
+        try:
+            serve.run(deployment.bind(config), name=self.app, route_prefix=f"/{self.app}")
+        except RuntimeError as exc:  # Serve's words for why the application could not be deployed
+            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {str(exc)[:400]}") from None
+        self.served = served
+
+    def start(self, served: Served, replicas: int) -> None:
+        self.replica_count = replicas
+        self._deploy(served)
+
+    def upgrade(self, served: Served, mode: dict[str, Any], on_rollback: Any) -> None:
+        """Ray Serve replaces the replicas itself (a rolling update); a failed version is deployed back."""
+        old = self.served
+        try:
+            self._deploy(served)
+        except ReplicaFailed as exc:
+            on_rollback(str(exc))
+            if old is not None:
+                self._deploy(old)
+            raise
+
+    def heal(self) -> list[Any]:
+        return []  # Ray Serve restarts replicas that die or fail their health check
+
+    def replicas(self) -> list[dict[str, Any]]:
+        """The replicas as Serve reports them."""
+        from ray import serve
+
+        if self.served is None:
+            return []
+        app = serve.status().applications.get(self.app)
+        if app is None:
+            return []
+        out = []
+        for deployment in app.deployments.values():
+            for state, count in deployment.replica_states.items():
+                out += [{"replica": None, "version": self.served.version, "state": _name(state).lower(),
+                         "engine_status": _name(app.status)}] * count  # fmt: skip
+        return out
+
+    def stop(self) -> None:
+        from ray import serve
+
+        serve.delete(self.app)
+        self.served = None
+
+    def close(self) -> None:
+        self.stop()
+
+
+def _name(value: Any) -> str:
+    """Serve's enums, or the strings it sometimes reports instead."""
+    return str(getattr(value, "value", value))
