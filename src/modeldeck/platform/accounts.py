@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import AccessDenied, Conflict, NotFound
-from . import fields
+from . import events, fields
 from .authz import Principal
 from .ids import key_digest, key_prefix, new_api_key, new_id, utcnow
 from .pagination import PageRequest, keyset_page
@@ -40,6 +40,7 @@ def issue_key(db: Session, account_id: str) -> tuple[ApiKey, str]:
     )
     db.add(row)
     db.flush()
+    events.publish(db, "key", "created", None, row.id, account=account_id)
     return row, key
 
 
@@ -106,6 +107,7 @@ def revoke_key(db: Session, principal: Principal, key_id: str) -> ApiKey:
         raise NotFound(f"Key {key_id!r} does not exist.", code="ApiKey.NotFound", hint="List your keys first.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        events.publish(db, "key", "deleted", None, row.id, account=row.account_id)
     return row
 
 

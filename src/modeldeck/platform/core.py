@@ -1,4 +1,4 @@
-"""The platform: one object wiring the store, the blob store, uploads, cursors and the runtime cache."""
+"""The platform: one object wiring the store, the blob store, uploads, cursors, change events and the runtime cache."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from . import accounts
 from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
+from .events import EventBus
 from .pagination import Cursors
 from .schema import Meta
 from .settings import Settings
@@ -37,6 +38,7 @@ class Platform:
         self.uploads = Uploads(self.store, self.blobs, home / "uploads", self.settings.max_blob_size)
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())
+        self.events = EventBus(self.store)
         self.tasks = TaskRunner(self).start()
         self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
 
@@ -71,6 +73,7 @@ class Platform:
             return None
 
     def close(self) -> None:
+        self.events.stop()
         self.tasks.shutdown()
         self.store.dispose()
 

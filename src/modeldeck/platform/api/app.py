@@ -20,7 +20,7 @@ from ...errors import DeckError, InvalidParameter, PayloadTooLarge
 from .. import fastpath
 from ..core import Platform
 from . import routes_accounts, routes_artifacts, routes_models, routes_openai, routes_workspaces
-from . import routes_tasks
+from . import routes_events, routes_tasks
 from .bodies import PredictRequest
 
 log = logging.getLogger("modeldeck.platform")
@@ -43,6 +43,7 @@ def _fastapi_app(platform: Platform) -> FastAPI:
     for module in (routes_accounts, routes_workspaces, routes_models, routes_artifacts, routes_openai):
         app.include_router(module.router)
     app.include_router(routes_tasks.router)
+    app.include_router(routes_events.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
     @app.get("/health", tags=["health"])
