@@ -299,7 +299,10 @@ def serve(args: argparse.Namespace) -> int:
         settings.allow_unsafe_formats |= {"PickleModel"}
     settings.local_imports = args.embedded or args.allow_local_imports
     platform = Platform(settings)
-    server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
+    server = PlatformServer(
+        platform, args.host, args.port, idle_timeout=args.idle_timeout, runtime_idle=args.runtime_idle,
+        home=settings.home if args.embedded else None,
+    )  # fmt: skip
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)
     print(f"  home: {settings.home}", flush=True)
     if platform.initial_key is not None:
@@ -457,7 +460,8 @@ def _parser() -> argparse.ArgumentParser:
         help="let the main account's key import files of this machine by path (only where that key's holder "
         "may read this server user's files; on by default for --embedded)",
     )  # fmt: skip
-    serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without requests")
+    serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without a client")
+    serve_p.add_argument("--runtime-idle", type=float, help="release loaded models unused for this many seconds")
     serve_p.add_argument(
         "--embedded", action="store_true",
         help="run as the home's shared embedded server (recorded in HOME/run/platform.json)",

@@ -40,7 +40,6 @@ def issue_key(db: Session, account_id: str) -> tuple[ApiKey, str]:
     )
     db.add(row)
     db.flush()
-    events.publish(db, "key", "created", None, row.id, account=account_id)
     return row, key
 
 
@@ -87,7 +86,9 @@ def create_key(db: Session, principal: Principal, account_ref: str) -> tuple[Api
     account = find_account(db, account_ref) if principal.is_main else db.get_one(Account, principal.account_id)
     if not principal.is_main and account_ref not in (account.id, account.name):
         raise AccessDenied("A sub-account can only create keys for itself.", hint="Ask the main account.")
-    return issue_key(db, account.id)
+    row, key = issue_key(db, account.id)
+    events.publish(db, "key", "created", None, row.id, account=account.id)
+    return row, key
 
 
 def list_keys(
