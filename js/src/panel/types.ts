@@ -6,6 +6,8 @@ export interface Connection {
   url: string;
   account: string;
   account_kind: "main" | "sub" | "";
+  /** "closed" once the deck behind the panel was closed (`deck.close()`): the view offers Reconnect. */
+  status?: "connected" | "closed";
 }
 
 export interface Workspace {
