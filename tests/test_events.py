@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Api, Deployment, Postgres, deploy, wait_for
+from test_isolation import ACTORS, GRANTED, MEMBERSHIPS, OWN_B, PUBLIC, SECRET_1, world  # noqa: F401 (world: a fixture)
 
 from modeldeck.events import frames
 from modeldeck.platform import Settings
@@ -202,3 +203,31 @@ def test_replicas_on_one_postgresql(postgres: Postgres, tmp_path: Path, listener
     finally:
         one.close()
         two.close()
+
+
+def test_the_isolation_worlds_actors_see_only_their_workspaces_events(world: Any, listeners: list[Listener]):
+    """The standing of every identity of the isolation suite: members see their workspace's events and
+    those of models granted to it or PUBLIC; the sub-account in no workspace sees none."""
+    url = world.dep.url
+    heard = {actor: listen(listeners, url, world.keys[actor]) for actor in ACTORS}
+    made = {model: world.temp_version(model) for model in (SECRET_1, GRANTED, PUBLIC, OWN_B)}
+    wait_for(lambda: len(heard["main"].changes()) == len(made))
+    for model, version in made.items():
+        world.drop_version(model, version)
+    wait_for(lambda: len(heard["main"].changes()) == 2 * len(made))
+    ids = {model: world.ids[model] for model in made}
+
+    def models_heard(actor: str) -> set[str]:
+        return {name for name, mid in ids.items() for c in heard[actor].changes() if c.get("model") == mid}
+
+    wait_for(lambda: models_heard("dev-b") == {GRANTED, PUBLIC, OWN_B})
+    for actor in ("admin-a", "dev-a", "viewer-a"):
+        wait_for(lambda: models_heard(actor) == {SECRET_1, GRANTED, PUBLIC})
+    assert models_heard("main") == set(made)
+    assert heard["outsider"].changes() == [] and heard["outsider"].status == 200
+    for actor in ACTORS:  # nothing beyond what it may see, whatever arrives later
+        assert models_heard(actor) <= {model for model in made if model in world.visible(_home(actor)) or actor == "main"}
+
+
+def _home(actor: str) -> str | None:
+    return next(iter(MEMBERSHIPS.get(actor, {})), None)

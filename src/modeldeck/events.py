@@ -106,7 +106,9 @@ class Follower:
         while not self._stop.is_set():
             try:
                 with httpx.Client(**options) as self._client:
-                    headers = {"Accept": "text/event-stream", **({"Last-Event-ID": self.last_id} if self.last_id else {})}
+                    headers = {"Accept": "text/event-stream"}
+                    if self.last_id:
+                        headers["Last-Event-ID"] = self.last_id
                     with self._client.stream("GET", PATH, headers=headers) as response:
                         if response.status_code in (404, 405, 501):  # this platform has no events: poll
                             self.polling = True

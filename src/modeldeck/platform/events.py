@@ -3,9 +3,9 @@
 The durable half is the `events` table (a sequence that never goes back, pruned by age and count), so any
 process or replica on the same store serves every event and a client resumes after a gap with
 `Last-Event-ID`. The wake-up half tells a server's subscribers at once that the sequence moved: on SQLite a
-thread watches `PRAGMA data_version` (a counter SQLite bumps when another connection commits: a few
-microseconds a look, no query until it moves), on PostgreSQL `LISTEN`/`NOTIFY`. A subscriber sees only
-the events of workspaces its account may enter (`Audience`).
+thread watches `PRAGMA data_version` (a counter SQLite bumps when another connection commits: about 10 us
+a look from Python, 20 looks a second; bench/bench_events.py), on PostgreSQL `LISTEN`/`NOTIFY`. A
+subscriber sees only the events of workspaces its account may enter (`Audience`).
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ class EventBus:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.head = 0
+        self.closing = False  # the server is shutting down: streams end, so it need not cancel them
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -119,6 +120,11 @@ class EventBus:
                 watch = self._watch_sqlite if self.store.is_sqlite else self._watch_postgres
                 self._thread = threading.Thread(target=self._run, args=(watch,), name="modeldeck-events", daemon=True)
                 self._thread.start()
+
+    def end_streams(self) -> None:
+        """Let every open stream finish (the server is stopping); their clients reconnect elsewhere."""
+        self.closing = True
+        self._wake()
 
     def stop(self) -> None:
         self._stop.set()
@@ -149,7 +155,7 @@ class EventBus:
 
     async def wait(self, seq: int, timeout: float) -> None:
         """Until the head passes `seq`, or `timeout` seconds."""
-        if self.head > seq:
+        if self.head > seq or self.closing:
             return
         waiter = (asyncio.get_running_loop(), asyncio.Event())
         self._waiters.add(waiter)
@@ -165,11 +171,14 @@ class EventBus:
         head = self.read_head()
         if head != self.head:
             self.head = head
-            for loop, event in list(self._waiters):
-                try:
-                    loop.call_soon_threadsafe(event.set)
-                except RuntimeError:  # that loop has closed
-                    self._waiters.discard((loop, event))
+            self._wake()
+
+    def _wake(self) -> None:
+        for loop, event in list(self._waiters):
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # that loop has closed
+                self._waiters.discard((loop, event))
 
     # ---- the watcher ---------------------------------------------------------------------------------
 
@@ -235,6 +244,8 @@ async def stream(bus: EventBus, audience: Audience, head: int, last_id: int | No
     yield "retry: 1000\n: subscribed\n\n"
     while True:
         await bus.wait(after, KEEPALIVE)
+        if bus.closing:
+            return
         rows = await run(bus.after, after)
         if not rows:
             yield ": keepalive\n\n"

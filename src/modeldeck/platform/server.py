@@ -85,7 +85,14 @@ class PlatformServer:
         self.runtime_idle = runtime_idle
         options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, **uvicorn_options}
         self.server = uvicorn.Server(uvicorn.Config(self.idle, **options))
+        self._uvicorn_shutdown = self.server.shutdown
+        self.server.shutdown = self._shutdown  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
+
+    async def _shutdown(self, sockets: Any = None) -> None:
+        """End open event streams first: uvicorn would wait for them, then cancel each with an error logged."""
+        self.platform.events.end_streams()
+        await self._uvicorn_shutdown(sockets)
 
     @property
     def url(self) -> str:
@@ -94,6 +101,7 @@ class PlatformServer:
 
     def run(self) -> None:
         """Serve in this thread until interrupted (or idle for `idle_timeout` seconds)."""
+        self.platform.events.closing = False  # a platform served again after an earlier server stopped
         if self.idle_timeout or self.home or self.runtime_idle:
             threading.Thread(target=self._watch, name="modeldeck-idle", daemon=True).start()
         self.server.run(sockets=[self.sock])
