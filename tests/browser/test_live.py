@@ -77,3 +77,24 @@ def test_the_sidebar_registers_and_the_panel_shows_it(views: Any, seeded: dict[s
     side.get_by_test_id("md-register-submit").click()
     panel.get_by_test_id("md-model-row").filter(has_text="from-sidebar").wait_for(timeout=10_000)
     assert page.errors == []
+
+
+def test_a_closed_deck_shows_one_line_and_reconnects(views: Any):
+    _, panel, _, kernel = views
+    kernel.run("deck.close()")
+    banner = panel.get_by_test_id("md-connection-banner")
+    banner.filter(has_text="connection was closed").wait_for(timeout=10_000)
+    panel.get_by_test_id("md-reconnect").click()
+    banner.wait_for(state="detached", timeout=30_000)
+    kernel.run("md.connect().create_workspace('after-reconnect')")
+    panel.get_by_test_id("md-tab-workspaces").click()
+    panel.get_by_test_id("md-workspace-row").filter(has_text="after-reconnect").wait_for(timeout=10_000)
+
+
+def test_a_restarted_kernel_shows_one_line(views: Any):
+    page, panel, _, _ = views
+    page.locator(".jp-Notebook").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel…").first.click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart"
+    panel.get_by_test_id("md-connection-banner").filter(has_text="stopped or restarted").wait_for(timeout=30_000)
