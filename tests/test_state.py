@@ -249,3 +249,19 @@ def test_a_closed_deck_says_so_and_reconnects(home_decks):
     finally:
         state.close()
         state.deck.close()
+
+
+def test_a_platform_without_events_is_polled_while_a_view_shows_it(home_decks):
+    from modeldeck.events import POLL_EVERY
+
+    mine, other = home_decks
+    mine.capabilities = frozenset({"workspaces", "models"})  # as a provider that declares no events
+    shown = threading.Event()
+    state = DeckState(mine, visible=shown.is_set)
+    try:
+        state.run("refresh")
+        other.create_workspace("while-hidden")
+        shown.set()  # a view opens: the next poll reloads
+        wait_for(lambda: "while-hidden" in [w["name"] for w in state.workspaces], timeout=2 * POLL_EVERY)
+    finally:
+        state.close()
