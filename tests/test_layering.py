@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("facade", {"modeldeck", "modeldeck.__main__"}),  # the package root's lazy names and entry points
     ("surfaces", {"modeldeck.cli", "modeldeck.magics", "modeldeck.panel", "modeldeck.doctor", "modeldeck.jupyter.*"}),
     ("state", {"modeldeck.state", "modeldeck.checkpoints"}),
-    ("client", {"modeldeck.deck", "modeldeck.profiles", "modeldeck.embedded", "modeldeck.tasks", "modeldeck.examples"}),
+    ("client", {"modeldeck.deck", "modeldeck.profiles", "modeldeck.embedded", "modeldeck.tasks", "modeldeck.examples",
+                "modeldeck.events"}),
     ("providers", {"modeldeck.providers", "modeldeck.providers.*", "modeldeck.transfer"}),
     ("transport", {"modeldeck._http", "modeldeck._stream"}),
     ("foundation", {"modeldeck.errors", "modeldeck.resources", "modeldeck.vocabulary", "modeldeck._version",

@@ -193,3 +193,80 @@ def test_bad_actions_get_a_typed_answer(state: DeckState):
     assert err.value.code == "InvalidParameter.Path" and state.error["hint"]
     state.run("dismiss_error")
     assert state.error is None
+
+
+@pytest.fixture
+def home_decks(tmp_path: Path):
+    """Two decks on one embedded home, as two kernels would have."""
+    from modeldeck import embedded
+
+    home = tmp_path / "shared-home"
+    first, second = md.connect(home=home), md.connect(home=home)
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+        embedded.stop(home)
+
+
+def test_another_decks_changes_reach_the_state_without_a_refresh(home_decks, tmp_path: Path):
+    mine, other = home_decks
+    state = DeckState(mine)
+    try:
+        state.run("refresh")
+        soon = lambda predicate: wait_for(predicate, timeout=1.0)  # noqa: E731  (within a second)
+
+        version = other.register("from-elsewhere", examples.onnx_linear(tmp_path / "e.onnx"), progress=False)
+        soon(lambda: any(m["name"] == "from-elsewhere" and m["latest_version"] for m in state.models))
+        team = other.create_workspace("team-x")
+        soon(lambda: "team-x" in [w["name"] for w in state.workspaces])
+
+        state.run("select", model=version.model_id)
+        other.authorize("from-elsewhere", team.id, ["inference"])
+        soon(lambda: [g["workspace_name"] for g in state.grants] == ["team-x"])
+        other.revoke("from-elsewhere", team.id)
+        soon(lambda: state.grants == [])
+        other.approve("from-elsewhere", version.version_name)
+        soon(lambda: state.versions[0]["approval_status"] == "Approved")
+    finally:
+        state.close()
+
+
+def test_a_closed_deck_says_so_and_reconnects(home_decks):
+    mine, other = home_decks
+    state = DeckState(mine)
+    try:
+        state.run("refresh")
+        assert state.connection["status"] == "connected"
+        mine.close()
+        wait_for(lambda: state.connection["status"] == "closed")
+        with pytest.raises(DeckError) as err:
+            state.run("refresh")
+        assert err.value.code == "Deck.Closed" and "Reconnect" in err.value.hint
+        state.run("reconnect")
+        assert state.connection["status"] == "connected" and state.error is None
+        other.create_workspace("after-reconnect")
+        wait_for(lambda: "after-reconnect" in [w["name"] for w in state.workspaces], timeout=1.0)
+    finally:
+        state.close()
+        state.deck.close()
+
+
+def test_a_platform_without_events_is_polled_while_a_view_shows_it(home_decks):
+    from modeldeck.events import POLL_EVERY
+
+    mine, other = home_decks
+    import dataclasses
+
+    # the same platform through a provider that declares no events
+    mine._provider = dataclasses.replace(mine._provider, capabilities=mine.capabilities - {"events"})
+    shown = threading.Event()
+    state = DeckState(mine, visible=shown.is_set)
+    try:
+        state.run("refresh")
+        other.create_workspace("while-hidden")
+        shown.set()  # a view opens: the next poll reloads
+        wait_for(lambda: "while-hidden" in [w["name"] for w in state.workspaces], timeout=2 * POLL_EVERY)
+    finally:
+        state.close()

@@ -369,7 +369,10 @@ def serve(args: argparse.Namespace) -> int:
 
         log_as_json()
     platform = Platform(settings)
-    server = PlatformServer(platform, args.host, args.port, idle_timeout=args.idle_timeout)
+    server = PlatformServer(
+        platform, args.host, args.port, idle_timeout=args.idle_timeout, runtime_idle=args.runtime_idle,
+        home=settings.home if args.embedded else None,
+    )  # fmt: skip
     print(f"modeldeck {__version__} platform serving on {server.url}", flush=True)
     print(f"  home: {settings.home}", flush=True)
     from .platform.api.facades import endpoints
@@ -602,7 +605,8 @@ def _parser() -> argparse.ArgumentParser:
         "--public-url", type=_public_url,
         help="the URL clients reach this server at (behind a proxy); GET /api/v1/endpoints answers with it",
     )  # fmt: skip
-    serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without requests")
+    serve_p.add_argument("--idle-timeout", type=float, help="exit after this many seconds without a client")
+    serve_p.add_argument("--runtime-idle", type=float, help="release loaded models unused for this many seconds")
     serve_p.add_argument(
         "--embedded", action="store_true",
         help="run as the home's shared embedded server (recorded in HOME/run/platform.json)",

@@ -2,9 +2,13 @@
 
 The first `connect()` on a machine starts `modeldeck serve --embedded` for the home (loopback only, a free
 port, the home's admin key as its token) and records it in `home/run/platform.json`. Every later kernel,
-the CLI and the Jupyter server find it there, so they share one platform; it outlives kernel restarts and
-exits after a long idle period. Only the kernel-light client is imported here: the platform's heavy
-dependencies load in the server process.
+the CLI and the Jupyter server find it there, so they share one platform; it outlives kernel restarts.
+
+It does not outlive its use. Its clients are the processes that connected to it (each leaves a lease,
+`home/run/clients/<pid>`, void once that process is gone), requests in progress (an event stream lasts as
+long as its subscriber) and any request within the grace period; with none for `IDLE_GRACE` seconds it
+exits, and at once when its home is deleted. Runtimes unused for `RUNTIME_IDLE` seconds are released.
+Only the kernel-light client is imported here: the platform's heavy dependencies load in the server process.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from ._version import __version__
 from .errors import ConnectionFailed
 
 START_TIMEOUT = 30.0
-IDLE_TIMEOUT = 4 * 3600
+IDLE_GRACE = 60.0  # seconds without a client before it exits (MODELDECK_IDLE_GRACE)
+RUNTIME_IDLE = 300.0  # seconds before an unused loaded model is released (MODELDECK_RUNTIME_IDLE)
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,34 @@ def ensure(home: Path | None = None) -> Target:
     if info is None:
         with _start_lock(home):
             info = running(home) or _start(home)
+    _lease(home)
     return Target(info["url"], read_admin_key(home))
+
+
+def _leases(home: Path) -> Path:
+    return home / "run" / "clients"
+
+
+def _lease(home: Path) -> None:
+    """Count this process among the server's clients for as long as it lives."""
+    folder = _leases(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(os.getpid())).touch()
+
+
+def clients(home: Path) -> int:
+    """How many live processes hold a lease on the home's server (the leases of dead ones are removed)."""
+    live = 0
+    for lease in _leases(home).glob("[0-9]*"):
+        try:
+            os.kill(int(lease.name), 0)
+        except (ProcessLookupError, ValueError):
+            lease.unlink(missing_ok=True)
+            continue
+        except PermissionError:  # it exists, as another user
+            pass
+        live += 1
+    return live
 
 
 class Launch:
@@ -138,7 +170,8 @@ def _start(home: Path) -> dict:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "modeldeck", "serve", "--home", str(home), "--port", "0", "--embedded",
-             "--idle-timeout", str(IDLE_TIMEOUT)],
+             "--idle-timeout", os.environ.get("MODELDECK_IDLE_GRACE", str(IDLE_GRACE)),
+             "--runtime-idle", os.environ.get("MODELDECK_RUNTIME_IDLE", str(RUNTIME_IDLE))],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
         )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT

@@ -9,6 +9,7 @@ with progress and cancel, while trait changes stream out. The kernel's main thre
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from traitlets import Dict, HasTraits, List, Unicode
 from . import vocabulary
 from ._version import __version__
 from .errors import DeckError, InvalidParameter
+from .events import follow, is_closed
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ SYNCED = (
 )  # fmt: skip
 MAX_JOBS = 20
 TICK = 0.05  # at most ~20 updates a second per job: smooth to read, light on the comm
+RESYNC: dict[str, Any] = {"kind": "resync"}  # a change that means "anything may have changed": reload all
 
 
 class Cancelled(Exception):
@@ -87,11 +90,16 @@ class DeckState(HasTraits):
         *,
         namespace: Callable[[], Mapping[str, Any]] | None = None,
         connect: Callable[[], Any] | None = None,
+        visible: Callable[[], bool] = lambda: True,
     ) -> None:
-        """Over `deck`, or over the deck `connect()` opens on the first action (off the caller's thread)."""
+        """Over `deck`, or over the deck `connect()` opens on the first action (off the caller's thread).
+        `visible()` says whether a view shows this state (a platform without change events is polled then)."""
         super().__init__()
         self.deck = deck
         self._connect = connect
+        self._visible = visible
+        self._changes: list[dict[str, Any]] = []
+        self._follower: Any = None
         self._namespace = namespace or (lambda: {})
         self._serial = ThreadPoolExecutor(1, thread_name_prefix="modeldeck-state")
         self._long = ThreadPoolExecutor(4, thread_name_prefix="modeldeck-job")
@@ -100,6 +108,8 @@ class DeckState(HasTraits):
         self._running: dict[str, _Job] = {}
         self._acting = threading.local()
         self._stop_watching = deck.watch(self._on_use) if deck is not None else (lambda: None)
+        if deck is not None:
+            self._follow()
         self.enums = {
             "format_type": list(vocabulary.FORMAT_TYPES), "framework_type": list(vocabulary.FRAMEWORK_TYPES),
             "actions": list(vocabulary.GRANT_ACTIONS), "roles": list(vocabulary.ROLE_NAMES),
@@ -135,6 +145,7 @@ class DeckState(HasTraits):
 
     def close(self) -> None:
         self._stop_watching()
+        self._unfollow()
         for job in list(self._running.values()):
             job.cancelled.set()
         for pool in (self._serial, self._long, self._lists):
@@ -153,9 +164,12 @@ class DeckState(HasTraits):
         except DeckError as exc:
             result, error = None, exc
         except Exception as exc:  # an unexpected failure still ends the action, visibly
-            log.exception("panel action %s failed", name)
-            result, error = None, DeckError(f"{type(exc).__name__}: {exc}", code="Panel.Failed",
-                                            hint="This is a bug in modeldeck; the kernel log has the traceback.")
+            if self._closed():
+                result, error = None, self._on_closed()
+            else:
+                log.exception("panel action %s failed", name)
+                result, error = None, DeckError(f"{type(exc).__name__}: {exc}", code="Panel.Failed",
+                                                hint="This is a bug in modeldeck; the kernel log has the traceback.")
         finally:
             self._acting.on = False
         try:
@@ -170,6 +184,7 @@ class DeckState(HasTraits):
                 deck = self._connect()
                 self._stop_watching = deck.watch(self._on_use)
                 self.deck = deck
+                self._follow()
 
     def _done(self, action_id: str, result: Any, error: DeckError | None, name: str) -> dict[str, Any]:
         shown = None
@@ -191,7 +206,7 @@ class DeckState(HasTraits):
         self.connection = {
             "profile": deck.profile or "", "kind": deck.kind, "provider": deck.provider, "url": deck.url,
             "capabilities": sorted(deck.capabilities), "account": account.get("name", ""),
-            "account_kind": account.get("kind", ""),
+            "account_kind": account.get("kind", ""), "status": "connected",
         }  # fmt: skip
         for loaded in lists:
             loaded.result()
@@ -257,6 +272,77 @@ class DeckState(HasTraits):
 
     def _do_dismiss_error(self) -> None:
         self.error = None
+
+    def _do_reconnect(self) -> None:
+        """A new connection like the closed one (same profile or settings), in the same workspace."""
+        old = self.deck
+        if self._connect is not None:
+            deck = self._connect()
+        elif old.profile:
+            from .profiles import connect
+
+            deck = connect(old.profile)
+        else:
+            deck = type(old)(dataclasses.replace(old._transport.settings), profile=old.profile)
+        if old.workspace is not None:
+            deck.use(old.workspace.id)
+        self._unfollow()
+        with self._lock:
+            self._stop_watching()
+            self.deck = deck
+            self._stop_watching = deck.watch(self._on_use)
+        self._follow()
+        self._do_refresh()
+
+    # ---- following the platform's changes (modeldeck/events.py) ----------------------------------
+
+    def _follow(self) -> None:
+        self._follower = follow(self.deck, self._on_change, lambda: self._on_change(RESYNC),
+                                on_closed=self._on_closed, visible=self._visible)  # fmt: skip
+
+    def _unfollow(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        """Changes arriving together make one reload, on the serial worker after what runs there now."""
+        with self._lock:
+            self._changes.append(change)
+            if len(self._changes) > 1:
+                return  # a reload is already queued: it takes this change too
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            self._serial.submit(self._apply_changes)
+
+    def _apply_changes(self) -> None:
+        with self._lock:
+            changes, self._changes = self._changes, []
+        kinds = {c.get("kind") for c in changes}
+        try:
+            if RESYNC["kind"] in kinds:
+                self._do_refresh()
+                return
+            if kinds & {"workspace", "member"}:
+                self._load_workspaces()
+            if kinds & {"model", "version", "grant", "member"}:
+                self._load_models()
+            selected = self.selected.get("model")
+            if selected and not any(m["id"] == selected for m in self.models):
+                self.selected, self.versions, self.grants = {"model": None, "version": None}, [], []
+            elif selected and any(selected in (c.get("model"), c.get("id")) or c.get("kind") == "member" for c in changes):
+                self._load_selection()
+        except Exception:  # the next change or resync tries again; a closed deck says so itself
+            if not self._closed():
+                log.warning("reloading after a platform change failed", exc_info=True)
+
+    def _closed(self) -> bool:
+        return is_closed(self.deck)
+
+    def _on_closed(self) -> DeckError:
+        """The deck was closed (`deck.close()`): the view says so and offers Reconnect."""
+        self.connection = {**self.connection, "status": "closed"}
+        return DeckError("This panel's connection was closed (deck.close()).", code="Deck.Closed",
+                         hint="Click Reconnect, or display a new panel.")
 
     # ---- jobs ------------------------------------------------------------------------------------
 

@@ -246,6 +246,19 @@ def fresh_lab(lab: Lab, notebook: str | None = None) -> str:
     return f"{lab.url}/lab/workspaces/{secrets.token_hex(4)}{tree}?reset&token={lab.token}"
 
 
+def sidebar(page: Any) -> Any:
+    return page.get_by_test_id("md-sidebar")
+
+
+def open_sidebar(page: Any) -> Any:
+    """The sidebar's view, opened if it is not (its tab toggles: click only to open)."""
+    if not sidebar(page).is_visible():
+        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='modeldeck-sidebar']").click()
+    view = sidebar(page).get_by_test_id("md-panel")
+    view.wait_for(timeout=60_000)
+    return view
+
+
 def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
     """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
     page = new_page(browser, color_scheme=color_scheme)

@@ -14,7 +14,7 @@ import pytest
 
 import modeldeck as md
 
-from .conftest import ARTIFACTS, Lab, fresh_lab, new_page, wait_for
+from .conftest import ARTIFACTS, Lab, fresh_lab, new_page, open_sidebar, sidebar, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -29,18 +29,6 @@ def lab_page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
     page.wait_for_selector(".jp-LauncherCard", timeout=60_000)
     yield page
     page.context.close()
-
-
-def sidebar(page: Any) -> Any:
-    return page.get_by_test_id("md-sidebar")
-
-
-def open_sidebar(page: Any) -> Any:
-    if not sidebar(page).is_visible():  # its tab toggles: click only to open
-        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='modeldeck-sidebar']").click()
-    view = sidebar(page).get_by_test_id("md-panel")
-    view.wait_for(timeout=60_000)
-    return view
 
 
 def test_the_sidebar_works_with_no_kernel(lab_page: Any, lab: Lab):

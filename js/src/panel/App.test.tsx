@@ -384,4 +384,31 @@ describe("workspace access", () => {
     const { all } = open({ view: "workspaces" });
     expect(all("md-access-note")).toEqual([]);
   });
+
+  it("says in one line when its connection was closed, and reconnects", () => {
+    const { model, q } = open();
+    expect(q("md-connection-banner")).toBeNull();
+    act(() => model.update({
+      connection: { ...(sampleTraits().connection as object), status: "closed" },
+      error: { code: "Deck.Closed", message: "closed", hint: "Click Reconnect", action: "refresh" },
+    }));
+    expect(q("md-connection-banner")!.textContent).toMatch(/connection was closed/);
+    expect(q("md-error")).toBeNull(); // one line, not two
+    act(() => q("md-reconnect")!.click());
+    const sent = model.sent.at(-1)!;
+    expect(sent).toMatchObject({ type: "action", name: "reconnect" });
+    expect(q<HTMLButtonElement>("md-reconnect")!.disabled).toBe(true);
+    act(() => {
+      model.reply(sent.id, { ok: true, result: null });
+      model.update({ connection: sampleTraits().connection, error: null });
+    });
+    expect(q("md-connection-banner")).toBeNull();
+  });
+
+  it("says when the kernel behind it went away", () => {
+    const { model, q } = open();
+    act(() => model.closeComm());
+    expect(q("md-connection-banner")!.textContent).toMatch(/kernel behind this panel stopped or restarted/);
+    expect(q("md-reconnect")).toBeNull();
+  });
 });

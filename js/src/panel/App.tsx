@@ -4,7 +4,7 @@
 import { useRef } from "preact/hooks";
 import { shownTab } from "./capabilities";
 import { announce, JobList } from "./jobs";
-import { useAction, useTrait, useView } from "./model";
+import { useAction, useKernelGone, useTrait, useView } from "./model";
 import { Inference } from "./inference";
 import { Models } from "./models";
 import { Register } from "./register";
@@ -64,10 +64,38 @@ function Header() {
   );
 }
 
+/** One line when the panel has lost its kernel or its connection, with the way back. */
+function ConnectionBanner() {
+  const connection = useTrait("connection");
+  const kernelGone = useKernelGone();
+  const [reconnect, reconnecting] = useAction("reconnect");
+  if (!kernelGone && connection.status !== "closed") return null;
+  return (
+    <div class="md-error md-connection" role="status" data-testid="md-connection-banner">
+      <div class="md-error-text">
+        {kernelGone
+          ? "The kernel behind this panel stopped or restarted: run the cell that shows it again."
+          : "This panel's connection was closed (deck.close())."}
+      </div>
+      {!kernelGone && (
+        <button
+          type="button"
+          class="md-button"
+          data-testid="md-reconnect"
+          disabled={reconnecting}
+          onClick={() => reconnect()}
+        >
+          {reconnecting ? "Reconnecting…" : "Reconnect"}
+        </button>
+      )}
+    </div>
+  );
+}
+
 function ErrorBanner() {
   const error = useTrait("error");
   const [dismiss] = useAction("dismiss_error");
-  if (!error) return null;
+  if (!error || error.code === "Deck.Closed") return null; // the connection banner says it, with Reconnect
   return (
     <div class="md-error" role="alert" data-testid="md-error">
       <div class="md-error-text">
@@ -148,6 +176,7 @@ export function App() {
   return (
     <div class="md-panel" data-testid="md-panel">
       <Header />
+      <ConnectionBanner />
       <ErrorBanner />
       <Tabs ids={ids} tabs={tabs} view={view} setView={setView} />
       <section class="md-tabpanel" role="tabpanel" id={`${ids}-panel`} aria-labelledby={`${ids}-tab-${view}`}>

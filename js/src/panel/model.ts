@@ -133,6 +133,25 @@ export function useTrait<K extends keyof Traits>(name: K): Traits[K] {
   return value;
 }
 
+/**
+ * Whether the kernel behind the view went away (stopped or restarted): ipywidgets then marks the model's
+ * comm dead (`comm_live_update`) or closes it (`comm:close`). A host without a kernel never says so.
+ */
+export function useKernelGone(): boolean {
+  const { model } = useDeck();
+  const [gone, setGone] = useState(false);
+  useEffect(() => {
+    const lost = () => setGone(true);
+    model.on("comm_live_update", lost);
+    model.on("comm:close", lost);
+    return () => {
+      model.off("comm_live_update", lost);
+      model.off("comm:close", lost);
+    };
+  }, [model]);
+  return gone;
+}
+
 /** What "copy as code" connects with: the host's profile and the current workspace (never a key). */
 export function useCan(): (capability: Capability) => boolean {
   const connection = useTrait("connection");

@@ -15,6 +15,8 @@ export interface Connection {
   capabilities?: Capability[];
   account: string;
   account_kind: "main" | "sub" | "";
+  /** "closed" once the deck behind the panel was closed (`deck.close()`): the view offers Reconnect. */
+  status?: "connected" | "closed";
 }
 
 export interface Workspace {

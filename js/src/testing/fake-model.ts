@@ -56,6 +56,11 @@ export class FakeModel implements AnyModel {
     for (const [k, v] of Object.entries(traits)) this.set(k, v);
   }
 
+  /** The kernel went away: ipywidgets closes the model's comm. */
+  closeComm(): void {
+    this.events.emit("comm:close");
+  }
+
   /** Python's side: answer an action. */
   reply(id: string, outcome: { ok: boolean; result?: unknown; error?: unknown }): void {
     this.events.emit("msg:custom", { type: "done", id, error: null, result: null, ...outcome });

@@ -53,7 +53,7 @@ class Sidebar:
         """A socket opened (on the event loop): the first one creates the state; each gets the whole state."""
         if self.state is None:
             self._loop = asyncio.get_running_loop()
-            self.state = SidebarState(connect=self._connect)
+            self.state = SidebarState(connect=self._connect, visible=lambda: bool(self.sockets))
             self.state.observe(self._changed, names=list(TRAITS))
             self.state.submit("refresh", initial=True)
         self.sockets.add(socket)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..errors import AccessDenied, Conflict, InvalidParameter, NotFound
-from . import fields
+from . import events, fields
 from .authz import Principal, clip
 from .ids import key_digest, key_prefix, new_access_key, new_api_key, new_id, new_token, utcnow
 from .pagination import PageRequest, keyset_page
@@ -105,7 +105,9 @@ def create_key(db: Session, principal: Principal, account_ref: str) -> tuple[Api
     account = find_account(db, account_ref) if principal.is_main else db.get_one(Account, principal.account_id)
     if not principal.is_main and account_ref not in (account.id, account.name):
         raise AccessDenied("A sub-account can only create keys for itself.", hint="Ask the main account.")
-    return issue_key(db, account.id)
+    row, key = issue_key(db, account.id)
+    events.publish(db, "key", "created", None, row.id, account=account.id)
+    return row, key
 
 
 def list_keys(
@@ -125,6 +127,7 @@ def revoke_key(db: Session, principal: Principal, key_id: str) -> ApiKey:
         raise NotFound(f"Key {key_id!r} does not exist.", code="ApiKey.NotFound", hint="List your keys first.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        events.publish(db, "key", "deleted", None, row.id, account=row.account_id)
     return row
 
 

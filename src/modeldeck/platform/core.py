@@ -1,5 +1,5 @@
-"""The platform: one object wiring the store, the blob store, uploads, cursors, the sealer, the task runner
-and the runtime cache. The services it wires never import it back (they name `context.Services`)."""
+"""The platform: one object wiring the store, the blob store, uploads, cursors, the sealer, change events, the
+task runner and the runtime cache. The services it wires never import it back (they name `context.Services`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
 from .metrics import Metrics
+from .events import EventBus
 from .pagination import Cursors
 from .schema import Meta
 from .sealed import Sealer, is_sealed, load_key
@@ -51,6 +52,7 @@ class Platform:
         self.sealer: Sealer
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())
+        self.events = EventBus(self.store)
         self.tasks = TaskRunner(self).start()
         self.tasks.register("chat", chat.run_task, check=chat.check_task_input)
         grace = timedelta(seconds=self.settings.gc_grace)
@@ -115,6 +117,7 @@ class Platform:
         self.sweeper.stop()
         if "deployments" in self.__dict__:
             self.deployments.close()
+        self.events.stop()
         self.tasks.shutdown()
         self.store.dispose()
 

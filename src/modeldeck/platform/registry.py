@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
-from . import fields, upstream
+from . import events, fields, upstream
 from .authz import Caller, clip, enter, role_in
 from .ids import new_id, utcnow
 from .pagination import PageRequest, keyset_page
@@ -248,7 +248,14 @@ def create_model(db: Session, caller: Caller, name: str, **attrs: Any) -> Model:
             code="Model.AlreadyExists",
             hint="Register a new version of it instead, or choose another name.",
         ) from None
+    _changed(db, "model", "created", model, model.id)
     return model
+
+
+def _changed(db: Session, kind: str, op: str, model: Model, object_id: str, audience: str | None = None) -> None:
+    """A change event about a model or what hangs off it; a PUBLIC model's changes reach every workspace."""
+    audience = audience or ("*" if model.accessibility == "PUBLIC" else None)
+    events.publish(db, kind, op, model.workspace_id, object_id, model=model.id, audience=audience)
 
 
 def _model_attrs(attrs: dict[str, Any], *, defaults: bool) -> dict[str, Any]:
@@ -279,9 +286,11 @@ def update_model(db: Session, caller: Caller, ref: str, **attrs: Any) -> ModelVi
     if "accessibility" in attrs:
         caller.require("authorize")  # PUBLIC shows the model to every workspace: an admin's decision
     view = resolve_model(db, caller, ref, need="owner")
+    was_public = view.model.accessibility == "PUBLIC"
     for key, value in _model_attrs(attrs, defaults=False).items():
         setattr(view.model, key, value)
     view.model.updated_at = utcnow()
+    _changed(db, "model", "updated", view.model, view.model.id, "*" if was_public else None)
     return view
 
 
@@ -290,6 +299,7 @@ def delete_model(db: Session, caller: Caller, ref: str) -> None:
     view = resolve_model(db, caller, ref, need="owner")
     for row in db.scalars(select(ModelVersion).where(ModelVersion.model_id == view.model.id)):
         upstream.store_key(db, row, None)
+    _changed(db, "model", "deleted", view.model, view.model.id)
     db.delete(view.model)
 
 
@@ -333,6 +343,7 @@ def authorize(db: Session, caller: Caller, ref: str, workspace_ref: str, actions
     else:
         grant.actions = chosen
     db.flush()
+    _changed(db, "grant", "updated", view.model, f"{view.model.id}:{target.id}", target.id)
     return grant, target.name
 
 
@@ -341,6 +352,7 @@ def revoke(db: Session, caller: Caller, ref: str, workspace_ref: str) -> None:
     view = resolve_model(db, caller, ref, need="grant")
     target = _target_workspace(db, caller, workspace_ref)
     db.execute(delete(Grant).where(Grant.model_id == view.model.id, Grant.workspace_id == target.id))
+    _changed(db, "grant", "deleted", view.model, f"{view.model.id}:{target.id}", target.id)
 
 
 def _target_workspace(db: Session, caller: Caller, ref: str) -> Workspace:
@@ -462,6 +474,7 @@ def create_version(
                 db.flush()
                 if upstream_key is not None:
                     upstream.store_key(db, row, upstream_key)
+            _changed(db, "version", "created", model, f"{model.id}:{name}")
             return row, True
         except IntegrityError:
             if idempotency_key is not None:
@@ -582,6 +595,7 @@ def update_version(
             value = fields.json_object(value, key)
         setattr(row, key, value)
     row.updated_at = utcnow()
+    _changed(db, "version", "updated", view.model, f"{row.model_id}:{row.version_name}")
     return row
 
 
@@ -621,14 +635,17 @@ def decide(db: Session, caller: Caller, ref: str, version: str, status: str) -> 
             code="Version.ApprovalFinal",
             hint="Register a new version to take another decision.",
         )
+    if result.rowcount:
+        _changed(db, "version", "updated", view.model, f"{row.model_id}:{row.version_name}")
     return row
 
 
 def delete_version(db: Session, caller: Caller, ref: str, version: str) -> None:
     caller.require("manage")
-    _, row = get_version(db, caller, ref, version, need="owner")
+    view, row = get_version(db, caller, ref, version, need="owner")
     upstream.store_key(db, row, None)
     db.delete(row)
+    _changed(db, "version", "deleted", view.model, f"{row.model_id}:{row.version_name}")
 
 
 def _q(text: str) -> str:

@@ -313,3 +313,24 @@ class DeploymentEvent(Base):
     message: Mapped[str] = mapped_column(Text)
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"version": ["1.0.0", "2.0.0"]}
     reason: Mapped[str | None] = mapped_column(Text)  # why it failed
+
+
+class Event(Base):
+    """A change in a workspace, in commit order: the durable half of the change-event stream.
+
+    `seq` never goes back (AUTOINCREMENT on SQLite), so a client resumes from the last one it saw; rows
+    are pruned by age and count. No foreign keys: the event of a deletion outlives what it names.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = {"sqlite_autoincrement": True}
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # workspace | member | model | version | grant | task | key ...
+    op: Mapped[str] = mapped_column(String(8))  # created | updated | deleted
+    workspace_id: Mapped[str | None] = mapped_column(String(32))  # the workspace it happened in
+    object_id: Mapped[str] = mapped_column(String(200))
+    model_id: Mapped[str | None] = mapped_column(String(32))
+    # Who else may see it: a grant's grantee workspace, "*" (a PUBLIC model: every workspace), or none.
+    audience: Mapped[str | None] = mapped_column(String(32))
+    account_id: Mapped[str | None] = mapped_column(String(32))  # the account it is about (a member, a key)

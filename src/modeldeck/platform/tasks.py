@@ -25,7 +25,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from ..errors import Conflict, DeckError, InvalidParameter, NotFound
-from . import fields, inference, registry
+from . import events, fields, inference, registry
 from .authz import Caller, clip
 from .ids import utcnow
 from .pagination import PageRequest, keyset_page
@@ -95,6 +95,11 @@ def this_process() -> str:
     """The runner of tasks this process accepts: host:pid:boot-id:start."""
     pid = os.getpid()
     return f"{socket.gethostname()}:{pid}:{boot_id()}:{process_start(pid) or ''}"
+
+
+def _changed(db: Session, task: Task, op: str) -> None:
+    """A task's status changed (progress and heartbeats are not events: they would flood the stream)."""
+    events.publish(db, "task", op, task.workspace_id, task.id)
 
 
 def new_task_id() -> str:
@@ -240,6 +245,7 @@ class TaskRunner:
         )  # fmt: skip
         with self.platform.store.write() as db:
             db.add(task)
+            _changed(db, task, "created")
         job = _Job(task.id, caller)
         with self._lock:
             self._jobs[task.id] = job
@@ -286,6 +292,7 @@ class TaskRunner:
             task.cancel_requested = True
             if task.status == PENDING:
                 task.status, task.finished_at, task.expires_at = CANCELED, now, now + self.ttl
+            _changed(db, task, "updated")
         job = self._jobs.get(task.id)
         if job is not None:
             job.cancelled.set()  # a job in another process hears of it from that process's keeper
@@ -346,6 +353,7 @@ class TaskRunner:
             if task is None or task.status != PENDING:
                 return  # canceled while queued, or its workspace was deleted
             task.status, task.started_at, task.heartbeat_at = RUNNING, now, now
+            _changed(db, task, "updated")
             kind = task.kind
             request = {"model": task.model_ref, "version": task.version, "input": task.request}
         fn = self._kinds[kind][0]
@@ -374,6 +382,7 @@ class TaskRunner:
             if task.status != SUCCEEDED and job.progress is not None:
                 task.progress = job.progress
             task.finished_at, task.expires_at = now, now + self.ttl
+            _changed(db, task, "updated")
 
     def _progress(self, job: _Job, value: float) -> None:
         job.progress = min(1.0, max(0.0, float(value)))

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import AccessDenied, Conflict, InvalidParameter, QuotaExceeded
 from . import fields
+from .events import publish
 from .accounts import find_account
 from .authz import ROLES, Caller, Principal, member_workspaces, role_in
 from .ids import new_id, utcnow
@@ -40,6 +41,7 @@ def create(db: Session, principal: Principal, name: str, description: str = "") 
     if not principal.is_main:
         db.add(Member(workspace_id=ws.id, account_id=principal.account_id, role="admin", created_at=now))
         db.flush()
+    publish(db, "workspace", "created", ws.id, ws.id)
     return ws
 
 
@@ -71,6 +73,7 @@ def update(db: Session, caller: Caller, name: str | None, description: str | Non
     if description is not None:
         ws.description = fields.text(description, "description")
     ws.updated_at = utcnow()
+    publish(db, "workspace", "updated", ws.id, ws.id)
     return ws
 
 
@@ -90,6 +93,7 @@ def delete(db: Session, caller: Caller) -> None:
             hint="Delete or move its models first; deleting a workspace never deletes models silently.",
         )
     db.delete(ws)
+    publish(db, "workspace", "deleted", ws.id, ws.id)
 
 
 def members(db: Session, caller: Caller, page: PageRequest) -> tuple[list[tuple[Account, str]], str | None]:
@@ -115,6 +119,7 @@ def set_member(db: Session, caller: Caller, account_ref: str, role: str) -> tupl
     else:
         row.role = role
     db.flush()
+    publish(db, "member", "created" if row is None else "updated", caller.workspace_id, account.id, account=account.id)
     return account, role
 
 
@@ -130,6 +135,7 @@ def remove_member(db: Session, caller: Caller, account_ref: str) -> None:
             row.role = "none"
     elif row is not None:
         db.delete(row)
+    publish(db, "member", "deleted", caller.workspace_id, account.id, account=account.id)
 
 
 def _sub_account(db: Session, caller: Caller, ref: str) -> Account:

@@ -26,7 +26,7 @@ from .. import fastpath
 from ..authn import AccessKeySignatures, Authentication, BearerKeys
 from ..context import Services
 from . import errors, routes_accounts, routes_artifacts, routes_credentials, routes_models, routes_tasks
-from . import routes_deployments, routes_ops, routes_workspaces, serialize
+from . import routes_deployments, routes_events, routes_ops, routes_workspaces, serialize
 from ..metrics import Observe
 from .openapi import complete_document
 from .bodies import PredictRequest
@@ -64,6 +64,7 @@ def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:
         app.include_router(module.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_deployments.router)
+    app.include_router(routes_events.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
     @app.get("/health", tags=["health"])

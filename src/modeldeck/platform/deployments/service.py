@@ -20,6 +20,7 @@ from ..authz import Caller, clip
 from ..ids import new_id, utcnow
 from ..pagination import PageRequest, keyset_page
 from ..schema import Deployment, DeploymentEvent, Model, ModelVersion
+from ..events import publish
 from . import spec
 
 PLATFORM = "platform"  # the actor of what the platform does by itself (restarts, automatic rollbacks)
@@ -29,10 +30,13 @@ def event(db: Session, row: Deployment, actor: str, kind: str, message: str, *, 
           reason: str | None = None) -> None:  # fmt: skip
     db.add(DeploymentEvent(deployment_id=row.id, at=utcnow(), actor=actor, kind=kind, message=message,
                            changes=changes or {}, reason=reason))  # fmt: skip
+    op = kind if kind in ("created", "deleted") else "updated"
+    publish(db, "deployment", op, row.workspace_id, row.id, model=row.model_id)
 
 
 def set_status(db: Session, row: Deployment, status: str, reason: str = "") -> None:
     row.status, row.status_reason, row.updated_at = status, reason, utcnow()
+    publish(db, "deployment", "updated", row.workspace_id, row.id, model=row.model_id)
 
 
 def _servable(db: Session, caller: Caller, model_ref: str, version: str | None) -> tuple[Model, ModelVersion]:

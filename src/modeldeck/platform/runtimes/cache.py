@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -32,6 +34,7 @@ class RuntimeCache:
         self._runtimes: OrderedDict[str, Runtime] = OrderedDict()
         self._bytes = 0
         self._loads: dict[str, _Load] = {}
+        self._used: dict[str, float] = {}  # when each kept runtime last answered (monotonic)
 
     @property
     def loaded(self) -> tuple[int, int]:
@@ -44,6 +47,7 @@ class RuntimeCache:
             runtime = self._runtimes.get(key)
             if runtime is not None:
                 self._runtimes.move_to_end(key)
+                self._used[key] = time.monotonic()
                 return runtime
             load = self._loads.get(key)
             owner = load is None
@@ -70,15 +74,38 @@ class RuntimeCache:
         return load.runtime
 
     def peek(self, key: str) -> Runtime | None:
-        """The runtime if it is loaded, without loading it or changing the eviction order."""
-        return self._runtimes.get(key)
+        """The runtime if it is loaded, without loading it or changing the eviction order (it counts as used)."""
+        runtime = self._runtimes.get(key)
+        if runtime is not None:
+            self._used[key] = time.monotonic()
+        return runtime
 
     def clear(self) -> None:
         """Forget every runtime; loads in progress still answer their callers but are not kept."""
         with self._lock:
             self._runtimes.clear()
             self._loads.clear()
+            self._used.clear()
             self._bytes = 0
+
+    def release_idle(self, seconds: float) -> int:
+        """Drop the runtimes unused for `seconds` and hand their memory back to the system; returns how many.
+
+        The freed memory is returned by collecting (the runtimes were frozen out of the collector's view at
+        load) and by asking the C allocator to trim, so the process's resident size falls back, not only
+        Python's heap."""
+        cutoff = time.monotonic() - seconds
+        with self._lock:
+            idle = [key for key in self._runtimes if self._used.get(key, 0.0) < cutoff]
+            for key in idle:
+                self._bytes -= self._runtimes.pop(key).nbytes
+                self._used.pop(key, None)
+        if idle:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            _trim()
+        return len(idle)
 
     def _keep(self, key: str, runtime: Runtime) -> None:
         if runtime.nbytes > self.max_bytes:
@@ -88,9 +115,11 @@ class RuntimeCache:
         # on average); frozen, they are still freed by reference counting when evicted.
         gc.freeze()
         self._runtimes[key] = runtime
+        self._used[key] = time.monotonic()
         self._bytes += runtime.nbytes
         while self._bytes > self.max_bytes:
-            _, evicted = self._runtimes.popitem(last=False)
+            evicted_key, evicted = self._runtimes.popitem(last=False)
+            self._used.pop(evicted_key, None)
             self._bytes -= evicted.nbytes
 
     def __len__(self) -> int:
@@ -98,3 +127,10 @@ class RuntimeCache:
 
     def __contains__(self, key: str) -> bool:
         return key in self._runtimes
+
+
+def _trim() -> None:
+    """glibc keeps freed pages in its arenas; malloc_trim returns them (a no-op elsewhere)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
