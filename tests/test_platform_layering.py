@@ -10,6 +10,7 @@ import ast
 from pathlib import Path
 
 import modeldeck.platform
+from test_layering import cycles  # one Tarjan for both graphs
 
 ROOT = Path(modeldeck.platform.__file__).parent
 PACKAGE = "modeldeck.platform"
@@ -40,48 +41,9 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     return out - {name}
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while (w := stack.pop()) != v:
-                component.append(w)
-            if component:
-                found.append(sorted([v, *component]))
-
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return found
-
-
 def test_the_platform_has_no_import_cycles():
     known = modules()
     graph = {name: imports(name, path, known) for name, path in known.items()}
     assert f"{PACKAGE}.core" in graph and graph[f"{PACKAGE}.core"]  # the walk sees the real graph
     assert cycles(graph) == []
 
-
-def test_the_cycle_finder_finds_a_cycle():
-    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-
-
-def test_services_do_not_import_the_platform_that_wires_them():
-    known = modules()
-    for service in ("chat", "inference", "tasks", "fastpath", "authn", "accounts"):
-        name = f"{PACKAGE}.{service}"
-        assert f"{PACKAGE}.core" not in imports(name, known[name], known), service

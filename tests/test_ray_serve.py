@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 import modeldeck as md
-from conftest import _free_port, deploy
+from conftest import deploy
+from services import free_port
 from modeldeck import examples
 from modeldeck.platform import Settings
 
@@ -52,7 +53,7 @@ def ray_cluster() -> Iterator[str]:
 
 @pytest.fixture
 def ray_deck(ray_cluster: str, tmp_path: Path) -> Iterator[Any]:
-    dep = deploy(Settings(home=tmp_path / "home", ray_address=ray_cluster, ray_serve_port=_free_port()))
+    dep = deploy(Settings(home=tmp_path / "home", ray_address=ray_cluster, ray_serve_port=free_port()))
     try:
         with md.connect(url=dep.url, api_key=dep.admin_key) as deck:
             for seed, version in ((0, "1.0.0"), (1, "2.0.0")):

@@ -276,6 +276,18 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     return page
 
 
+def open_panel(browser: Any, lab: Lab, name: str, shot: str) -> Any:
+    """`open_notebook`, then wait for its panel; a panel that does not render leaves `shot` in the artifacts."""
+    page = open_notebook(browser, lab, name)
+    try:
+        page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / shot))
+        raise AssertionError(f"the panel did not render; page errors: {page.errors}") from None
+    return page
+
+
 def watch_replies(page: Any) -> None:
     """Record, at every change of the page, the length of the last assistant reply and whether it streams."""
     page.evaluate("""() => {

@@ -18,7 +18,7 @@ from .conftest import (
     ARTIFACTS,
     XSS,
     Lab,
-    open_notebook,
+    open_panel,
     shown_while_streaming,
     wait_for,
     wait_until_the_reply_grows,
@@ -33,13 +33,7 @@ def page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
         "import modeldeck as md\ndeck = md.connect()\npanel = deck.panel()\npanel",
         "panel  # a second view of the same widget",
     ])  # fmt: skip
-    page = open_notebook(browser, lab, name)
-    try:
-        page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "panel-failed-to-render.png"))
-        raise AssertionError(f"the panel did not render; page errors: {page.errors}") from None
+    page = open_panel(browser, lab, name, "panel-failed-to-render.png")
     yield page
     page.context.close()
 

@@ -15,7 +15,7 @@ import pytest
 import modeldeck as md
 from modeldeck.profiles import Profile, ProfileFile
 
-from .conftest import ARTIFACTS, Lab, open_notebook, wait_for
+from .conftest import ARTIFACTS, Lab, open_panel, wait_for
 from .conftest import shown_while_streaming, wait_until_the_reply_grows, watch_replies
 
 pytestmark = pytest.mark.browser
@@ -31,13 +31,7 @@ def page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
     name = lab.write_notebook("openai.ipynb", [
         'import modeldeck as md\ndeck = md.connect("vllm")\npanel = deck.panel()\npanel',
     ])  # fmt: skip
-    page = open_notebook(browser, lab, name)
-    try:
-        page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
-    except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "panel-openai-failed-to-render.png"))
-        raise AssertionError(f"the panel did not render; page errors: {page.errors}") from None
+    page = open_panel(browser, lab, name, "panel-openai-failed-to-render.png")
     yield page
     page.context.close()
 
