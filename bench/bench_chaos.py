@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the harness the tests start services with
 from _common import env_line, verdict  # noqa: E402
-from services import S3, Replica, haproxy, pg_bin, postgres_cluster, s3_server  # noqa: E402
+from services import S3, Replica, haproxy, pg_bin, postgres_cluster, s3_server, team_env  # noqa: E402
 
 API = "/api/v1"
 
@@ -137,7 +137,8 @@ def main() -> int:
         db_url, bucket = pg.create_database(), s3.bucket()
         blobs = bucket + "/deck"
         store = ["--db", db_url, "--blobs", blobs, "--gc-interval", "0"]
-        replicas = [stack.enter_context(Replica(folder / f"r{n}", *store, env=s3.env)) for n in range(2)]
+        env = team_env(s3)
+        replicas = [stack.enter_context(Replica(folder / f"r{n}", *store, env=env)) for n in range(2)]
         key = replicas[0].key
         lb = stack.enter_context(haproxy([r.url.removeprefix("http://") for r in replicas]))
         import modeldeck as md

@@ -150,6 +150,11 @@ def s3_server() -> Iterator[S3]:
 # ---- modeldeck serve replicas and a load balancer --------------------------------------------------------
 
 
+def team_env(s3: S3) -> dict[str, str]:
+    """What every replica of one team server shares: the bucket's credentials and the key sealing its secrets."""
+    return {**s3.env, "MODELDECK_SEAL_KEY": secrets.token_hex(32)}
+
+
 class Replica:
     """`python -m modeldeck serve` on a free loopback port, with its own home and the given store."""
 

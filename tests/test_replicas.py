@@ -15,7 +15,7 @@ import pytest
 import modeldeck as md
 from conftest import Api, wait_for
 from modeldeck import transfer
-from services import S3, Postgres, Replica, haproxy, s3_server
+from services import S3, Postgres, Replica, haproxy, s3_server, team_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 pytest.importorskip("s3fs", reason="the [s3] extra (s3fs) is not installed")
@@ -44,9 +44,10 @@ def s3() -> Iterator[S3]:
 def cluster(postgres: Postgres, s3: S3, tmp_path: Path) -> Iterator[Cluster]:
     store = ["--db", postgres.create_database(), "--blobs", s3.bucket() + "/deck", "--gc-interval", "0"]
     replicas: list[Replica] = []
+    env = team_env(s3)
     try:
         for n in range(2):  # the first provisions the database; the second finds it ready
-            replicas.append(Replica(tmp_path / f"replica-{n}", *store, env=s3.env))
+            replicas.append(Replica(tmp_path / f"replica-{n}", *store, env=env))
         key = replicas[0].key
         assert key and replicas[1].key is None
         with haproxy([r.url.removeprefix("http://") for r in replicas]) as lb:

@@ -279,7 +279,7 @@ class DeckState(HasTraits):
         if self._connect is not None:
             deck = self._connect()
         elif old.profile:
-            from .profiles import connect
+            from .deck import connect
 
             deck = connect(old.profile)
         else:

@@ -59,7 +59,8 @@ def test_the_panel_renders_twice_and_shows_the_workspaces(page: Any):
     view.get_by_test_id("md-tab-workspaces").click()
     rows = view.get_by_test_id("md-workspace-row")
     rows.nth(1).wait_for()
-    assert rows.count() == 2 and "the second team" in " ".join(rows.all_inner_texts())
+    # the seeded two, and any another browser test made meanwhile (every view follows the platform's events)
+    assert rows.count() >= 2 and "the second team" in " ".join(rows.all_inner_texts())
     assert "default" in current_workspace(view).inner_text()
 
 

@@ -132,6 +132,8 @@ def complete_document(schema: dict[str, Any]) -> dict[str, Any]:
                 if status.startswith("2") and content is not None and content.get("schema") in ({}, {"type": "string"}):
                     name = _body_of(method, path)
                     content["schema"] = {"$ref": REF + name} if name else {"type": "object"}
+            if path == "/api/v1/events":  # server-sent events, open until the caller leaves
+                responses["200"]["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
             if path.startswith("/api/v1/artifacts/{digest}/files/"):  # the file's bytes
                 responses["200"]["content"] = {"application/octet-stream": {"schema": {"type": "string",
                                                                                         "format": "binary"}}}
