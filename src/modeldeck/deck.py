@@ -613,6 +613,21 @@ class Deck(_Operations):
         self._provider = for_kind(settings.kind)
         self._transport = Transport(settings, self._provider, transport)
 
+    @classmethod
+    def _open(cls, profile: str | None = None, **where: Any) -> Deck:
+        """`modeldeck.connect()`: resolve the profile, reach the platform now (a wrong URL or key fails here,
+        not later) and take the account and workspace it answers with."""
+        from .profiles import resolve
+
+        name, settings = resolve(profile, **where)
+        deck = cls(settings, profile=name)
+        try:
+            deck._connected(deck.whoami())
+        except BaseException:
+            deck.close()
+            raise
+        return deck
+
     def _run(self, plan: Any) -> Any:
         try:
             step = next(plan)
@@ -739,16 +754,7 @@ def connect(
     every kernel and the CLI. `url=` names a team server; `home=` another embedded home. Credentials come
     from the argument, then the environment, the profiles file, the system keyring.
     """
-    from .profiles import resolve
-
-    name, settings = resolve(profile, url=url, api_key=api_key, workspace=workspace, home=home)
-    deck = Deck(settings, profile=name)
-    try:
-        deck._connected(deck.whoami())  # reach the platform now: a wrong URL or key fails here, not later
-    except BaseException:
-        deck.close()
-        raise
-    return deck
+    return Deck._open(profile, url=url, api_key=api_key, workspace=workspace, home=home)
 
 
 __all__ = ["AsyncDeck", "Deck", "connect"]

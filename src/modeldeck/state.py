@@ -279,9 +279,7 @@ class DeckState(HasTraits):
         if self._connect is not None:
             deck = self._connect()
         elif old.profile:
-            from .deck import connect
-
-            deck = connect(old.profile)
+            deck = type(old)._open(old.profile)
         else:
             deck = type(old)(dataclasses.replace(old._transport.settings), profile=old.profile)
         if old.workspace is not None:
