@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import wirejson
@@ -167,3 +168,13 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
         self._write_engine.dispose()
+
+
+def add_unique(db: Session, row: Any, conflict: Exception) -> None:
+    """Insert `row` in a savepoint: a unique constraint it breaks raises `conflict`, the session intact."""
+    db.add(row)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:
+        raise conflict from None

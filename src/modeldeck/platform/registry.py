@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
 from . import events, fields, upstream
 from .authz import Caller, clip, enter, role_in
+from .db import add_unique
 from .ids import new_id, utcnow
 from .pagination import PageRequest, keyset_page
 from .safety import validate_uri
@@ -238,16 +239,11 @@ def create_model(db: Session, caller: Caller, name: str, **attrs: Any) -> Model:
         id=new_id("mdl"), workspace_id=caller.workspace_id, model_name=name, created_at=now, updated_at=now,
         **_model_attrs(attrs, defaults=True),
     )
-    db.add(model)
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError:
-        raise Conflict(
-            f"Model '{name}' already exists in workspace '{caller.workspace_name}'.",
-            code="Model.AlreadyExists",
-            hint="Register a new version of it instead, or choose another name.",
-        ) from None
+    add_unique(db, model, Conflict(
+        f"Model '{name}' already exists in workspace '{caller.workspace_name}'.",
+        code="Model.AlreadyExists",
+        hint="Register a new version of it instead, or choose another name.",
+    ))  # fmt: skip
     _changed(db, "model", "created", model, model.id)
     return model
 

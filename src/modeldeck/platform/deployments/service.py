@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...errors import Conflict, InvalidParameter, NotFound
 from .. import registry
 from ..authz import Caller, clip
+from ..db import add_unique
 from ..ids import new_id, utcnow
 from ..pagination import PageRequest, keyset_page
 from ..schema import Deployment, DeploymentEvent, Model, ModelVersion
@@ -76,16 +76,11 @@ def create(db: Session, caller: Caller, body: dict[str, Any]) -> Deployment:
         upgrade=upgrade, status="Creating", status_reason="", port=None, created_by=caller.principal.account_id,
         created_at=now, updated_at=now,
     )  # fmt: skip
-    db.add(row)
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError:
-        raise Conflict(
-            f"A deployment named '{name}' already exists in workspace '{caller.workspace_name}'.",
-            code="Deployment.AlreadyExists",
-            hint=f"Upgrade it (deck.upgrade('{name}', version)), or choose another name.",
-        ) from None
+    add_unique(db, row, Conflict(
+        f"A deployment named '{name}' already exists in workspace '{caller.workspace_name}'.",
+        code="Deployment.AlreadyExists",
+        hint=f"Upgrade it (deck.upgrade('{name}', version)), or choose another name.",
+    ))  # fmt: skip
     event(db, row, caller.principal.account_name, "created",
           f"Deploying {model.model_name} {version.version_name} with {replicas} replica(s) on the {engine} engine.",
           changes={"version": [None, version.version_name], "replicas": [None, replicas]})  # fmt: skip
