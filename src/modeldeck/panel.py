@@ -62,6 +62,8 @@ class Panel(anywidget.AnyWidget):
     enums = traitlets.Dict().tag(sync=True)
     error = traitlets.Dict(allow_none=True).tag(sync=True)
     view = traitlets.Unicode("models").tag(sync=True)
+    deployments = traitlets.List().tag(sync=True)
+    deployment_events = traitlets.Dict().tag(sync=True)
 
     def __init__(self, deck: Any, **kwargs: Any) -> None:
         state = DeckState(deck, namespace=_kernel_namespace)

@@ -30,7 +30,7 @@ class Resource:
     @classmethod
     def from_json(cls: type[T], data: dict[str, Any]) -> T:
         names = {f.name for f in fields(cls)} - {"raw"}
-        values = {k: (_time(v) if k.endswith("_at") else v) for k, v in data.items() if k in names}
+        values = {k: (_time(v) if k == "at" or k.endswith("_at") else v) for k, v in data.items() if k in names}
         return cls(raw=data, **values)
 
     def _row(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from traitlets import Dict, HasTraits, List, Unicode
 
 from . import vocabulary
 from ._version import __version__
-from .errors import DeckError, InvalidParameter
+from .errors import DeckError, InvalidParameter, NotFound
 from .events import follow, is_closed
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,13 @@ Reply = Callable[[dict[str, Any]], None]
 
 SYNCED = (
     "version", "connection", "workspace", "workspaces", "models", "selected", "versions", "grants", "jobs",
-    "chat", "prediction", "variables", "enums", "error", "view",
+    "chat", "prediction", "variables", "enums", "error", "view", "deployments", "deployment_events",
 )  # fmt: skip
 MAX_JOBS = 20
 TICK = 0.05  # at most ~20 updates a second per job: smooth to read, light on the comm
 RESYNC: dict[str, Any] = {"kind": "resync"}  # a change that means "anything may have changed": reload all
+LONG = frozenset({"register", "chat", "predict", "stop_deployment"})  # actions that may take a while: jobs' pool
+EVENTS_SHOWN = 50  # a deployment's newest events in its detail
 
 
 class Cancelled(Exception):
@@ -83,6 +85,8 @@ class DeckState(HasTraits):
     enums = Dict()
     error = Dict(allow_none=True, default_value=None)
     view = Unicode("models")
+    deployments = List()
+    deployment_events = Dict({"name": None, "events": []})
 
     def __init__(
         self,
@@ -107,6 +111,7 @@ class DeckState(HasTraits):
         self._lock = threading.RLock()
         self._running: dict[str, _Job] = {}
         self._acting = threading.local()
+        self._deploying = False  # whether a view has shown deployments: only then are they loaded and kept
         self._stop_watching = deck.watch(self._on_use) if deck is not None else (lambda: None)
         if deck is not None:
             self._follow()
@@ -126,16 +131,16 @@ class DeckState(HasTraits):
                                      "package and the view disagree; restart the kernel and reload the page.")
             reply(self._done(action_id, None, error, name))
             return
-        pool = self._long if name in ("register", "chat", "predict") else self._serial
+        pool = self._long if name in LONG else self._serial
         pool.submit(self._perform, action_id, name, handler, dict(args or {}), reply)
 
-    def submit(self, name: str, **args: Any) -> Future[dict[str, Any]]:
+    def submit(self, name: str, /, **args: Any) -> Future[dict[str, Any]]:
         """Start an action; the future holds its `done` message."""
         future: Future[dict[str, Any]] = Future()
         self.dispatch(uuid.uuid4().hex, name, args, future.set_result)
         return future
 
-    def run(self, name: str, **args: Any) -> Any:
+    def run(self, name: str, /, **args: Any) -> Any:
         """Run an action and wait for it: the Python face of `dispatch` (scripts, tests, the sidebar)."""
         done = self.submit(name, **args).result()
         if not done["ok"]:
@@ -201,6 +206,8 @@ class DeckState(HasTraits):
     def _do_refresh(self, initial: bool = False) -> None:
         """Reload everything; the lists load side by side (one round trip's wait, not three)."""
         lists = [self._lists.submit(self._load_workspaces), self._lists.submit(self._load_models)]
+        if self._deploying:
+            lists.append(self._lists.submit(self._load_deployments))
         deck = self.deck
         account = deck.account if initial and deck.account else deck.whoami()["account"]
         self.connection = {
@@ -324,6 +331,11 @@ class DeckState(HasTraits):
                 self._load_workspaces()
             if kinds & {"model", "version", "grant", "member"}:
                 self._load_models()
+            if "deployment" in kinds and self._deploying:
+                self._load_deployments()
+                if self.deployment_events["name"]:
+                    self._load_events(self.deployment_events["name"])
+            changes = [c for c in changes if c.get("kind") != "deployment"]
             selected = self.selected.get("model")
             if selected and not any(m["id"] == selected for m in self.models):
                 self.selected, self.versions, self.grants = {"model": None, "version": None}, [], []
@@ -341,6 +353,70 @@ class DeckState(HasTraits):
         self.connection = {**self.connection, "status": "closed"}
         return DeckError("This panel's connection was closed (deck.close()).", code="Deck.Closed",
                          hint="Click Reconnect, or display a new panel.")
+
+    # ---- deployments: loaded once a view shows them, then kept by the platform's change events -------
+
+    def _do_load_deployments(self) -> list[dict[str, Any]]:
+        self._deploying = True
+        self._load_deployments()
+        return self.deployments
+
+    def _do_deploy(self, model: str, version: str | None = None, name: str | None = None, replicas: int = 1,
+                   engine: str = "local", upgrade: str | dict[str, Any] = "rolling") -> dict[str, Any]:  # fmt: skip
+        """Start serving; the status follows live (Creating, then Running or Failed) through change events."""
+        self._deploying = True
+        return self._put(self.deck.deploy(model, version, name=name, replicas=replicas, engine=engine,
+                                          upgrade=upgrade, wait=False))  # fmt: skip
+
+    def _do_upgrade(self, name: str, version: str, mode: str | dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._put(self.deck.upgrade(name, version, mode=mode, wait=False))
+
+    def _do_rollback(self, name: str) -> dict[str, Any]:
+        return self._put(self.deck.rollback(name, wait=False))
+
+    def _do_stop_deployment(self, name: str) -> dict[str, Any]:
+        """(Not `stop`, which stops a streaming chat reply.) Answers once the replicas drained."""
+        return self._put(self.deck.stop(name, wait=False))
+
+    def _do_start_deployment(self, name: str) -> dict[str, Any]:
+        return self._put(self.deck.start(name, wait=False))
+
+    def _do_delete_deployment(self, name: str) -> None:
+        self.deck.delete_deployment(name, wait=False)
+        self._load_deployments()
+
+    def _do_deployment_events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Show a deployment's detail (`name`), or none: its newest events, kept current like the list."""
+        if name is None:
+            self.deployment_events = {"name": None, "events": []}
+            return []
+        if not isinstance(name, str):
+            raise InvalidParameter("name must name a deployment.", code="InvalidParameter.Deployment",
+                                   hint="Pass the deployment's name.")  # fmt: skip
+        kept = self.deployment_events["events"] if self.deployment_events["name"] == name else []
+        self.deployment_events = {"name": name, "events": kept}
+        self._load_events(name)
+        return self.deployment_events["events"]
+
+    def _put(self, record: Any) -> dict[str, Any]:
+        """A deployment the action just changed, in its place in the list (by name, as the platform lists)."""
+        row = _deployment(record)
+        with self._lock:
+            others = [d for d in self.deployments if d["name"] != row["name"]]
+            self.deployments = sorted([*others, row], key=lambda d: d["name"])
+        return row
+
+    def _load_deployments(self) -> None:
+        self.deployments = [_deployment(d) for d in self.deck.deployments()] if self._can("deployments") else []
+
+    def _load_events(self, name: str) -> None:
+        try:
+            events = [_event(e) for e in self.deck.deployment_events(name).first(EVENTS_SHOWN)]
+        except NotFound:  # deleted meanwhile: there is no detail to show
+            events, name = [], None
+        with self._lock:
+            if name is None or self.deployment_events["name"] == name:
+                self.deployment_events = {"name": name, "events": events}
 
     # ---- jobs ------------------------------------------------------------------------------------
 
@@ -417,12 +493,20 @@ class DeckState(HasTraits):
                 messages[-1] = {"role": "assistant", "content": text}
             self.chat = {**self.chat, "messages": messages, "streaming": streaming}
 
-    def _do_predict(self, model: str, inputs: Any, version: str | None = None, as_task: bool = False) -> dict:
-        with self._job(kind="predict", label=f"predict {model}", cancellable=as_task) as job:
+    def _do_predict(self, model: str | None, inputs: Any, version: str | None = None, as_task: bool = False,
+                    deployment: str | None = None) -> dict:  # fmt: skip
+        """Predict with a version, or through a deployment's replicas (`deployment=name`, `model` may be None)."""
+        if deployment is not None and (as_task or not isinstance(deployment, str)):
+            raise InvalidParameter("A prediction through a deployment runs at once, not as a task.",
+                                   code="InvalidParameter.Deployment", hint="Untick “Run as task”.")  # fmt: skip
+        label = f"predict {deployment or model}"
+        with self._job(kind="predict", label=label, cancellable=as_task) as job:
             task_row = None
             try:
                 if as_task:
                     result, task_row = self._predict_task(job, model, inputs, version)
+                elif deployment is not None:
+                    result = self.deck.predict(model, inputs, deployment=deployment)
                 else:
                     result = self.deck.predict(model, inputs, version)
             except BaseException as exc:
@@ -431,7 +515,9 @@ class DeckState(HasTraits):
                     self.prediction = {**self.prediction, "task": {**shown, "status": _ended(exc).upper()}}
                 raise
             table = _table(result.outputs)
-            self.prediction = {"model": model, "version": result.version, **table, "task": task_row}
+            self.prediction = {"model": model or result.model, "version": result.version, **table, "task": task_row}
+            if deployment is not None:
+                self.prediction = {**self.prediction, "deployment": deployment, "replica": result.raw.get("replica")}
             job.summary = result.version
         return self.prediction
 
@@ -492,8 +578,11 @@ class DeckState(HasTraits):
         self.workspace = _workspace(ws)
         self.selected = {"model": None, "version": None}
         self.versions, self.grants, self.prediction = [], [], None
+        self.deployments, self.deployment_events = [], {"name": None, "events": []}
         self._load_workspaces()
         self._load_models()
+        if self._deploying:
+            self._load_deployments()
 
     def _can(self, capability: str) -> bool:
         return capability in self.deck.capabilities
@@ -560,12 +649,36 @@ def _version(v: Any) -> dict[str, Any]:
         "model_id": v.model_id, "version_name": v.version_name, "format_type": v.format_type,
         "framework_type": v.framework_type, "approval_status": v.approval_status, "metrics": dict(v.metrics),
         "labels": dict(v.labels), "uri": v.uri, "description": v.description,
-        "created_at": v.created_at.isoformat() if v.created_at else None,
+        "created_at": _iso(v.created_at),
     }  # fmt: skip
 
 
 def _grant(g: Any) -> dict[str, Any]:
     return {"workspace_id": g.workspace_id, "workspace_name": g.workspace, "actions": list(g.actions)}
+
+
+SERVING = ("serving", "running")  # a replica's state when it answers: the local engine's, Ray Serve's
+
+
+def _deployment(d: Any) -> dict[str, Any]:
+    replicas = [{"replica": r.get("replica"), "version": r.get("version"), "state": r.get("state")}
+                for r in d.replica_status]  # fmt: skip
+    return {
+        "name": d.name, "model_id": d.model_id, "model_name": d.model_name, "version": d.version,
+        "versions": list(d.versions), "previous_version": d.previous_version, "replicas": d.replicas,
+        "ready": sum(1 for r in replicas if r["state"] in SERVING), "replica_status": replicas,
+        "engine": d.engine, "upgrade": dict(d.upgrade), "status": d.status, "status_reason": d.status_reason,
+        "endpoint": d.endpoint, "updated_at": _iso(d.updated_at),
+    }  # fmt: skip
+
+
+def _event(e: Any) -> dict[str, Any]:
+    return {"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "kind": e.kind, "message": e.message,
+            "reason": e.reason, "changes": dict(e.changes)}  # fmt: skip
+
+
+def _iso(when: Any) -> str | None:
+    return when.isoformat() if when else None
 
 
 def _table(outputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ..state import SYNCED, DeckState
 log = logging.getLogger(__name__)
 
 TRAITS = (*SYNCED, "host")
-VIEW_TABS = ("workspaces", "models", "register", "inference")
+VIEW_TABS = ("workspaces", "models", "register", "inference", "deployments")
 
 
 class Socket(Protocol):

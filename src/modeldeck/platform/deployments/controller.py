@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ...errors import DeckError
 from .. import inference, registry
+from ..events import publish
 from ..schema import Deployment, Model, ModelVersion
 from . import service, spec
 from .service import PLATFORM
@@ -185,12 +186,21 @@ class Controller:
             row = db.get(Deployment, self.id)
             if row is not None:
                 db.delete(row)
+                publish(db, "deployment", "deleted", row.workspace_id, row.id, model=row.model_id)  # views drop it
         self.deployments.forget(self.id)
 
     def _heal(self) -> None:
         if self.engine is None:
             return
-        for dead, new in self.engine.heal():
+
+        def replacing(pairs: list[Any]) -> None:  # said at once, so views show the replica being replaced
+            for dead, new in pairs:
+                self._write(lambda db, r, dead=dead, new=new: service.event(
+                    db, r, PLATFORM, "replica_exited",
+                    f"Replica {dead.ident} (pid {dead.pid}) exited with code {dead.proc.returncode}; "
+                    f"{new.ident} is starting in its place.", reason=dead.reason or "the process exited"))  # fmt: skip
+
+        for dead, new in self.engine.heal(replacing):
             self._write(lambda db, r, dead=dead, new=new: service.event(
                 db, r, PLATFORM, "replica_restarted",
                 f"Replica {dead.ident} (pid {dead.pid}) exited with code {dead.proc.returncode}; "

@@ -213,9 +213,10 @@ class LocalEngine:
         for replica in replicas:
             replica.stop()
 
-    def heal(self) -> list[tuple[Replica, Replica]]:
+    def heal(self, replacing: Any = None) -> list[tuple[Replica, Replica]]:
         """Replace replicas that died (the others answer meanwhile): the (dead, replacement) pairs. A slot
-        is restarted at most once per `RESTART_INTERVAL`, so a replica that keeps dying does not spin."""
+        is restarted at most once per `RESTART_INTERVAL`, so a replica that keeps dying does not spin.
+        `replacing(pairs)` hears of them as soon as they are found, before the replacements are ready."""
         replaced = []
         now = time.monotonic()
         for i, replica in enumerate(self.slots):
@@ -226,6 +227,8 @@ class LocalEngine:
                 new = self._spawn(replica.slot, replica.served)
                 self.slots[i] = new
                 replaced.append((replica, new))
+        if replaced and replacing is not None:
+            replacing(replaced)
         for dead, new in replaced:
             if new.wait_for("ready") == "ready":
                 new.serve()

@@ -104,7 +104,7 @@ class RayEngine:
                 self._deploy(old)
             raise
 
-    def heal(self) -> list[Any]:
+    def heal(self, replacing: Any = None) -> list[Any]:
         return []  # Ray Serve restarts replicas that die or fail their health check
 
     def replicas(self) -> list[dict[str, Any]]:
