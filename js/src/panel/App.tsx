@@ -1,8 +1,9 @@
 // The panel: a status header, the error banner and four tabs. All shared state comes from traits, so
 // several views of one model stay in step.
 
-import { useRef } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { shownTab } from "./capabilities";
+import { DeployRequest, Deployments } from "./deployments";
 import { announce, JobList } from "./jobs";
 import { useAction, useKernelGone, useTrait, useView } from "./model";
 import { Inference } from "./inference";
@@ -17,6 +18,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: "models", label: "Models" },
   { id: "register", label: "Register" },
   { id: "inference", label: "Inference" },
+  { id: "deployments", label: "Deployments" },
 ];
 
 function Header() {
@@ -169,11 +171,13 @@ export function App() {
   const [chosen, setView] = useView();
   const connection = useTrait("connection");
   const ids = useUid();
+  const [deployRequested, requestDeploy] = useState(false); // the model detail's "Deploy…" opens the form
   // Only the tabs the platform can fill; a tab it cannot (say Register on an OpenAI-compatible server) is
   // not offered, and a view left on one shows the first tab there is.
   const tabs = TABS.filter((t) => shownTab(connection, t.id));
   const view = tabs.some((t) => t.id === chosen) ? chosen : (tabs[0]?.id ?? chosen);
   return (
+    <DeployRequest.Provider value={{ requested: deployRequested, request: requestDeploy }}>
     <div class="md-panel" data-testid="md-panel">
       <Header />
       <ConnectionBanner />
@@ -184,8 +188,10 @@ export function App() {
         {view === "models" && <Models />}
         {view === "register" && <Register />}
         {view === "inference" && <Inference />}
+        {view === "deployments" && <Deployments />}
       </section>
       <Status />
     </div>
+    </DeployRequest.Provider>
   );
 }

@@ -13,6 +13,7 @@ const TAB_NEEDS: Record<Tab, Capability[]> = {
   models: ["models"],
   register: ["register"],
   inference: ["predict", "chat"],
+  deployments: ["deployments"],
 };
 
 export function shownTab(connection: Pick<Connection, "capabilities">, tab: Tab): boolean {

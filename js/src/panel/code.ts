@@ -19,13 +19,13 @@ export function py(value: unknown): string {
 }
 
 /** `name=value` keyword arguments, skipping the ones left out. */
-function kwargs(pairs: Record<string, unknown>): string[] {
+export function kwargs(pairs: Record<string, unknown>): string[] {
   return Object.entries(pairs)
     .filter(([, v]) => v !== undefined && v !== null && v !== "")
     .map(([k, v]) => `${k}=${py(v)}`);
 }
 
-function call(fn: string, args: string[]): string {
+export function call(fn: string, args: string[]): string {
   const flat = `${fn}(${args.join(", ")})`;
   if (flat.length <= 100) return flat;
   return `${fn}(\n${args.map((a) => `    ${a},`).join("\n")}\n)`;

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
 import { chatCode, modelCode, predictCode, registerCode } from "./code";
+import { DeployButton } from "./deployments";
 import { formatNumber, formatTime } from "./format";
 import { looksLikeChat } from "./inference";
 import { useAction, useCan, useCodeContext, useTrait } from "./model";
@@ -252,6 +253,7 @@ function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: rea
 export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
+  const selected = useTrait("selected");
   const workspace = useTrait("workspace");
   const can = useCan();
   const admin = workspace?.role === "admin";
@@ -275,6 +277,9 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           )}
           <MetricView versions={versions} />
         </section>
+      )}
+      {can("deployments") && (model.actions ?? []).includes("deploy") && (
+        <DeployButton model={model} version={selected.model === model.id ? selected.version : null} />
       )}
       <h4 class="md-subtitle">Code</h4>
       <ModelCode model={model} versions={versions} owned={owned} />

@@ -98,6 +98,53 @@ export interface Prediction {
   columns: string[];
   rows: unknown[][];
   task: { id: string; status: string } | null;
+  /** Set when the prediction went through a deployment: its name and the replica that answered. */
+  deployment?: string;
+  replica?: string | null;
+}
+
+export type DeploymentStatus = "Creating" | "Running" | "Upgrading" | "RollingBack" | "Failed" | "Stopped" | "Deleting";
+
+export interface UpgradeMode {
+  mode: "full" | "rolling";
+  batch_size?: number;
+  max_unavailable?: number;
+}
+
+export interface DeploymentInfo {
+  name: string;
+  model_id: string;
+  model_name: string | null;
+  version: string;
+  /** The versions its replicas serve right now (two while an upgrade runs). */
+  versions: string[];
+  previous_version: string | null;
+  /** Desired replicas, and how many of them serve now. */
+  replicas: number;
+  ready: number;
+  replica_status: { replica: string | null; version: string | null; state: string }[];
+  engine: string;
+  upgrade: UpgradeMode;
+  status: DeploymentStatus;
+  status_reason: string;
+  endpoint: string | null;
+  updated_at: string | null;
+}
+
+export interface DeploymentEvent {
+  seq: number;
+  at: string | null;
+  actor: string;
+  kind: string;
+  message: string;
+  reason: string | null;
+  changes: Record<string, unknown>;
+}
+
+/** The deployment whose detail is shown (null: none), with its newest events first. */
+export interface DeploymentEvents {
+  name: string | null;
+  events: DeploymentEvent[];
 }
 
 export interface Variable {
@@ -121,7 +168,7 @@ export interface PanelError {
   action: string;
 }
 
-export type Tab = "workspaces" | "models" | "register" | "inference";
+export type Tab = "workspaces" | "models" | "register" | "inference" | "deployments";
 
 /** Who mounted the view: the notebook Panel has no `host` trait, the JupyterLab sidebar says "sidebar". */
 export type Host = "notebook" | "sidebar";
@@ -143,6 +190,8 @@ export interface Traits {
   error: PanelError | null;
   view: Tab;
   host: Host;
+  deployments: DeploymentInfo[];
+  deployment_events: DeploymentEvents;
 }
 
 /** What the view shows before Python has sent a trait (a host shim may start empty). */
@@ -163,4 +212,6 @@ export const DEFAULTS: Traits = {
   error: null,
   view: "workspaces",
   host: "notebook",
+  deployments: [],
+  deployment_events: { name: null, events: [] },
 };
