@@ -4,8 +4,9 @@
 import { createContext } from "preact";
 import { useContext, useEffect, useState } from "preact/hooks";
 import { deployCode, deploymentPredictCode } from "./deploy-code";
-import { formatNumber, formatTime } from "./format";
+import { formatTime } from "./format";
 import { useAction, useCodeContext, useTrait, useView } from "./model";
+import { Outputs } from "./predict";
 import type { DeploymentEvent, DeploymentInfo, ModelInfo, Prediction, UpgradeMode } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 import { parseJson } from "./validate";
@@ -344,41 +345,12 @@ function Controls({ d }: { d: DeploymentInfo }) {
   );
 }
 
-function cell(value: unknown): string {
-  if (typeof value === "number") return formatNumber(value, 6);
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
+/** The prediction's table as the Inference tab shows it, with the replica that answered. */
 function Answer({ prediction }: { prediction: Prediction }) {
   return (
-    <div class="md-outputs" data-testid="md-deployment-output">
-      <div class="md-muted" role="status">
-        {prediction.model} {prediction.version} · answered by replica {prediction.replica ?? "?"}
-      </div>
-      <div class="md-table-wrap">
-        <table class="md-table">
-          <thead>
-            <tr>
-              {prediction.columns.map((c) => (
-                <th key={c} scope="col">
-                  {c}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {prediction.rows.map((row, r) => (
-              <tr key={r}>
-                {row.map((v, c) => (
-                  <td key={c} class={typeof v === "number" ? "md-num" : undefined}>
-                    {cell(v)}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+    <div data-testid="md-deployment-output">
+      <div class="md-muted">answered by replica {prediction.replica ?? "?"}</div>
+      <Outputs prediction={prediction} />
     </div>
   );
 }

@@ -85,7 +85,7 @@ function cell(value: unknown): string {
 
 const FINISHED = ["SUCCEEDED", "FAILED", "CANCELED", "CANCELLED"]; // the platform spells CANCELED
 
-function Outputs({ prediction }: { prediction: Prediction }) {
+export function Outputs({ prediction }: { prediction: Prediction }) {
   const task = prediction.task;
   return (
     <div class="md-outputs" data-testid="md-predict-output">
