@@ -109,7 +109,8 @@ describe("the Deployments view", () => {
     input(q<HTMLInputElement>("md-deploy-name")!, "iris-prod");
     input(q<HTMLInputElement>("md-deploy-replicas")!, "2");
     input(q<HTMLInputElement>("md-upgrade-unavailable")!, "1");
-    submit(q("md-deploy-form")!); // what Enter in any of its fields does
+    const name = q<HTMLInputElement>("md-deploy-name")!;
+    act(() => void name.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true })));
     expect(last()).toMatchObject({
       name: "deploy",
       args: { model: models[1].id, version: "1.3.0", name: "iris-prod", replicas: 2, engine: "local",
@@ -153,7 +154,8 @@ describe("the Deployments view", () => {
   it("predicts through the deployment and shows only its own answer", () => {
     const { q, last, model } = open({ deployments: [dep()], deployment_events: { name: "iris-prod", events: [] } });
     input(q<HTMLInputElement>("md-deployment-predict-input")!, "[[0.5, -1, 2, 0.25]]");
-    submit(q("md-deployment-predict")!);
+    const box = q<HTMLInputElement>("md-deployment-predict-input")!;
+    act(() => void box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true })));
     expect(last()).toMatchObject({ name: "predict", args: { model: null, inputs: [[0.5, -1, 2, 0.25]], deployment: "iris-prod" } });
     act(() => model.update({ prediction: { model: "model 1", version: "1.0.0", columns: ["logits"], rows: [[0.25]], task: null } }));
     expect(q("md-deployment-output")).toBeNull(); // a prediction made elsewhere (the Inference tab)

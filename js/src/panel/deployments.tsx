@@ -17,6 +17,17 @@ export function human(word: string): string {
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
 
+/**
+ * Enter in a field submits its form. A browser does that by itself, but in a notebook JupyterLab's command
+ * mode shortcut for Enter takes the key first (and prevents that default), so the form asks for it.
+ */
+export function submitOnEnter(e: KeyboardEvent) {
+  const field = e.target as HTMLElement;
+  if (e.key !== "Enter" || e.isComposing || field.tagName !== "INPUT") return;
+  e.preventDefault();
+  (e.currentTarget as HTMLFormElement).requestSubmit();
+}
+
 const BUSY = ["Creating", "Upgrading", "RollingBack", "Deleting"];
 
 /** The replicas line: "2/2 ready", or what is missing while one is being replaced. */
@@ -213,7 +224,8 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
     }
   };
   return (
-    <form class="md-form md-deploy-form" data-testid="md-deploy-form" aria-label="Deploy a version" onSubmit={submit}>
+    <form class="md-form md-deploy-form" data-testid="md-deploy-form" aria-label="Deploy a version" onSubmit={submit}
+      onKeyDown={submitOnEnter}>
       <h3 class="md-detail-title">Deploy</h3>
       <div class="md-grid">
         <Field label="Model">
@@ -279,7 +291,8 @@ function Upgrade({ d }: { d: DeploymentInfo }) {
     if (version && !upgrading) upgrade({ name: d.name, version, mode: mode.mode === "full" ? "full" : mode });
   };
   return (
-    <form class="md-form md-inline-form" data-testid="md-upgrade-form" aria-label={`Upgrade ${d.name}`} onSubmit={submit}>
+    <form class="md-form md-inline-form" data-testid="md-upgrade-form" aria-label={`Upgrade ${d.name}`} onSubmit={submit}
+      onKeyDown={submitOnEnter}>
       <Field label="Upgrade to version">
         {({ id }) => (
           <VersionChoice id={id} modelId={d.model_id} value={version} onChange={setVersion} empty="Choose…" testid="md-upgrade-version" />
@@ -367,7 +380,8 @@ function PredictBox({ d }: { d: DeploymentInfo }) {
     if (inputs.ok && !running) predict({ model: null, inputs: inputs.value, deployment: d.name });
   };
   return (
-    <form class="md-form" data-testid="md-deployment-predict" aria-label={`Predict through ${d.name}`} onSubmit={submit}>
+    <form class="md-form" data-testid="md-deployment-predict" aria-label={`Predict through ${d.name}`} onSubmit={submit}
+      onKeyDown={submitOnEnter}>
       <Field label="Inputs (JSON)" error={text.trim() && !inputs.ok ? inputs.message : null}
         hint="An array, a dict of input name to array, or a list of row dicts; Enter runs it.">
         {({ id, describedBy }) => (
