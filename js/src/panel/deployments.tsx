@@ -81,7 +81,6 @@ function DeploymentList({ deployments, shown }: { deployments: readonly Deployme
             <th scope="col">Deployment</th>
             <th scope="col">Model</th>
             <th scope="col">Status</th>
-            <th scope="col" class="md-num">Replicas</th>
           </tr>
         </thead>
         <tbody>
@@ -102,9 +101,9 @@ function DeploymentList({ deployments, shown }: { deployments: readonly Deployme
               </td>
               <td>
                 <StatusBadge d={d} />
-              </td>
-              <td class="md-num md-nowrap" data-testid="md-deployment-replicas">
-                {replicasText(d)}
+                <div class="md-muted md-nowrap" data-testid="md-deployment-replicas">
+                  {replicasText(d)}
+                </div>
               </td>
             </tr>
           ))}
