@@ -17,8 +17,9 @@ from conftest import Deployment
 from test_alibaba_dashscope import MESSAGES, TINY, cloud, llm  # noqa: F401  (fixtures)
 
 
-def management(deployment: Deployment, key_id: str, secret: str) -> Client:
-    config = Config(access_key_id=key_id, access_key_secret=secret, endpoint=urlsplit(deployment.url).netloc,
+def management(url: str, key_id: str, secret: str) -> Client:
+    """The official client aimed at a server: its documented `endpoint` (host:port) and `protocol` settings."""
+    config = Config(access_key_id=key_id, access_key_secret=secret, endpoint=urlsplit(url).netloc,
                     protocol="HTTP", region_id="cn-beijing")  # fmt: skip
     return Client(config)
 
@@ -26,7 +27,7 @@ def management(deployment: Deployment, key_id: str, secret: str) -> Client:
 @pytest.fixture
 def admin(deployment: Deployment) -> Client:
     pair = deployment.admin.ok("POST", "/api/v1/access-keys", json={"description": "console"})
-    return management(deployment, pair["id"], pair["secret"])
+    return management(deployment.url, pair["id"], pair["secret"])
 
 
 def permissions(client: Client, ws: str, scope: str) -> list[tuple[str, bool]]:
@@ -77,13 +78,13 @@ def test_the_grant_through_the_management_api_lets_the_sub_workspace_call(
 
 def test_refusals_arrive_as_the_sdk_reads_them(deployment: Deployment, llm: str, cloud: dict[str, str], admin: Client):
     pair = deployment.client(cloud["sub"]).ok("POST", "/api/v1/access-keys", json={})
-    alice = management(deployment, pair["id"], pair["secret"])
+    alice = management(deployment.url, pair["id"], pair["secret"])
     with pytest.raises(ClientException) as refused:
         update(alice, cloud["ws"], inference=True)  # alice is no admin of the default workspace
     assert refused.value.code == "Workspace.AccessDenied" and refused.value.status_code == 403
     assert permissions(alice, cloud["ws"], "AUTHORIZED") == []  # but she may read her own workspace's
 
-    forged = management(deployment, pair["id"], "not-the-secret")
+    forged = management(deployment.url, pair["id"], "not-the-secret")
     with pytest.raises(ClientException) as refused:
         forged.list_workspaces(ms.ListWorkspacesRequest())
     assert refused.value.code == "Signature.Mismatch" and refused.value.status_code == 401
