@@ -9,20 +9,17 @@ authorizes it through the ModelStudio management API; then the call succeeds.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import dashscope
 import openai
 import pytest
-from dashscope.client.base_api import BaseAsyncApi
-
 from conftest import Deployment, wait_for
+from dashscope.client.base_api import BaseAsyncApi
 from fixtures.wire_recorder import Recorder, Route
 
-from modeldeck.platform.api.facades.dashscope import wire
 from modeldeck.errors import ModelAccessDenied
+from modeldeck.platform.api.facades.dashscope import wire
 
 MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
 TINY = {"max_tokens": 8, "temperature": 0}
@@ -154,7 +151,7 @@ def test_async_tasks_submitted_polled_and_canceled(deployment: Deployment, llm: 
     busy = [deployment.admin.ok("POST", "/api/v1/tasks", json={"kind": "sleep", "model": "tiny", "input": {}})["id"]
             for _ in range(2)]  # fmt: skip
     for task_id in busy:
-        wait_for(lambda: deployment.admin.ok("GET", f"/api/v1/tasks/{task_id}")["status"] == "RUNNING")
+        wait_for(lambda task_id=task_id: deployment.admin.ok("GET", f"/api/v1/tasks/{task_id}")["status"] == "RUNNING")
     queued = BaseAsyncApi.async_call(**submit)
     canceled = BaseAsyncApi.cancel(queued, api_key=cloud["sub"], workspace=cloud["ws"])
     assert canceled.status_code == 200 and canceled.output["task_status"] == "CANCELED"

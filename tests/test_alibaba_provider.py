@@ -16,16 +16,16 @@ from urllib.parse import parse_qsl, urlsplit
 import dashscope
 import pytest
 from alibabacloud_modelstudio20260210 import models as ms
+from conftest import Deployment
 from dashscope.client.base_api import BaseAsyncApi
+from fixtures.wire_recorder import Captured, Recorder, Route
+from test_alibaba_dashscope import MESSAGES, TINY, cloud, expected_text, llm  # noqa: F401  (fixtures)
+from test_alibaba_modelstudio import management
 
 import modeldeck as md
-from conftest import Deployment
-from fixtures.wire_recorder import Captured, Recorder, Route
 from modeldeck.errors import InvalidParameter, ModelAccessDenied, Unsupported, WorkspaceAccessDenied
 from modeldeck.profiles import Profile, ProfileFile
 from modeldeck.providers.alibaba import endpoints
-from test_alibaba_dashscope import MESSAGES, TINY, cloud, expected_text, llm  # noqa: F401  (fixtures)
-from test_alibaba_modelstudio import management
 
 ALIBABA_VARIABLES = ("DASHSCOPE_API_KEY", "DASHSCOPE_WORKSPACE", "DASHSCOPE_WORKSPACE_ID", "DASHSCOPE_HTTP_BASE_URL",
                      "DASHSCOPE_BASE_URL", "DASHSCOPE_API_REGION", "DASHSCOPE_REGION", "ALIBABA_CLOUD_REGION_ID",

@@ -53,7 +53,7 @@ def workspaces():  # type: ignore[no-untyped-def]
 
 def workspace(ref: str):  # type: ignore[no-untyped-def]
     """A workspace by id (`ws_…`: sent as it is, no AccessKey needed) or by name (looked up)."""
-    if ref.startswith("ws_") or ref.startswith("ws-"):
+    if ref.startswith(("ws_", "ws-")):
         return Workspace.from_json({"id": ref, "name": ref})
     named = [w for w in (yield from workspaces()) if w.name == ref]
     if not named:

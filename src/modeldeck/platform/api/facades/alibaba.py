@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from ....errors import InvalidParameter
 from ... import fields
 from ...authz import Caller, role_in
 from ...registry import access
@@ -36,6 +37,15 @@ def workspace_ref(value: str | None) -> str | None:
         return None
     found = _CLOUD_ID.match(value.strip())
     return f"ws-{found['hex']}" if found else value.strip()
+
+
+def choice(value: str | None, allowed: tuple[str, ...], what: str) -> str:
+    """An enumerated wire word (AUTHORIZED, INFERENCE, ...), any case; none given: the first allowed."""
+    chosen = (value or allowed[0]).upper()
+    if chosen not in allowed:
+        raise InvalidParameter(f"{what} must be one of {', '.join(allowed)}.", code=f"InvalidParameter.{what}",
+                               hint=f"Send {what}={allowed[0]}.")  # fmt: skip
+    return chosen
 
 
 def model_permissions(db: Session, caller: Caller, scope: str, action: str, *, model: str | None = None,

@@ -26,7 +26,7 @@ from ....wirejson import parse_json
 from ... import deps
 from ...errors import request_id
 from ...routing import Router
-from ..alibaba import ACTIONS, SCOPES, model_permissions, workspace_ref
+from ..alibaba import ACTIONS, SCOPES, choice, model_permissions, workspace_ref
 from ..openai.routes import SSE_HEADERS, generated
 from . import wire
 
@@ -149,18 +149,11 @@ def list_permissions(
     action: str = "INFERENCE",
 ) -> dict[str, Any]:
     """The models this workspace is authorized for (AUTHORIZED) or could be (AUTHORIZABLE, the default)."""
-    scope, wanted = _choice(authorization_scope, SCOPES, "authorization_scope"), _choice(action, tuple(ACTIONS), "action")
+    scope, wanted = choice(authorization_scope, SCOPES, "authorization_scope"), choice(action, tuple(ACTIONS), "action")
     platform = request.app.state.platform
     with platform.store.read() as db:
         found = model_permissions(db, caller, scope, ACTIONS[wanted], model=model, name=name)
     shown = found[(page_no - 1) * page_size : page_no * page_size]
     return {"request_id": request_id(request), "code": "", "message": "", "success": True,
             "output": {"total": len(found), "page_no": page_no, "page_size": page_size, "permissions": shown}}  # fmt: skip
-
-
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value.upper() not in allowed:
-        raise InvalidParameter(f"{what} must be one of {', '.join(allowed)}.", code="InvalidParameter",
-                               hint=f"Send {what}={allowed[0]}.")  # fmt: skip
-    return value.upper()
 

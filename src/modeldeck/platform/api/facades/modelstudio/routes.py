@@ -20,7 +20,7 @@ from ....schema import Workspace
 from ...deps import PrincipalDep
 from ...errors import request_id
 from ...routing import Router
-from ..alibaba import ACTIONS, SCOPES, cloud_id, model_permissions, workspace_ref
+from ..alibaba import ACTIONS, SCOPES, choice, cloud_id, model_permissions, workspace_ref
 
 router = Router(tags=["modelstudio"])
 MAX_RESULTS = 100
@@ -50,10 +50,10 @@ def _ok(request: Request, **body: Any) -> dict[str, Any]:
 def list_workspaces(
     request: Request,
     principal: PrincipalDep,
-    maxResults: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,  # noqa: N803  (the wire's names)
-    nextToken: str | None = None,  # noqa: N803
-    workspaceId: str | None = None,  # noqa: N803
-    workspaceName: str | None = None,  # noqa: N803
+    maxResults: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,
+    nextToken: str | None = None,
+    workspaceId: str | None = None,
+    workspaceName: str | None = None,
 ) -> dict[str, Any]:
     """The workspaces this AccessKey's account may enter."""
     platform = request.app.state.platform
@@ -71,27 +71,19 @@ def _workspace(ws: Workspace, api_host: str) -> dict[str, Any]:
             "apiHost": api_host, "gmtCreate": ws.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
 
 
-def _scope(value: str | None, allowed: tuple[str, ...], what: str) -> str:
-    chosen = (value or allowed[0]).upper()
-    if chosen not in allowed:
-        raise InvalidParameter(f"{what} must be one of {', '.join(allowed)}.", code=f"InvalidParameter.{what}",
-                               hint=f"Send {what}={allowed[0]}.")  # fmt: skip
-    return chosen
-
-
 @router.get("/models/permissions")
 def list_model_permissions(
     request: Request,
     principal: PrincipalDep,
-    workspaceId: str,  # noqa: N803
-    authorizationScope: str | None = None,  # noqa: N803
-    modelAction: str | None = None,  # noqa: N803
-    maxResults: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,  # noqa: N803
-    nextToken: str | None = None,  # noqa: N803
+    workspaceId: str,
+    authorizationScope: str | None = None,
+    modelAction: str | None = None,
+    maxResults: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 20,
+    nextToken: str | None = None,
 ) -> dict[str, Any]:
     """The models a workspace is authorized for (AUTHORIZED) or could be (AUTHORIZABLE, the default)."""
-    scope = _scope(authorizationScope, SCOPES, "authorizationScope")
-    action = ACTIONS[_scope(modelAction, tuple(ACTIONS), "modelAction")]
+    scope = choice(authorizationScope, SCOPES, "authorizationScope")
+    action = ACTIONS[choice(modelAction, tuple(ACTIONS), "modelAction")]
     query = request.query_params
     platform = request.app.state.platform
     with platform.store.read() as db:
