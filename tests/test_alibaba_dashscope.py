@@ -228,3 +228,18 @@ def test_model_permissions_on_the_data_plane(deployment: Deployment, llm: str, c
     assert [(p["model"], p["permissions"]["inference"]) for p in authorized["output"]["permissions"]] == [("tiny", True)]
     assert sub.get(url, params={"authorization_scope": "EVERYTHING"}, headers=headers).status_code == 400
     assert sub.get(url).json()["code"] == "Workspace.AccessDenied"
+
+
+def test_model_permissions_updated_on_the_data_plane(deployment: Deployment, llm: str, cloud: dict[str, str]):
+    url = "/dashscope/api/v1/models/permissions"
+    team_b = {"X-DashScope-WorkSpace": cloud["ws"]}
+    grant = {"access_all_entities": "KEEP", "models": [{"model": "tiny", "inference": True}]}
+    refused = deployment.client(cloud["sub"]).post(url, json=grant, headers=team_b)  # alice is no admin of default
+    assert refused.status_code == 403 and refused.json()["code"] == "Workspace.AccessDenied"
+    assert deployment.admin.ok("POST", url, json=grant, headers=team_b)["success"] is True
+    assert call(cloud["sub"], workspace=cloud["ws"]).status_code == 200
+    revoke = {"access_all_entities": "KEEP", "models": [{"model": "tiny", "inference": False}]}
+    deployment.admin.ok("POST", url, json=revoke, headers=team_b)
+    assert call(cloud["sub"], workspace=cloud["ws"]).code == "Model.AccessDenied"
+    for bad in ({"models": []}, {"models": [{"model": "tiny", "inference": "yes"}]}, [1], {**grant, "access_all_entities": "OPEN"}):
+        assert deployment.admin.post(url, json=bad, headers=team_b).status_code == 400

@@ -86,6 +86,8 @@ def test_the_workspace_story_through_the_provider(deployment: Deployment, llm: s
         assert "".join(c.text for c in streamed) == expected and streamed[-1].finish_reason in ("stop", "length")
         task = alice.chat("tiny", MESSAGES, wait=False, **TINY)
         assert task.result(timeout=60).text == expected
+        compatible = alice.openai_client()  # the official openai SDK on the compatible mode, as this workspace
+        assert compatible.chat.completions.create(model="tiny", messages=MESSAGES, **TINY).choices[0].message.content == expected
         with pytest.raises(Unsupported):
             list(alice.tasks())
         with pytest.raises(Unsupported):
@@ -241,3 +243,26 @@ def test_endpoints_per_region_and_from_the_sdks_variables(monkeypatch: pytest.Mo
     with pytest.raises(InvalidParameter) as refused:
         resolve("env")
     assert "cn-beijing" in refused.value.hint
+
+
+def test_throttling_is_retried_after_retry_after_then_typed_with_its_hint():
+    from fixtures.wire_recorder import Reply
+
+    answers = iter([429, 200, 429, 429, 429, 429])
+
+    def throttled(req: Captured) -> Reply:
+        status = next(answers)
+        body = GENERATED if status == 200 else {"code": "Throttling.RateQuota", "message": "Requests rate limit exceeded.",
+                                                "request_id": "r2"}  # fmt: skip
+        return Reply(status, {"Content-Type": "application/json", "Retry-After": "0"}, json.dumps(body).encode())
+
+    with Recorder([Route("POST", r"/api/v1/services/.*", handler=throttled), *ROUTES[-1:]]) as rec:
+        file = ProfileFile.load()
+        file.profiles["rec"] = Profile("rec", "alibaba", url=rec.url)
+        file.save()
+        with md.connect("rec", api_key="sk-test") as deck:
+            assert deck.chat("qwen-plus", MESSAGES, **TINY).text == "hi"  # one 429, retried
+            with pytest.raises(md.errors.Throttling) as raised:
+                deck.chat("qwen-plus", MESSAGES, **TINY)
+        assert raised.value.code == "Throttling.RateQuota" and "Retry-After" in raised.value.hint
+        assert raised.value.request_id == "r2"

@@ -15,14 +15,15 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from ....errors import InvalidParameter
-from ... import fields
-from ...authz import Caller, role_in
+from ... import fields, registry
+from ...authz import Caller, Principal, enter, role_in
 from ...registry import access
-from ...schema import Grant, Model
+from ...schema import Grant, Model, Workspace
 
 _CLOUD_ID = re.compile(r"^ws_(?P<hex>[0-9a-f]{12})$")
 AUTHORIZED, AUTHORIZABLE = "AUTHORIZED", "AUTHORIZABLE"
 SCOPES = (AUTHORIZABLE, AUTHORIZED)
+MAX_MODELS = 20  # models per permissions update, as the product allows
 ACTIONS = {"INFERENCE": "inference", "FINE_TUNE": "fine_tune", "DEPLOY": "deploy"}  # wire word -> grant action
 
 
@@ -82,3 +83,16 @@ def model_permissions(db: Session, caller: Caller, scope: str, action: str, *, m
             flags = {a: a in actions for a in fields.GRANT_ACTIONS}
             out.append({"model": row.model_name, "name": row.model_name, "permissions": flags})
     return out
+
+
+def update_permissions(db: Session, principal: Principal, ws_ref: str, changes: list[tuple[str, list[str]]]) -> None:
+    """Authorize a workspace for each model's actions (none: revoke), granted from the default workspace as
+    in the console (Models > View Details > Authorize): by the main account or an admin there."""
+    default = db.scalar(select(Workspace.id).where(Workspace.is_default.is_(True)))
+    admin = enter(db, principal, default)
+    admin.require("authorize")
+    for name, actions in changes:
+        if actions:
+            registry.authorize(db, admin, name, ws_ref, actions)
+        else:
+            registry.revoke(db, admin, name, ws_ref)

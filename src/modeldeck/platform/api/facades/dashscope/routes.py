@@ -26,7 +26,15 @@ from ....wirejson import parse_json
 from ... import deps
 from ...errors import request_id
 from ...routing import Router
-from ..alibaba import ACTIONS, SCOPES, choice, model_permissions, workspace_ref
+from ..alibaba import (
+    ACTIONS,
+    MAX_MODELS,
+    SCOPES,
+    choice,
+    model_permissions,
+    update_permissions,
+    workspace_ref,
+)
 from ..openai.routes import SSE_HEADERS, generated
 from . import wire
 
@@ -157,3 +165,29 @@ def list_permissions(
     return {"request_id": request_id(request), "code": "", "message": "", "success": True,
             "output": {"total": len(found), "page_no": page_no, "page_size": page_size, "permissions": shown}}  # fmt: skip
 
+
+@router.post("/api/v1/models/permissions")
+async def update_permissions_route(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """Authorize this workspace (X-DashScope-WorkSpace) for models, or revoke them (every action false):
+    `{"access_all_entities": "KEEP", "models": [{"model", "inference", "fine_tune", "deploy"}]}`. Granted
+    from the default workspace, so the key must be the main account's or an admin's there."""
+    body = parse_json(await request.body())
+    example = 'Send {"access_all_entities": "KEEP", "models": [{"model": "qwen-plus", "inference": true}]}.'
+    models = body.get("models") if isinstance(body, dict) else None
+    if not isinstance(models, list) or not 1 <= len(models) <= MAX_MODELS or not all(isinstance(m, dict) for m in models):
+        raise InvalidParameter(f"models must list 1 to {MAX_MODELS} models.", code="InvalidParameter", hint=example)
+    if choice(body.get("access_all_entities"), ("KEEP",), "access_all_entities") != "KEEP":
+        raise InvalidParameter("Only access_all_entities=KEEP is supported here.", code="InvalidParameter", hint=example)
+    changes = []
+    for item in models:
+        if not isinstance(item.get("model"), str) or not all(isinstance(item.get(a, False), bool) for a in ACTIONS.values()):
+            raise InvalidParameter("Each model needs its name and true/false actions.", code="InvalidParameter", hint=example)
+        changes.append((item["model"], [a for a in ACTIONS.values() if item.get(a)]))
+    platform = request.app.state.platform
+
+    def write() -> None:
+        with platform.store.write() as db:
+            update_permissions(db, caller.principal, caller.workspace_id, changes)
+
+    await run_in_threadpool(write)
+    return {"request_id": request_id(request), "code": "", "message": "", "success": True}

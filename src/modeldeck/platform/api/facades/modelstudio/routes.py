@@ -11,20 +11,27 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Query, Request
-from sqlalchemy import select
 
 from .....errors import InvalidParameter
-from .... import registry, workspaces
-from ....authz import Caller, Principal, enter
+from .... import workspaces
+from ....authz import enter
 from ....schema import Workspace
 from ...deps import PrincipalDep
 from ...errors import request_id
 from ...routing import Router
-from ..alibaba import ACTIONS, SCOPES, choice, cloud_id, model_permissions, workspace_ref
+from ..alibaba import (
+    ACTIONS,
+    MAX_MODELS,
+    SCOPES,
+    choice,
+    cloud_id,
+    model_permissions,
+    update_permissions,
+    workspace_ref,
+)
 
 router = Router(tags=["modelstudio"])
 MAX_RESULTS = 100
-MAX_MODELS = 20  # per UpdateModelPermissions, as the product allows
 
 
 def _offset(token: str | None) -> int:
@@ -143,20 +150,5 @@ async def update_model_permissions(request: Request, principal: PrincipalDep) ->
     changes = _requested_models(form)
     platform = request.app.state.platform
     with platform.store.write() as db:
-        admin = _in_default_workspace(db, principal)
-        ws_ref = workspace_ref(target) or ""
-        for name, actions in changes:
-            if actions:
-                registry.authorize(db, admin, name, ws_ref, actions)
-            else:
-                registry.revoke(db, admin, name, ws_ref)
+        update_permissions(db, principal, workspace_ref(target) or "", changes)
     return _ok(request)
-
-
-def _in_default_workspace(db: Any, principal: Principal) -> Caller:
-    """Grants are made from the default workspace, as in the console; by its admins only."""
-    default = db.scalar(select(Workspace.id).where(Workspace.is_default.is_(True)))
-    caller = enter(db, principal, default)
-    caller.require("authorize")
-    return caller
-
