@@ -249,7 +249,10 @@ def test_a_token_lifetime_out_of_range_is_refused(deployment: Deployment, ttl: A
 
 
 def test_endpoints_name_each_protocols_base_url(deployment: Deployment):
-    assert deployment.admin.ok("GET", f"{API}/endpoints") == {"native": deployment.url, "openai": deployment.url + "/v1"}
+    assert deployment.admin.ok("GET", f"{API}/endpoints") == {
+        "native": deployment.url, "openai": deployment.url + "/v1", "dashscope": deployment.url + "/dashscope/api/v1",
+        "modelstudio": deployment.url,
+    }  # fmt: skip
     assert code_of(deployment.client("mdk-nope").get(f"{API}/endpoints"), 401) == "InvalidApiKey"
 
 
@@ -258,6 +261,7 @@ def test_endpoints_use_the_public_url_when_configured(tmp_path: Path):
     try:
         assert dep.admin.ok("GET", f"{API}/endpoints") == {
             "native": "https://models.example.org/deck", "openai": "https://models.example.org/deck/v1",
+            "dashscope": "https://models.example.org/deck/dashscope/api/v1", "modelstudio": "https://models.example.org/deck",
         }  # fmt: skip
     finally:
         dep.close()
@@ -299,4 +303,4 @@ def test_the_client_creates_lists_and_revokes_access_keys(deployment: Deployment
             deck.revoke_access_key(key)
             assert code_of(client.get(f"{API}/whoami"), 403) == "AccessKey.Revoked"
         assert [k.status for k in deck.access_keys()] == ["Revoked"]
-        assert deck.endpoints() == {"native": deployment.url, "openai": deployment.url + "/v1"}
+        assert deck.endpoints()["openai"] == deployment.url + "/v1"

@@ -127,7 +127,8 @@ def test_keys_create_list_revoke_and_endpoints(cli, deployment: Deployment):
         assert signed.get("/api/v1/whoami").json()["code"] == "AccessKey.Revoked"
     assert "AccessKey.NotFound" in cli("keys", "revoke", "AKNOSUCHKEY", ok=False).stderr
     lines = cli("endpoints").stdout.splitlines()
-    assert lines == [f"MODELDECK_URL={deployment.url}", f"OPENAI_BASE_URL={deployment.url}/v1"]
+    assert lines[:2] == [f"MODELDECK_URL={deployment.url}", f"OPENAI_BASE_URL={deployment.url}/v1"]
+    assert f"dashscope.base_http_api_url = '{deployment.url}/dashscope/api/v1'" in lines
     assert json.loads(cli("endpoints", "--json").stdout)["openai"] == f"{deployment.url}/v1"
 
 
@@ -163,5 +164,5 @@ def test_a_command_the_profile_cannot_do_is_refused_before_anything_is_sent(cli,
         assert "local or server" in refused.stderr and "ConnectionFailed" not in refused.stderr
     reached = cli("--profile", "vllm", "models", ok=False)  # a capability it has: it does try to connect
     assert "ConnectionFailed" in reached.stderr
-    unknown = cli("profile", "add", "x", "--kind", "alibaba", ok=False)
+    unknown = cli("profile", "add", "x", "--kind", "huawei", ok=False)
     assert unknown.returncode == 1 and "local, server, openai" in unknown.stderr

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from ._version import __version__
-from .errors import ConnectionFailed, DeckError
+from .errors import ConnectionFailed, DeckError, InvalidParameter
 
 T = TypeVar("T")
 ErrorDecoder = Callable[[httpx.Response], DeckError]
@@ -46,6 +46,8 @@ class Call:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     ok: tuple[int, ...] = ()
+    service: str | None = None  # another service of the provider than its main one (Settings.services)
+    content: bytes | None = None  # a body that is not JSON (a form), sent as it is
 
 
 # A plan is a generator that yields Calls, receives their responses, and returns a result: the logic of
@@ -141,6 +143,7 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    services: dict[str, str] = field(default_factory=dict)  # the base URLs of the provider's other services
 
     def __repr__(self) -> str:
         return f"Settings(url={self.url!r}, kind={self.kind!r}, workspace={self.workspace!r}, {self.credentials!r})"
@@ -169,10 +172,26 @@ def client_options(settings: Settings, wire: Wire) -> dict[str, Any]:
     }
 
 
+def target(settings: Settings, call: Call) -> str:
+    """Where a call goes: its path under the main service, or under the other service it names."""
+    if call.service is None:
+        return call.path
+    base = settings.services.get(call.service)
+    if not base:
+        raise InvalidParameter(
+            f"This profile says nowhere to reach the {call.service!r} service.",
+            code="Profile.Invalid",
+            hint=f"Give the profile a region, or `endpoints = {{{call.service} = \"https://...\"}}`.",
+        )
+    return base.rstrip("/") + call.path
+
+
 def _request_kwargs(call: Call) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"params": call.params, "headers": call.headers}
     if call.json is not None:
         kwargs["json"] = call.json
+    elif call.content is not None:
+        kwargs["content"] = call.content
     return kwargs
 
 
@@ -220,7 +239,7 @@ class Transport(_Base):
         for attempt in range(self.settings.retry.attempts):
             response, error = None, None
             try:
-                response = self.client.request(call.method, call.path, **_request_kwargs(call))
+                response = self.client.request(call.method, target(self.settings, call), **_request_kwargs(call))
             except httpx.TransportError as exc:
                 error = exc
             delay = _next_step(self.settings, self.wire, call, attempt, response, error)
@@ -243,7 +262,7 @@ class AsyncTransport(_Base):
         for attempt in range(self.settings.retry.attempts):
             response, error = None, None
             try:
-                response = await self.client.request(call.method, call.path, **_request_kwargs(call))
+                response = await self.client.request(call.method, target(self.settings, call), **_request_kwargs(call))
             except httpx.TransportError as exc:
                 error = exc
             delay = _next_step(self.settings, self.wire, call, attempt, response, error)

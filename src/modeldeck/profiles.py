@@ -224,8 +224,7 @@ def _credentials(chosen: Profile, provider: Provider, api_key: str | None, direc
     """The first source that has any: the argument, the platform's environment variables, the file, the keyring."""
     from ._http import Credentials
 
-    environment = {name: next((os.environ[v] for v in names if os.environ.get(v)), None)
-                   for name, names in provider.environment.items()}  # fmt: skip
+    environment = {name: _from_environment(names) for name, names in provider.environment.items()}
     for source in (lambda: Credentials(api_key=api_key), lambda: Credentials(**environment), chosen.credentials,
                    lambda: Credentials() if direct else keyring_credentials(chosen.name)):  # fmt: skip
         found = source()
@@ -255,7 +254,8 @@ def resolve(
 
         launch = embedded.Launch(Path(chosen.home).expanduser() if chosen.home else None)
     credentials = _credentials(chosen, provider, api_key, direct=bool(url or home))
-    ws = workspace or os.environ.get("MODELDECK_WORKSPACE") or chosen.workspace
+    ws = workspace or os.environ.get("MODELDECK_WORKSPACE") or _from_environment(provider.workspace_environment) \
+        or chosen.workspace
     ws = ws if provider.workspace_header else None  # a platform without workspaces has its implicit one
     from ._http import Credentials, Settings
 
@@ -263,14 +263,16 @@ def resolve(
         target = launch.result()
         return chosen.name or None, Settings(target.url, credentials or Credentials(api_key=target.admin_key), ws,
                                              kind=chosen.kind)  # fmt: skip
-    if chosen.region and chosen.region not in provider.regions:
+    region = chosen.region or _from_environment(provider.region_environment)
+    if region and region not in provider.regions:
         regions = ", ".join(provider.regions) or "none: remove `region` from the profile"
         raise InvalidParameter(
-            f"Profile {chosen.name!r} names region {chosen.region!r}, which {provider.title} does not have.",
+            f"Profile {chosen.name!r} names region {region!r}, which {provider.title} does not have.",
             code="Profile.Invalid",
             hint=f"Its regions: {regions}.",
         )
-    base = provider.endpoint(chosen.region, chosen.endpoints, chosen.url)
+    from_env = provider.url_from_environment(os.environ) if provider.url_from_environment else None
+    base = provider.endpoint(region, chosen.endpoints, chosen.url or from_env)
     if not base:
         raise InvalidParameter(
             f"Profile {chosen.name!r} (kind {chosen.kind!r}) says nowhere to connect.",
@@ -284,7 +286,13 @@ def resolve(
             hint=f"Pass api_key=..., set {env}, run modeldeck.login() in a notebook, or "
             f"`modeldeck profile add {chosen.name or 'NAME'} --url {base} --api-key -`.",
         )
-    return chosen.name or None, Settings(base.rstrip("/"), credentials, ws, kind=chosen.kind)
+    services = provider.services(region, chosen.endpoints)
+    return chosen.name or None, Settings(base.rstrip("/"), credentials, ws, kind=chosen.kind, services=services)
+
+
+def _from_environment(names: tuple[str, ...]) -> str | None:
+    """The first of a platform's environment variables that is set (DASHSCOPE_WORKSPACE, ...)."""
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
 
 
 def login(profile: str | None = None, *, url: str | None = None, workspace: str | None = None) -> Profile:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI lists profiles w
 
 # The profile kinds, one vocabulary for profiles, settings, DeckState and the view; a kind's provider
 # module is imported only when a profile of that kind is used.
-KINDS = ("local", "server", "openai")
+KINDS = ("local", "server", "openai", "alibaba")
 
 
 def for_kind(kind: str) -> Provider:
@@ -24,6 +24,8 @@ def for_kind(kind: str) -> Provider:
         from .native import PROVIDER
     elif kind == "openai":
         from .openai import PROVIDER
+    elif kind == "alibaba":
+        from .alibaba import PROVIDER
     else:
         raise InvalidParameter(
             f"Profile kind {kind!r} is not one this version can connect to.",

@@ -65,6 +65,8 @@ class Page(Generic[R]):
     title: str
     convert: Callable[[dict[str, Any]], R] | None = None  # how a listed item becomes a record
     items: str = "items"
+    # A platform that pages otherwise (page numbers, tokens): (cursor, limit) -> a plan of (records, next cursor)
+    fetch: Callable[[str | None, int | None], Any] | None = None
 
 
 def page_plan(
@@ -72,6 +74,8 @@ def page_plan(
 ) -> Generator[Call, httpx.Response, tuple[list[R], str | None]]:
     """One page of a listing (of at most `limit` records): its records and the cursor of the next page
     (None on the last)."""
+    if page.fetch is not None:
+        return (yield from page.fetch(cursor, limit))
     params = {**page.params, **({"cursor": cursor} if cursor else {}), **({"limit": limit} if limit else {})}
     body = (yield Call("GET", page.path, params=params)).json()
     convert = page.convert or page.kind.from_json
@@ -112,6 +116,11 @@ class Provider:
     regions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # region -> service -> base URL
     upload: UploadFn | None = None
     openai_base: Callable[[str], str] | None = None  # where an OpenAI SDK is pointed, from the deck's URL
+    # The platform's own environment variables for the workspace, the region and the main service's URL
+    # (as its SDK reads them; `url_from_environment` turns the SDK's base URL into the provider's).
+    workspace_environment: tuple[str, ...] = ()
+    region_environment: tuple[str, ...] = ()
+    url_from_environment: Callable[[Mapping[str, str]], str | None] | None = None
 
     def endpoint(self, region: str | None, endpoints: Mapping[str, str], url: str | None) -> str | None:
         """The base URL of the main service: a per-service override, the profile's url, the region's default."""
@@ -120,6 +129,12 @@ class Provider:
         if url:
             return url
         return self.regions.get(region or "", {}).get(self.service)
+
+    def services(self, region: str | None, endpoints: Mapping[str, str]) -> dict[str, str]:
+        """The base URLs of its other services: the region's defaults, then the profile's overrides."""
+        found = {**self.regions.get(region or "", {}), **endpoints}
+        found.pop(self.service, None)
+        return found
 
 
 def bearer(credentials: Credentials) -> httpx.Auth | None:
