@@ -225,9 +225,10 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
-def new_page(browser: Any, *, color_scheme: str = "light") -> Any:
-    """A page in a fresh browser context; `page.errors` collects failing JS, failed requests and dialogs."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=color_scheme)
+def new_page(browser: Any, *, color_scheme: str = "light", height: int = 1000) -> Any:
+    """A page 1400 px wide in a fresh browser context; `page.errors` collects failing JS, failed requests and
+    dialogs."""
+    context = browser.new_context(viewport={"width": 1400, "height": height}, color_scheme=color_scheme)
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -259,9 +260,9 @@ def open_sidebar(page: Any) -> Any:
     return view
 
 
-def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
+def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light", height: int = 1000) -> Any:
     """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
-    page = new_page(browser, color_scheme=color_scheme)
+    page = new_page(browser, color_scheme=color_scheme, height=height)
     page.goto(fresh_lab(lab, name))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
@@ -276,9 +277,9 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     return page
 
 
-def open_panel(browser: Any, lab: Lab, name: str, shot: str) -> Any:
+def open_panel(browser: Any, lab: Lab, name: str, shot: str, *, height: int = 1000) -> Any:
     """`open_notebook`, then wait for its panel; a panel that does not render leaves `shot` in the artifacts."""
-    page = open_notebook(browser, lab, name)
+    page = open_notebook(browser, lab, name, height=height)
     try:
         page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
     except Exception:
