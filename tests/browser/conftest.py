@@ -108,8 +108,9 @@ class Kernel:
 
 
 @contextmanager
-def running_lab(base: Path) -> Iterator[Lab]:
-    """`jupyter lab` with its own root, settings, runtime dir and modeldeck home under `base`."""
+def running_lab(base: Path, app: str = "lab") -> Iterator[Lab]:
+    """`jupyter lab` (or another Jupyter front end: `app="notebook"`, Notebook 7) with its own root, settings,
+    runtime dir and modeldeck home under `base`."""
     root, home, settings, runtime = (base / n for n in ("root", "home", "settings", "runtime"))
     for folder in (root, settings, runtime):
         folder.mkdir(parents=True)
@@ -139,9 +140,10 @@ def running_lab(base: Path) -> Iterator[Lab]:
     port, token = _free_port(), secrets.token_hex(16)
     log = (base / "lab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"],
+         *(["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+           if app == "lab" else [])],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -154,7 +156,7 @@ def running_lab(base: Path) -> Iterator[Lab]:
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter lab did not start: {(base / 'lab.log').read_text()[-2000:]}")
+                raise RuntimeError(f"jupyter {app} did not start: {(base / 'lab.log').read_text()[-2000:]}")
             time.sleep(0.2)
         yield Lab(url, token, root, env, runtime, admin_key)
     finally:
@@ -190,6 +192,10 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def seeded(lab: Lab) -> dict[str, Any]:
+    return seed(lab)
+
+
+def seed(lab: Lab) -> dict[str, Any]:
     """Workspaces and models made through the public client, before the notebook opens."""
     home = Path(lab.env["MODELDECK_HOME"])
     with md.connect(home=home) as deck:
