@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 def python_blocks(text: str) -> list[str]:
     """The README's ```python blocks that plain Python runs (the magics' blocks need IPython and the panel's
     a notebook: tests/test_magics.py and tests/browser run those)."""
-    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.S | re.M)
-    return [b for b in blocks if not re.search(r"^\s*%|\.panel\(\)", b, flags=re.M)]
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+    return [b for b in blocks if not re.search(r"^\s*%|\.panel\(\)", b, flags=re.MULTILINE)]
 
 
 def run_the_readme(python: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

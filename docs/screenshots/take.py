@@ -18,9 +18,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "tests")]  # the browser tests' harness: one way to start a lab and a browser
 
-import modeldeck as md  # noqa: E402
-from browser.conftest import chromium, fresh_lab, new_page, open_panel, open_sidebar, running_lab  # noqa: E402
-from modeldeck import examples  # noqa: E402
+from browser.conftest import chromium, fresh_lab, new_page, open_panel, open_sidebar, running_lab
+
+import modeldeck as md
+from modeldeck import examples
 
 HEIGHT = 900  # by 1400 px wide
 ROW = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]

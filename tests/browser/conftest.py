@@ -138,34 +138,40 @@ def running_lab(base: Path, app: str = "lab") -> Iterator[Lab]:
     admin_key = embedded.ensure(home).admin_key
     assert admin_key
     port, token = _free_port(), secrets.token_hex(16)
-    log = (base / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-         *(["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
-           if app == "lab" else [])],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+               *(["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+                 if app == "lab" else [])]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    try:
+        with serving(command, env, f"{url}/api/status?token={token}", base / "lab.log"):
+            yield Lab(url, token, root, env, runtime, admin_key)
+    finally:
+        embedded.stop(home)
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
+    """A server process (JupyterLab, Notebook 7, marimo), until its `ready` URL answers 200; stopped by its pid."""
+    server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                if httpx.get(ready, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter {app} did not start: {(base / 'lab.log').read_text()[-2000:]}")
+                raise RuntimeError(f"{command[2:4]} did not start: {log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield Lab(url, token, root, env, runtime, admin_key)
+        yield
     finally:
         server.terminate()
         try:
             server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
-        embedded.stop(home)
 
 
 @pytest.fixture(scope="session")
@@ -266,10 +272,9 @@ def open_sidebar(page: Any) -> Any:
     return view
 
 
-def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light", height: int = 1000) -> Any:
-    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
-    page = new_page(browser, color_scheme=color_scheme, height=height)
-    page.goto(fresh_lab(lab, name))
+def goto_notebook(page: Any, url: str) -> None:
+    """Open a notebook's page (JupyterLab's or Notebook 7's) and wait until its kernel is idle."""
+    page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
     try:  # a notebook never opened before may ask which kernel to start
@@ -278,6 +283,12 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     except Exception:
         pass
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light", height: int = 1000) -> Any:
+    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
+    page = new_page(browser, color_scheme=color_scheme, height=height)
+    goto_notebook(page, fresh_lab(lab, name))
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     return page
@@ -293,6 +304,16 @@ def open_panel(browser: Any, lab: Lab, name: str, shot: str, *, height: int = 10
         page.screenshot(path=str(ARTIFACTS / shot))
         raise AssertionError(f"the panel did not render; page errors: {page.errors}") from None
     return page
+
+
+def predict_lin(view: Any) -> str:
+    """On the Inference tab, predict two rows with the model already selected; the output's text."""
+    view.get_by_test_id("md-tab-inference").click()
+    view.get_by_test_id("md-predict-input").fill(json.dumps({"X": [[1, 2, 3, 4], [0, 0, 0, 1]]}))
+    view.get_by_test_id("md-predict-run").click()
+    output = view.get_by_test_id("md-predict-output")
+    output.locator("tbody tr").nth(1).wait_for(timeout=120_000)
+    return output.inner_text()
 
 
 def watch_replies(page: Any) -> None:

@@ -3,13 +3,12 @@ widget and bundle as in JupyterLab, shown by Notebook 7's own front end."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, Lab, new_page, running_lab, seed, wait_for
+from .conftest import ARTIFACTS, Lab, goto_notebook, new_page, predict_lin, running_lab, seed, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +26,7 @@ def page(browser: Any, notebook7: Lab) -> Iterator[Any]:
     page = new_page(browser)
     page.upstream = []  # errors thrown inside Notebook 7's own bundles only (its settings load, with or without us)
     page.on("pageerror", lambda exc: page.upstream.append(str(exc)) if _only_notebook7(exc.stack) else None)
-    page.goto(f"{notebook7.url}/notebooks/{name}?token={notebook7.token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
-    try:  # a notebook never opened before may ask which kernel to start
-        select.wait_for(timeout=3_000)
-        select.click()
-    except Exception:
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    goto_notebook(page, f"{notebook7.url}/notebooks/{name}?token={notebook7.token}")
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.keyboard.press("Shift+Enter")
     try:
@@ -61,12 +52,7 @@ def test_the_panel_lists_selects_and_predicts_in_notebook7(page: Any, notebook7:
         wait_for(lambda: kernel.eval("panel.state.selected.get('model')") is not None)
     finally:
         kernel.close()
-    view.get_by_test_id("md-tab-inference").click()
-    view.get_by_test_id("md-predict-input").fill(json.dumps({"X": [[1, 2, 3, 4], [0, 0, 0, 1]]}))
-    view.get_by_test_id("md-predict-run").click()
-    output = view.get_by_test_id("md-predict-output")
-    output.locator("tbody tr").nth(1).wait_for(timeout=120_000)
-    assert "probabilities" in output.inner_text()
+    assert "probabilities" in predict_lin(view)
     ARTIFACTS.mkdir(exist_ok=True)
     view.screenshot(path=str(ARTIFACTS / "notebook7-panel.png"))
     assert [e for e in page.errors if e not in page.upstream] == []
