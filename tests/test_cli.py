@@ -44,7 +44,7 @@ def test_listings_take_json(cli):
 
 def test_register_approve_predict_authorize(cli, deployment: Deployment, tmp_path: Path):
     path = examples.onnx_linear(tmp_path / "linear.onnx")
-    out = cli("register", str(path), "--model", "iris", "--format", "ONNX", "--version", "1.0.0",
+    out = cli("register", "iris", str(path), "--format", "ONNX", "--version", "1.0.0",
               "--metrics", '{"acc": 0.9}', "--label", "team=cv")  # fmt: skip
     assert "registered iris 1.0.0 (Pending) artifact://sha256:" in out.stdout
     assert "upload linear.onnx" in out.stderr  # the progress bar
@@ -56,7 +56,9 @@ def test_register_approve_predict_authorize(cli, deployment: Deployment, tmp_pat
     result = json.loads(cli("predict", "iris", "--input", f"@{inputs}", "--json").stdout)
     assert {o["name"] for o in result["outputs"]} == {"logits", "probabilities"}
     assert "probabilities float32 [1, 3]" in cli("predict", "iris", "--input", "[[1, 2, 3, 4]]").stdout
-    cli("register", "oss://bucket/b.onnx", "--model", "iris")
+    cli("register", "iris", "oss://bucket/b.onnx")
+    old = cli("register", "oss://bucket/b.onnx", "--model", "iris", ok=False)  # the order of earlier versions
+    assert old.returncode == 1 and "modeldeck register iris oss://bucket/b.onnx" in old.stderr
     assert "Rejected" in cli("reject", "iris", "1.1.0").stdout
     models = json.loads(cli("models", "--json").stdout)
     assert models[0]["model_name"] == "iris" and models[0]["latest"] == "1.1.0 (Rejected)"
@@ -157,7 +159,7 @@ def test_a_command_the_profile_cannot_do_is_refused_before_anything_is_sent(cli,
     """An openai profile pointed at a port nothing listens on: a refusal, not a connection error, proves that
     nothing was sent; the hint names the kinds that can."""
     cli("profile", "add", "vllm", "--kind", "openai", "--url", "http://127.0.0.1:9/v1")
-    for command in (["versions", "m"], ["register", "x.onnx", "-m", "m"], ["predict", "m", "-i", "[[1]]"],
+    for command in (["versions", "m"], ["register", "m", "x.onnx"], ["predict", "m", "-i", "[[1]]"],
                     ["approve", "m", "1.0.0"], ["authorize", "m", "team-b"], ["tasks"]):  # fmt: skip
         refused = cli("--profile", "vllm", *command, ok=False)
         assert refused.returncode == 1 and "Provider.Unsupported" in refused.stderr, refused.stderr

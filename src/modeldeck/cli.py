@@ -163,6 +163,12 @@ def version_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_register(args: argparse.Namespace) -> None:
+    if args.old_model is not None or args.path is None:  # `register PATH --model NAME`, the order of before
+        model, path = (args.old_model, args.model) if args.old_model is not None else ("MODEL", args.model)
+        raise InvalidParameter(
+            "`register` takes the model, then the checkpoint (as deck.register and %modeldeck register do).",
+            hint=f"modeldeck register {model} {path}",
+        )
     with _deck(args) as deck:
         progress = not args.no_progress and not args.json
         version = deck.register(args.model, args.path, **version_fields(args), progress=progress)
@@ -552,8 +558,9 @@ def _parser() -> argparse.ArgumentParser:
     define_commands(lambda name, help: command(name, _SHARED[name], help, listing=name in _WITH_JSON))
     command("use", cmd_use, "make a workspace the profile's default").add_argument("target", metavar="WORKSPACE")
     p = command("register", cmd_register, "register a checkpoint (file, folder or URI) as a model version", True)
-    p.add_argument("path", help="local file or folder, or a URI such as oss://bucket/key")
-    p.add_argument("--model", "-m", required=True)
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("path", metavar="PATH", nargs="?", help="local file or folder, or a URI such as oss://bucket/key")
+    p.add_argument("--model", "-m", dest="old_model", help=argparse.SUPPRESS)  # the old order, refused with the new
     version_options(p)
     p = command("chat", cmd_chat, "chat with a language model, streaming the reply", listing=True)
     p.add_argument("model")

@@ -108,8 +108,9 @@ class Kernel:
 
 
 @contextmanager
-def running_lab(base: Path) -> Iterator[Lab]:
-    """`jupyter lab` with its own root, settings, runtime dir and modeldeck home under `base`."""
+def running_lab(base: Path, app: str = "lab") -> Iterator[Lab]:
+    """`jupyter lab` (or another Jupyter front end: `app="notebook"`, Notebook 7) with its own root, settings,
+    runtime dir and modeldeck home under `base`."""
     root, home, settings, runtime = (base / n for n in ("root", "home", "settings", "runtime"))
     for folder in (root, settings, runtime):
         folder.mkdir(parents=True)
@@ -137,33 +138,40 @@ def running_lab(base: Path) -> Iterator[Lab]:
     admin_key = embedded.ensure(home).admin_key
     assert admin_key
     port, token = _free_port(), secrets.token_hex(16)
-    log = (base / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+               *(["--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+                 if app == "lab" else [])]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    try:
+        with serving(command, env, f"{url}/api/status?token={token}", base / "lab.log"):
+            yield Lab(url, token, root, env, runtime, admin_key)
+    finally:
+        embedded.stop(home)
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
+    """A server process (JupyterLab, Notebook 7, marimo), until its `ready` URL answers 200; stopped by its pid."""
+    server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                if httpx.get(ready, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter lab did not start: {(base / 'lab.log').read_text()[-2000:]}")
+                raise RuntimeError(f"{command[2:4]} did not start: {log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield Lab(url, token, root, env, runtime, admin_key)
+        yield
     finally:
         server.terminate()
         try:
             server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
-        embedded.stop(home)
 
 
 @pytest.fixture(scope="session")
@@ -190,6 +198,10 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def seeded(lab: Lab) -> dict[str, Any]:
+    return seed(lab)
+
+
+def seed(lab: Lab) -> dict[str, Any]:
     """Workspaces and models made through the public client, before the notebook opens."""
     home = Path(lab.env["MODELDECK_HOME"])
     with md.connect(home=home) as deck:
@@ -225,9 +237,10 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
-def new_page(browser: Any, *, color_scheme: str = "light") -> Any:
-    """A page in a fresh browser context; `page.errors` collects failing JS, failed requests and dialogs."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=color_scheme)
+def new_page(browser: Any, *, color_scheme: str = "light", height: int = 1000) -> Any:
+    """A page 1400 px wide in a fresh browser context; `page.errors` collects failing JS, failed requests and
+    dialogs."""
+    context = browser.new_context(viewport={"width": 1400, "height": height}, color_scheme=color_scheme)
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -259,10 +272,9 @@ def open_sidebar(page: Any) -> Any:
     return view
 
 
-def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light") -> Any:
-    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
-    page = new_page(browser, color_scheme=color_scheme)
-    page.goto(fresh_lab(lab, name))
+def goto_notebook(page: Any, url: str) -> None:
+    """Open a notebook's page (JupyterLab's or Notebook 7's) and wait until its kernel is idle."""
+    page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
     try:  # a notebook never opened before may ask which kernel to start
@@ -271,14 +283,20 @@ def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "lig
     except Exception:
         pass
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light", height: int = 1000) -> Any:
+    """A fresh page on the notebook with every cell run; failing JS and dialogs fail the test."""
+    page = new_page(browser, color_scheme=color_scheme, height=height)
+    goto_notebook(page, fresh_lab(lab, name))
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     return page
 
 
-def open_panel(browser: Any, lab: Lab, name: str, shot: str) -> Any:
+def open_panel(browser: Any, lab: Lab, name: str, shot: str, *, height: int = 1000) -> Any:
     """`open_notebook`, then wait for its panel; a panel that does not render leaves `shot` in the artifacts."""
-    page = open_notebook(browser, lab, name)
+    page = open_notebook(browser, lab, name, height=height)
     try:
         page.wait_for_selector(".jp-Notebook [data-testid=md-panel]", timeout=90_000)
     except Exception:
@@ -286,6 +304,16 @@ def open_panel(browser: Any, lab: Lab, name: str, shot: str) -> Any:
         page.screenshot(path=str(ARTIFACTS / shot))
         raise AssertionError(f"the panel did not render; page errors: {page.errors}") from None
     return page
+
+
+def predict_lin(view: Any) -> str:
+    """On the Inference tab, predict two rows with the model already selected; the output's text."""
+    view.get_by_test_id("md-tab-inference").click()
+    view.get_by_test_id("md-predict-input").fill(json.dumps({"X": [[1, 2, 3, 4], [0, 0, 0, 1]]}))
+    view.get_by_test_id("md-predict-run").click()
+    output = view.get_by_test_id("md-predict-output")
+    output.locator("tbody tr").nth(1).wait_for(timeout=120_000)
+    return output.inner_text()
 
 
 def watch_replies(page: Any) -> None:
