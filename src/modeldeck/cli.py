@@ -214,14 +214,14 @@ def stream_chat(deck: Any, model: str, prompt: str, version: str | None, params:
     """Print the reply as it is generated; return it whole, as a `Completion`."""
     from .resources import Completion
 
-    text, last = [], None
-    with deck.chat(model, prompt, stream=True, version=version, **params) as chunks:
-        for last in chunks:
-            print(last.text, end="", flush=True)
-            text.append(last.text)
+    text, finish, usage = [], None, None
+    with deck.chat(model, prompt, stream=True, version=version, stream_options={"include_usage": True},
+                   **params) as chunks:  # fmt: skip
+        for chunk in chunks:
+            print(chunk.text, end="", flush=True)
+            text.append(chunk.text)
+            finish, usage = chunk.finish_reason or finish, chunk.usage or usage
     print()
-    finish = last.finish_reason if last else None
-    usage = last.usage if last else None
     return Completion.from_json({
         "model": model, "choices": [{"message": {"content": "".join(text)}, "finish_reason": finish}], "usage": usage,
     })  # fmt: skip

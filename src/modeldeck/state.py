@@ -224,6 +224,8 @@ class DeckState(HasTraits):
         return _workspace(ws)
 
     def _do_select(self, model: str | None = None, version: str | None = None) -> None:
+        if (model, version) != (self.selected.get("model"), self.selected.get("version")):
+            self.prediction = None  # a result is shown only beside the model and version it came from
         self.selected = {"model": model, "version": version}
         self._load_selection()
 
@@ -364,7 +366,7 @@ class DeckState(HasTraits):
                 raise InvalidParameter("Say what to register.", code="InvalidParameter.Source",
                                        hint="Give a path on the kernel's filesystem, a URI, or a variable.")
             local = isinstance(target, Path)
-            with self._job(kind="register", label=f"register {model}", cancellable=local) as job:
+            with self._job(kind="register", label=f"register {self._name(model)}", cancellable=local) as job:
                 total = checkpoint_bytes(target) if local and target.exists() else 0
                 sent = 0
 
@@ -392,9 +394,9 @@ class DeckState(HasTraits):
             self.chat = {"model": model, "version": version, "streaming": True,
                          "messages": [*messages, {"role": "assistant", "content": ""}]}  # fmt: skip
         text, shown, finish = "", 0.0, None
-        with self._job(kind="chat", label=f"chat {model}", cancellable=True) as job:
+        with self._job(kind="chat", label=f"chat {self._name(model)}", cancellable=True) as job:
             try:
-                with self.deck.chat(model, messages, stream=True, version=version, **params) as stream:
+                with self.deck.chat(self._name(model), messages, stream=True, version=version, **params) as stream:
                     for chunk in stream:
                         if job.cancelled.is_set():  # Stop keeps the text so far: the job ends "cancelled"
                             finish = job.outcome = "cancelled"
@@ -418,29 +420,30 @@ class DeckState(HasTraits):
             self.chat = {**self.chat, "messages": messages, "streaming": streaming}
 
     def _do_predict(self, model: str, inputs: Any, version: str | None = None, as_task: bool = False) -> dict:
-        with self._job(kind="predict", label=f"predict {model}", cancellable=as_task) as job:
+        ref = self._name(model)  # the platform's answers, hints and task rows then read as the user does
+        with self._job(kind="predict", label=f"predict {ref}", cancellable=as_task) as job:
             task_row = None
             try:
                 if as_task:
-                    result, task_row = self._predict_task(job, model, inputs, version)
+                    result, task_row = self._predict_task(job, model, ref, inputs, version)
                 else:
-                    result = self.deck.predict(model, inputs, version)
+                    result = self.deck.predict(ref, inputs, version)
             except BaseException as exc:
-                shown = self.prediction and self.prediction.get("task")
-                if shown:
-                    self.prediction = {**self.prediction, "task": {**shown, "status": _ended(exc).upper()}}
+                shown = self.prediction and self.prediction.get("task")  # a failed call leaves no old result
+                self.prediction = {**self.prediction, "columns": [], "rows": [],
+                                   "task": {**shown, "status": _ended(exc).upper()}} if shown else None  # fmt: skip
                 raise
             table = _table(result.outputs)
             self.prediction = {"model": model, "version": result.version, **table, "task": task_row}
             job.summary = result.version
         return self.prediction
 
-    def _predict_task(self, job: _Job, model: str, inputs: Any, version: str | None) -> tuple[Any, dict]:
+    def _predict_task(self, job: _Job, model: str, ref: str, inputs: Any, version: str | None) -> tuple[Any, dict]:
         """Predict as a platform task, its status shown live; cancelling the job cancels the task.
         Returns the prediction and the task's final row."""
         from .tasks import outcome
 
-        task = self.deck.predict(model, inputs, version, wait=False)
+        task = self.deck.predict(ref, inputs, version, wait=False)
 
         def show(record: Any) -> None:
             self.prediction = {"model": model, "version": version, "columns": [], "rows": [],
@@ -494,6 +497,13 @@ class DeckState(HasTraits):
         self.versions, self.grants, self.prediction = [], [], None
         self._load_workspaces()
         self._load_models()
+
+    def _name(self, model: str) -> str:
+        """A model reference as people read it: the name of the listed model with that id, if unique."""
+        named = [m["name"] for m in self.models if m["id"] == model]
+        if not named or sum(m["name"] == named[0] for m in self.models) > 1:
+            return model
+        return named[0]
 
     def _can(self, capability: str) -> bool:
         return capability in self.deck.capabilities
