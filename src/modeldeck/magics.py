@@ -2,7 +2,7 @@
 
 `%load_ext modeldeck` registers `ModelDeck`. Its subcommands take the CLI's arguments (one parser
 definition, in `cli.define_commands`) and return records and listings, which show as HTML tables with
-a text fallback. A `DeckError` propagates as itself (a cell may catch it), shown as its message and code
+a text fallback; `%%modeldeck chat` prints its reply and usage. A `DeckError` propagates as itself (a cell may catch it), shown as its message and code
 on one line and its hint on the next, without a traceback; the cell fails, so "Run all" stops there.
 Only a malformed command line is IPython's `UsageError`. Arguments may name notebook variables: `$df`
 (or plain `df`) for predict inputs or a model to register.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shlex
 import threading
@@ -208,7 +209,7 @@ class ModelDeck(Magics):
         except _HelpShown:
             return None
         except DeckError as exc:
-            exc._render_traceback_ = lambda: _error_lines(exc)  # type: ignore[attr-defined]
+            exc._render_traceback_ = functools.partial(_error_lines, exc)  # type: ignore[attr-defined]
             raise exc from None
 
     # ---- subcommands ------------------------------------------------------------------------------
@@ -276,13 +277,15 @@ class ModelDeck(Magics):
         return self.deck.predict(args.model, inputs, version=args.version, allow_unsafe=args.allow_unsafe)
 
     def _chat(self, args: argparse.Namespace, cell: str) -> None:
-        """The reply printed as it comes, then its usage; nothing returned, so it is not shown twice."""
+        """The reply printed as it comes, then its usage; nothing returned, so it is not shown twice (the
+        `Completion` is kept as `_modeldeck_reply`, as IPython keeps `_` for a shown result)."""
         params = cli.chat_params(args)
         if self.max_tokens is not None:
             params.setdefault("max_tokens", self.max_tokens)
         text = prompt(cell, self.shell.user_ns)
         reply = cli.stream_chat(self.deck, args.model, text, args.version, params)
         print(usage_line(reply))
+        self.shell.user_ns["_modeldeck_reply"] = reply
 
     def _tasks(self, args: argparse.Namespace) -> Listing[Any]:
         return _shown(cli.tasks_of(self.deck, args), "tasks")
