@@ -287,3 +287,18 @@ def test_a_magic_the_platform_cannot_do_is_refused_with_the_hint(ip, deployment:
         with pytest.raises(DeckError) as err:
             md(ip, line)
         assert "Provider.Unsupported" in str(err.value) and "local or server" in str(err.value)
+
+
+def test_workspaces_members_subaccounts_and_keys_share_the_clis_arguments(ip, capsys):
+    assert md(ip, "workspaces create team-c").name == "team-c"
+    account = md(ip, "subaccounts create erin")
+    assert account.api_key and account.api_key not in shown(account)  # there once, masked when shown
+    assert md(ip, "members team-c add erin --role admin").role == "admin"
+    assert [(m.name, m.role) for m in md(ip, "members team-c")] == [("erin", "admin")]
+    key = md(ip, "keys create --description ci")
+    assert key.secret and key.secret not in shown(key)
+    assert key.id in [k.id for k in md(ip, "keys list")]
+    assert md(ip, f"keys revoke {key.id}") is None
+    assert md(ip, "members team-c remove erin") is None
+    assert md(ip, "workspaces delete team-c") is None
+    assert "team-c" not in [w.name for w in md(ip, "workspaces")]

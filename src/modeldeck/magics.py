@@ -77,7 +77,7 @@ _COMPLETES = {
     ("use", 2): "workspaces", ("versions", 2): "models", ("approve", 2): "models", ("reject", 2): "models",
     ("authorize", 2): "models", ("authorize", 3): "workspaces", ("revoke", 2): "models",
     ("revoke", 3): "workspaces", ("predict", 2): "models", ("register", 2): "models", ("chat", 2): "models",
-    ("profile", 2): "profiles", ("help", 2): "commands",
+    ("profile", 2): "profiles", ("help", 2): "commands", ("members", 2): "workspaces",
 }  # fmt: skip
 _NOT_A_VARIABLE = object()
 
@@ -224,9 +224,27 @@ class ModelDeck(Magics):
 
         return Panel(deck=self.deck)
 
-    def _workspaces(self, args: argparse.Namespace) -> Listing[Any]:
+    def _workspaces(self, args: argparse.Namespace) -> Any:
+        result = cli.workspaces_action(self.deck, args)
+        self._names.clear()
+        if args.action != "list":
+            return result
         current = self.deck.workspace.name if self.deck.workspace else None
-        return _shown(self.deck.workspaces(), f"workspaces (current: {current})")
+        return _shown(result, f"workspaces (current: {current})")
+
+    def _members(self, args: argparse.Namespace) -> Any:
+        result = cli.members_action(self.deck, args)
+        return _shown(result, f"members of {args.target}") if args.action == "list" else result
+
+    def _subaccounts(self, args: argparse.Namespace) -> Any:
+        """A new sub-account shows masked; its key is the record's `api_key` (`_.api_key`), there this once."""
+        result = cli.subaccounts_action(self.deck, args)
+        return _shown(result, "accounts") if args.action == "list" else result
+
+    def _keys(self, args: argparse.Namespace) -> Any:
+        """A new AccessKey shows masked; its secret is the record's `secret`, there this once."""
+        result = cli.keys_action(self.deck, args)
+        return _shown(result, "access keys") if args.action == "list" else result
 
     def _use(self, args: argparse.Namespace) -> Any:
         workspace = self.deck.use(args.target)
