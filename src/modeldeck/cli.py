@@ -185,12 +185,19 @@ def cmd_subaccounts(args: argparse.Namespace) -> None:
     if args.action == "list":
         print_table([a.raw for a in result], ["name", "kind", "created_at"], args.json, "accounts")
         return
+    print_once(args, result, "api_key", f"sub-account {result.name!r} created; it enters only the workspaces it "
+               "is made a member of", "the key is shown this once: give it to its holder (modeldeck profile add NAME "
+               "--api-key -).")  # fmt: skip
+
+
+def print_once(args: argparse.Namespace, record: Any, secret: str, heading: str, advice: str) -> None:
+    """A new credential's record with its secret, which the platform shows this once."""
     if args.json:
-        print(json.dumps({**result.raw, "api_key": result.api_key}, indent=2, default=str))
+        print(json.dumps({**record.raw, secret: getattr(record, secret)}, indent=2, default=str))
         return
-    print(f"sub-account {result.name!r} created; it enters only the workspaces it is made a member of")
-    print(f"  api key: {result.api_key}")
-    print("  the key is shown this once: give it to its holder (modeldeck profile add NAME --api-key -).")
+    print(heading)
+    print(f"  {secret.replace('_', ' ')}: {getattr(record, secret)}")
+    print(f"  {advice}")
 
 
 def cmd_use(args: argparse.Namespace) -> None:
@@ -350,12 +357,8 @@ def cmd_keys(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
         result = keys_action(deck, args)
     if args.action == "create":
-        if args.json:
-            print(json.dumps({**result.raw, "secret": result.secret}, indent=2, default=str))
-            return
-        print(f"AccessKey {result.id} for account {result.account!r}")
-        print(f"  secret: {result.secret}")
-        print("  the secret is shown this once: store it now (it signs requests, like a password).")
+        print_once(args, result, "secret", f"AccessKey {result.id} for account {result.account!r}",
+                   "the secret is shown this once: store it now (it signs requests, like a password).")  # fmt: skip
         return
     if args.action == "revoke":
         print(f"AccessKey {args.key_id} revoked")
