@@ -434,7 +434,7 @@ class DeckState(HasTraits):
                                    "task": {**shown, "status": _ended(exc).upper()}} if shown else None  # fmt: skip
                 raise
             table = _table(result.outputs)
-            self.prediction = {"model": model, "version": result.version, **table, "task": task_row}
+            self.prediction = {"model": model, "model_name": ref, "version": result.version, **table, "task": task_row}
             job.summary = result.version
         return self.prediction
 
@@ -446,7 +446,7 @@ class DeckState(HasTraits):
         task = self.deck.predict(ref, inputs, version, wait=False)
 
         def show(record: Any) -> None:
-            self.prediction = {"model": model, "version": version, "columns": [], "rows": [],
+            self.prediction = {"model": model, "model_name": ref, "version": version, "columns": [], "rows": [],
                                "task": {"id": task.id, "status": record.status}}  # fmt: skip
             job.update(progress=record.progress, detail=record.status)
             if job.cancelled.is_set():
