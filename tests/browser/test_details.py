@@ -1,6 +1,7 @@
-"""The notebook panel's details in a real JupyterLab: nothing cut off at 1400 px, keys pressed in the panel
-stay in it (the notebook's shortcuts do not take them), Enter submits, and the model list lets the wheel
-scroll the notebook on once it is at its end."""
+"""The panel's details in a real JupyterLab: nothing cut off at 1400 px nor in a 250 px sidebar (which
+stacks the model list and one model's details, with a way back), keys pressed in the panel stay in it (the
+notebook's shortcuts do not take them), Enter submits, and the model list lets the wheel scroll the
+notebook on once it is at its end."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Lab, open_panel, wait_for
+from .conftest import Lab, fresh_lab, new_page, open_panel, open_sidebar, sidebar, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +111,33 @@ def test_the_model_list_passes_the_wheel_on_at_its_end(page: Any):
         page.mouse.wheel(0, 200)
     wait_for(lambda: scroller.evaluate("(el) => el.scrollTop") > before + 100, timeout=10)
     assert page.errors == []
+
+
+def test_a_250_px_sidebar_cuts_nothing_off_and_stacks_list_and_details(browser: Any, lab: Lab, seeded: dict):
+    page = new_page(browser)
+    page.goto(fresh_lab(lab))
+    page.wait_for_selector(".jp-LauncherCard", timeout=60_000)
+    view = open_sidebar(page)
+    target = sidebar(page).bounding_box()
+    x, y = page.evaluate("""(right) => {  // the split handle at the sidebar's right edge, dragged as a user would
+        const handles = [...document.querySelectorAll('.lm-SplitPanel-handle')].map((h) => h.getBoundingClientRect())
+            .filter((r) => r.height > 100).sort((a, b) => Math.abs(a.left - right) - Math.abs(b.left - right));
+        return [handles[0].left + handles[0].width / 2, handles[0].top + handles[0].height / 2];
+    }""", target["x"] + target["width"])  # fmt: skip
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(target["x"] + 250, y, steps=8)
+    page.mouse.up()
+    wait_for(lambda: abs(sidebar(page).bounding_box()["width"] - 250) <= 8)
+    for tab in ("workspaces", "models", "register", "inference"):
+        view.get_by_test_id(f"md-tab-{tab}").click()
+        assert view.evaluate(CUT_OFF) == [], tab
+    view.get_by_test_id("md-tab-models").click()
+    view.get_by_test_id("md-model-row").filter(has_text="lin").first.click()
+    view.get_by_test_id("md-back").wait_for()
+    assert view.get_by_role("listbox", name="Models").count() == 0  # details instead of the list, not beside it
+    assert view.evaluate(CUT_OFF) == []
+    view.get_by_test_id("md-back").click()
+    view.get_by_role("listbox", name="Models").wait_for()
+    assert page.errors == []
+    page.context.close()
