@@ -20,10 +20,12 @@ MODELS = 12  # more than the list's 360 px show, so it scrolls
 @pytest.fixture(scope="module")
 def page(browser: Any, lab: Lab, seeded: dict[str, Any]) -> Any:
     name = lab.write_notebook(f"details-{secrets.token_hex(3)}.ipynb", [
-        "import modeldeck as md\ndeck = md.connect()\n"
-        f"for i in range({MODELS}):\n"
-        "    deck.register(f'scroll-{i:02d}-a-model-with-a-rather-long-name', 'oss://bucket/m.onnx', progress=False)\n"
-        "panel = deck.panel()\npanel",
+        (
+            "import modeldeck as md\ndeck = md.connect()\n"
+            f"for i in range({MODELS}):\n"
+            "    deck.register(f'scroll-{i:02d}-a-model-with-a-rather-long-name', 'oss://bucket/m.onnx', progress=False)\n"
+            "panel = deck.panel()\npanel"
+        ),
         *[f"# a cell below the panel, {i}\nprint({i})" for i in range(12)],
     ])  # fmt: skip
     page = open_panel(browser, lab, name, "details-failed-to-render.png")

@@ -145,3 +145,20 @@ describe("the sidebar", () => {
     expect(el.querySelector(".md-detail")).toBeNull();
   });
 });
+
+describe("copy as code", () => {
+  it("names the model by name in the Inference tab's code, by id only where the name is not unique", async () => {
+    const models = sampleModels(3);
+    let copied = "";
+    Object.defineProperty(navigator, "clipboard", { value: { writeText: async (t: string) => void (copied = t) }, configurable: true });
+    const { q, el } = open({ view: "inference", models, selected: { model: models[1].id, version: null } });
+    const input = q<HTMLTextAreaElement>("md-predict-input")!;
+    act(() => {
+      input.value = "[[1, 2]]";
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await act(async () => el.querySelector<HTMLButtonElement>(".md-predict [data-testid=md-copy-code]")!.click());
+    expect(copied).toContain('"model 1"');
+    expect(copied).not.toContain(models[1].id);
+  });
+});

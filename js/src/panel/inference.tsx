@@ -16,6 +16,11 @@ export function looksLikeChat(model: ModelInfo, version?: Version): boolean {
   return CHAT_TASKS.test(model.task ?? "") || (version?.format_type ?? model.latest_format) === CHAT_FORMAT;
 }
 
+/** How calls and code name a model: by name, or by id where the name is not unique among the models here. */
+export function callName(models: readonly ModelInfo[], model: ModelInfo): string {
+  return models.filter((m) => m.name === model.name).length === 1 ? model.name : model.id;
+}
+
 /** The version a call without one gets: the newest that was not rejected (versions come newest first). */
 export function servedByLatest(versions: readonly Version[]): Version | undefined {
   return versions.find((v) => v.approval_status !== "Rejected");
@@ -107,9 +112,9 @@ export function Inference() {
       {!model ? (
         <Empty>Choose a model to call.</Empty>
       ) : chat ? (
-        <ChatView model={model.id} version={selected.version} />
+        <ChatView model={model.id} name={callName(models, model)} version={selected.version} />
       ) : (
-        <PredictView model={model.id} version={selected.version} />
+        <PredictView model={model.id} name={callName(models, model)} version={selected.version} />
       )}
     </div>
   );

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
 import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { formatNumber, formatTime, humanLabel } from "./format";
-import { looksLikeChat, servedByLatest } from "./inference";
+import { callName, looksLikeChat, servedByLatest } from "./inference";
 import { useAction, useCan, useCodeContext, useTrait } from "./model";
 import type { Grant, ModelInfo, Version } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
@@ -241,9 +241,7 @@ function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: rea
   const ctx = useCodeContext();
   const can = useCan();
   const version = selected.model === model.id ? selected.version : null;
-  // Code reads better with the name; the id only where the name is not unique in this workspace.
-  const unique = models.filter((m) => m.name === model.name).length === 1;
-  const target = { model: unique ? model.name : model.id, version };
+  const target = { model: callName(models, model), version }; // code reads better with the name
   const chat = !can("predict") || looksLikeChat(model, versions.find((v) => v.version_name === version) ?? versions[0]);
   const snippets = [
     { name: "use", label: "Connect and use", code: () => modelCode(ctx, target) },

@@ -125,7 +125,7 @@ function Outputs({ prediction }: { prediction: Prediction }) {
   );
 }
 
-export function PredictView({ model, version }: { model: string; version: string | null }) {
+export function PredictView({ model, name = model, version }: { model: string; name?: string; version: string | null }) {
   const prediction = useTrait("prediction");
   const codeContext = useCodeContext();
   const [predict, running] = useAction("predict");
@@ -187,7 +187,7 @@ export function PredictView({ model, version }: { model: string; version: string
         >
           {running ? "Running…" : "Run"}
         </button>
-        {inputs.ok && <CopyCode code={() => predictCode(codeContext, args())} />}
+        {inputs.ok && <CopyCode code={() => predictCode(codeContext, { ...args(), model: name })} />}
       </div>
       {prediction && prediction.model === model && fresh && <Outputs prediction={prediction} />}
     </div>
