@@ -278,6 +278,22 @@ def test_model_access_denied_until_granted_and_again_after_revoke(store_deployme
     assert owner.ok("GET", f"{API}/models/shared/grants")["items"] == []
 
 
+def test_a_refusal_names_the_model_by_name_when_it_was_asked_for_by_id(deployment: Deployment):
+    """The hint's fix commands read as the user does: `deck.authorize('shared', ...)`, never the id."""
+    dep = Deck(deployment)
+    make_workspaces(dep, "ws-a", "ws-b")
+    model_id = make_model(dep, "ws-a", "shared")["id"]
+    from_b = dep.client(None, "ws-b")
+    refusals = [
+        from_b.post(f"{API}/models/{model_id}/predict", json=PREDICT_BODY),
+        from_b.put(f"{API}/models/{model_id}/grants/default", json={"actions": ["inference"]}),
+    ]
+    for response in refusals:
+        body = assert_error(response, 403, "Model.AccessDenied")
+        assert model_id not in body["message"] + body["hint"], body
+        assert "deck.authorize('shared', " in body["hint"]
+
+
 @pytest.mark.parametrize(
     ("actions", "inference_allowed"),
     [

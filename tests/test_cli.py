@@ -168,3 +168,39 @@ def test_a_command_the_profile_cannot_do_is_refused_before_anything_is_sent(cli,
     assert "ConnectionFailed" in reached.stderr
     unknown = cli("profile", "add", "x", "--kind", "huawei", ok=False)
     assert unknown.returncode == 1 and "local, server, openai" in unknown.stderr
+
+
+def test_workspaces_members_and_subaccounts(cli, deployment: Deployment):
+    assert "workspace 'team-b' created" in cli("workspaces", "create", "team-b", "--description", "the b team").stdout
+    made = cli("subaccounts", "create", "dana")
+    key = made.stdout.split("api key: ")[1].split()[0]
+    assert len(key) > 20 and "*" not in key, made.stdout
+    assert "dana" in [a["name"] for a in json.loads(cli("subaccounts", "--json").stdout)]
+    assert key not in cli("subaccounts").stdout  # shown once, at creation
+    assert "'dana' is now viewer in workspace 'team-b'" in cli("members", "team-b", "add", "dana", "--role", "viewer").stdout
+    assert [(m["name"], m["role"]) for m in json.loads(cli("members", "team-b", "--json").stdout)] == [("dana", "viewer")]
+    assert "no longer a member" in cli("members", "team-b", "remove", "dana").stdout
+    assert "no members" in cli("members", "team-b").stdout
+    refused = cli("members", "team-b", "add", ok=False)
+    assert refused.returncode == 1 and "needs an account name" in refused.stderr
+    assert "workspace 'team-b' deleted" in cli("workspaces", "delete", "team-b").stdout
+    assert "team-b" not in cli("workspaces").stdout
+
+
+def test_tables_keep_their_key_columns_whole_at_80_columns(cli, deployment: Deployment):
+    long_name = "customer-churn-gradient-boosted-classifier"
+    model = deployment.admin.ok("POST", "/api/v1/models", json={"model_name": long_name, "task": "tabular-classification"})
+    deployment.admin.ok("POST", f"/api/v1/models/{model['id']}/versions",
+                        json={"version_name": "12.30.1", "uri": "oss://bucket/a-rather-long-path/to/the/model.onnx",
+                              "description": "a description long enough to need more than the width " * 3})  # fmt: skip
+    cli("workspaces", "create", "a-workspace-with-a-long-name", "--description", "what it is for, at some length " * 3)
+    for args, keys in (
+        (("models",), [long_name, "12.30.1 (Pending)"]),
+        (("versions", long_name), ["12.30.1", "Pending"]),
+        (("workspaces",), ["a-workspace-with-a-long-name", "admin"]),
+    ):
+        out = subprocess.run([sys.executable, "-m", "modeldeck", *args], env={**os.environ, "COLUMNS": "80"},
+                             capture_output=True, text=True, timeout=120).stdout  # fmt: skip
+        assert all(len(line) <= 80 for line in out.splitlines()), out
+        row = next(line for line in out.splitlines() if keys[0] in line)
+        assert all(key in row for key in keys), out

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from traitlets.config import Config
 
 from conftest import Deployment
 from modeldeck import examples
+from modeldeck.errors import DeckError, InvalidParameter, NotFound
 from modeldeck.magics import COMMANDS, ModelDeck, prompt
 from modeldeck.profiles import Profile, ProfileFile
 
@@ -114,7 +114,7 @@ def test_register_a_sklearn_variable_and_predict_a_dataframe(ip, tmp_path: Path)
     ip.user_ns["proto"] = onnx.load(examples.onnx_linear(tmp_path / "linear.onnx"))
     assert md(ip, "register linear proto --no-progress").format_type == "ONNX"
     ip.user_ns["thing"] = object()
-    with pytest.raises(UsageError, match=r"InvalidParameter\.Source.*Hint:"):
+    with pytest.raises(InvalidParameter, match=r"InvalidParameter\.Source.*Hint:"):
         md(ip, "register other $thing")
 
 
@@ -170,17 +170,19 @@ class Writes:
         pass
 
 
-def test_chat_streams_the_reply_and_returns_it(ip, llm, monkeypatch):
+def test_chat_streams_the_reply_once_then_its_usage(ip, llm, monkeypatch):
     ip.user_ns["topic"] = "the river"
     ip.run_line_magic("config", "ModelDeck.max_tokens = 6")
     out = Writes()
     monkeypatch.setattr(sys, "stdout", out)
-    reply = ip.run_cell_magic("modeldeck", f"chat {llm} --seed 1", "Tell me about {topic} and {{braces}}.")
+    returned = ip.run_cell_magic("modeldeck", f"chat {llm} --seed 1", "Tell me about {topic} and {{braces}}.")
     monkeypatch.undo()
+    assert returned is None  # nothing for the notebook to show a second time
+    reply = ip.user_ns["_modeldeck_reply"]
     streamed = [p for p in out.pieces if p]
-    assert len(streamed) > 2  # one write per token, then the newline
-    assert "".join(streamed) == reply.text + "\n" and reply.text
-    assert reply.finish_reason == "length"  # the configured max_tokens applied
+    assert len(streamed) > 3  # one write per token, the newline, then the usage line
+    usage = f"(stopped: length · {reply.usage['prompt_tokens']} prompt + 6 completion tokens)\n"
+    assert "".join(streamed) == reply.text + "\n" + usage and reply.text  # the configured max_tokens applied
     with pytest.raises(UsageError, match="line magic"):
         ip.run_cell_magic("modeldeck", "models", "text")
     with pytest.raises(UsageError, match="cell magic"):
@@ -189,25 +191,36 @@ def test_chat_streams_the_reply_and_returns_it(ip, llm, monkeypatch):
 
 def test_prompts_insert_variables_and_name_a_missing_one(ip):
     assert prompt(" Summarize {doc} as {{json}} \n", {"doc": "the memo"}) == "Summarize the memo as {json}"
-    with pytest.raises(UsageError) as missing:
+    with pytest.raises(InvalidParameter) as missing:
         ip.run_cell_magic("modeldeck", "chat tiny", "Summarize {nowhere}")
     text = str(missing.value)
     assert "{nowhere}" in text and "[InvalidParameter.Prompt]" in text and "Hint:" in text
-    with pytest.raises(UsageError, match=r"InvalidParameter\.Prompt"):
+    with pytest.raises(InvalidParameter, match=r"InvalidParameter\.Prompt"):
         ip.run_cell_magic("modeldeck", "chat tiny", "a lone } brace")
 
 
-def test_errors_are_one_line_with_code_and_hint(ip, capsys):
+def test_platform_errors_show_their_line_and_hint_not_usage_error(ip, capsys):
     result = ip.run_cell("%modeldeck versions nowhere")
-    err = capsys.readouterr().err
-    assert isinstance(result.error_in_exec, UsageError)
-    assert "Traceback" not in err and err.count("\n") == 1
-    assert err.startswith("UsageError: ") and "[Model.NotFound]" in err and "Hint:" in err
-    with pytest.raises(UsageError, match=r"no variable 'missing'.*InvalidParameter.Variable.*Hint:"):
+    shown = capsys.readouterr()
+    assert isinstance(result.error_in_exec, NotFound)  # the typed error: a cell may catch it
+    assert "Traceback" not in shown.out + shown.err and "UsageError" not in shown.out + shown.err
+    line, hint = shown.out.splitlines()
+    assert line == "Model 'nowhere' does not exist. [Model.NotFound]" and hint.startswith("Hint: List the models")
+    with pytest.raises(DeckError, match=r"no variable 'missing'.*InvalidParameter.Variable.*Hint:"):
         md(ip, "predict iris --input $missing")
-    with pytest.raises(UsageError, match="invalid choice"):
+    with pytest.raises(UsageError, match="invalid choice"):  # a malformed command line is a usage error
         md(ip, "nonsense")
     assert md(ip, "register -h") is None and "--metrics" in capsys.readouterr().out
+
+
+def test_help_lists_the_commands_and_explains_one(ip, capsys):
+    assert md(ip, "help") is None
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in COMMANDS) and "usage: %modeldeck" in listing
+    md(ip, "help versions")
+    assert "--status" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="no command 'nope'"):
+        md(ip, "help nope")
 
 
 def test_completion_of_subcommands_workspaces_models_and_profiles(ip, deployment: Deployment, tmp_path: Path):
@@ -224,6 +237,22 @@ def test_completion_of_subcommands_workspaces_models_and_profiles(ip, deployment
     assert completions(ip, "%modeldeck profile ") == ["team"]
     md(ip, "register iris-2 oss://bucket/k.onnx")  # a register refreshes the names
     assert completions(ip, "%modeldeck predict ") == ["iris", "iris-2"]
+    assert completions(ip, "%modeldeck help app") == ["approve"]
+    ip.user_ns.update(frame=1, framed=2, _hidden=3)
+    assert completions(ip, "%modeldeck predict iris --input $fr") == ["$frame", "$framed"]
+
+
+def test_jupyter_completion_offers_model_names_before_python_keywords(ip, tmp_path: Path):
+    """JupyterLab asks `Completer.completions` (Jedi's keywords first): where a name goes, only names."""
+    from IPython.core.completer import provisionalcompleter
+
+    md(ip, f"register import-model {examples.onnx_linear(tmp_path / 'l.onnx')} --format ONNX --no-progress")
+    ip.run_line_magic("config", "ModelDeck.completion_timeout = 120")
+    with provisionalcompleter():
+        for line in ("%modeldeck versions i", "x = %modeldeck predict i", "%%modeldeck chat i"):
+            offered = list(ip.Completer.completions(line, len(line)))
+            assert [(c.text, c.start) for c in offered] == [("import-model", len(line) - 1)], line
+        assert "import" in [c.text for c in ip.Completer.completions("impo", 4)]  # Python cells keep theirs
 
 
 def test_completion_answers_nothing_when_the_platform_is_unreachable(ip):
@@ -231,7 +260,7 @@ def test_completion_answers_nothing_when_the_platform_is_unreachable(ip):
     ip.run_line_magic("config", 'ModelDeck.profile = "no-such-profile"')
     ip.run_line_magic("config", "ModelDeck.completion_timeout = 120")
     for line in ("%modeldeck use ", "%modeldeck versions ", "%modeldeck approve "):
-        assert magics(ip).complete(SimpleNamespace(text_until_cursor=line)) == []
+        assert magics(ip).complete(line) == []
         assert "default" not in completions(ip, line)
 
 
@@ -255,6 +284,21 @@ def test_a_magic_the_platform_cannot_do_is_refused_with_the_hint(ip, deployment:
     md(ip, "profile vllm")
     assert [w.name for w in md(ip, "workspaces")] == ["default"]
     for line in ("versions m", "approve m 1.0.0", "predict m --input [[1]]", "tasks", "register m x.onnx"):
-        with pytest.raises(UsageError) as err:
+        with pytest.raises(DeckError) as err:
             md(ip, line)
         assert "Provider.Unsupported" in str(err.value) and "local or server" in str(err.value)
+
+
+def test_workspaces_members_subaccounts_and_keys_share_the_clis_arguments(ip, capsys):
+    assert md(ip, "workspaces create team-c").name == "team-c"
+    account = md(ip, "subaccounts create erin")
+    assert account.api_key and account.api_key not in shown(account)  # there once, masked when shown
+    assert md(ip, "members team-c add erin --role admin").role == "admin"
+    assert [(m.name, m.role) for m in md(ip, "members team-c")] == [("erin", "admin")]
+    key = md(ip, "keys create --description ci")
+    assert key.secret and key.secret not in shown(key)
+    assert key.id in [k.id for k in md(ip, "keys list")]
+    assert md(ip, f"keys revoke {key.id}") is None
+    assert md(ip, "members team-c remove erin") is None
+    assert md(ip, "workspaces delete team-c") is None
+    assert "team-c" not in [w.name for w in md(ip, "workspaces")]

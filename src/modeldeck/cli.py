@@ -19,6 +19,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import DeckError, InvalidParameter
+from .vocabulary import ROLE_NAMES
 
 
 def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -31,7 +32,9 @@ def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 # ---- output --------------------------------------------------------------------------------------
 
 
-def print_table(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, title: str = "") -> None:
+def print_table(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, title: str = "", keys: int = 1) -> None:
+    """A table whose first `keys` columns (what a row is: a name, a status) are never cut or wrapped, on a
+    terminal of any width (80 columns when not a terminal); the others give way, ending in "…"."""
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
@@ -41,10 +44,28 @@ def print_table(rows: list[dict[str, Any]], columns: Sequence[str], as_json: boo
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*columns, title=title or None, box=None, header_style="bold", title_justify="left")
-    for row in rows:
-        table.add_row(*(_text(row.get(c)) for c in columns))
+    console = Console(highlight=False)
+    cells = [[_text(row.get(c)) for c in columns] for row in rows]
+    table = Table(title=title or None, box=None, header_style="bold", title_justify="left", pad_edge=False)
+    for column, width in zip(columns, _widths(columns, cells, keys, console.width), strict=True):
+        table.add_column(column, width=width, no_wrap=True, overflow="ellipsis")
+    for line in cells:
+        table.add_row(*line)
     Console(highlight=False).print(table)
+
+
+def _widths(columns: Sequence[str], cells: list[list[str]], keys: int, total: int) -> list[int]:
+    """Each column's width: the key columns whole, the rest sharing what is left, the narrow ones first
+    (a column of 2 needs no more than 2, leaving the rest to a long description)."""
+    natural = [max(len(c), *(len(line[at]) for line in cells)) for at, c in enumerate(columns)]
+    widths = natural[:keys]
+    left = total - sum(widths) - 2 * (len(columns) - 1)  # two spaces between columns
+    rest = sorted(range(keys, len(columns)), key=lambda at: natural[at])
+    shares: dict[int, int] = {}
+    for done, at in enumerate(rest):
+        shares[at] = max(1, min(natural[at], left // (len(rest) - done)))
+        left -= shares[at]
+    return widths + [shares[at] for at in range(keys, len(columns))]
 
 
 def _text(value: Any) -> str:
@@ -64,7 +85,7 @@ NEEDS = {
     "reject": "approve", "authorize": "grants", "revoke": "grants", "predict": "predict", "tasks": "tasks",
     "register": "register", "chat": "chat", "keys": "keys", "endpoints": "endpoints",
     "deploy": "deployments", "deployments": "deployments", "upgrade": "deployments", "rollback": "deployments",
-    "stop": "deployments",
+    "stop": "deployments", "members": "members", "subaccounts": "accounts",
 }  # fmt: skip
 
 
@@ -97,11 +118,86 @@ def tasks_of(deck: Any, args: argparse.Namespace) -> list[Any]:
     return deck.tasks(status=args.status).first(args.limit)
 
 
+def workspaces_action(deck: Any, args: argparse.Namespace) -> Any:
+    """`workspaces [create|delete NAME]`: the listing, the new workspace, or None once deleted."""
+    if args.action == "list":
+        return deck.workspaces()
+    if not args.name:
+        raise InvalidParameter(f"`workspaces {args.action}` needs a workspace name.",
+                               hint=f"modeldeck workspaces {args.action} NAME")  # fmt: skip
+    if args.action == "create":
+        return deck.create_workspace(args.name, args.description or "")
+    deck.delete_workspace(args.name)
+    return None
+
+
+def members_action(deck: Any, args: argparse.Namespace) -> Any:
+    """`members WORKSPACE [add|remove ACCOUNT]`: the members, the member as now, or None once removed."""
+    if args.action == "list":
+        return deck.members(args.target).list()
+    if not args.account:
+        raise InvalidParameter(f"`members {args.action}` needs an account name.",
+                               hint=f"modeldeck members {args.target} {args.action} ACCOUNT")  # fmt: skip
+    if args.action == "add":
+        return deck.add_member(args.target, args.account, args.role)
+    deck.remove_member(args.target, args.account)
+    return None
+
+
+def subaccounts_action(deck: Any, args: argparse.Namespace) -> Any:
+    """`subaccounts [create NAME]`: the accounts, or the new sub-account with its API key (there once)."""
+    if args.action == "list":
+        return deck.accounts().list()
+    if not args.name:
+        raise InvalidParameter("`subaccounts create` needs a name.", hint="modeldeck subaccounts create NAME")
+    return deck.create_subaccount(args.name)
+
+
 def cmd_workspaces(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
+        result = workspaces_action(deck, args)
         current = deck.workspace.id if deck.workspace else None
-        rows = [{**w.raw, "current": "*" if w.id == current else ""} for w in deck.workspaces()]
-    print_table(rows, ["current", "name", "id", "role", "description"], args.json, "workspaces")
+    if args.action == "list":
+        rows = [{**w.raw, "current": "*" if w.id == current else ""} for w in result]
+        print_table(rows, ["current", "name", "role", "description", "id"], args.json, "workspaces", keys=3)
+    elif args.json:
+        print(json.dumps(result.raw if result else None, indent=2, default=str))
+    else:
+        print(f"workspace {result.name!r} created" if result else f"workspace {args.name!r} deleted")
+
+
+def cmd_members(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        result = members_action(deck, args)
+    if args.action == "list":
+        print_table([a.raw for a in result], ["name", "role", "kind"], args.json, f"members of {args.target}", keys=2)
+    elif args.json:
+        print(json.dumps(result.raw if result else None, indent=2, default=str))
+    elif result:
+        print(f"{result.name!r} is now {result.role} in workspace {args.target!r}")
+    else:
+        print(f"{args.account!r} is no longer a member of workspace {args.target!r}")
+
+
+def cmd_subaccounts(args: argparse.Namespace) -> None:
+    with _deck(args) as deck:
+        result = subaccounts_action(deck, args)
+    if args.action == "list":
+        print_table([a.raw for a in result], ["name", "kind", "created_at"], args.json, "accounts")
+        return
+    print_once(args, result, "api_key", f"sub-account {result.name!r} created; it enters only the workspaces it "
+               "is made a member of", "the key is shown this once: give it to its holder (modeldeck profile add NAME "
+               "--api-key -).")  # fmt: skip
+
+
+def print_once(args: argparse.Namespace, record: Any, secret: str, heading: str, advice: str) -> None:
+    """A new credential's record with its secret, which the platform shows this once."""
+    if args.json:
+        print(json.dumps({**record.raw, secret: getattr(record, secret)}, indent=2, default=str))
+        return
+    print(heading)
+    print(f"  {secret.replace('_', ' ')}: {getattr(record, secret)}")
+    print(f"  {advice}")
 
 
 def cmd_use(args: argparse.Namespace) -> None:
@@ -117,14 +213,14 @@ def cmd_use(args: argparse.Namespace) -> None:
 def cmd_models(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
         rows = [{**m.raw, "latest": m.latest} for m in models_of(deck, args)]
-    print_table(rows, ["model_name", "task", "owner_workspace", "source", "actions", "latest"], args.json, "models")
+    print_table(rows, ["model_name", "latest", "owner_workspace", "source", "task", "actions"], args.json, "models", keys=2)
 
 
 def cmd_versions(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
         rows = [v.raw for v in versions_of(deck, args)]
-    print_table(rows, ["version_name", "approval_status", "format_type", "metrics", "labels", "created_at"], args.json,
-          "versions")  # fmt: skip
+    print_table(rows, ["version_name", "approval_status", "format_type", "created_at", "metrics", "labels"], args.json,
+                "versions", keys=2)  # fmt: skip
 
 
 def json_arg(value: str | None, what: str) -> Any:
@@ -220,14 +316,14 @@ def stream_chat(deck: Any, model: str, prompt: str, version: str | None, params:
     """Print the reply as it is generated; return it whole, as a `Completion`."""
     from .resources import Completion
 
-    text, last = [], None
-    with deck.chat(model, prompt, stream=True, version=version, **params) as chunks:
-        for last in chunks:
-            print(last.text, end="", flush=True)
-            text.append(last.text)
+    text, finish, usage = [], None, None
+    with deck.chat(model, prompt, stream=True, version=version, stream_options={"include_usage": True},
+                   **params) as chunks:  # fmt: skip
+        for chunk in chunks:
+            print(chunk.text, end="", flush=True)
+            text.append(chunk.text)
+            finish, usage = chunk.finish_reason or finish, chunk.usage or usage
     print()
-    finish = last.finish_reason if last else None
-    usage = last.usage if last else None
     return Completion.from_json({
         "model": model, "choices": [{"message": {"content": "".join(text)}, "finish_reason": finish}], "usage": usage,
     })  # fmt: skip
@@ -247,30 +343,35 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     """List the workspace's tasks, or show (and with --cancel, cancel) one."""
     with _deck(args) as deck:
         rows = [t.raw for t in tasks_of(deck, args)]
-    print_table(rows, ["id", "kind", "model", "version", "status", "progress", "created_at"], args.json, "tasks")
+    print_table(rows, ["id", "kind", "model", "status", "version", "progress", "created_at"], args.json, "tasks", keys=4)
+
+
+def keys_action(deck: Any, args: argparse.Namespace) -> Any:
+    """`keys create|list|revoke`: the new AccessKey (its secret there once), the listing, or None once revoked."""
+    if args.action == "create":
+        return deck.create_access_key(args.description or "")
+    if args.action == "list":
+        return deck.access_keys(account=args.account).first(args.limit)
+    if not args.key_id:
+        raise InvalidParameter("`keys revoke` needs an AccessKey id.", hint="modeldeck keys revoke AK...")
+    deck.revoke_access_key(args.key_id)
+    return None
 
 
 def cmd_keys(args: argparse.Namespace) -> None:
     """AccessKey pairs: create one (its secret printed this once), list them, revoke one."""
     with _deck(args) as deck:
-        if args.action == "create":
-            key = deck.create_access_key(args.description or "")
-            if args.json:
-                print(json.dumps({**key.raw, "secret": key.secret}, indent=2, default=str))
-                return
-            print(f"AccessKey {key.id} for account {key.account!r}")
-            print(f"  secret: {key.secret}")
-            print("  the secret is shown this once: store it now (it signs requests, like a password).")
-            return
-        if args.action == "revoke":
-            if not args.key_id:
-                raise InvalidParameter("`keys revoke` needs an AccessKey id.", hint="modeldeck keys revoke AK...")
-            deck.revoke_access_key(args.key_id)
-            print(f"AccessKey {args.key_id} revoked")
-            return
-        rows = [k.raw for k in deck.access_keys(account=args.account).first(args.limit)]
+        result = keys_action(deck, args)
+    if args.action == "create":
+        print_once(args, result, "secret", f"AccessKey {result.id} for account {result.account!r}",
+                   "the secret is shown this once: store it now (it signs requests, like a password).")  # fmt: skip
+        return
+    if args.action == "revoke":
+        print(f"AccessKey {args.key_id} revoked")
+        return
+    rows = [k.raw for k in result]
     print_table(rows, ["id", "account", "status", "description", "created_at", "last_used_at"], args.json,
-                "access keys")  # fmt: skip
+                "access keys", keys=3)  # fmt: skip
 
 
 ENDPOINT_LINES = {"native": "MODELDECK_URL={}", "openai": "OPENAI_BASE_URL={}",
@@ -339,7 +440,8 @@ def cmd_profile(args: argparse.Namespace) -> None:
 def list_profiles(file: Any, as_json: bool = False) -> None:
     """The profiles with where each key is kept, never the key."""
     rows = [{**p.describe(), "default": "*" if file.default == name else ""} for name, p in sorted(file.profiles.items())]
-    print_table(rows, ["default", "name", "kind", "url", "home", "workspace", "region", "key"], as_json, "profiles")
+    print_table(rows, ["default", "name", "kind", "workspace", "key", "url", "home", "region"], as_json, "profiles",
+                keys=3)  # fmt: skip
 
 
 def print_checks(checks: list[Any]) -> None:
@@ -424,7 +526,18 @@ def _recorded_pid(path: Path) -> int | None:
 
 def define_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """The commands the terminal and the `%modeldeck` magic share; `command(name, help)` adds a subparser."""
-    command("workspaces", "list the workspaces you may enter")
+    p = command("workspaces", "list the workspaces you may enter, or create or delete one")
+    p.add_argument("action", nargs="?", choices=["list", "create", "delete"], default="list")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the workspace to create or delete")
+    p.add_argument("--description", help="what the new workspace is for")
+    p = command("members", "list a workspace's members, or add one with a role (or change it), or remove one")
+    p.add_argument("target", metavar="WORKSPACE")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove"], default="list")
+    p.add_argument("account", nargs="?", metavar="ACCOUNT", help="the sub-account to add or remove")
+    p.add_argument("--role", choices=ROLE_NAMES, default="developer", help="add: the member's role (default developer)")
+    p = command("subaccounts", "list the accounts, or create a sub-account (its API key shown once)")
+    p.add_argument("action", nargs="?", choices=["list", "create"], default="list")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the sub-account to create")
     p = command("models", "list the models the workspace may see")
     p.add_argument("query", nargs="?", help="only models whose name contains this")
     p.add_argument("--task")
@@ -455,6 +568,12 @@ def define_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> N
     p.add_argument("--status", help="PENDING, RUNNING, SUCCEEDED, FAILED or CANCELED")
     p.add_argument("--cancel", action="store_true", help="cancel TASK")
     p.add_argument("--limit", type=int, default=50)
+    p = command("keys", "create, list or revoke AccessKey pairs (for signed requests)")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("key_id", nargs="?", metavar="ID", help="the AccessKey to revoke")
+    p.add_argument("--description", help="what the new AccessKey is for")
+    p.add_argument("--account", help="list this account's AccessKeys (the main account only)")
+    p.add_argument("--limit", type=int, default=100)
     command("doctor", "check the installation, credentials and platform, and say what to fix")
     deployment_commands(command)
 
@@ -536,9 +655,11 @@ def chat_options(p: argparse.ArgumentParser) -> None:
 _SHARED = {
     "workspaces": cmd_workspaces, "models": cmd_models, "versions": cmd_versions, "approve": _decision(True),
     "reject": _decision(False), "authorize": cmd_authorize, "revoke": cmd_revoke, "predict": cmd_predict,
-    "tasks": cmd_tasks, "doctor": cmd_doctor, **{name: cmd_deployment for name in DEPLOYMENT_ACTIONS},
+    "tasks": cmd_tasks, "doctor": cmd_doctor, "members": cmd_members, "subaccounts": cmd_subaccounts,
+    "keys": cmd_keys, **{name: cmd_deployment for name in DEPLOYMENT_ACTIONS},
 }  # fmt: skip
-_WITH_JSON = {"workspaces", "models", "versions", "predict", "tasks", "doctor", *DEPLOYMENT_ACTIONS}
+_WITH_JSON = {"workspaces", "models", "versions", "predict", "tasks", "doctor", "members", "subaccounts", "keys",
+              *DEPLOYMENT_ACTIONS}  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -566,12 +687,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("prompt")
     chat_options(p)
-    p = command("keys", cmd_keys, "create, list or revoke AccessKey pairs (for signed requests)", listing=True)
-    p.add_argument("action", choices=["create", "list", "revoke"])
-    p.add_argument("key_id", nargs="?", metavar="ID", help="the AccessKey to revoke")
-    p.add_argument("--description", help="what the new AccessKey is for")
-    p.add_argument("--account", help="list this account's AccessKeys (the main account only)")
-    p.add_argument("--limit", type=int, default=100)
     command("endpoints", cmd_endpoints, "each protocol's base URL, as lines to paste", listing=True)
     p = command("profile", cmd_profile, "list, add, select or remove profiles", listing=True)
     p.add_argument("action", choices=["list", "add", "use", "remove"])

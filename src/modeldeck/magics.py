@@ -2,15 +2,17 @@
 
 `%load_ext modeldeck` registers `ModelDeck`. Its subcommands take the CLI's arguments (one parser
 definition, in `cli.define_commands`) and return records and listings, which show as HTML tables with
-a text fallback. A `DeckError` shows as one line with its code and hint (IPython's `UsageError`, so the
-cell fails and "Run all" stops there, without a traceback). Arguments may name notebook variables:
-`$df` (or plain `df`) for predict inputs or a model to register.
+a text fallback; `%%modeldeck chat` prints its reply and usage. A `DeckError` propagates as itself (a cell may catch it), shown as its message and code
+on one line and its hint on the next, without a traceback; the cell fails, so "Run all" stops there.
+Only a malformed command line is IPython's `UsageError`. Arguments may name notebook variables: `$df`
+(or plain `df`) for predict inputs or a model to register.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shlex
 import threading
@@ -44,13 +46,14 @@ class _HelpShown(Exception):
     """`-h` printed the help: nothing more to do."""
 
 
-def _parser() -> tuple[_Parser, tuple[str, ...]]:
+def _parser() -> tuple[_Parser, dict[str, argparse.ArgumentParser]]:
     parser = _Parser(prog="%modeldeck", description="Work with model platforms from a notebook.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help)
 
+    command("help", "list the commands, or show one command's arguments").add_argument("topic", nargs="?", metavar="COMMAND")
     command("panel", "show the interactive panel on this notebook's deck")
     command("use", "switch this notebook's deck to a workspace").add_argument("target", metavar="WORKSPACE")
     cli.define_commands(command)
@@ -63,17 +66,18 @@ def _parser() -> tuple[_Parser, tuple[str, ...]]:
     cli.chat_options(p)
     p = command("profile", "list the profiles (never their keys), or connect this notebook with one")
     p.add_argument("name", nargs="?")
-    return parser, tuple(sub.choices)
+    return parser, sub.choices
 
 
-PARSER, COMMANDS = _parser()
+PARSER, SUBCOMMANDS = _parser()
+COMMANDS = tuple(SUBCOMMANDS)
 
 # Which names complete the word at a position: (subcommand, position after %modeldeck) -> kind.
 _COMPLETES = {
     ("use", 2): "workspaces", ("versions", 2): "models", ("approve", 2): "models", ("reject", 2): "models",
     ("authorize", 2): "models", ("authorize", 3): "workspaces", ("revoke", 2): "models",
     ("revoke", 3): "workspaces", ("predict", 2): "models", ("register", 2): "models", ("chat", 2): "models",
-    ("profile", 2): "profiles",
+    ("profile", 2): "profiles", ("help", 2): "commands", ("members", 2): "workspaces",
 }  # fmt: skip
 _NOT_A_VARIABLE = object()
 
@@ -205,18 +209,42 @@ class ModelDeck(Magics):
         except _HelpShown:
             return None
         except DeckError as exc:
-            raise UsageError(str(exc)) from None
+            exc._render_traceback_ = functools.partial(_error_lines, exc)  # type: ignore[attr-defined]
+            raise exc from None
 
     # ---- subcommands ------------------------------------------------------------------------------
+
+    def _help(self, args: argparse.Namespace) -> None:
+        if args.topic and args.topic not in SUBCOMMANDS:
+            raise UsageError(f"%modeldeck help: no command {args.topic!r}; the commands: {', '.join(COMMANDS)}")
+        print((SUBCOMMANDS[args.topic] if args.topic else PARSER).format_help(), end="")
 
     def _panel(self, args: argparse.Namespace) -> Any:
         from .panel import Panel
 
         return Panel(deck=self.deck)
 
-    def _workspaces(self, args: argparse.Namespace) -> Listing[Any]:
+    def _workspaces(self, args: argparse.Namespace) -> Any:
+        result = cli.workspaces_action(self.deck, args)
+        self._names.clear()
+        if args.action != "list":
+            return result
         current = self.deck.workspace.name if self.deck.workspace else None
-        return _shown(self.deck.workspaces(), f"workspaces (current: {current})")
+        return _shown(result, f"workspaces (current: {current})")
+
+    def _members(self, args: argparse.Namespace) -> Any:
+        result = cli.members_action(self.deck, args)
+        return _shown(result, f"members of {args.target}") if args.action == "list" else result
+
+    def _subaccounts(self, args: argparse.Namespace) -> Any:
+        """A new sub-account shows masked; its key is the record's `api_key` (`_.api_key`), there this once."""
+        result = cli.subaccounts_action(self.deck, args)
+        return _shown(result, "accounts") if args.action == "list" else result
+
+    def _keys(self, args: argparse.Namespace) -> Any:
+        """A new AccessKey shows masked; its secret is the record's `secret`, there this once."""
+        result = cli.keys_action(self.deck, args)
+        return _shown(result, "access keys") if args.action == "list" else result
 
     def _use(self, args: argparse.Namespace) -> Any:
         workspace = self.deck.use(args.target)
@@ -266,12 +294,16 @@ class ModelDeck(Magics):
             inputs = cli.json_arg(args.input, "--input")
         return self.deck.predict(args.model, inputs, version=args.version, allow_unsafe=args.allow_unsafe)
 
-    def _chat(self, args: argparse.Namespace, cell: str) -> Any:
+    def _chat(self, args: argparse.Namespace, cell: str) -> None:
+        """The reply printed as it comes, then its usage; nothing returned, so it is not shown twice (the
+        `Completion` is kept as `_modeldeck_reply`, as IPython keeps `_` for a shown result)."""
         params = cli.chat_params(args)
         if self.max_tokens is not None:
             params.setdefault("max_tokens", self.max_tokens)
         text = prompt(cell, self.shell.user_ns)
-        return cli.stream_chat(self.deck, args.model, text, args.version, params)
+        reply = cli.stream_chat(self.deck, args.model, text, args.version, params)
+        print(usage_line(reply))
+        self.shell.user_ns["_modeldeck_reply"] = reply
 
     def _tasks(self, args: argparse.Namespace) -> Listing[Any]:
         return _shown(cli.tasks_of(self.deck, args), "tasks")
@@ -312,16 +344,20 @@ class ModelDeck(Magics):
             )
         return _NOT_A_VARIABLE
 
-    def complete(self, event: Any) -> list[str]:
-        """IPython's `complete_command` hook: subcommands, then workspace, model or profile names."""
+    def complete(self, text: str) -> list[str]:
+        """What Tab offers after `%modeldeck` (text up to the cursor): subcommands, then workspace, model
+        or profile names, or after `$` the notebook's variables."""
         try:
-            words = event.text_until_cursor.split()
-            if event.text_until_cursor[-1:].isspace():
+            words = text.split()
+            if text[-1:].isspace():
                 words.append("")
-            if len(words) == 2:
-                return list(COMMANDS)
-            kind = _COMPLETES.get((words[1], len(words) - 1)) if len(words) > 2 else None
-            return self._names.get(kind) if kind else []
+            kind = "commands" if len(words) == 2 else _COMPLETES.get((words[1], len(words) - 1))
+            if len(words) > 2 and words[-1].startswith("$"):
+                hidden = self.shell.user_ns_hidden  # In, Out, exit, ...: IPython's, not the notebook's
+                names = ["$" + n for n in self.shell.user_ns if n.isidentifier() and n[0] != "_" and n not in hidden]
+            else:
+                names = list(COMMANDS) if kind == "commands" else self._names.get(kind) if kind else []
+            return [n for n in names if n.startswith(words[-1])]
         except Exception:  # a Tab must never show a traceback
             return []
 
@@ -335,24 +371,52 @@ class ModelDeck(Magics):
         return [m.name for m in self.deck.models().first(1000)]
 
 
+def _error_lines(exc: DeckError) -> list[str]:
+    """What a notebook shows of a platform error: its message and code, then its hint."""
+    return [f"{exc.message} [{exc.code}]", *([f"Hint: {exc.hint}"] if exc.hint else [])]
+
+
+def usage_line(reply: Any) -> str:
+    """`(stopped: length · 12 prompt + 6 completion tokens)` under a streamed reply."""
+    usage = reply.usage or {}
+    tokens = f"{usage.get('prompt_tokens', '?')} prompt + {usage.get('completion_tokens', '?')} completion tokens"
+    return f"(stopped: {reply.finish_reason or 'unknown'} · {tokens})" if usage else f"(stopped: {reply.finish_reason or 'unknown'})"
+
+
 def _shown(items: list[Any], title: str) -> Listing[Any]:
     """Records already fetched, shown as a listing's table."""
     return Listing(lambda cursor, limit: (items, None), title)
 
 
+def _matcher(magics: ModelDeck) -> Any:
+    """An IPython completion matcher (API v2) whose names, when it has any, replace every other matcher's:
+    Python keywords and Jedi's guesses never come before a model's name."""
+    from IPython.core.completer import SimpleCompletion, context_matcher
+
+    @context_matcher(identifier="modeldeck")
+    def modeldeck(context: Any) -> dict[str, Any]:
+        before = context.text_until_cursor
+        at = before.find("%modeldeck")
+        names = magics.complete(before[at:].lstrip("%")) if at >= 0 and context.cursor_line == 0 else []
+        word = "" if not before or before[-1].isspace() else before.split()[-1]
+        return {"completions": [SimpleCompletion(text=n, type="modeldeck") for n in names],
+                "suppress": bool(names), "matched_fragment": word, "ordered": True}  # fmt: skip
+
+    return modeldeck
+
+
 def load(ipython: Any) -> None:
     magics = ModelDeck(ipython)
     ipython.register_magics(magics)
-    for key in ("%modeldeck", "%%modeldeck"):
-        ipython.set_hook("complete_command", lambda _shell, event: magics.complete(event), str_key=key)
+    ipython.Completer.custom_matchers.append(_matcher(magics))
 
 
 def unload(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.pop(ModelDeck.__name__, None)
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("modeldeck", None)
-    for key in ("%modeldeck", "%%modeldeck"):
-        ipython.strdispatchers["complete_command"].strs.pop(key, None)
+    ipython.Completer.custom_matchers[:] = [m for m in ipython.Completer.custom_matchers
+                                            if getattr(m, "matcher_identifier", None) != "modeldeck"]  # fmt: skip
     if magics is not None:
         if magics in ipython.configurables:
             ipython.configurables.remove(magics)

@@ -231,6 +231,8 @@ class DeckState(HasTraits):
         return _workspace(ws)
 
     def _do_select(self, model: str | None = None, version: str | None = None) -> None:
+        if (model, version) != (self.selected.get("model"), self.selected.get("version")):
+            self.prediction = None  # a result is shown only beside the model and version it came from
         self.selected = {"model": model, "version": version}
         self._load_selection()
 
@@ -440,7 +442,7 @@ class DeckState(HasTraits):
                 raise InvalidParameter("Say what to register.", code="InvalidParameter.Source",
                                        hint="Give a path on the kernel's filesystem, a URI, or a variable.")
             local = isinstance(target, Path)
-            with self._job(kind="register", label=f"register {model}", cancellable=local) as job:
+            with self._job(kind="register", label=f"register {self._name(model)}", cancellable=local) as job:
                 total = checkpoint_bytes(target) if local and target.exists() else 0
                 sent = 0
 
@@ -468,9 +470,9 @@ class DeckState(HasTraits):
             self.chat = {"model": model, "version": version, "streaming": True,
                          "messages": [*messages, {"role": "assistant", "content": ""}]}  # fmt: skip
         text, shown, finish = "", 0.0, None
-        with self._job(kind="chat", label=f"chat {model}", cancellable=True) as job:
+        with self._job(kind="chat", label=f"chat {self._name(model)}", cancellable=True) as job:
             try:
-                with self.deck.chat(model, messages, stream=True, version=version, **params) as stream:
+                with self.deck.chat(self._name(model), messages, stream=True, version=version, **params) as stream:
                     for chunk in stream:
                         if job.cancelled.is_set():  # Stop keeps the text so far: the job ends "cancelled"
                             finish = job.outcome = "cancelled"
@@ -499,37 +501,38 @@ class DeckState(HasTraits):
         if deployment is not None and (as_task or not isinstance(deployment, str)):
             raise InvalidParameter("A prediction through a deployment runs at once, not as a task.",
                                    code="InvalidParameter.Deployment", hint="Untick “Run as task”.")  # fmt: skip
-        label = f"predict {deployment or model}"
-        with self._job(kind="predict", label=label, cancellable=as_task) as job:
+        ref = self._name(model) if model is not None else None  # answers, hints and task rows read as the user does
+        with self._job(kind="predict", label=f"predict {deployment or ref}", cancellable=as_task) as job:
             task_row = None
             try:
                 if as_task:
-                    result, task_row = self._predict_task(job, model, inputs, version)
+                    result, task_row = self._predict_task(job, model, ref, inputs, version)
                 elif deployment is not None:
-                    result = self.deck.predict(model, inputs, deployment=deployment)
+                    result = self.deck.predict(ref, inputs, deployment=deployment)
                 else:
-                    result = self.deck.predict(model, inputs, version)
+                    result = self.deck.predict(ref, inputs, version)
             except BaseException as exc:
-                shown = self.prediction and self.prediction.get("task")
-                if shown:
-                    self.prediction = {**self.prediction, "task": {**shown, "status": _ended(exc).upper()}}
+                shown = self.prediction and self.prediction.get("task")  # a failed call leaves no old result
+                self.prediction = {**self.prediction, "columns": [], "rows": [],
+                                   "task": {**shown, "status": _ended(exc).upper()}} if shown else None  # fmt: skip
                 raise
             table = _table(result.outputs)
-            self.prediction = {"model": model or result.model, "version": result.version, **table, "task": task_row}
+            self.prediction = {"model": model or result.model, "model_name": ref or result.model,
+                               "version": result.version, **table, "task": task_row}  # fmt: skip
             if deployment is not None:
                 self.prediction = {**self.prediction, "deployment": deployment, "replica": result.raw.get("replica")}
             job.summary = result.version
         return self.prediction
 
-    def _predict_task(self, job: _Job, model: str, inputs: Any, version: str | None) -> tuple[Any, dict]:
+    def _predict_task(self, job: _Job, model: str, ref: str, inputs: Any, version: str | None) -> tuple[Any, dict]:
         """Predict as a platform task, its status shown live; cancelling the job cancels the task.
         Returns the prediction and the task's final row."""
         from .tasks import outcome
 
-        task = self.deck.predict(model, inputs, version, wait=False)
+        task = self.deck.predict(ref, inputs, version, wait=False)
 
         def show(record: Any) -> None:
-            self.prediction = {"model": model, "version": version, "columns": [], "rows": [],
+            self.prediction = {"model": model, "model_name": ref, "version": version, "columns": [], "rows": [],
                                "task": {"id": task.id, "status": record.status}}  # fmt: skip
             job.update(progress=record.progress, detail=record.status)
             if job.cancelled.is_set():
@@ -583,6 +586,13 @@ class DeckState(HasTraits):
         self._load_models()
         if self._deploying:
             self._load_deployments()
+
+    def _name(self, model: str) -> str:
+        """A model reference as people read it: the name of the listed model with that id, if unique."""
+        named = [m["name"] for m in self.models if m["id"] == model]
+        if not named or sum(m["name"] == named[0] for m in self.models) > 1:
+            return model
+        return named[0]
 
     def _can(self, capability: str) -> bool:
         return capability in self.deck.capabilities

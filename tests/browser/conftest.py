@@ -133,6 +133,13 @@ def running_lab(base: Path, app: str = "lab") -> Iterator[Lab]:
     }
     for name in ("MODELDECK_PROFILE", "MODELDECK_API_KEY", "MODELDECK_URL", "MODELDECK_WORKSPACE", "ANYWIDGET_HMR"):
         env.pop(name, None)
+    # The lab extension built from this checkout, ahead of whichever one the environment was set up with
+    # (JupyterLab takes the first of a name along JUPYTER_PATH).
+    built = Path(md.__file__).parent / "labextension"
+    if (built / "package.json").is_file():
+        (base / "jupyter-data" / "labextensions").mkdir(parents=True)
+        (base / "jupyter-data" / "labextensions" / "modeldeck").symlink_to(built)
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(base / "jupyter-data"), os.environ.get("JUPYTER_PATH")]))
     from modeldeck import embedded
 
     admin_key = embedded.ensure(home).admin_key

@@ -376,7 +376,7 @@ describe("workspace access", () => {
       connection: { ...(sampleTraits().connection as object), account: "alice", account_kind: "sub" },
     });
     const [note] = all("md-access-note");
-    expect(note.textContent).toMatch(/member of/);
+    expect(note.textContent).toMatch(/you are a member of: team-a, team-b, research\./); // the list above, not "none"
     expect(note.textContent).toContain('deck.add_member("workspace", "alice", role="developer")');
   });
 

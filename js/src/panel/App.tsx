@@ -9,7 +9,7 @@ import { useAction, useKernelGone, useTrait, useView } from "./model";
 import { Inference } from "./inference";
 import { Models } from "./models";
 import { Register } from "./register";
-import { useUid } from "./ui";
+import { keepKeys, useUid } from "./ui";
 import type { Tab } from "./types";
 import { Workspaces } from "./workspaces";
 
@@ -178,7 +178,7 @@ export function App() {
   const view = tabs.some((t) => t.id === chosen) ? chosen : (tabs[0]?.id ?? chosen);
   return (
     <DeployRequest.Provider value={{ requested: deployRequested, request: requestDeploy }}>
-    <div class="md-panel" data-testid="md-panel">
+    <div class="md-panel" data-testid="md-panel" onKeyDown={keepKeys}>
       <Header />
       <ConnectionBanner />
       <ErrorBanner />

@@ -17,7 +17,10 @@ export function MetricChart({ metric, points }: { metric: string; points: readon
   const values = points.map((p) => p.value);
   let lo = Math.min(...values);
   let hi = Math.max(...values);
-  if (lo === hi) [lo, hi] = [lo - 1, hi + 1]; // a flat series still needs a scale
+  // One point (or a flat series) still needs a scale: a tenth of the value either side (0.9: 0.81 to 0.99),
+  // not ±1, which would put an accuracy of 0.9 on an axis from -0.1 to 1.9.
+  if (lo === hi) [lo, hi] = [lo - (Math.abs(lo) / 10 || 1), hi + (Math.abs(hi) / 10 || 1)];
+  const single = points.length === 1;
   const x = (i: number) =>
     PAD.left + (points.length === 1 ? (W - PAD.left - PAD.right) / 2 : (i * (W - PAD.left - PAD.right)) / (points.length - 1));
   const y = (v: number) => PAD.top + ((hi - v) * (H - PAD.top - PAD.bottom)) / (hi - lo);
@@ -39,7 +42,12 @@ export function MetricChart({ metric, points }: { metric: string; points: readon
           <title>{`${p.label}: ${fmt(p.value)}`}</title>
         </circle>
       ))}
-      <text class="md-chart-tick" x={x(0)} y={H - 6} text-anchor={points.length === 1 ? "middle" : "start"}>
+      {single && (
+        <text class="md-chart-value" data-testid="md-chart-value" x={x(0) + 8} y={y(points[0].value) + 4}>
+          {fmt(points[0].value)}
+        </text>
+      )}
+      <text class="md-chart-tick" x={x(0)} y={H - 6} text-anchor={single ? "middle" : "start"}>
         {points[0].label}
       </text>
       {points.length > 1 && (

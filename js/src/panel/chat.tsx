@@ -60,7 +60,8 @@ function Transcript() {
   );
 }
 
-export function ChatView({ model, version }: { model: string; version: string | null }) {
+/** `name` is how code names the model (`model`, its id, is what actions send). */
+export function ChatView({ model, name = model, version }: { model: string; name?: string; version: string | null }) {
   const chat = useTrait("chat");
   const codeContext = useCodeContext();
   const [send, sending] = useAction("chat");
@@ -128,7 +129,7 @@ export function ChatView({ model, version }: { model: string; version: string | 
           >
             Clear
           </button>
-          <CopyCode code={() => chatCode(codeContext, { ...args(), history: chat.messages })} />
+          <CopyCode code={() => chatCode(codeContext, { ...args(), model: name, history: chat.messages })} />
         </div>
         <details class="md-params">
           <summary>Parameters</summary>

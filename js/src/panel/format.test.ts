@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatNumber, formatTime } from "./format";
+import { formatNumber, formatTime, humanLabel, plural } from "./format";
 
 describe("formatNumber", () => {
   it("hides float noise, keeps integers and large values whole", () => {
@@ -17,5 +17,25 @@ describe("formatTime", () => {
   it("shows minutes", () => {
     expect(formatTime("2025-01-15T10:30:59.123Z")).toBe("2025-01-15 10:30");
     expect(formatTime(null)).toBe("");
+  });
+});
+
+describe("plural", () => {
+  it("says 1 model, 0 and 2 models, and groups thousands", () => {
+    expect(plural(1, "model")).toBe("1 model");
+    expect(plural(0, "model")).toBe("0 models");
+    expect(plural(2, "version")).toBe("2 versions");
+    expect(plural(1200, "model")).toBe("1,200 models");
+    expect(plural(1, "match", "matches")).toBe("1 match");
+  });
+});
+
+describe("humanLabel", () => {
+  it("writes enum values as people do, and keeps unknown ones readable", () => {
+    expect(humanLabel("fine_tune")).toBe("Fine-tune");
+    expect(humanLabel("Pytorch")).toBe("PyTorch");
+    expect(humanLabel("ScikitLearn")).toBe("scikit-learn");
+    expect(humanLabel("ONNX")).toBe("ONNX");
+    expect(humanLabel("some_new_value")).toBe("some new value");
   });
 });

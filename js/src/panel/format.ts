@@ -13,3 +13,23 @@ export function formatNumber(n: number, digits = 4): string {
 export function formatTime(iso: string | null | undefined): string {
   return iso ? iso.slice(0, 16).replace("T", " ") : "";
 }
+
+/** "1 model", "3 models", "1,200 models": a count with its noun in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+// Enum values as the platform spells them (PAI's wire words) mapped to how people write them.
+const LABELS: Record<string, string> = {
+  fine_tune: "Fine-tune", inference: "Inference", deploy: "Deploy",
+  Pytorch: "PyTorch", ScikitLearn: "scikit-learn", TensorFlow: "TensorFlow", XGBoost: "XGBoost",
+  Transformers: "Transformers", SkopsModel: "skops", PickleModel: "Pickle", SafeTensors: "safetensors",
+  OfflineModel: "Offline model", SavedModel: "SavedModel", TorchScript: "TorchScript",
+  owned: "Owned", granted: "Granted", admin: "Admin", developer: "Developer", viewer: "Viewer",
+  PRIVATE: "Private", PUBLIC: "Public",
+};
+
+/** An enum value for display (the value itself stays what is sent): "fine_tune" → "Fine-tune". */
+export function humanLabel(value: string): string {
+  return LABELS[value] ?? value.replace(/_/g, " ");
+}

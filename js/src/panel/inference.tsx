@@ -16,6 +16,23 @@ export function looksLikeChat(model: ModelInfo, version?: Version): boolean {
   return CHAT_TASKS.test(model.task ?? "") || (version?.format_type ?? model.latest_format) === CHAT_FORMAT;
 }
 
+/** How calls and code name a model: by name, or by id where the name is not unique among the models here. */
+export function callName(models: readonly ModelInfo[], model: ModelInfo): string {
+  return models.filter((m) => m.name === model.name).length === 1 ? model.name : model.id;
+}
+
+/** The version a call without one gets: the newest that was not rejected (versions come newest first). */
+export function servedByLatest(versions: readonly Version[]): Version | undefined {
+  return versions.find((v) => v.approval_status !== "Rejected");
+}
+
+/** The "latest" choice, saying which version it picks. */
+function latestLabel(versions: readonly Version[]): string {
+  const served = servedByLatest(versions);
+  if (versions.length === 0) return "latest";
+  return served ? `latest (${served.version_name}, ${served.approval_status})` : "latest (none: every version rejected)";
+}
+
 type Mode = "auto" | "chat" | "predict";
 
 function Pickers({ model }: { model: ModelInfo | undefined }) {
@@ -53,7 +70,7 @@ function Pickers({ model }: { model: ModelInfo | undefined }) {
               value={selected.version ?? ""}
               onChange={(e) => select({ model: model!.id, version: e.currentTarget.value || null })}
             >
-              <option value="">latest</option>
+              <option value="">{model ? latestLabel(versions) : "latest"}</option>
               {versions.map((v) => (
                 <option key={v.version_name} value={v.version_name}>
                   {v.version_name} ({v.approval_status})
@@ -74,7 +91,7 @@ export function Inference() {
   const can = useCan();
   const [mode, setMode] = useState<Mode>("auto");
   const model = selected.model ? models.find((m) => m.id === selected.model) : undefined;
-  const version = versions.find((v) => v.version_name === selected.version) ?? versions[0];
+  const version = versions.find((v) => v.version_name === selected.version) ?? servedByLatest(versions) ?? versions[0];
   const both = can("chat") && can("predict"); // else there is only one way to call a model here
   const chat = both
     ? mode === "chat" || (mode === "auto" && !!model && looksLikeChat(model, version))
@@ -95,9 +112,9 @@ export function Inference() {
       {!model ? (
         <Empty>Choose a model to call.</Empty>
       ) : chat ? (
-        <ChatView model={model.id} version={selected.version} />
+        <ChatView model={model.id} name={callName(models, model)} version={selected.version} />
       ) : (
-        <PredictView model={model.id} version={selected.version} />
+        <PredictView model={model.id} name={callName(models, model)} version={selected.version} />
       )}
     </div>
   );

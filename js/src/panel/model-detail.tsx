@@ -4,8 +4,8 @@ import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
 import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { DeployButton } from "./deployments";
-import { formatNumber, formatTime } from "./format";
-import { looksLikeChat } from "./inference";
+import { formatNumber, formatTime, humanLabel } from "./format";
+import { callName, looksLikeChat, servedByLatest } from "./inference";
 import { useAction, useCan, useCodeContext, useTrait } from "./model";
 import type { Grant, ModelInfo, Version } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
@@ -19,7 +19,28 @@ function metricNames(versions: readonly Version[]): string[] {
 function Decision({ model, version }: { model: string; version: string }) {
   const [approve, approving] = useAction("approve");
   const [reject, rejecting] = useAction("reject");
+  const [confirming, setConfirming] = useState(false);
   const busy = approving || rejecting;
+  if (confirming)
+    return (
+      <span class="md-decision" role="group" aria-label={`Confirm rejecting ${version}`} onClick={(e) => e.stopPropagation()}>
+        <span class="md-confirm" data-testid="md-reject-confirm-text">
+          Reject {version}? This is final: it cannot be approved later, and latest will not serve it.
+        </span>
+        <button
+          type="button"
+          class="md-button md-small md-danger"
+          data-testid="md-reject-confirm"
+          disabled={busy}
+          onClick={() => (setConfirming(false), reject({ model, version }))}
+        >
+          Reject (final)
+        </button>
+        <button type="button" class="md-button md-small" data-testid="md-reject-cancel" onClick={() => setConfirming(false)}>
+          Cancel
+        </button>
+      </span>
+    );
   return (
     <span class="md-decision">
       <button
@@ -36,11 +57,11 @@ function Decision({ model, version }: { model: string; version: string }) {
         type="button"
         class="md-button md-small md-danger"
         data-testid="md-reject"
-        aria-label={`Reject ${version}`}
+        aria-label={`Reject ${version} (final; asks to confirm)`}
         disabled={busy}
-        onClick={(e) => (e.stopPropagation(), reject({ model, version }))}
+        onClick={(e) => (e.stopPropagation(), setConfirming(true))}
       >
-        Reject
+        Reject…
       </button>
     </span>
   );
@@ -85,7 +106,7 @@ function Versions({ model, versions, decide }: { model: ModelInfo; versions: rea
                 <Badge kind={v.approval_status}>{v.approval_status}</Badge>
                 {decide && v.approval_status === "Pending" && <Decision model={model.id} version={v.version_name} />}
               </td>
-              <td title={v.framework_type || undefined}>{v.format_type}</td>
+              <td title={v.framework_type ? humanLabel(v.framework_type) : undefined}>{v.format_type && humanLabel(v.format_type)}</td>
               {metrics.map((m) => (
                 <td key={m} class="md-num">
                   {typeof v.metrics?.[m] === "number" ? formatNumber(v.metrics[m]) : ""}
@@ -172,7 +193,7 @@ function Authorize({ model }: { model: ModelInfo }) {
         {enums.actions.map((a) => (
           <label key={a} class="md-check">
             <input type="checkbox" checked={actions.includes(a)} onChange={(e) => toggle(a, e.currentTarget.checked)} />
-            {a}
+            {humanLabel(a)}
           </label>
         ))}
       </fieldset>
@@ -196,7 +217,7 @@ function Grants({ model, grants, admin }: { model: ModelInfo; grants: readonly G
       {grants.map((g) => (
         <li key={g.workspace_id} class="md-grant">
           <span class="md-ws-name">{g.workspace_name}</span>
-          <span class="md-muted">{g.actions.join(", ")}</span>
+          <span class="md-muted">{g.actions.map(humanLabel).join(", ")}</span>
           {admin && (
             <button
               type="button"
@@ -221,9 +242,7 @@ function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: rea
   const ctx = useCodeContext();
   const can = useCan();
   const version = selected.model === model.id ? selected.version : null;
-  // Code reads better with the name; the id only where the name is not unique in this workspace.
-  const unique = models.filter((m) => m.name === model.name).length === 1;
-  const target = { model: unique ? model.name : model.id, version };
+  const target = { model: callName(models, model), version }; // code reads better with the name
   const chat = !can("predict") || looksLikeChat(model, versions.find((v) => v.version_name === version) ?? versions[0]);
   const snippets = [
     { name: "use", label: "Connect and use", code: () => modelCode(ctx, target) },
@@ -250,6 +269,23 @@ function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: rea
   );
 }
 
+/** What `latest` serves (the newest version not rejected) and its approval: what a call without a version gets. */
+function Headline({ versions }: { versions: readonly Version[] }) {
+  if (versions.length === 0) return null;
+  const served = servedByLatest(versions);
+  return (
+    <p class="md-headline" data-testid="md-headline">
+      {served ? (
+        <>
+          latest serves <strong>{served.version_name}</strong> <Badge kind={served.approval_status}>{served.approval_status}</Badge>
+        </>
+      ) : (
+        "latest serves nothing: every version was rejected"
+      )}
+    </p>
+  );
+}
+
 export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
@@ -267,6 +303,7 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           .join(" · ")}
       </p>
       {model.description && <p class="md-description">{model.description}</p>}
+      {can("versions") && <Headline versions={versions} />}
       {can("versions") && (
         <section data-testid="md-versions">
           <h4 class="md-subtitle">Versions</h4>

@@ -5,6 +5,7 @@ import { distinct, filterModels, NO_FILTER, type ModelFilter } from "./filter";
 import { ModelDetail } from "./model-detail";
 import { ModelList } from "./model-list";
 import { useAction, useCan, useTrait } from "./model";
+import { humanLabel, plural } from "./format";
 import { Empty, Field } from "./ui";
 
 function Choice({ label, value, options, onChange }: {
@@ -20,7 +21,7 @@ function Choice({ label, value, options, onChange }: {
           <option value="">any</option>
           {options.map((o) => (
             <option key={o} value={o}>
-              {o}
+              {humanLabel(o)}
             </option>
           ))}
         </select>
@@ -40,6 +41,8 @@ export function Models() {
   const tasks = useMemo(() => distinct(models, (m) => [m.task]), [models]);
   const actions = enums.actions.length ? enums.actions : distinct(models, (m) => m.actions ?? []);
   const current = selected.model ? models.find((m) => m.id === selected.model) : undefined;
+  // The sidebar is too narrow for list and details side by side: it shows one, with a way back.
+  const stacked = useTrait("host") === "sidebar";
   const set = (patch: Partial<ModelFilter>) => setFilter((f) => ({ ...f, ...patch }));
   return (
     <div class="md-models">
@@ -68,11 +71,15 @@ export function Models() {
       </div>
       <div class="md-count md-muted" aria-live="polite">
         {shown.length === models.length
-          ? `${models.length.toLocaleString()} models`
-          : `${shown.length.toLocaleString()} of ${models.length.toLocaleString()} models`}
+          ? plural(models.length, "model")
+          : `${shown.length.toLocaleString("en-US")} of ${plural(models.length, "model")}`}
       </div>
-      <div class="md-split">
-        {shown.length === 0 ? (
+      <div class={`md-split${stacked ? " md-stacked" : ""}`}>
+        {stacked && current ? (
+          <button type="button" class="md-button md-quiet md-back" data-testid="md-back" onClick={() => select({ model: null, version: null })}>
+            ← All models
+          </button>
+        ) : shown.length === 0 ? (
           <Empty>{models.length === 0 ? "This workspace may not call any model yet." : "No model matches."}</Empty>
         ) : (
           <ModelList
@@ -81,7 +88,11 @@ export function Models() {
             onSelect={(m) => m.id !== selected.model && select({ model: m.id, version: null })}
           />
         )}
-        {current ? <ModelDetail key={current.id} model={current} /> : <Empty>{can("versions") ? "Select a model to see its versions." : "Select a model to see it."}</Empty>}
+        {current ? (
+          <ModelDetail key={current.id} model={current} />
+        ) : (
+          !stacked && <Empty>{can("versions") ? "Select a model to see its versions." : "Select a model to see it."}</Empty>
+        )}
       </div>
     </div>
   );

@@ -90,7 +90,7 @@ export function Outputs({ prediction }: { prediction: Prediction }) {
   return (
     <div class="md-outputs" data-testid="md-predict-output">
       <div class="md-muted" role="status">
-        {prediction.model}
+        {prediction.model_name ?? prediction.model}
         {prediction.version ? ` ${prediction.version}` : ""}
         {task && ` · task ${task.id}: ${task.status}`}
       </div>
@@ -125,7 +125,7 @@ export function Outputs({ prediction }: { prediction: Prediction }) {
   );
 }
 
-export function PredictView({ model, version }: { model: string; version: string | null }) {
+export function PredictView({ model, name = model, version }: { model: string; name?: string; version: string | null }) {
   const prediction = useTrait("prediction");
   const codeContext = useCodeContext();
   const [predict, running] = useAction("predict");
@@ -135,6 +135,8 @@ export function PredictView({ model, version }: { model: string; version: string
   const [asTask, setAsTask] = useState(false);
   const inputs: Checked<unknown> = mode === "json" ? parseJson(json) : tableRows(table.columns, table.cells);
   const args = () => ({ model, version: version ?? undefined, inputs: inputs.ok ? inputs.value : null, as_task: asTask });
+  const [ranWith, setRanWith] = useState<string | null>(null); // a result shows only beside its inputs
+  const fresh = ranWith === null || ranWith === JSON.stringify(args());
   return (
     <div class="md-predict">
       <div class="md-segmented" role="group" aria-label="Inputs as">
@@ -181,13 +183,13 @@ export function PredictView({ model, version }: { model: string; version: string
           class="md-button md-primary"
           data-testid="md-predict-run"
           disabled={!inputs.ok || running}
-          onClick={() => predict(args())}
+          onClick={() => (setRanWith(JSON.stringify(args())), predict(args()))}
         >
           {running ? "Running…" : "Run"}
         </button>
-        {inputs.ok && <CopyCode code={() => predictCode(codeContext, args())} />}
+        {inputs.ok && <CopyCode code={() => predictCode(codeContext, { ...args(), model: name })} />}
       </div>
-      {prediction && <Outputs prediction={prediction} />}
+      {prediction && prediction.model === model && fresh && <Outputs prediction={prediction} />}
     </div>
   );
 }

@@ -2,6 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { registerCode } from "./code";
+import { humanLabel } from "./format";
 import { JobRow } from "./jobs";
 import { useAction, useCodeContext, useTrait, useView, uuid } from "./model";
 import { PairsEditor } from "./pairs";
@@ -27,7 +28,7 @@ function Choices({ id, value, options, onChange, testid }: {
       <option value="">(platform default)</option>
       {options.map((o) => (
         <option key={o} value={o}>
-          {o}
+          {humanLabel(o)}
         </option>
       ))}
     </select>

@@ -94,6 +94,7 @@ export interface Chat {
 
 export interface Prediction {
   model: string;
+  model_name?: string; // the model as people read it (its id only where its name is ambiguous here)
   version: string | null;
   columns: string[];
   rows: unknown[][];

@@ -124,6 +124,17 @@ function selectAll(el: HTMLElement) {
   selection.addRange(range);
 }
 
+/**
+ * The panel's keys stay in the panel: JupyterLab's notebook shortcuts (arrows move between cells, Enter
+ * edits one, Shift+Enter runs one) listen where keydown bubbles to, so a key pressed in a field, dropdown or
+ * list would also act on the notebook. Ctrl/Cmd/Alt chords and Escape still reach JupyterLab.
+ */
+export function keepKeys(e: KeyboardEvent) {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.key === "Escape") return;
+  const target = e.target as Element | null;
+  if (target?.closest?.("input, select, textarea, form, [role=listbox], [role=tablist]")) e.stopPropagation();
+}
+
 export function Badge({ kind, children }: { kind?: string; children: ComponentChildren }) {
   return <span class={`md-badge${kind ? ` md-badge-${kind.toLowerCase()}` : ""}`}>{children}</span>;
 }

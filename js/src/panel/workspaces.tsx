@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { switchCode } from "./code";
 import { useAction, useCan, useTrait } from "./model";
 import type { Workspace } from "./types";
+import { humanLabel } from "./format";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 import { checkWorkspaceName } from "./validate";
 
@@ -30,7 +31,7 @@ function WorkspaceRow({ ws, current }: { ws: Workspace; current: boolean }) {
           </span>
         )}
         {ws.is_default && <Badge>default</Badge>}
-        {ws.role && <Badge>{ws.role}</Badge>}
+        {ws.role && <Badge>{humanLabel(ws.role)}</Badge>}
         {switching && <span class="md-muted">switching…</span>}
         {ws.description && <span class="md-ws-desc">{ws.description}</span>}
       </button>
@@ -90,6 +91,25 @@ function CreateWorkspace() {
   );
 }
 
+/** A sub-account's note: the workspaces listed above are the ones it may enter; how to get another. */
+function AccessNote({ workspaces, current, account }: {
+  workspaces: readonly Workspace[];
+  current: Workspace | null;
+  account: string | null | undefined;
+}) {
+  const names = workspaces.map((w) => w.name).join(", ");
+  const ask = `ask an admin of that workspace to add you: deck.add_member("workspace", "${account ?? "you"}", role="developer").`;
+  return (
+    <p class="md-note" data-testid="md-access-note">
+      {workspaces.length === 0
+        ? `This account is a member of no workspace yet, so there is nothing to list. To enter one, ${ask}`
+        : `As a sub-account you enter the workspaces you are a member of: ${names}${
+            current ? "" : " (pick one above)"
+          }. For another workspace, ${ask}`}
+    </p>
+  );
+}
+
 export function Workspaces() {
   const workspaces = useTrait("workspaces");
   const workspace = useTrait("workspace");
@@ -115,13 +135,7 @@ export function Workspaces() {
       {workspace && (
         <CopyCode code={() => switchCode({ connection, workspace: null }, workspace.name)} />
       )}
-      {connection.account_kind === "sub" && (
-        <p class="md-note" data-testid="md-access-note">
-          {workspace ? "" : "This key names no workspace it may enter, so nothing can be listed yet. "}
-          A sub-account sees only the workspaces it is a member of. To use another one, ask an admin of that
-          workspace to add you: deck.add_member("workspace", "{connection.account}", role="developer").
-        </p>
-      )}
+      {connection.account_kind === "sub" && <AccessNote workspaces={workspaces} current={workspace} account={connection.account} />}
       {connection.account_kind === "main" && can("create_workspace") && <CreateWorkspace />}
     </div>
   );

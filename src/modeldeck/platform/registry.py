@@ -200,8 +200,9 @@ def allows(source: str, actions: list[str], need: str) -> bool:
 
 
 def _model_denied(caller: Caller, view: ModelView, need: str, ref: str) -> ModelAccessDenied:
-    """Names the model only as the caller did: a private model's name is not a foreign workspace's to learn."""
-    name, ws, owner = clip(ref), caller.workspace_name, view.owner
+    """Names the model by its name, which the caller may know (it sees the model, or may learn of it), and
+    which is unique in the owning workspace, where the fix commands run; never by an id."""
+    name, ws, owner = clip(view.model.model_name), caller.workspace_name, view.owner
     if need == "grant":
         return ModelAccessDenied(
             f"Model '{name}' is owned by workspace '{owner}'; only that workspace can authorize others for it.",
