@@ -373,6 +373,7 @@ class _Operations:
         *,
         version: str | None = None,
         wait: bool = True,
+        deployment: str | None = None,
         **params: Any,
     ) -> Any:
         """Chat with a language-model version: a `Completion`, or with `stream=True` an iterator of `Chunk`
@@ -380,10 +381,15 @@ class _Operations:
         closes the stream and stops generation.
 
         `messages` is a prompt string or OpenAI-style `[{"role": ..., "content": ...}]`; `params` are
-        max_tokens, temperature, top_p, seed, stop.
+        max_tokens, temperature, top_p, seed, stop. `deployment=name` sends it to that deployment's
+        replicas instead (`model` may then be None).
         """
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
+        if deployment is not None:
+            endpoint = yield from self._deployment_endpoint(deployment, model)
+            body = {"model": deployment, "messages": messages, **params}
+            return (yield from self._plans.deployment_chat(endpoint, body, stream))
         if not wait:
             return (yield from self._submit("chat", model, version, {"messages": messages, **params}))
         name = _ref(model) + (f":{version}" if version else "")
@@ -566,6 +572,11 @@ class _Operations:
     def _deployment_predict(self, name: str, model: Any, body: dict[str, Any]):  # type: ignore[no-untyped-def]
         """Straight to the replicas. Predict changes nothing, so it carries an idempotency key: the transport
         retries it when a connection breaks (a replica that drains or dies), and no caller sees that."""
+        endpoint = yield from self._deployment_endpoint(name, model)
+        return (yield from self._plans.deployment_predict(endpoint, body, str(uuid.uuid4())))
+
+    def _deployment_endpoint(self, name: str, model: Any):  # type: ignore[no-untyped-def]
+        """Where the deployment's replicas answer (read once, then remembered), checked against `model`."""
         self.require("deployments")
         found = (self._endpoints or {}).get((self._transport.settings.workspace, name))
         if found is None:
@@ -578,7 +589,7 @@ class _Operations:
         if model is not None and _ref(model) != model_name:
             raise InvalidParameter(f"Deployment '{name}' serves model '{model_name}', not '{_ref(model)}'.",
                                    code="InvalidParameter.Deployment", hint="Pass model=None with deployment=...")  # fmt: skip
-        return (yield from self._plans.deployment_predict(endpoint, body, str(uuid.uuid4())))
+        return endpoint
 
 
 DEPLOYMENT_BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})
