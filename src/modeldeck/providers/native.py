@@ -244,6 +244,16 @@ def deployment_predict(endpoint: str, body: dict[str, Any], idempotency_key: str
     return Prediction.from_json((yield call).json())
 
 
+def export_deployment(name: str, params: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A deployment's export: its texts, and the artifact files to fetch beside them."""
+    return (yield Call("GET", path("deployments", name, "export"), params=params)).json()
+
+
+def artifact_file(digest: str, file: str):  # type: ignore[no-untyped-def]
+    """One file of an artifact, whole."""
+    return (yield Call("GET", path("artifacts", digest, "files") + "/" + quote(file))).content
+
+
 def deployment_chat(endpoint: str, body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
     """Chat on a deployment's own endpoint: its replicas speak OpenAI's chat completions. Generating changes
     nothing, so the request is keyed: a connection a draining or dying replica breaks is retried."""
@@ -270,6 +280,7 @@ PROVIDER = Provider(
         endpoints=endpoints, create_deployment=create_deployment, deployments=deployments, deployment=deployment,
         deployment_events=deployment_events, change_deployment=change_deployment,
         delete_deployment=delete_deployment, deployment_predict=deployment_predict, deployment_chat=deployment_chat,
+        export_deployment=export_deployment, artifact_file=artifact_file,
     ),  # fmt: skip
     auth=auth,
     error=from_response,
