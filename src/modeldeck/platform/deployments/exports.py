@@ -104,9 +104,9 @@ def _bundle(fmt: str, files: list[dict[str, Any]], notes: list[str]) -> dict[str
 
 
 def _yaml(document: dict[str, Any]) -> str:
-    import yaml
-
-    return yaml.safe_dump(document, sort_keys=False)
+    """A YAML file's text, written as JSON (which YAML 1.2 contains): kubectl and `serve deploy` read it,
+    and no YAML library is needed at run time."""
+    return json.dumps(document, indent=2) + "\n"
 
 
 def inference_service(row: Any, model_name: str, target: Target, storage_uri: str) -> dict[str, Any]:

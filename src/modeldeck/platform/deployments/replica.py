@@ -55,7 +55,7 @@ REQUESTS_PER_CONNECTION = 64
 def warm_up(runtime: Any) -> None:
     """The health check: one predict on zeros shaped like the model's inputs (free dimensions of 1), or
     one generated token of a language model."""
-    if isinstance(runtime, chat_runtime_class()):
+    if runtime.format_type in chat.CHAT_FORMATS:
         runtime.complete([{"role": "user", "content": "hello"}], max_tokens=1)
         return
     import numpy as np
@@ -65,12 +65,6 @@ def warm_up(runtime: Any) -> None:
         shape = [d or 1 for d in spec.shape]
         inputs[spec.name] = np.full(shape, "", dtype=object) if spec.dtype == "string" else np.zeros(shape, spec.dtype)
     runtime.predict(inputs)
-
-
-def chat_runtime_class() -> type:
-    from ..runtimes.chat import ChatRuntime
-
-    return ChatRuntime
 
 
 def load(folder: str, target: dict[str, Any]) -> Any:
