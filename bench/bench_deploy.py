@@ -5,8 +5,10 @@
     same model and body. Target: >= 1.6x (the replicas share the port through SO_REUSEPORT, no relay).
     A 1-replica deployment is shown too, for the cost of the replica process itself.
 (b) Time to finish a rolling upgrade of 2 replicas (POST /upgrade until GET ?wait= says Running).
-(c) p99 latency under the same load during a rolling upgrade against at rest. Target: <= 3x. wrk does not
-    retry; a connection reset by a draining replica shows as a socket error (deck clients retry those).
+(c) p99 latency under the same load during a rolling upgrade against at rest. Target: <= 3x. The upgrade
+    is covered by back-to-back 1 s wrk runs; its p99 is the worst of them (probation included: the old
+    replicas serve until the new ones passed their first requests). wrk does not retry; a connection reset
+    by a draining replica shows as a socket error (deck clients retry those).
 
 Rounds alternate the sides of each comparison, so machine noise hits both alike.
 
@@ -125,19 +127,21 @@ def main() -> int:
                     rest_p99.append(result["p99"])
             version = "2.0.0" if version == "1.0.0" else "1.0.0"
             took: list[float] = []
-            upgrader = threading.Thread(target=lambda v=version: (time.sleep(0.5), took.append(upgrade(server, v))))
+            upgrader = threading.Thread(target=lambda v=version: took.append(upgrade(server, v)))
             upgrader.start()
-            during = wrk(endpoints["two"], server.key, args.duration)
+            bursts = []
+            while upgrader.is_alive() or not bursts:  # 1 s bursts cover the whole upgrade, however long
+                bursts.append(wrk(endpoints["two"], server.key, 1))
             upgrader.join()
             upgrade_s.append(took[0])
-            upgrade_p99.append(during["p99"])
-            upgrade_errors += int(during["errors"])
+            upgrade_p99.append(max(b["p99"] for b in bursts))  # the worst second of the upgrade
+            upgrade_errors += sum(int(b["errors"]) for b in bursts)
         for side, values in rates.items():
             print(f"{side:>11}: median {median(values):8.0f} req/s  (rounds: {', '.join(f'{v:.0f}' for v in values)})")
         ratio = median(rates["2 replicas"]) / median(rates["in-process"])
         print(f"rolling upgrade of 2 replicas: median {median(upgrade_s):.2f} s  (rounds: {', '.join(f'{v:.2f}' for v in upgrade_s)})")
         p99_ratio = median(upgrade_p99) / median(rest_p99)
-        print(f"p99 at rest {median(rest_p99):.2f} ms, during a rolling upgrade {median(upgrade_p99):.2f} ms; "
+        print(f"p99 at rest {median(rest_p99):.2f} ms, worst second of a rolling upgrade {median(upgrade_p99):.2f} ms; "
               f"socket errors during upgrades (retried by deck clients): {upgrade_errors}")  # fmt: skip
         ok = verdict("deploy-throughput", f"2 replicas / in-process = {ratio:.2f}x (target >= {THROUGHPUT_TARGET}x)",
                      ratio >= THROUGHPUT_TARGET)  # fmt: skip

@@ -165,6 +165,56 @@ def test_a_broken_version_is_rolled_back_by_itself_and_the_event_says_why(
     assert rolled.changes == {"version": ["3.0.0", "1.0.0"]}
 
 
+def failing_on_real_inputs(path: Path) -> Path:
+    """An ONNX graph that answers zeros (so its warm-up passes) and fails on real inputs: it gathers row
+    max(int(X)) of a one-row table, out of bounds for any input above 1."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = numpy_helper.from_array(np.zeros((1, 3), dtype=np.float32), "table")
+    weights = numpy_helper.from_array(np.ones((4, 3), dtype=np.float32), "W")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["X"], ["i"], to=TensorProto.INT64),
+            helper.make_node("ReduceMax", ["i"], ["m"], keepdims=0),
+            helper.make_node("Gather", ["table", "m"], ["row"], axis=0),
+            helper.make_node("MatMul", ["X", "W"], ["XW"]),
+            helper.make_node("Add", ["XW", "row"], ["logits"]),
+        ],
+        "picky",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, 3])],
+        initializer=[table, weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("upgrade", [{"mode": "full"}, {"mode": "rolling", "batch_size": 1, "max_unavailable": 1}])
+def test_a_version_failing_its_first_requests_is_rolled_back_and_no_caller_sees_a_failure(
+    deck: Any, deployment: Any, tmp_path: Path, upgrade: dict[str, Any]
+):
+    """Its health check passes; the requests it fails on probation are answered by the old replicas."""
+    deck.register("iris", failing_on_real_inputs(tmp_path / "picky" / "model.onnx"), version="3.0.0",
+                  format="ONNX", progress=False)  # fmt: skip
+    deck.deploy("iris", "1.0.0", name="iris-prod", replicas=2, upgrade=upgrade)
+    with Load(deployment, "iris-prod") as load:
+        dep = deck.upgrade("iris-prod", "3.0.0")
+        load.more(20)
+    assert load.failures == []
+    expected = outputs(deck, "1.0.0")
+    assert all(v == "1.0.0" and logits == pytest.approx(expected) for a in load.answers for v, _, logits in a)
+    assert (dep.status, dep.version, dep.versions) == ("Running", "1.0.0", ["1.0.0"]) and len(dep.replica_status) == 2
+    rolled = next(e for e in deck.deployment_events("iris-prod") if e.kind == "rolled_back")
+    assert rolled.actor == "platform" and rolled.changes == {"version": ["3.0.0", "1.0.0"]}
+    assert "3.0.0 failed" in rolled.reason and "first" in rolled.reason and "health check" not in rolled.reason
+    assert "could not run on the given input" in rolled.reason and "Inference.InvalidInput" in rolled.reason
+    assert deck.predict(None, X, deployment="iris-prod").version == "1.0.0"
+
+
 def test_a_killed_replica_is_restarted_while_the_others_answer(deck: Any, deployment: Any):
     dep = deck.deploy("iris", "1.0.0", name="iris-prod", replicas=2)
     victim = dep.replica_status[0]

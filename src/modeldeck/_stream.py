@@ -14,6 +14,13 @@ import httpx
 from ._http import Call, ErrorDecoder, _request_kwargs, raise_for
 from .resources import Chunk
 
+OPEN_ATTEMPTS = 3  # a keyed stream (one that changes nothing) is opened again when its connection breaks
+
+
+def _keyed(call: Call) -> bool:
+    return "Idempotency-Key" in call.headers
+
+
 # A provider's decoder for one stream: each line of the event stream in, a Chunk out (None for lines that
 # carry no text: keep-alives, comments, the end marker). It raises the provider's typed error for an error
 # event. A fresh one per stream, so a dialect that sends whole texts can keep what it has already seen.
@@ -22,8 +29,14 @@ Decoder = Callable[[str], Chunk | None]
 
 class ChunkStream:
     def __init__(self, client: httpx.Client, call: Call, decode: Decoder, error: ErrorDecoder) -> None:
-        request = client.build_request(call.method, call.path, **_request_kwargs(call))
-        self._response = client.send(request, stream=True)
+        for attempt in range(OPEN_ATTEMPTS):
+            request = client.build_request(call.method, call.path, **_request_kwargs(call))
+            try:
+                self._response = client.send(request, stream=True)
+                break
+            except httpx.TransportError:
+                if not _keyed(call) or attempt == OPEN_ATTEMPTS - 1:
+                    raise
         if not self._response.is_success:
             self._response.read()
             self._response.close()
@@ -71,8 +84,14 @@ class AsyncChunkStream:
     async def open(
         cls, client: httpx.AsyncClient, call: Call, decode: Decoder, error: ErrorDecoder
     ) -> AsyncChunkStream:
-        request = client.build_request(call.method, call.path, **_request_kwargs(call))
-        response = await client.send(request, stream=True)
+        for attempt in range(OPEN_ATTEMPTS):
+            request = client.build_request(call.method, call.path, **_request_kwargs(call))
+            try:
+                response = await client.send(request, stream=True)
+                break
+            except httpx.TransportError:
+                if not _keyed(call) or attempt == OPEN_ATTEMPTS - 1:
+                    raise
         if not response.is_success:
             await response.aread()
             await response.aclose()

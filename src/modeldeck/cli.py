@@ -85,7 +85,7 @@ NEEDS = {
     "reject": "approve", "authorize": "grants", "revoke": "grants", "predict": "predict", "tasks": "tasks",
     "register": "register", "chat": "chat", "keys": "keys", "endpoints": "endpoints",
     "deploy": "deployments", "deployments": "deployments", "upgrade": "deployments", "rollback": "deployments",
-    "stop": "deployments", "members": "members", "subaccounts": "accounts",
+    "stop": "deployments", "export": "deployments", "members": "members", "subaccounts": "accounts",
 }  # fmt: skip
 
 
@@ -597,6 +597,12 @@ def deployment_commands(command: Callable[[str, str], argparse.ArgumentParser]) 
     p.add_argument("--mode", help="full or rolling (default: the deployment's mode)")
     command("rollback", "serve the version the last upgrade replaced").add_argument("name")
     command("stop", "stop every replica of a deployment").add_argument("name")
+    p = command("export", "write a deployment out for KServe, Triton, vLLM or Ray Serve (with the version's files)")
+    p.add_argument("name")
+    p.add_argument("--format", default="kserve", help="kserve, triton, or for a language model vllm or ray")
+    p.add_argument("--out", default=".", help="the folder to write into")
+    p.add_argument("--storage-uri", help="kserve: where the model's files will be (the manifest's storageUri)")
+    p.add_argument("--model-path", help="vllm, ray: where the model's files will be")
 
 
 def _deploy(deck: Any, args: argparse.Namespace) -> Any:
@@ -617,6 +623,8 @@ DEPLOYMENT_ACTIONS: dict[str, Callable[[Any, argparse.Namespace], Any]] = {
     "deploy": _deploy, "deployments": _deployments,
     "upgrade": lambda deck, args: deck.upgrade(args.name, args.version, mode=args.mode),
     "rollback": lambda deck, args: deck.rollback(args.name), "stop": lambda deck, args: deck.stop(args.name),
+    "export": lambda deck, args: deck.export_deployment(args.name, args.format, args.out, storage_uri=args.storage_uri,
+                                                        model_path=args.model_path),
 }  # fmt: skip
 
 
@@ -624,6 +632,9 @@ def cmd_deployment(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
         result = DEPLOYMENT_ACTIONS[args.command](deck, args)
     records = result if isinstance(result, list) else [result]
+    if records and all(isinstance(r, Path) for r in records):  # an export: the files it wrote
+        print(json.dumps([str(r) for r in records]) if args.json else "\n".join(map(str, records)))
+        return
     if args.json:
         print(json.dumps([r.raw for r in records], indent=2, default=str))
         return

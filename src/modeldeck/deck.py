@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -373,6 +374,7 @@ class _Operations:
         *,
         version: str | None = None,
         wait: bool = True,
+        deployment: str | None = None,
         **params: Any,
     ) -> Any:
         """Chat with a language-model version: a `Completion`, or with `stream=True` an iterator of `Chunk`
@@ -380,10 +382,15 @@ class _Operations:
         closes the stream and stops generation.
 
         `messages` is a prompt string or OpenAI-style `[{"role": ..., "content": ...}]`; `params` are
-        max_tokens, temperature, top_p, seed, stop.
+        max_tokens, temperature, top_p, seed, stop. `deployment=name` sends it to that deployment's
+        replicas instead (`model` may then be None).
         """
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
+        if deployment is not None:
+            endpoint = yield from self._deployment_endpoint(deployment, model)
+            body = {"model": deployment, "messages": messages, **params}
+            return (yield from self._plans.deployment_chat(endpoint, body, stream))
         if not wait:
             return (yield from self._submit("chat", model, version, {"messages": messages, **params}))
         name = _ref(model) + (f":{version}" if version else "")
@@ -492,7 +499,7 @@ class _Operations:
             record = yield from self._plans.deployment(name, wait=30, gone=gone)
             if record is None:
                 return None
-            if record["status"] not in DEPLOYMENT_BUSY:
+            if record["status"] not in DEPLOYMENT_BUSY and not gone:
                 return self._remember(record)
 
     @operation("deployments")
@@ -563,9 +570,39 @@ class _Operations:
         if wait:
             yield from self._settled(name, gone=True)
 
+    @operation("deployments")
+    def export_deployment(self, name: str, format: str = "kserve", path: str | Path = ".", *,
+                          storage_uri: str | None = None, model_path: str | None = None) -> list[Path]:  # fmt: skip
+        """Write the deployment out for a serving engine this platform does not run, into folder `path`:
+        "kserve" (an InferenceService manifest; `storage_uri`: where its files will be), "triton" (a model
+        repository), and for a language model "vllm" (a `vllm serve` script) or "ray" (a Ray Serve config;
+        `model_path`: where the model's files will be). The version's files are written beside them.
+        Returns the files written."""
+        params = {k: v for k, v in (("format", format), ("storage_uri", storage_uri), ("model_path", model_path)) if v}
+        bundle = yield from self._plans.export_deployment(name, params)
+        root, written = Path(path), []
+        for entry in bundle["files"]:
+            target = _inside(root, entry["path"])
+            if "text" in entry:
+                data = entry["text"].encode()
+            else:
+                data = yield from self._plans.artifact_file(entry["artifact"], entry["file"])
+                if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                    raise InvalidParameter(f"{entry['file']} arrived damaged.", code="Export.Damaged",
+                                           hint="Export again.")  # fmt: skip
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            written.append(target)
+        return written
+
     def _deployment_predict(self, name: str, model: Any, body: dict[str, Any]):  # type: ignore[no-untyped-def]
         """Straight to the replicas. Predict changes nothing, so it carries an idempotency key: the transport
         retries it when a connection breaks (a replica that drains or dies), and no caller sees that."""
+        endpoint = yield from self._deployment_endpoint(name, model)
+        return (yield from self._plans.deployment_predict(endpoint, body, str(uuid.uuid4())))
+
+    def _deployment_endpoint(self, name: str, model: Any):  # type: ignore[no-untyped-def]
+        """Where the deployment's replicas answer (read once, then remembered), checked against `model`."""
         self.require("deployments")
         found = (self._endpoints or {}).get((self._transport.settings.workspace, name))
         if found is None:
@@ -578,10 +615,19 @@ class _Operations:
         if model is not None and _ref(model) != model_name:
             raise InvalidParameter(f"Deployment '{name}' serves model '{model_name}', not '{_ref(model)}'.",
                                    code="InvalidParameter.Deployment", hint="Pass model=None with deployment=...")  # fmt: skip
-        return (yield from self._plans.deployment_predict(endpoint, body, str(uuid.uuid4())))
+        return endpoint
 
 
 DEPLOYMENT_BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})
+
+
+def _inside(root: Path, relative: Any) -> Path:
+    """`relative` under `root`, refused when it would leave it (a server names the files of an export)."""
+    parts = Path(str(relative)).parts
+    if not parts or Path(str(relative)).is_absolute() or ".." in parts:
+        raise InvalidParameter(f"The platform named an export file outside the folder: {str(relative)[:80]!r}.",
+                               code="Export.BadPath", hint="Export from a platform you trust.")  # fmt: skip
+    return root.joinpath(*parts)
 
 
 def _is_uri(source: str | Path) -> bool:

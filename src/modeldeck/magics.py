@@ -204,6 +204,8 @@ class ModelDeck(Magics):
                 self.deck.require(cli.NEEDS[args.command])  # refused before anything is sent
             if args.command in cli.DEPLOYMENT_ACTIONS:
                 result = cli.DEPLOYMENT_ACTIONS[args.command](self.deck, args)
+                if args.command == "export":
+                    return result  # the files written
                 return _shown(result, args.command) if isinstance(result, list) else result
             return getattr(self, f"_{args.command}")(args, *([cell] if cell is not None else []))
         except _HelpShown:

@@ -2,6 +2,11 @@
 
 A chat version is a Hugging Face folder (config, safetensors weights, tokenizer) registered with format
 `SafeTensors`; authorization is predict's (`inference` on the model, `invoke` in the workspace).
+
+A `model` that names a deployment of the caller's workspace is served by that deployment's replicas; a
+pinned `name:1.2.0` always names a registered version. So when a deployment and a model share a name (the
+default: `deck.deploy("my-llm")` names the deployment after its model), the unpinned name is the deployment
+and the pinned one the version, chatted with in the platform process.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
@@ -37,15 +43,28 @@ def split_model(name: Any) -> tuple[str, str | None]:
     return (pinned["model"], pinned["version"]) if pinned else (name, None)
 
 
-Found = inference.Target | Upstream  # what answers a chat
+@dataclass(frozen=True)
+class DeploymentChat:
+    """A chat served by a deployment's replicas; their endpoint is read when the request is sent."""
+
+    id: str
+    name: str
+
+
+Found = inference.Target | Upstream | DeploymentChat  # what answers a chat
 
 
 def find(platform: Services, caller: Caller, model: str) -> Found:
-    """What answers a chat with `model` here: a local language-model version, or the upstream server it
-    proxies to; the service layer's precise error otherwise."""
+    """What answers a chat with `model` here: a deployment of the caller's workspace, a local
+    language-model version, or the upstream server it proxies to; the service layer's precise error otherwise."""
+    from .deployments import service as deployments
+
     name, version = split_model(model)
     caller.require("invoke")
     with platform.store.read() as db:
+        deployed = deployments.named(db, caller, name) if version is None else None
+        if deployed is not None:
+            return DeploymentChat(deployed.id, deployed.name)
         view, row = registry.get_version(db, caller, name, version, need="inference")
         proxied = upstream.of_version(db, row)
     if proxied is not None:

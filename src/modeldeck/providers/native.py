@@ -7,6 +7,8 @@ request_id}`), its chat under the OpenAI-compatible `/v1`, the current workspace
 
 from __future__ import annotations
 
+import uuid
+
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -242,6 +244,23 @@ def deployment_predict(endpoint: str, body: dict[str, Any], idempotency_key: str
     return Prediction.from_json((yield call).json())
 
 
+def export_deployment(name: str, params: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A deployment's export: its texts, and the artifact files to fetch beside them."""
+    return (yield Call("GET", path("deployments", name, "export"), params=params)).json()
+
+
+def artifact_file(digest: str, file: str):  # type: ignore[no-untyped-def]
+    """One file of an artifact, whole."""
+    return (yield Call("GET", path("artifacts", digest, "files") + "/" + quote(file))).content
+
+
+def deployment_chat(endpoint: str, body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
+    """Chat on a deployment's own endpoint: its replicas speak OpenAI's chat completions. Generating changes
+    nothing, so the request is keyed: a connection a draining or dying replica breaks is retried."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    return (yield from openai.chat_at(f"{endpoint}/v1/chat/completions", headers)(body, stream))
+
+
 PROVIDER = Provider(
     name="native",
     title="The modeldeck platform",
@@ -260,7 +279,8 @@ PROVIDER = Provider(
         create_access_key=create_access_key, access_keys=access_keys, revoke_access_key=revoke_access_key,
         endpoints=endpoints, create_deployment=create_deployment, deployments=deployments, deployment=deployment,
         deployment_events=deployment_events, change_deployment=change_deployment,
-        delete_deployment=delete_deployment, deployment_predict=deployment_predict,
+        delete_deployment=delete_deployment, deployment_predict=deployment_predict, deployment_chat=deployment_chat,
+        export_deployment=export_deployment, artifact_file=artifact_file,
     ),  # fmt: skip
     auth=auth,
     error=from_response,

@@ -65,13 +65,14 @@ def as_model(item: dict[str, Any]) -> Model:
     })  # fmt: skip
 
 
-def chat_at(path: str) -> Any:
-    """The chat plan of an OpenAI-style chat-completions endpoint at `path`."""
+def chat_at(path: str, headers: dict[str, str] | None = None) -> Any:
+    """The chat plan of an OpenAI-style chat-completions endpoint at `path`, sending `headers` too."""
+    extra = headers or {}
 
     def chat(body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
         if stream:
-            return (yield Stream(Call("POST", path, json={**body, "stream": True})))
-        return Completion.from_json((yield Call("POST", path, json=body)).json())
+            return (yield Stream(Call("POST", path, json={**body, "stream": True}, headers=extra)))
+        return Completion.from_json((yield Call("POST", path, json=body, headers=extra)).json())
 
     return chat
 

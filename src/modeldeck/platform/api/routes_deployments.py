@@ -145,6 +145,29 @@ def events(platform: PlatformDep, caller: CallerDep, name: str, limit: int | Non
         return {"items": [event_json(r) for r in rows], "next_cursor": nxt}
 
 
+@router.get("/{name}/export")
+def export(platform: PlatformDep, caller: CallerDep, name: str, format: str | None = None,
+           storage_uri: str | None = None, model_path: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The deployment written out for KServe, Triton, vLLM or Ray Serve: texts, and the version's files
+    (each with the artifact it is fetched from)."""
+    from ..deployments import controller, exports
+    from ..registry import Artifact
+
+    fmt = exports.check(format, storage_uri, model_path)
+    with platform.store.read() as db:
+        row = service.find(db, caller, name)
+        model_name = db.get_one(Model, row.model_id).model_name
+    served = controller.served(platform, row, row.version)
+    with platform.store.read() as db:
+        files = db.get_one(Artifact, (served.target.owner_workspace_id, served.target.artifact_digest)).files
+    runtime = None
+    if fmt == "triton" and served.target.format_type == "ONNX":
+        from .. import runtimes
+
+        runtime = runtimes.load_runtime(served.folder, "ONNX", entry=served.target.entry)
+    return exports.export(row, model_name, served.target, files, runtime, fmt, storage_uri, model_path)
+
+
 @router.post("/{name}/predict")
 async def predict(platform: PlatformDep, caller: CallerDep, request: Request, name: str) -> Response:
     """Predict through the platform, for callers that cannot reach the deployment's endpoint: one more hop.

@@ -90,17 +90,7 @@ class Controller:
             return db.get_one(Deployment, self.id)
 
     def _served(self, row: Deployment, version: str) -> Any:
-        """The version's target and its files on this host."""
-        from .local import Served
-
-        with self.platform.store.read() as db:
-            model = db.get_one(Model, row.model_id)
-            version_row = db.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
-                                                               ModelVersion.version_name == version))  # fmt: skip
-            if version_row is None:
-                raise EngineFailed(f"version {version} no longer exists")
-            target = inference.target_of(registry.ModelView(model, "", "owned", []), version_row)
-        return Served(target, inference.checkpoint(self.platform, target))
+        return served(self.platform, row, version)
 
     def _engine(self, row: Deployment) -> Any:
         if self.engine is None:
@@ -212,6 +202,20 @@ class Controller:
         engine = self.engine
         replicas = engine.replicas() if engine is not None else []
         return {"endpoint": engine.endpoint if replicas else None, "replicas": replicas}
+
+
+def served(platform: Services, row: Deployment, version: str) -> Any:
+    """The version's target and its files on this host."""
+    from .local import Served
+
+    with platform.store.read() as db:
+        model = db.get_one(Model, row.model_id)
+        version_row = db.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
+                                                           ModelVersion.version_name == version))  # fmt: skip
+        if version_row is None:
+            raise EngineFailed(f"version {version} no longer exists")
+        target = inference.target_of(registry.ModelView(model, "", "owned", []), version_row)
+    return Served(target, inference.checkpoint(platform, target))
 
 
 def _why(exc: BaseException) -> str:

@@ -8,8 +8,12 @@ once (the others keep answering) and is replaced. Upgrades:
   the old ones drain;
 - rolling: batch by batch, at most `max_unavailable` old replicas stop before their replacements serve.
 
-A new version that fails its health check is taken away again and the old one is left (or put back)
-serving: `ReplicaFailed` says why.
+Each batch of new replicas is then on probation: the old replicas keep listening until the new ones
+answered their first `PROBATION_REQUESTS` requests (or `PROBATION_SECONDS` passed). A request the new
+version fails meanwhile (a server error, or inputs its model refuses) is answered by an old replica instead
+(see `replica`), so callers see no failure; `PROBATION_FAILURES` such failures, or a majority of the first
+requests, fail the version. A version that fails its health check or its probation is taken away again and
+the old one is left (or put back) serving: `ReplicaFailed` says why.
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ from ..inference import Target
 START_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 15.0
 RESTART_INTERVAL = 5.0
+PROBATION_REQUESTS = 20
+PROBATION_SECONDS = 2.0
+PROBATION_FAILURES = 3
 
 
 class ReplicaFailed(Exception):
-    """A replica of a new version did not become healthy; the message says why."""
+    """A new version did not become healthy, or failed its first requests; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,11 @@ class Replica:
     """One worker process, driven through its stdin and read through its stdout."""
 
     def __init__(self, ident: str, slot: int, served: Served, config: dict[str, Any]) -> None:
-        self.ident, self.slot, self.served = ident, slot, served
+        self.ident, self.slot, self.served, self.host = ident, slot, served, config["host"]
         self.state, self.reason = "loading", ""
         self.counts = (0, 0)  # served, failed
+        self.last_failure = ""
+        self.address: str | None = None  # its private http://host:port, once serving
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "modeldeck.platform.deployments.replica"],
@@ -85,8 +94,11 @@ class Replica:
             with self._changed:
                 if message.get("state") == "counts":
                     self.counts = (message["served"], message["failed"])
+                    self.last_failure = message.get("failure", "")
                 else:
                     self.state, self.reason = message["state"], message.get("reason", "")
+                if message.get("private"):
+                    self.address = f"http://{self.host}:{message['private']}"
                 self._changed.notify_all()
         code = self.proc.wait()
         with self._changed:
@@ -105,8 +117,13 @@ class Replica:
                 self._changed.wait(left)
             return self.state
 
-    def serve(self) -> None:
-        self._send("serve")
+    def serve(self, fallback: list[str] | None = None) -> None:
+        """Start listening; with `fallback` (the old version's replicas), on probation."""
+        self._send("serve " + json.dumps({"fallback": fallback}) if fallback else "serve")
+
+    def settle(self) -> None:
+        """Probation passed: stop handing failed requests to the old version."""
+        self._send("settle")
 
     def drain(self) -> None:
         self._send("drain")
@@ -166,18 +183,18 @@ class LocalEngine:
         old = self.slots[0].served if self.slots else None
         if mode["mode"] == "full":
             new = self._healthy([self._spawn(r.slot, served) for r in self.slots])
-            self._switch(new, self.slots)
+            self._switch(new, self.slots, probation=True)
             self.slots = new
             return
         try:
-            self._roll(served, mode["batch_size"], mode["max_unavailable"])
+            self._roll(served, mode["batch_size"], mode["max_unavailable"], probation=True)
         except ReplicaFailed as exc:
             on_rollback(str(exc))
             if old is not None:
                 self._roll(old, mode["batch_size"], 0)
             raise
 
-    def _roll(self, served: Served, batch_size: int, max_unavailable: int) -> None:
+    def _roll(self, served: Served, batch_size: int, max_unavailable: int, probation: bool = False) -> None:
         """Replace, batch by batch, every replica that is not a live one of `served`."""
         stale = [r for r in self.slots if r.served != served or not r.alive]
         for start in range(0, len(stale), batch_size):
@@ -185,7 +202,7 @@ class LocalEngine:
             freed = [r for r in batch if not r.alive] + [r for r in batch if r.alive][: max_unavailable]
             self._stop(freed)  # frees capacity first: still `replicas - max_unavailable` serving
             new = self._healthy([self._spawn(r.slot, served) for r in batch])
-            self._switch(new, [r for r in batch if r not in freed])
+            self._switch(new, [r for r in batch if r not in freed], probation)
             self.slots = sorted([r for r in self.slots if r not in batch] + new, key=lambda r: r.slot)
 
     def _healthy(self, replicas: list[Replica]) -> list[Replica]:
@@ -199,13 +216,38 @@ class LocalEngine:
                                     f"health check: {reason}")  # fmt: skip
         return replicas
 
-    def _switch(self, new: list[Replica], old: list[Replica]) -> None:
-        """The new replicas start listening, then the old ones stop: the port is never without a listener."""
+    def _switch(self, new: list[Replica], old: list[Replica], probation: bool = False) -> None:
+        """The new replicas start listening, then the old ones stop: the port is never without a listener.
+        On `probation`, the old version's replicas keep serving until the new ones passed their first requests."""
+        served = new[0].served if new else None
+        fallback = [r.address for r in self.slots if r.served != served and r.alive and r.address] if probation else []
         for replica in new:
-            replica.serve()
+            replica.serve(fallback)
         for replica in new:
             replica.wait_for("serving", timeout=30)
+        if fallback:
+            try:
+                self._probation(new)
+            except ReplicaFailed:
+                self._stop(new)
+                raise
+            for replica in new:
+                replica.settle()
         self._stop(old)
+
+    def _probation(self, new: list[Replica]) -> None:
+        """Until the new replicas answered their first requests (or the window closed): raise when they failed them."""
+        deadline = time.monotonic() + PROBATION_SECONDS
+        while True:
+            served, failed = (sum(r.counts[i] for r in new) for i in (0, 1))
+            over = served + failed >= PROBATION_REQUESTS or time.monotonic() >= deadline
+            if failed >= PROBATION_FAILURES or over and failed > served or not all(r.alive for r in new):
+                why = next((r.last_failure for r in new if r.last_failure), "") or "a replica exited"
+                raise ReplicaFailed(f"version {new[0].served.version} failed {failed} of its first {served + failed} "
+                                    f"requests (each answered by the version it replaces): {why}")  # fmt: skip
+            if over:
+                return
+            time.sleep(0.02)
 
     def _stop(self, replicas: list[Replica]) -> None:
         for replica in replicas:

@@ -1,36 +1,63 @@
-"""One replica of a local deployment: a worker process serving one version's predict.
+"""One replica of a local deployment: a worker process serving one version, predict or chat.
 
 Every replica of a deployment listens on the deployment's port with SO_REUSEPORT, so the kernel spreads
 new connections over the replicas: no process of ours relays the bytes, and a replica that dies simply
-leaves the group. The controller speaks to it in JSON lines:
+leaves the group. A replica also listens on a private port of its own, so the controller can name it.
 
-- stdin: the config first, then the commands `serve` (start listening) and `drain` (stop listening,
-  finish what is in flight, exit). End of input means the platform is gone: the replica exits too.
-- stdout: `{"state": "ready"}` once the version is loaded and answered a warm-up predict, or
-  `{"state": "failed", "reason": ...}`; then `{"state": "serving"}`; then request counts now and then.
+A replica of a predict version answers `POST /predict` and the Open Inference Protocol (`oip`); a replica of
+a language-model version answers OpenAI's `POST /v1/chat/completions` (streamed or whole). Both answer
+`GET /health`.
+
+On probation (just after an upgrade switched traffic to it), a replica hands a request its model failed
+(a server error, or inputs the model refused) to a replica of the version it replaces, through that one's
+private port: the caller gets the old version's answer, and the failure is counted against the new version,
+which the controller then rolls back (see `local.LocalEngine`).
+
+The controller speaks to it in JSON lines:
+
+- stdin: the config first, then `serve` (start listening; `serve {"fallback": [urls]}` on probation),
+  `settle` (probation passed: stop handing requests over) and `drain` (stop listening, finish what is in
+  flight, exit). End of input means the platform is gone: the replica exits too.
+- stdout: `{"state": "ready"}` once the version is loaded and answered a warm-up on zeros (a one-token
+  generation for a language model), or `{"state": "failed", "reason": ...}`; then
+  `{"state": "serving", "private": port}`; then request counts (with the last failure) now and then.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ...errors import DeckError
-from .. import fastpath, inference
+from ...errors import DeckError, InvalidParameter
+from .. import chat, chatwire, fastpath, inference
 from ..inference import Target
+from ..wirejson import parse_json
 from . import oip
 from .guard import Guard
 
+CHAT_PATH = "/v1/chat/completions"
+RELAYED_HEADERS = (b"authorization", b"content-type", b"inference-header-content-length")
+REPORT_INTERVAL = 0.05  # seconds between count reports: the controller's probation reads them
+REQUESTS_PER_CONNECTION = 64
+
 
 def warm_up(runtime: Any) -> None:
-    """The health check: one predict on zeros shaped like the model's inputs (free dimensions of 1)."""
+    """The health check: one predict on zeros shaped like the model's inputs (free dimensions of 1), or
+    one generated token of a language model."""
+    if runtime.format_type in chat.CHAT_FORMATS:
+        runtime.complete([{"role": "user", "content": "hello"}], max_tokens=1)
+        return
     import numpy as np
 
     inputs = {}
@@ -40,6 +67,17 @@ def warm_up(runtime: Any) -> None:
     runtime.predict(inputs)
 
 
+def load(folder: str, target: dict[str, Any]) -> Any:
+    """The version's runtime: a chat runtime for a language model, the format's predict runtime otherwise."""
+    if target["format_type"] in chat.CHAT_FORMATS:
+        from ..runtimes.chat import load_chat_runtime
+
+        return load_chat_runtime(Path(folder))
+    from .. import runtimes
+
+    return runtimes.load_runtime(folder, target["format_type"], entry=target["entry"])
+
+
 def failure(exc: BaseException) -> str:
     """Why a version failed, for the deployment's events: the platform's message, or the exception's type."""
     if isinstance(exc, DeckError):
@@ -47,11 +85,19 @@ def failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-REQUESTS_PER_CONNECTION = 64
+def _wrong_kind(chatting: bool) -> InvalidParameter:
+    if chatting:
+        return InvalidParameter("This deployment serves a language model: chat with it.", code="Inference.NotPredict",
+                                hint="deck.chat(None, messages, deployment=name), or POST /v1/chat/completions.")  # fmt: skip
+    return InvalidParameter("This deployment does not serve a language model.", code="Inference.NotChat",
+                            hint="deck.predict(None, inputs, deployment=name), or POST /predict.")  # fmt: skip
+
+
+Answer = tuple[int, Any, bytes]  # status, body (bytes, or a StreamingResponse), content type
 
 
 class ReplicaApp:
-    """POST /predict and GET /health, answered in the platform's JSON shapes.
+    """The replica's ASGI app, answered in the platform's JSON shapes (OpenAI's under /v1).
 
     A connection is closed after `REQUESTS_PER_CONNECTION` answers: the client's next connection lands on
     any replica, so load spreads again after a replica was replaced (kept-alive connections would stay
@@ -61,48 +107,89 @@ class ReplicaApp:
     def __init__(self, config: dict[str, Any], runtime: Any, guard: Guard) -> None:
         self.target = Target(**config["target"])
         self.runtime = runtime
+        self.chatting = self.target.format_type in chat.CHAT_FORMATS
         self.guard = guard
         self.extra = {"deployment": config["deployment"], "replica": config["replica"]}
-        self.headers = [(b"content-type", b"application/json"), (b"x-modeldeck-replica", config["replica"].encode())]
+        self.headers = [(b"x-modeldeck-replica", config["replica"].encode())]
         self.served = self.failed = 0
+        self.last_failure = ""
+        self.fallback: list[str] = []  # the private addresses of the replaced version's replicas, on probation
+        self._relay: Any = None
         self._uses: dict[Any, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        status, body = 200, b""
+        raw = await _body(receive) if scope["method"] == "POST" else b""
         try:
-            path = scope["path"]
-            if path == "/health":
-                body = json.dumps({"status": "ok", **self.extra, "version": self.target.version}).encode()
-            elif path == "/predict" and scope["method"] == "POST":
-                body = await self.predict(scope, receive)
-            elif path in oip.HEALTH:
-                body = b"{}"
-            elif (action := oip.resolve(path, self.extra["deployment"], self.target)) is not None:
-                body = await self.v2(scope, receive, action)
-            else:
-                raise DeckError("No such endpoint.", code="NotFound", status=404,
-                                hint="POST /predict, or the Open Inference Protocol under /v2.")  # fmt: skip
-        except DeckError as exc:
-            status, body = exc.status or 500, json.dumps(exc.to_dict()).encode()
-        except Exception:  # the model's own failure: counted, and never shown with its details
-            status = 500
-            body = json.dumps(DeckError("The deployment's model failed.", hint="See the deployment's events.").to_dict()).encode()
-        if status >= 500:
-            self.failed += 1
-        headers = [*self.headers, (b"content-length", str(len(body)).encode())]
+            status, body, kind = await self.route(scope, raw)
+        except Exception as exc:
+            status, body, kind = await self.failed_on(scope, raw, exc)
+        headers = [*self.headers]
         if self._used(scope.get("client")) >= REQUESTS_PER_CONNECTION:
             headers.append((b"connection", b"close"))
+        if isinstance(body, StreamingResponse):
+            body.raw_headers += headers
+            return await body(scope, receive, send)
+        headers += [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def v2(self, scope: Scope, receive: Receive, action: str) -> bytes:
+    async def route(self, scope: Scope, raw: bytes) -> Answer:
+        path, post = scope["path"], scope["method"] == "POST"
+        if path == "/health":
+            return 200, json.dumps({"status": "ok", **self.extra, "version": self.target.version}).encode(), JSON
+        if path == "/predict" and post:
+            return 200, await self.predict(scope, raw), JSON
+        if path == CHAT_PATH and post:
+            return await self.chat(scope, raw)
+        if path in oip.HEALTH:
+            return 200, b"{}", JSON
+        if not self.chatting and (action := oip.resolve(path, self.extra["deployment"], self.target)) is not None:
+            return 200, await self.v2(scope, raw, action), JSON
+        raise DeckError("No such endpoint.", code="NotFound", status=404,
+                        hint="POST /predict, POST /v1/chat/completions, or the Open Inference Protocol under /v2.")  # fmt: skip
+
+    async def failed_on(self, scope: Scope, raw: bytes, exc: Exception) -> Answer:
+        """The answer to a request that raised: on probation, the old version's answer when it has one."""
+        server_side = not isinstance(exc, DeckError) or (exc.status or 500) >= 500
+        refused = isinstance(exc, DeckError) and exc.code == "Inference.InvalidInput"  # the model refused it
+        if self.fallback and (server_side or refused):
+            relayed = await self.relayed(scope, raw)
+            if relayed is not None and relayed[0] < 400:  # the old version answers what this one failed
+                self._count_failure(exc)
+                return relayed
+        if server_side:
+            self._count_failure(exc)
+        if not isinstance(exc, DeckError):  # the model's own failure: counted, never shown with its details
+            exc = DeckError("The deployment's model failed.", hint="See the deployment's events.")
+        shape = {"error": chatwire.openai_error(exc)} if scope["path"].startswith("/v1/") else exc.to_dict()
+        return exc.status or 500, json.dumps(shape).encode(), JSON
+
+    def _count_failure(self, exc: BaseException) -> None:
+        self.failed += 1
+        self.last_failure = failure(exc)
+
+    async def relayed(self, scope: Scope, raw: bytes) -> Answer | None:
+        """The request as a replica of the replaced version answers it (None when none could)."""
+        import httpx
+
+        if self._relay is None:
+            self._relay = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0))
+        headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in RELAYED_HEADERS}
+        for address in list(self.fallback):
+            try:
+                answer = await self._relay.post(address + scope["path"], content=raw, headers=headers)
+            except httpx.HTTPError:
+                continue
+            return answer.status_code, answer.content, answer.headers.get("content-type", "application/json").encode()
+        return None
+
+    async def v2(self, scope: Scope, raw: bytes, action: str) -> bytes:
         """The Open Inference Protocol's model routes: metadata, readiness, infer."""
         self.guard.check(fastpath.header(scope, b"authorization"))
         name = self.extra["deployment"]
         if action == "/infer" and scope["method"] == "POST":
-            raw = await _body(receive)
             length = fastpath.header(scope, b"inference-header-content-length")
             answer = await run_in_threadpool(oip.infer, name, self.target, self.runtime, raw, length)
             self.served += 1
@@ -120,9 +207,10 @@ class ReplicaApp:
             del self._uses[client]
         return uses
 
-    async def predict(self, scope: Scope, receive: Receive) -> bytes:
+    async def predict(self, scope: Scope, raw: bytes) -> bytes:
         self.guard.check(fastpath.header(scope, b"authorization"))
-        raw = await _body(receive)
+        if self.chatting:
+            raise _wrong_kind(True)
         body = fastpath.parse(raw)
         if self.runtime.nbytes <= fastpath.INLINE_BYTES:
             result = inference.answer(self.target, self.runtime, body)
@@ -130,6 +218,50 @@ class ReplicaApp:
             result = await run_in_threadpool(inference.answer, self.target, self.runtime, body)
         self.served += 1
         return fastpath.json_bytes({**result, **self.extra})
+
+    async def chat(self, scope: Scope, raw: bytes) -> Answer:
+        """OpenAI's chat completions. A stream's first step runs before any byte is sent, so a model that
+        fails at once still gets a whole error answer (or, on probation, the old version's)."""
+        self.guard.check(fastpath.header(scope, b"authorization"))
+        if not self.chatting:
+            raise _wrong_kind(False)
+        body = parse_json(raw)
+        if not isinstance(body, dict):
+            raise InvalidParameter("The request body must be a JSON object.", code="InvalidParameter.Body",
+                                   hint="Send a chat completion request.")  # fmt: skip
+        model, params = body.get("model") or self.extra["deployment"], chat.params_of(body)
+        if not body.get("stream"):
+            result = await run_in_threadpool(chat.complete, self.runtime, body.get("messages"), params)
+            self.served += 1
+            return 200, json.dumps(chat.completion_body(model, result)).encode(), JSON
+        cancel = threading.Event()
+        pieces = chatwire.generated(chat.stream(self.runtime, body.get("messages"), params, cancel), cancel)
+        try:
+            first = await pieces.__anext__()
+        except BaseException:
+            cancel.set()
+            raise
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        ident, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
+
+        async def rest() -> AsyncIterator[Any]:
+            yield first
+            async for piece in pieces:
+                yield piece
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                async for part in chatwire.events(ident, created, model, rest(), include_usage):
+                    yield part
+                self.served += 1
+            finally:
+                cancel.set()  # the client went away, or we are done: stop generating
+
+        response = StreamingResponse(stream(), media_type="text/event-stream", headers=chatwire.SSE_HEADERS)
+        return 200, response, b"text/event-stream"
+
+
+JSON = b"application/json"
 
 
 async def _body(receive: Receive) -> bytes:
@@ -157,21 +289,21 @@ def say(**message: Any) -> None:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    from .. import runtimes
-
     try:
-        runtime = runtimes.load_runtime(config["folder"], config["target"]["format_type"], entry=config["target"]["entry"])
+        runtime = load(config["folder"], config["target"])
         warm_up(runtime)
     except Exception as exc:
         say(state="failed", reason=failure(exc))
         return 1
     app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"]))
     say(state="ready")
-    if sys.stdin.readline().strip() != "serve":
+    command = sys.stdin.readline().strip()
+    if not command.startswith("serve"):
         return 0  # told to go before it served, or the platform is gone
+    app.fallback = list(json.loads(command[5:] or "{}").get("fallback", []))
     import uvicorn
 
-    sock = listen(config["host"], config["port"])
+    shared, private = listen(config["host"], config["port"]), listen(config["host"], 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                            timeout_graceful_shutdown=10))  # fmt: skip
     server.config.install_signal_handlers = False  # type: ignore[attr-defined]
@@ -179,22 +311,23 @@ def main() -> int:
     def commands() -> None:
         while not server.started:
             time.sleep(0.005)
-        say(state="serving")
-        sys.stdin.readline()  # `drain`, or end of input: either way, stop taking requests
-        server.should_exit = True
+        say(state="serving", private=private.getsockname()[1])
+        while sys.stdin.readline().strip() == "settle":
+            app.fallback = []
+        server.should_exit = True  # `drain`, or end of input: either way, stop taking requests
 
     def report() -> None:
         last = None
         while not server.should_exit:
             now = (app.served, app.failed)
             if now != last:
-                say(state="counts", served=now[0], failed=now[1])
+                say(state="counts", served=now[0], failed=now[1], failure=app.last_failure)
                 last = now
-            time.sleep(0.2)
+            time.sleep(REPORT_INTERVAL)
 
     threading.Thread(target=commands, daemon=True).start()
     threading.Thread(target=report, daemon=True).start()
-    server.run(sockets=[sock])
+    server.run(sockets=[shared, private])
     return 0
 
 

@@ -42,6 +42,9 @@ def set_status(db: Session, row: Deployment, status: str, reason: str = "") -> N
 def _servable(db: Session, caller: Caller, model_ref: str, version: str | None) -> tuple[Model, ModelVersion]:
     """The version, if this workspace may deploy it and the local runtimes can serve it."""
     from ..runtimes import SAFE_FORMATS  # the runtimes pull in numpy: only a deploy needs them
+    from ..runtimes.chat import ChatRuntime
+
+    servable = SAFE_FORMATS | {ChatRuntime.format_type}
 
     view, row = registry.get_version(db, caller, model_ref, version, need="deploy")
     if row.approval_status == "Rejected":
@@ -50,11 +53,11 @@ def _servable(db: Session, caller: Caller, model_ref: str, version: str | None) 
             code="Deployment.VersionRejected",
             hint="Deploy an approved or pending version.",
         )
-    if row.artifact_digest is None or row.format_type not in SAFE_FORMATS:
+    if row.artifact_digest is None or row.format_type not in servable:
         raise InvalidParameter(
             f"Version {row.version_name} cannot be served by a deployment.",
             code="Deployment.Unservable",
-            hint=f"Deployments serve uploaded checkpoints in {', '.join(sorted(SAFE_FORMATS))}.",
+            hint=f"Deployments serve uploaded checkpoints in {', '.join(sorted(servable))}.",
         )
     return view.model, row
 
@@ -87,9 +90,14 @@ def create(db: Session, caller: Caller, body: dict[str, Any]) -> Deployment:
     return row
 
 
+def named(db: Session, caller: Caller, name: str) -> Deployment | None:
+    """The caller's workspace's deployment called `name`, if there is one."""
+    return db.scalar(select(Deployment).where(Deployment.workspace_id == caller.workspace_id, Deployment.name == name))
+
+
 def find(db: Session, caller: Caller, ref: str) -> Deployment:
     caller.require("list")
-    row = db.scalar(select(Deployment).where(Deployment.workspace_id == caller.workspace_id, Deployment.name == ref))
+    row = named(db, caller, ref)
     row = row or db.scalar(select(Deployment).where(Deployment.workspace_id == caller.workspace_id, Deployment.id == ref))
     if row is None:
         raise NotFound(

@@ -12,6 +12,7 @@ from ....authn import Authentication, BearerKeys
 from ....context import Services
 from ... import errors
 from ..base import Facade
+from .... import chatwire
 from . import routes
 
 CHAT_DOCS = {
@@ -30,7 +31,7 @@ def build(platform: Services) -> FastAPI:
     app.state.platform = platform
     app.state.authentication = Authentication(BearerKeys())  # what the openai SDK can send
     app.include_router(routes.router)
-    errors.install(app, lambda error: {"error": routes.openai_error(error)})
+    errors.install(app, lambda error: {"error": chatwire.openai_error(error)})
     base = app.openapi
 
     def openapi() -> dict[str, Any]:

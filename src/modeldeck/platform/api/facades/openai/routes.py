@@ -7,21 +7,19 @@ each token leaves as soon as it is generated.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from .....errors import DeckError, InvalidParameter
-from .... import chat, registry, upstream
+from .....errors import Conflict, InvalidParameter, ServerError
+from .... import chat, chatwire, registry, upstream
+from ....chatwire import SSE_HEADERS
 from ....authz import WORKSPACE_HEADER, bearer
 from ....upstream import Upstream
 from ....schema import utc_datetime
@@ -86,6 +84,8 @@ async def chat_completions(request: Request) -> Response:
         found = await run_in_threadpool(chat.find_for, platform, key, ws_ref, body.get("model"))
     if isinstance(found, Upstream):
         return await _proxy(request, found, body)
+    if isinstance(found, chat.DeploymentChat):
+        return await _to_deployment(request, found, body)
     runtime = platform.runtimes.peek(chat.runtime_key(found))
     if runtime is None:
         runtime = await run_in_threadpool(chat.runtime, platform, found)
@@ -98,35 +98,14 @@ async def chat_completions(request: Request) -> Response:
     deltas = chat.stream(runtime, body.get("messages"), params, cancel)  # validates before the first byte
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
-    def chunk(delta: dict[str, Any], finish: str | None, usage: dict[str, int] | None = None) -> bytes:
-        payload: dict[str, Any] = {
-            "id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else [],
-        }  # fmt: skip
-        if usage is not None:
-            payload["usage"] = usage
-        return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
-
-    async def events() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncIterator[bytes]:
         try:
-            yield chunk({"role": "assistant", "content": ""}, None)
-            async for piece in generated(deltas, cancel):
-                if piece.text:
-                    yield chunk({"content": piece.text}, None)
-                if piece.finish_reason is not None:
-                    yield chunk({}, piece.finish_reason)
-                    if include_usage:
-                        yield chunk({}, None, _usage(piece.prompt_tokens, piece.completion_tokens))
-            yield b"data: [DONE]\n\n"
-        except DeckError as exc:  # after the first byte, an error can only travel as an event
-            yield b"data: " + json.dumps({"error": openai_error(exc)}).encode() + b"\n\n"
+            async for part in chatwire.events(ident, created, model, chatwire.generated(deltas, cancel), include_usage):
+                yield part
         finally:
             cancel.set()  # the client went away, or we are done: stop generating
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Response:
@@ -150,9 +129,14 @@ async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Re
         detail = (await response.aread()).decode("utf-8", "replace")
         await response.aclose()
         raise upstream.failed(response.status_code, detail)
-    if not body.get("stream"):
+    return await _relayed(response, bool(body.get("stream")))
+
+
+async def _relayed(response: httpx.Response, stream: bool) -> Response:
+    """An answer that began arriving, sent on: whole, or its events as they come."""
+    if not stream:
         try:
-            return JSONResponse(json.loads(await response.aread()))
+            return Response(await response.aread(), status_code=response.status_code, media_type="application/json")
         finally:
             await response.aclose()
 
@@ -166,6 +150,33 @@ async def _proxy(request: Request, target: Upstream, body: dict[str, Any]) -> Re
     return StreamingResponse(relay(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
+DEPLOYMENT_ATTEMPTS = 3  # a replica that drains resets the connections queued on it: try another
+
+
+async def _to_deployment(request: Request, found: chat.DeploymentChat, body: dict[str, Any]) -> Response:
+    """Forward to the deployment's replicas with the caller's own key (they check it themselves); their
+    answer, errors included, is already in OpenAI's shapes."""
+    import httpx
+
+    endpoint = request.app.state.platform.deployments.live(found.id)["endpoint"]
+    if endpoint is None:
+        raise Conflict(f"Deployment '{found.name}' has no replica serving.", code="Deployment.NotServing",
+                       hint=f"Start it (deck.start('{found.name}')), or pin a version ('model:1.0.0') to chat "
+                            "with the registered version instead.")  # fmt: skip
+    client = _upstream_client(request)
+    headers = {"Authorization": request.headers.get("authorization", "")}
+    for attempt in range(DEPLOYMENT_ATTEMPTS):
+        try:
+            outgoing = client.build_request("POST", f"{endpoint}/v1/chat/completions", json=body, headers=headers)
+            response = await client.send(outgoing, stream=True)
+            break
+        except httpx.TransportError as exc:
+            if attempt == DEPLOYMENT_ATTEMPTS - 1:
+                raise ServerError(f"The deployment's replicas could not be reached ({type(exc).__name__}).",
+                                  code="Deployment.Unreachable", status=503, hint="Retry; replicas are restarted.") from None  # fmt: skip
+    return await _relayed(response, bool(body.get("stream")) and response.is_success)
+
+
 def _upstream_client(request: Request) -> httpx.AsyncClient:
     """One pooled client per app for every upstream: connections stay open between calls."""
     import httpx
@@ -174,67 +185,3 @@ def _upstream_client(request: Request) -> httpx.AsyncClient:
     if getattr(state, "upstream_client", None) is None:
         state.upstream_client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=10.0), follow_redirects=False)
     return state.upstream_client
-
-
-_generators = ThreadPoolExecutor(max_workers=8, thread_name_prefix="modeldeck-generate")
-
-
-async def generated(items: Iterator[Any], cancel: threading.Event) -> AsyncIterator[Any]:
-    """Iterate a blocking generator on a persistent generation thread (none is started per request),
-    handing each item to the event loop as soon as it exists.
-
-    Until the first text has been sent, the generator thread waits (briefly) after each item for it to
-    leave: else it would keep the GIL computing the next token and the event loop would wait for Python's
-    switch interval (5 ms) before it could send this one. Later tokens flow without the wait, which would
-    halve the token rate of a small model."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    sent = threading.Event()
-    done = object()
-
-    def pump() -> None:
-        try:
-            first_text = True
-            for item in items:
-                sent.clear()
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-                if cancel.is_set():
-                    break
-                if first_text:
-                    sent.wait(HANDOFF_WAIT)
-                    first_text = not getattr(item, "text", None)
-        except BaseException as exc:  # handed to the event loop, raised there
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
-        finally:
-            items.close()  # releases the model for the next caller at once
-            loop.call_soon_threadsafe(queue.put_nowait, done)
-
-    _generators.submit(pump)
-    try:
-        while (item := await queue.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            sent.set()  # resumed by the consumer: the item is on its way
-    finally:
-        sent.set()
-
-
-HANDOFF_WAIT = 0.01  # seconds; a busy event loop does not stall generation for longer
-
-
-def _usage(prompt: int, completion: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
-                422: "invalid_request_error", 429: "rate_limit_error"}  # fmt: skip
-
-
-def openai_error(error: DeckError) -> dict[str, Any]:
-    """An OpenAI-style error object that still carries the platform code, hint and request id."""
-    return {
-        "message": str(error), "type": OPENAI_TYPES.get(error.status or 500, "server_error"), "param": None,
-        "code": error.code, "hint": error.hint, "detail": error.message, "request_id": error.request_id,
-    }  # fmt: skip

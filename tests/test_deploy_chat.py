@@ -1,0 +1,156 @@
+"""Chat through a deployment: a language-model version served by replica processes that speak OpenAI's chat
+completions, reached by deck.chat(..., deployment=), by the official SDK through the OpenAI facade (its
+`model` naming the deployment), and straight over HTTP. Real platform, real replicas, a real tiny model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import modeldeck as md
+from modeldeck import examples
+from modeldeck.errors import AccessDenied, InvalidParameter
+
+from conftest import wait_for
+
+MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
+GREEDY = {"max_tokens": 8, "temperature": 0}
+
+
+@pytest.fixture
+def deck(deployment: Any, tmp_path: Path) -> Any:
+    """The admin's deck with language model `tiny` (version 0.1.0) and ONNX model `iris`."""
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        deck.register("tiny", examples.tiny_causal_lm(tmp_path / "lm", seed=3), format="SafeTensors",
+                      framework="Transformers", progress=False)  # fmt: skip
+        deck.register("iris", examples.onnx_linear(tmp_path / "iris.onnx"), format="ONNX", progress=False)
+        yield deck
+        for dep in deck.deployments():
+            deck.delete_deployment(dep.name)
+
+
+def served(deck: Any, name: str) -> dict[str, int]:
+    return {r["replica"]: r["served"] for r in deck.deployment(name).replica_status}
+
+
+def answered(deck: Any, name: str, n: int) -> None:
+    """Wait until the replicas report `n` answers in all (they report their counts every 50 ms)."""
+    wait_for(lambda: sum(served(deck, name).values()) == n, timeout=10)
+
+
+def sdk(deployment: Any) -> Any:
+    openai = pytest.importorskip("openai")
+    return openai.OpenAI(base_url=f"{deployment.url}/v1", api_key=deployment.admin_key, max_retries=0)
+
+
+def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_http(deck: Any, deployment: Any):
+    dep = deck.deploy("tiny", name="tiny", replicas=2)
+    assert dep.status == "Running", dep.status_reason
+    assert len({r["pid"] for r in dep.replica_status} - {os.getpid()}) == 2
+    registered = deck.chat("tiny:0.1.0", MESSAGES, **GREEDY).text  # pinned: the version, in the platform process
+
+    whole = deck.chat(None, MESSAGES, deployment="tiny", **GREEDY)
+    assert whole.text == registered and whole.finish_reason in ("stop", "length")
+    streamed = list(deck.chat(None, MESSAGES, stream=True, deployment="tiny", **GREEDY))
+    assert "".join(c.text or "" for c in streamed) == registered
+    answered(deck, "tiny", 2)
+
+    client = sdk(deployment)  # `model` names the deployment (here it shares its model's name: the deployment wins)
+    reply = client.chat.completions.create(model="tiny", messages=MESSAGES, **GREEDY)
+    assert reply.choices[0].message.content == registered and reply.model == "tiny"
+    chunks = client.chat.completions.create(model="tiny", messages=MESSAGES, stream=True,
+                                            stream_options={"include_usage": True}, **GREEDY)  # fmt: skip
+    pieces = list(chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in pieces if c.choices) == registered
+    assert pieces[-1].usage.completion_tokens > 0
+    answered(deck, "tiny", 4)
+
+    deck.deploy("tiny", name="tiny-prod", replicas=1)  # a deployment named apart from its model
+    assert client.chat.completions.create(model="tiny-prod", messages=MESSAGES, **GREEDY).choices[0].message.content == registered
+    answered(deck, "tiny-prod", 1)
+
+    endpoint, auth = dep.endpoint, {"Authorization": f"Bearer {deployment.admin_key}"}
+    for _ in range(16):  # a fresh connection each: the kernel spreads them over both replicas
+        answer = httpx.post(f"{endpoint}/v1/chat/completions", json={"messages": MESSAGES, **GREEDY}, headers=auth)
+        assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == registered
+    answered(deck, "tiny", 20)
+    assert all(n > 0 for n in served(deck, "tiny").values()), served(deck, "tiny")
+
+    refused = httpx.post(f"{endpoint}/v1/chat/completions", json={"messages": MESSAGES})
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+    bad = httpx.post(f"{endpoint}/v1/chat/completions", json={"messages": "hi", "max_tokens": 0}, headers=auth)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter.Chat"
+    with pytest.raises(InvalidParameter) as err:
+        deck.predict(None, [[1.0]], deployment="tiny")
+    assert err.value.code == "Inference.NotPredict" and err.value.hint
+
+
+def test_chat_and_predict_refuse_the_other_kind_and_a_stopped_deployment(deck: Any, deployment: Any):
+    deck.deploy("iris", name="iris", replicas=1)
+    with pytest.raises(InvalidParameter) as err:
+        deck.chat(None, MESSAGES, deployment="iris")
+    assert err.value.code == "Inference.NotChat"
+    openai = pytest.importorskip("openai")
+    with pytest.raises(openai.BadRequestError) as sdk_err:
+        sdk(deployment).chat.completions.create(model="iris", messages=MESSAGES)
+    assert sdk_err.value.body["code"] == "Inference.NotChat"
+    deck.stop("iris")
+    with pytest.raises(openai.APIStatusError) as stopped:
+        sdk(deployment).chat.completions.create(model="iris", messages=MESSAGES)
+    assert stopped.value.status_code == 409 and stopped.value.body["code"] == "Deployment.NotServing"
+    assert "pin a version" in stopped.value.body["hint"]
+
+
+def test_a_viewer_may_not_chat_with_a_deployment(deck: Any, deployment: Any):
+    deck.deploy("tiny", name="tiny", replicas=1)
+    viewer_key = deployment.subaccount("vera", {"default": "viewer"})
+    with md.connect(url=deployment.url, api_key=viewer_key, workspace="default") as as_viewer:
+        with pytest.raises(AccessDenied):  # the replicas check the key themselves
+            as_viewer.chat(None, MESSAGES, deployment="tiny")
+
+
+def test_a_killed_chat_replica_is_restarted_while_the_other_answers(deck: Any, deployment: Any):
+    """Whole completions are retried on the other replica (a stream cut mid-way by the kill would raise:
+    its text so far cannot be taken back)."""
+    dep = deck.deploy("tiny", name="tiny", replicas=2)
+    victim = dep.replica_status[0]
+    failures: list[BaseException] = []
+    answers: list[str] = []
+    stopping = threading.Event()
+
+    def chatter() -> None:
+        with md.connect(url=deployment.url, api_key=deployment.admin_key) as mine:
+            while not stopping.is_set():
+                try:
+                    answers.append(mine.chat(None, MESSAGES, deployment="tiny", **GREEDY).text)
+                except Exception as exc:
+                    failures.append(exc)
+
+    threads = [threading.Thread(target=chatter) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: len(answers) >= 3, timeout=120)
+        os.kill(victim["pid"], signal.SIGKILL)
+
+        def replaced() -> bool:
+            pids = {r["pid"] for r in deck.deployment("tiny").replica_status if r["state"] == "serving"}
+            return len(pids) == 2 and victim["pid"] not in pids
+
+        wait_for(replaced, timeout=180)
+        count = len(answers)
+        wait_for(lambda: len(answers) >= count + 3, timeout=120)
+    finally:
+        stopping.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert failures == []
+    assert len(set(answers)) == 1  # greedy: every answer, from either replica, is the same
+    restarted = next(e for e in deck.deployment_events("tiny") if e.kind == "replica_restarted")
+    assert str(victim["pid"]) in restarted.message
