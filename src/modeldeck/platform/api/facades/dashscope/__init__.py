@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ....._version import __version__
+from .... import chatwire
 from ....authn import Authentication, BearerKeys
 from ....authz import WORKSPACE_HEADER as NATIVE_HEADER
 from ....context import Services
@@ -46,7 +47,7 @@ def compatible(platform: Services) -> FastAPI:
     app.state.platform = platform
     app.state.authentication = Authentication(BearerKeys())
     app.include_router(openai_routes.router)
-    errors.install(app, lambda error: {"error": openai_routes.openai_error(error), "request_id": error.request_id})
+    errors.install(app, lambda error: {"error": chatwire.openai_error(error), "request_id": error.request_id})
     return app
 
 

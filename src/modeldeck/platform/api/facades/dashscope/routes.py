@@ -35,7 +35,7 @@ from ..alibaba import (
     update_permissions,
     workspace_ref,
 )
-from ..openai.routes import SSE_HEADERS, generated
+from ....chatwire import SSE_HEADERS, generated
 from . import wire
 
 WORKSPACE_HEADER = "X-DashScope-WorkSpace"
