@@ -430,11 +430,14 @@ def create_version(
     *,
     idempotency_key: str | None = None,
     allowed_networks: tuple = (),
+    inspection: Any = None,
 ) -> tuple[ModelVersion, bool]:
     """Register a version; returns it and whether it was created (False: an idempotent replay).
 
     `model_id:version_name` is unique: of concurrent registrations of one name exactly one wins and the
     rest get `Conflict`. A retried request with the same idempotency key returns the same version.
+    `inspection` (`registration.inspect`) is what the checkpoint was found to be: it fills the format and
+    framework the caller left out, the signature and whether the version can run here.
     """
     caller.require("register")
     model = resolve_model(db, caller, ref, need="owner").model
@@ -455,6 +458,11 @@ def create_version(
             return replay, False
     values = _version_values(db, model, spec, allowed_networks)
     values["inference_spec"], upstream_key = upstream.take_key(values["inference_spec"], allowed_networks)
+    if inspection is not None:
+        values["format_type"] = values["format_type"] or inspection.format_type
+        values["framework_type"] = values["framework_type"] or inspection.framework_type
+        values.update(signature=inspection.signature, runnable=inspection.runnable,
+                      not_runnable_reason=inspection.reason)  # fmt: skip
     explicit = spec.get("version_name")
     for _ in range(20):
         name, major, minor, patch = fields.version_name(explicit) if explicit is not None else _next_name(db, model.id)
