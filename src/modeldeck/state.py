@@ -421,17 +421,20 @@ class DeckState(HasTraits):
         with self._job(kind="predict", label=f"predict {model}", cancellable=as_task) as job:
             task_row = None
             try:
+                started = time.perf_counter()
                 if as_task:
                     result, task_row = self._predict_task(job, model, inputs, version)
                 else:
                     result = self.deck.predict(model, inputs, version)
+                latency_ms = round((time.perf_counter() - started) * 1000, 1)  # the call as the kernel saw it
             except BaseException as exc:
                 shown = self.prediction and self.prediction.get("task")
                 if shown:
                     self.prediction = {**self.prediction, "task": {**shown, "status": _ended(exc).upper()}}
                 raise
             table = _table(result.outputs)
-            self.prediction = {"model": model, "version": result.version, **table, "task": task_row}
+            self.prediction = {"model": model, "version": result.version, **table, "task": task_row,
+                               "latency_ms": latency_ms}  # fmt: skip
             job.summary = result.version
         return self.prediction
 
@@ -560,6 +563,7 @@ def _version(v: Any) -> dict[str, Any]:
         "model_id": v.model_id, "version_name": v.version_name, "format_type": v.format_type,
         "framework_type": v.framework_type, "approval_status": v.approval_status, "metrics": dict(v.metrics),
         "labels": dict(v.labels), "uri": v.uri, "description": v.description,
+        "signature": v.signature, "runnable": v.runnable, "not_runnable_reason": v.not_runnable_reason,
         "created_at": v.created_at.isoformat() if v.created_at else None,
     }  # fmt: skip
 
