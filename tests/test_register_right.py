@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Api, Deployment
 
 import modeldeck as md
-from conftest import Api, Deployment
 from modeldeck import examples, transfer
 from modeldeck.errors import InvalidParameter
 
@@ -141,8 +141,8 @@ def test_a_pickle_is_named_for_what_it_is_and_never_loaded(deployment: Deploymen
 
 def test_a_pickle_on_a_platform_that_refuses_pickles_is_listed_as_not_runnable(tmp_path: Path):
     import joblib
-
     from conftest import deploy
+
     from modeldeck.platform import Settings
 
     dep = deploy(Settings(home=tmp_path / "home"))  # no allow_unsafe_formats
@@ -235,3 +235,17 @@ def test_deck_register_takes_a_kernel_object(deployment: Deployment):
         with pytest.raises(InvalidParameter) as refused:
             deck.register("from-kernel", object())
         assert refused.value.code == "InvalidParameter.Source"
+
+
+def test_a_misspelled_model_name_gets_the_closest_visible_name(deployment: Deployment):
+    api = deployment.admin
+    api.ok("POST", "/api/v1/models", json={"model_name": "iris-classifier"})
+    missed = api.post("/api/v1/models/iris-clasifier/predict", json={"inputs": [[1, 2, 3, 4]]})
+    assert missed.status_code == 404 and missed.json()["hint"].startswith("Did you mean 'iris-classifier'?")
+    api.ok("POST", "/api/v1/workspaces", json={"name": "other"})
+    deployment.client(workspace="other").ok("POST", "/api/v1/models", json={"model_name": "secret-model"})
+    key = deployment.subaccount("alice", {"default": "developer"})
+    alice = deployment.client(key, workspace="default")
+    near_secret = alice.get("/api/v1/models/secret-modl").json()
+    assert "secret-model" not in near_secret["hint"]  # a name it may not see is never suggested
+    assert alice.get("/api/v1/models/iris-clasifer").json()["hint"].startswith("Did you mean 'iris-classifier'?")

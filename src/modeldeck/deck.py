@@ -25,8 +25,8 @@ from ._stream import AsyncChunkStream, ChunkStream
 from .errors import InvalidParameter, MissingDependency
 from .providers import for_kind, require
 from .providers.base import Page, Progress, Provider, Stream, Upload, page_plan
-from .tasks import AsyncTask, Task
 from .resources import AccessKey, Account, AsyncListing, Deployment, Listing, Model, TaskRecord, Workspace
+from .tasks import AsyncTask, Task
 
 
 def operation(capability: str | Callable[..., Any] | None = None) -> Any:
