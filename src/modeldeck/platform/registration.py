@@ -15,20 +15,20 @@ from .authz import Caller
 
 if TYPE_CHECKING:
     from .context import Services
-    from .runtimes import Inspection
+    from .runtimes.inspection import Inspection
 
 
 def inspect(platform: Services, caller: Caller, ref: str, spec: dict[str, Any]) -> Inspection | None:
     """What the version in `spec` holds; None when its artifact is not this workspace's (create_version
     then refuses it with the precise error)."""
-    from . import runtimes  # numpy and the runtimes load on the first registration, not at startup
+    from .runtimes import inspection  # numpy and the runtimes load on the first registration, not at startup
 
     declared = spec.get("format_type")
     if declared is not None:
         declared = fields.choice(declared, fields.FORMAT_TYPES, "format type")
     uri = spec.get("uri")
     if not isinstance(uri, str) or not uri.startswith(registry.ARTIFACT_SCHEME):
-        return runtimes.inspection.external()
+        return inspection.external()
     caller.require("register")
     with platform.store.read() as db:
         model = registry.resolve_model(db, caller, ref, need="owner").model
@@ -37,7 +37,7 @@ def inspect(platform: Services, caller: Caller, ref: str, spec: dict[str, Any]) 
         return None
     entry = inference.entry_of(spec.get("inference_spec"))
     entry = entry if isinstance(entry, str) else None
-    found = runtimes.inspect(
+    found = inspection.inspect(
         inference.local_files(platform, artifact), declared, entry,
         allow_unsafe=platform.settings.allow_unsafe_formats,
     )  # fmt: skip

@@ -19,19 +19,16 @@ from ._files import find_entry
 from ._sniff import FORMAT_NAMES, pickle_kind
 from ._spec import Runtime, TensorSpec
 from .cache import RuntimeCache
-from .inspection import Inspection, inspect
 from .io import decode_inputs, encode_outputs
 
 __all__ = [
     "SAFE_FORMATS",
     "UNSAFE_FORMATS",
-    "Inspection",
     "Runtime",
     "RuntimeCache",
     "TensorSpec",
     "decode_inputs",
     "encode_outputs",
-    "inspect",
     "load_runtime",
 ]
 
