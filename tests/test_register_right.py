@@ -249,3 +249,17 @@ def test_a_misspelled_model_name_gets_the_closest_visible_name(deployment: Deplo
     near_secret = alice.get("/api/v1/models/secret-modl").json()
     assert "secret-model" not in near_secret["hint"]  # a name it may not see is never suggested
     assert alice.get("/api/v1/models/iris-clasifer").json()["hint"].startswith("Did you mean 'iris-classifier'?")
+
+
+class _Scorer:
+    """A type of this test module: skops saves it, and the platform does not trust it."""
+
+    def predict(self, rows):
+        return np.zeros(len(rows))
+
+
+def test_a_skops_file_with_untrusted_types_is_kept_but_not_runnable(deployment: Deployment, tmp_path: Path):
+    path = examples.save_skops(_Scorer(), tmp_path / "f.skops")
+    version = post_version(deployment.admin, "odd", path).json()
+    assert version["format_type"] == "SkopsModel" and version["runnable"] is False
+    assert "does not trust" in version["not_runnable_reason"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modeldeck.errors import InvalidParameter
+from modeldeck.errors import InvalidParameter, UnsafeFormat
 
 from ._errors import RUNTIME_UNAVAILABLE
 from ._files import resolve_inside
@@ -74,17 +74,26 @@ def inspect(
         return Inspection(declared, runnable=False, reason=f"This platform has no runtime for {declared} models.")
     chosen = entry if entry is not None else (files[0] if len(files) == 1 else None)
     if _size(root) > VERIFY_LOAD_BYTES:
-        _check_structure(root, declared, chosen)
+        try:
+            _check_structure(root, declared, chosen)
+        except UnsafeFormat as exc:
+            return _kept(declared, exc)
         return Inspection(declared, FRAMEWORKS[declared])
     from . import load_runtime
 
     try:
         runtime = load_runtime(root, declared, entry=chosen)
     except InvalidParameter as exc:
-        if exc.code != RUNTIME_UNAVAILABLE:
+        if not isinstance(exc, UnsafeFormat) and exc.code != RUNTIME_UNAVAILABLE:
             raise
-        return Inspection(declared, FRAMEWORKS[declared], runnable=False, reason=f"{exc.message} {exc.hint}")
+        return _kept(declared, exc)
     return Inspection(declared, FRAMEWORKS[declared], signature(runtime), entry=chosen, runtime=runtime)
+
+
+def _kept(fmt: str, exc: InvalidParameter) -> Inspection:
+    """A real checkpoint this platform will not run: a skops file naming types off the allow-list, or a
+    runtime library that is not installed. It is registered, and says why it cannot run."""
+    return Inspection(fmt, FRAMEWORKS[fmt], runnable=False, reason=f"{exc.message} {exc.hint}")
 
 
 def signature(runtime: Runtime) -> dict[str, Any]:
