@@ -6,6 +6,7 @@ Through the public surfaces: the HTTP API of a real embedded platform, and `Deck
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -203,6 +204,11 @@ def test_a_hugging_face_folder_is_detected_as_safetensors(deployment: Deployment
     folder = examples.tiny_causal_lm(tmp_path / "lm")
     version = post_version(deployment.admin, "tiny-lm", folder).json()
     assert (version["format_type"], version["framework_type"]) == ("SafeTensors", "Transformers")
+    assert version["runnable"] is True
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "modeling.Model"}}))
+    remote_code = post_version(deployment.admin, "tiny-lm", folder).json()
+    assert remote_code["runnable"] is False and "its own Python code" in remote_code["not_runnable_reason"]
 
 
 def test_the_server_suggests_the_enum_value_meant(deployment: Deployment, onnx_file: Path):

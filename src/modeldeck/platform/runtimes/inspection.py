@@ -42,11 +42,11 @@ class Inspection:
     signature: dict[str, Any] | None = None
     runnable: bool = True
     reason: str | None = None
-    entry: str | None = None
     runtime: Runtime | None = field(default=None, repr=False)
 
 
 def external() -> Inspection:
+    """A version at an external uri: nothing here to inspect, nothing here to run."""
     return Inspection(
         None, runnable=False,
         reason="The version points at an external uri; the local platform runs uploaded checkpoints only.",
@@ -87,12 +87,13 @@ def inspect(
         if not isinstance(exc, UnsafeFormat) and exc.code != RUNTIME_UNAVAILABLE:
             raise
         return _kept(declared, exc)
-    return Inspection(declared, FRAMEWORKS[declared], signature(runtime), entry=chosen, runtime=runtime)
+    return Inspection(declared, FRAMEWORKS[declared], signature(runtime), runtime=runtime)
 
 
 def _kept(fmt: str, exc: InvalidParameter) -> Inspection:
-    """A real checkpoint this platform will not run: a skops file naming types off the allow-list, or a
-    runtime library that is not installed. It is registered, and says why it cannot run."""
+    """A real checkpoint this platform will not run: a skops file naming types off the allow-list, a Hugging
+    Face folder asking for its own code, a runtime library that is not installed. It is registered, and
+    says why it cannot run."""
     return Inspection(fmt, FRAMEWORKS[fmt], runnable=False, reason=f"{exc.message} {exc.hint}")
 
 
@@ -189,7 +190,10 @@ def _safetensors(root: Path) -> Inspection:
             reason="Safetensors weights alone cannot run: upload the Hugging Face folder (config.json, "
             "tokenizer files and the weights).",
         )  # fmt: skip
-    _vet_folder(root)
+    try:
+        _vet_folder(root)  # a folder that asks for its own code: a real checkpoint, never run here
+    except InvalidParameter as exc:
+        return _kept("SafeTensors", exc)
     missing = [name for name in ("transformers", "torch") if importlib.util.find_spec(name) is None]
     if missing:
         return Inspection(
