@@ -19,8 +19,9 @@ ROOT = Path(modeldeck.__file__).parent
 LAYERS: list[tuple[str, set[str]]] = [
     ("facade", {"modeldeck", "modeldeck.__main__"}),  # the package root's lazy names and entry points
     ("surfaces", {"modeldeck.cli", "modeldeck.magics", "modeldeck.panel", "modeldeck.doctor", "modeldeck.jupyter.*"}),
-    ("state", {"modeldeck.state", "modeldeck.checkpoints"}),
-    ("client", {"modeldeck.deck", "modeldeck.profiles", "modeldeck.embedded", "modeldeck.tasks", "modeldeck.examples",
+    ("state", {"modeldeck.state"}),
+    # checkpoints: deck.register saves a kernel object through it (it imports only errors and examples)
+    ("client", {"modeldeck.deck", "modeldeck.checkpoints", "modeldeck.profiles", "modeldeck.embedded", "modeldeck.tasks", "modeldeck.examples",
                 "modeldeck.events"}),
     ("providers", {"modeldeck.providers", "modeldeck.providers.*", "modeldeck.transfer"}),
     ("transport", {"modeldeck._http", "modeldeck._stream"}),

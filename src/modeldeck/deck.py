@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -19,13 +20,14 @@ from typing import Any
 
 import httpx
 
+from . import checkpoints, vocabulary
 from ._http import AsyncTransport, Settings, Transport
 from ._stream import AsyncChunkStream, ChunkStream
 from .errors import InvalidParameter, MissingDependency
 from .providers import for_kind, require
 from .providers.base import Page, Progress, Provider, Stream, Upload, page_plan
-from .tasks import AsyncTask, Task
 from .resources import AccessKey, Account, AsyncListing, Deployment, Listing, Model, TaskRecord, Workspace
+from .tasks import AsyncTask, Task
 
 
 def operation(capability: str | Callable[..., Any] | None = None) -> Any:
@@ -276,7 +278,7 @@ class _Operations:
     def register(
         self,
         model: str,
-        source: str | Path,
+        source: Any,
         version: str | None = None,
         format: str | None = None,
         framework: str | None = None,
@@ -294,9 +296,11 @@ class _Operations:
     ) -> Any:
         """Register a checkpoint as a new version of `model`, creating the model here if it does not exist.
 
-        `source` is a local file or folder (uploaded, hashed while it streams, verified by the platform)
-        or an external URI (oss://, obs://, s3://, https://). Omit `version` to bump the minor number.
-        The request carries an idempotency key, so a retry after a lost response never duplicates it.
+        `source` is a local file or folder (uploaded, hashed while it streams, verified by the platform),
+        an external URI (oss://, obs://, s3://, https://), or a model object in the kernel (a scikit-learn
+        estimator, an ONNX ModelProto, an XGBoost Booster: saved for the upload by `checkpoints`). Omit
+        `format` to have the platform detect it, `version` to bump the minor number. The request carries
+        an idempotency key, so a retry after a lost response never duplicates it.
         """
         spec = {
             "version_name": version, "format_type": format, "framework_type": framework, "metrics": metrics,
@@ -305,6 +309,17 @@ class _Operations:
             "description": description,
         }  # fmt: skip
         spec = {k: v for k, v in spec.items() if v is not None}
+        for key, allowed, what in _CHOICES:  # refused here, before any byte is uploaded
+            if key in spec:
+                spec[key] = vocabulary.choice(spec[key], allowed, what)
+        if isinstance(source, (str, os.PathLike)):
+            return (yield from self._register(model, source, spec, progress))
+        with checkpoints.saved(source) as (path, fmt, framework_type):
+            spec.setdefault("format_type", fmt)
+            spec.setdefault("framework_type", framework_type)
+            return (yield from self._register(model, path, spec, progress))
+
+    def _register(self, model: str, source: str | os.PathLike, spec: dict[str, Any], progress: Any) -> Any:
         local = Path(source).expanduser() if not _is_uri(source) else None
         if local is not None:
             if not local.exists() and not local.is_symlink():
@@ -630,7 +645,15 @@ def _inside(root: Path, relative: Any) -> Path:
     return root.joinpath(*parts)
 
 
-def _is_uri(source: str | Path) -> bool:
+# The enumerated version fields `register` checks on the client, as the platform will.
+_CHOICES = (
+    ("format_type", vocabulary.FORMAT_TYPES, "format type"),
+    ("framework_type", vocabulary.FRAMEWORK_TYPES, "framework type"),
+    ("source_type", vocabulary.SOURCE_TYPES, "source type"),
+)
+
+
+def _is_uri(source: str | os.PathLike) -> bool:
     return isinstance(source, str) and "://" in source
 
 

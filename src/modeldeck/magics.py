@@ -11,9 +11,7 @@ Only a malformed command line is IPython's `UsageError`. Arguments may name note
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import os
 import shlex
 import threading
 import time
@@ -260,20 +258,10 @@ class ModelDeck(Magics):
         return _shown(cli.versions_of(self.deck, args), f"versions of {args.model}")
 
     def _register(self, args: argparse.Namespace) -> Any:
-        from .checkpoints import saved
-
-        fields = cli.version_fields(args)
         source = self._variable(args.source)
-        with contextlib.ExitStack() as cleanup:
-            if source is _NOT_A_VARIABLE:
-                path = args.source
-            elif isinstance(source, (str, os.PathLike)):
-                path = source
-            else:
-                path, fmt, framework = cleanup.enter_context(saved(source))
-                fields["format"] = fields["format"] or fmt
-                fields["framework"] = fields["framework"] or framework
-            version = self.deck.register(args.model, path, **fields, progress=not args.no_progress)
+        # a path, or a kernel object that deck.register saves as a checkpoint
+        target = args.source if source is _NOT_A_VARIABLE else source
+        version = self.deck.register(args.model, target, **cli.version_fields(args), progress=not args.no_progress)
         self._names.clear()
         return version
 

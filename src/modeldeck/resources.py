@@ -164,6 +164,10 @@ class ModelVersion(Resource):
     extra_info: dict[str, Any] = field(default_factory=dict)
     options: str | None = None
     description: str = ""
+    # what registration found by loading the checkpoint: inputs, outputs, columns, classes (or None)
+    signature: dict[str, Any] | None = None
+    runnable: bool = True
+    not_runnable_reason: str | None = None
     created_by: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -505,12 +505,14 @@ class DeckState(HasTraits):
         with self._job(kind="predict", label=f"predict {deployment or ref}", cancellable=as_task) as job:
             task_row = None
             try:
+                started = time.perf_counter()
                 if as_task:
                     result, task_row = self._predict_task(job, model, ref, inputs, version)
                 elif deployment is not None:
                     result = self.deck.predict(ref, inputs, deployment=deployment)
                 else:
                     result = self.deck.predict(ref, inputs, version)
+                latency_ms = round((time.perf_counter() - started) * 1000, 1)  # the call as the kernel saw it
             except BaseException as exc:
                 shown = self.prediction and self.prediction.get("task")  # a failed call leaves no old result
                 self.prediction = {**self.prediction, "columns": [], "rows": [],
@@ -518,7 +520,8 @@ class DeckState(HasTraits):
                 raise
             table = _table(result.outputs)
             self.prediction = {"model": model or result.model, "model_name": ref or result.model,
-                               "version": result.version, **table, "task": task_row}  # fmt: skip
+                               "version": result.version, **table, "task": task_row,
+                               "latency_ms": latency_ms}  # fmt: skip
             if deployment is not None:
                 self.prediction = {**self.prediction, "deployment": deployment, "replica": result.raw.get("replica")}
             job.summary = result.version
@@ -659,6 +662,7 @@ def _version(v: Any) -> dict[str, Any]:
         "model_id": v.model_id, "version_name": v.version_name, "format_type": v.format_type,
         "framework_type": v.framework_type, "approval_status": v.approval_status, "metrics": dict(v.metrics),
         "labels": dict(v.labels), "uri": v.uri, "description": v.description,
+        "signature": v.signature, "runnable": v.runnable, "not_runnable_reason": v.not_runnable_reason,
         "created_at": _iso(v.created_at),
     }  # fmt: skip
 

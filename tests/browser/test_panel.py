@@ -132,6 +132,22 @@ def test_predict_from_the_panel(page: Any):
     assert "probabilities" in output.inner_text()
 
 
+def test_the_predict_form_starts_from_the_signature(page: Any):
+    """The version's signature (recorded at registration) prefills the form; the answer shows its latency;
+    copy as code offers curl."""
+    view = first_view(page)
+    _pick_model(view, "lin")
+    inputs = view.get_by_test_id("md-predict-input")
+    wait_for(lambda: inputs.input_value() != "")
+    assert json.loads(inputs.input_value()) == [[0, 0, 0, 0]]  # X float32 [?, 4]: one sample row
+    view.get_by_test_id("md-predict-run").click()
+    latency = view.get_by_test_id("md-predict-latency")
+    latency.wait_for()
+    assert latency.inner_text().endswith((" ms", " s"))
+    choices = view.get_by_test_id("md-copy-as").first.locator("option").all_inner_texts()
+    assert choices == ["Python", "curl"]
+
+
 def test_chat_streams_before_the_reply_ends(page: Any, kernel: Any):
     view = first_view(page)
     _pick_model(view, "tiny-lm")

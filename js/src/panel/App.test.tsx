@@ -349,6 +349,37 @@ describe("in the sidebar", () => {
     expect(model.sent.filter((m) => m.type === "action")).toEqual([]);
   });
 
+  it("prefills predict from the version's signature, labels classes and shows the latency", () => {
+    const models = sampleModels(3);
+    const signed = sampleVersions().map((v) => ({
+      ...v,
+      signature: {
+        inputs: [{ name: "X", dtype: "float64", shape: [null, 2] }],
+        outputs: [{ name: "probabilities", dtype: "float64", shape: [null, 2] }],
+        features: ["sepal_length", "petal_width"],
+        classes: ["setosa", "virginica"],
+      },
+      runnable: true,
+    }));
+    const { model, q } = open({
+      view: "inference",
+      models,
+      selected: { model: models[1].id, version: "1.3.0" },
+      versions: signed,
+      prediction: {
+        model: models[1].id, version: "1.3.0", columns: ["probabilities"], rows: [[[0.123456, 0.876544]]],
+        task: null, latency_ms: 12.34,
+      },
+    });
+    const inputs = q<HTMLTextAreaElement>("md-predict-input")!;
+    expect(JSON.parse(inputs.value)).toEqual([{ sepal_length: 0, petal_width: 0 }]);
+    expect(q("md-predict-output")!.textContent).toContain("setosa: 0.123, virginica: 0.877");
+    expect(q("md-predict-latency")!.textContent).toContain("12.3 ms");
+    expect(q("md-not-runnable")).toBeNull();
+    act(() => model.set("versions", signed.map((v) => ({ ...v, runnable: false, not_runnable_reason: "A pickle runs code." }))));
+    expect(q("md-not-runnable")!.textContent).toContain("A pickle runs code.");
+  });
+
   it("offers chat for a language model, and no register for a granted one", () => {
     const models = sampleModels(5); // model 3: a chat model, granted by team-b
     const { model, el } = open({ host: "sidebar", view: "models", models, selected: { model: models[3].id, version: null } });

@@ -1,9 +1,10 @@
 // Chat with a language-model version: the transcript streams in through the `chat` trait.
 
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
-import { chatCode, type ChatArgs } from "./code";
+import { chatCode, chatCurl, chatOpenAI, type ChatArgs } from "./code";
+import { CopyCodeAs } from "./copy-as";
 import { useAction, useCodeContext, useTrait } from "./model";
-import { CopyCode, Field } from "./ui";
+import { Field } from "./ui";
 import { checkParam, type Checked } from "./validate";
 
 type ParamName = keyof ChatArgs["params"];
@@ -129,7 +130,11 @@ export function ChatView({ model, name = model, version }: { model: string; name
           >
             Clear
           </button>
-          <CopyCode code={() => chatCode(codeContext, { ...args(), model: name, history: chat.messages })} />
+          <CopyCodeAs snippets={{
+            Python: () => chatCode(codeContext, { ...args(), model: name, history: chat.messages }),
+            "OpenAI SDK": () => chatOpenAI(codeContext, { ...args(), model: name, history: chat.messages }),
+            curl: () => chatCurl(codeContext, { ...args(), model: name, history: chat.messages }),
+          }} />
         </div>
         <details class="md-params">
           <summary>Parameters</summary>

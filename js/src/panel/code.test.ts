@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { NATIVE, OPENAI } from "../testing/sample";
-import { chatCode, modelCode, predictCode, py, registerCode, switchCode, type CodeContext } from "./code";
+import {
+  chatCode,
+  chatCurl,
+  chatOpenAI,
+  modelCode,
+  predictBody,
+  predictCode,
+  predictCurl,
+  py,
+  registerCode,
+  switchCode,
+  type CodeContext,
+} from "./code";
 
 const ctx: CodeContext = { connection: { profile: "default", capabilities: [...NATIVE] }, workspace: "team-a" };
 const KEYLIKE = [/api_key/i, /sk-[A-Za-z0-9]{8,}/, /\btoken\b/i, /https?:\/\//, /secret/i, /password/i];
@@ -95,5 +107,49 @@ describe("copy as code", () => {
   it("never carries the connection's URL or anything key-like", () => {
     const withUrl = { connection: { profile: "team", capabilities: [...NATIVE], url: "https://user:pw@host" }, workspace: "a" };
     keyless(registerCode(withUrl, { model: "m", source: { uri: "oss://b/k" }, fields: {} }));
+  });
+});
+
+describe("copy as curl and the OpenAI SDK", () => {
+  const secretFree = (code: string) => {
+    expect(code).not.toMatch(/mdk-|sk-[A-Za-z0-9]{8,}/);
+    expect(code).not.toMatch(/https?:\/\//);
+  };
+
+  it("predict as curl: the platform's route, the key from the environment, the workspace header", () => {
+    const code = predictCurl(ctx, { model: "iris", version: "1.0.0", inputs: [{ a: 1, b: "it's" }], as_task: false });
+    expect(code).toContain('curl -sS "$MODELDECK_URL/api/v1/models/iris/versions/1.0.0/predict"');
+    expect(code).toContain('-H "Authorization: Bearer $MODELDECK_API_KEY"');
+    expect(code).toContain("-H 'X-ModelDeck-Workspace: team-a'");
+    expect(code).toContain(`-d '{"records":[{"a":1,"b":"it'\\''s"}]}'`);
+    secretFree(code);
+  });
+
+  it("maps inputs onto the body the way deck.predict does", () => {
+    expect(predictBody([[1, 2]])).toEqual({ inputs: [[1, 2]] });
+    expect(predictBody({ X: [[1]] })).toEqual({ inputs: { X: [[1]] } });
+    expect(predictBody({ columns: { a: [1] } })).toEqual({ columns: { a: [1] } });
+    expect(predictBody([{ a: 1 }])).toEqual({ records: [{ a: 1 }] });
+  });
+
+  it("chat as curl and with the OpenAI SDK, the model named and the history kept", () => {
+    const args = { model: "tiny-lm", prompt: "hi", params: { max_tokens: 16 }, history: [{ role: "assistant", content: "hello" }] };
+    const curl = chatCurl(ctx, args);
+    expect(curl).toContain('"$OPENAI_BASE_URL/chat/completions"');
+    expect(curl).toContain('"model":"tiny-lm"');
+    expect(curl).toContain('"max_tokens":16');
+    secretFree(curl);
+    const sdk = chatOpenAI(ctx, args);
+    expect(sdk).toContain("from openai import OpenAI");
+    expect(sdk).toContain('api_key=os.environ["MODELDECK_API_KEY"]');
+    expect(sdk).toContain('default_headers={"X-ModelDeck-Workspace": "team-a"}');
+    expect(sdk).toContain('{"role": "assistant", "content": "hello"}, {"role": "user", "content": "hi"}');
+    expect(sdk).toContain("max_tokens=16");
+    secretFree(sdk);
+  });
+
+  it("an OpenAI-compatible server gets no workspace header", () => {
+    const openai = { ...ctx, connection: { profile: "vllm", capabilities: [...OPENAI] } };
+    expect(chatOpenAI(openai, { model: "m", prompt: "x", params: {} })).not.toContain("X-ModelDeck-Workspace");
   });
 });

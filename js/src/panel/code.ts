@@ -139,3 +139,84 @@ export function chatCode(ctx: CodeContext, args: ChatArgs): string {
   ]);
   return `${preamble(ctx)}\n\nmessages = ${messages}\nfor chunk in ${stream}:\n    print(chunk.text, end="")\n`;
 }
+
+// ---- the same calls for other clients: curl, and the OpenAI SDK for chat ------------------------------
+// The address and the key come from the environment (`modeldeck endpoints` prints the URL lines; the key is
+// the user's own), so a snippet never holds a secret.
+
+const KEY_VARIABLE = "MODELDECK_API_KEY";
+
+/** The predict request body, as `deck.predict` maps its inputs (`predict_body`). */
+export function predictBody(inputs: unknown): Record<string, unknown> {
+  if (inputs && typeof inputs === "object" && !Array.isArray(inputs)) {
+    const keys = Object.keys(inputs);
+    if (keys.length === 1 && ["inputs", "records", "columns"].includes(keys[0])) return inputs as Record<string, unknown>;
+    return { inputs };
+  }
+  const rows = Array.isArray(inputs) && inputs.length > 0 && inputs.every((r) => r && typeof r === "object" && !Array.isArray(r));
+  return rows ? { records: inputs } : { inputs: inputs ?? [] };
+}
+
+/** A word safe in a shell's single quotes. */
+function shellQuoted(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function curl(url: string, body: unknown, workspace: string | null): string {
+  const lines = [
+    `curl -sS ${url}`,
+    `  -H "Authorization: Bearer $${KEY_VARIABLE}"`,
+    ...(workspace ? [`  -H ${shellQuoted(`X-ModelDeck-Workspace: ${workspace}`)}`] : []),
+    `  -H "Content-Type: application/json"`,
+    `  -d ${shellQuoted(JSON.stringify(body))}`,
+  ];
+  return lines.join(" \\\n");
+}
+
+function workspaceOf(ctx: CodeContext): string | null {
+  return ctx.workspace && can(ctx.connection, "create_workspace") ? ctx.workspace : null;
+}
+
+const CURL_SETUP = `# MODELDECK_URL and OPENAI_BASE_URL: from \`modeldeck endpoints\`; ${KEY_VARIABLE}: your key`;
+
+export function predictCurl(ctx: CodeContext, args: PredictArgs): string {
+  const path = args.version
+    ? `models/${encodeURIComponent(args.model)}/versions/${encodeURIComponent(args.version)}/predict`
+    : `models/${encodeURIComponent(args.model)}/predict`;
+  return `${CURL_SETUP}\n${curl(`"$MODELDECK_URL/api/v1/${path}"`, predictBody(args.inputs), workspaceOf(ctx))}\n`;
+}
+
+function chatMessages(args: ChatArgs): Message[] {
+  const history = (args.history ?? []).map(({ role, content }) => ({ role, content }));
+  return [...history, { role: "user", content: args.prompt }];
+}
+
+export function chatCurl(ctx: CodeContext, args: ChatArgs): string {
+  const body = { model: args.model, messages: chatMessages(args), ...args.params };
+  return `${CURL_SETUP}\n${curl(`"$OPENAI_BASE_URL/chat/completions"`, body, workspaceOf(ctx))}\n`;
+}
+
+/** The official `openai` SDK against the platform's OpenAI-compatible `/v1` (the model is named as here). */
+export function chatOpenAI(ctx: CodeContext, args: ChatArgs): string {
+  const workspace = workspaceOf(ctx);
+  const client = call("OpenAI", [
+    `api_key=os.environ[${py(KEY_VARIABLE)}]`,
+    ...(workspace ? [`default_headers={"X-ModelDeck-Workspace": ${py(workspace)}}`] : []),
+  ]);
+  const create = call("client.chat.completions.create", [
+    `model=${py(args.model)}`,
+    `messages=${py(chatMessages(args))}`,
+    ...kwargs(args.params),
+  ]);
+  return [
+    "import os",
+    "",
+    "from openai import OpenAI",
+    "",
+    "# OPENAI_BASE_URL: from `modeldeck endpoints`",
+    `client = ${client}`,
+    `reply = ${create}`,
+    "print(reply.choices[0].message.content)",
+    "",
+  ].join("\n");
+}

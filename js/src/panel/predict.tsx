@@ -1,19 +1,14 @@
-// Predict: inputs as JSON or a small table, outputs from the `prediction` trait.
+// Predict: inputs as JSON or a small table (prefilled from the version's signature), outputs from the
+// `prediction` trait, rounded, with class labels and the call's latency.
 
-import { useState } from "preact/hooks";
-import { predictCode } from "./code";
-import { formatNumber } from "./format";
+import { useEffect, useState } from "preact/hooks";
+import { predictCode, predictCurl } from "./code";
+import { CopyCodeAs } from "./copy-as";
 import { useAction, useCodeContext, useTrait } from "./model";
-import type { Prediction } from "./types";
-import { CopyCode, Field } from "./ui";
+import { formatLatency, outputCell, sampleJson, sampleTable, type Table } from "./signature";
+import type { Prediction, Signature } from "./types";
+import { Field } from "./ui";
 import { parseJson, tableRows, type Checked } from "./validate";
-
-interface Table {
-  columns: string[];
-  cells: string[][];
-}
-
-const START: Table = { columns: ["x0", "x1"], cells: [["", ""]] };
 
 function TableEditor({ table, onChange }: { table: Table; onChange: (t: Table) => void }) {
   const setColumn = (c: number, name: string) => onChange({ ...table, columns: table.columns.map((x, i) => (i === c ? name : x)) });
@@ -78,21 +73,18 @@ function TableEditor({ table, onChange }: { table: Table; onChange: (t: Table) =
   );
 }
 
-function cell(value: unknown): string {
-  if (typeof value === "number") return formatNumber(value, 6);
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
 const FINISHED = ["SUCCEEDED", "FAILED", "CANCELED", "CANCELLED"]; // the platform spells CANCELED
 
-export function Outputs({ prediction }: { prediction: Prediction }) {
+export function Outputs({ prediction, signature = null }: { prediction: Prediction; signature?: Signature | null }) {
   const task = prediction.task;
+  const classes = signature?.classes ?? null;
   return (
     <div class="md-outputs" data-testid="md-predict-output">
       <div class="md-muted" role="status">
         {prediction.model_name ?? prediction.model}
         {prediction.version ? ` ${prediction.version}` : ""}
         {task && ` · task ${task.id}: ${task.status}`}
+        {prediction.latency_ms != null && <span data-testid="md-predict-latency"> · {formatLatency(prediction.latency_ms)}</span>}
       </div>
       {task && !FINISHED.includes(task.status.toUpperCase()) && <div class="md-progress md-indeterminate" aria-hidden="true"><div class="md-progress-fill" /></div>}
       {prediction.rows.length > 0 && (
@@ -112,7 +104,7 @@ export function Outputs({ prediction }: { prediction: Prediction }) {
                 <tr key={r}>
                   {row.map((v, c) => (
                     <td key={c} class={typeof v === "number" ? "md-num" : undefined}>
-                      {cell(v)}
+                      {outputCell(v, classes)}
                     </td>
                   ))}
                 </tr>
@@ -127,11 +119,20 @@ export function Outputs({ prediction }: { prediction: Prediction }) {
 
 export function PredictView({ model, name = model, version }: { model: string; name?: string; version: string | null }) {
   const prediction = useTrait("prediction");
+  const versions = useTrait("versions");
   const codeContext = useCodeContext();
   const [predict, running] = useAction("predict");
+  const record = versions.find((v) => v.version_name === version) ?? versions[0];
+  const signature = record?.signature ?? null;
   const [mode, setMode] = useState<"json" | "table">("json");
-  const [json, setJson] = useState("");
-  const [table, setTable] = useState<Table>(START);
+  const [json, setJson] = useState(() => sampleJson(signature));
+  const [table, setTable] = useState<Table>(() => sampleTable(signature));
+  const shape = JSON.stringify(signature?.inputs ?? null) + JSON.stringify(signature?.features ?? null);
+  useEffect(() => {
+    // another model or version: start again from its own columns and a sample row
+    setJson(sampleJson(signature));
+    setTable(sampleTable(signature));
+  }, [model, shape]);
   const [asTask, setAsTask] = useState(false);
   const inputs: Checked<unknown> = mode === "json" ? parseJson(json) : tableRows(table.columns, table.cells);
   const args = () => ({ model, version: version ?? undefined, inputs: inputs.ok ? inputs.value : null, as_task: asTask });
@@ -139,6 +140,11 @@ export function PredictView({ model, name = model, version }: { model: string; n
   const fresh = ranWith === null || ranWith === JSON.stringify(args());
   return (
     <div class="md-predict">
+      {record?.runnable === false && (
+        <div class="md-predict-note" role="note" data-testid="md-not-runnable">
+          Version {record.version_name} cannot run here: {record.not_runnable_reason}
+        </div>
+      )}
       <div class="md-segmented" role="group" aria-label="Inputs as">
         <span class="md-muted">Inputs as</span>
         <button type="button" class="md-button md-small" aria-pressed={mode === "json"} onClick={() => setMode("json")}>
@@ -187,9 +193,14 @@ export function PredictView({ model, name = model, version }: { model: string; n
         >
           {running ? "Running…" : "Run"}
         </button>
-        {inputs.ok && <CopyCode code={() => predictCode(codeContext, { ...args(), model: name })} />}
+        {inputs.ok && (
+          <CopyCodeAs snippets={{
+            Python: () => predictCode(codeContext, { ...args(), model: name }),
+            curl: () => predictCurl(codeContext, { ...args(), model: name }),
+          }} />
+        )}
       </div>
-      {prediction && prediction.model === model && fresh && <Outputs prediction={prediction} />}
+      {prediction && prediction.model === model && fresh && <Outputs prediction={prediction} signature={signature} />}
     </div>
   );
 }

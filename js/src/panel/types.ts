@@ -60,6 +60,26 @@ export interface Version {
   uri: string;
   created_at: string;
   description: string;
+  /** What registration found by loading the checkpoint; null when unknown (external, pickled, large). */
+  signature?: Signature | null;
+  runnable?: boolean;
+  not_runnable_reason?: string | null;
+}
+
+export interface Tensor {
+  name: string;
+  dtype: string;
+  /** null: a dimension of any size (usually the batch). */
+  shape: (number | null)[];
+}
+
+export interface Signature {
+  inputs: Tensor[];
+  outputs: Tensor[];
+  /** Column names of tabular input (scikit-learn `feature_names_in_`, XGBoost feature names). */
+  features?: string[];
+  /** Class labels, in the column order of class probabilities. */
+  classes?: (string | number | boolean)[];
 }
 
 export interface Grant {
@@ -99,6 +119,8 @@ export interface Prediction {
   columns: string[];
   rows: unknown[][];
   task: { id: string; status: string } | null;
+  /** How long the call took, as the kernel saw it. */
+  latency_ms?: number | null;
   /** Set when the prediction went through a deployment: its name and the replica that answered. */
   deployment?: string;
   replica?: string | null;

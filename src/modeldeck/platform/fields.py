@@ -16,6 +16,7 @@ from ..vocabulary import (  # noqa: F401  (re-exported: the platform's rules nam
     GRANT_ACTIONS,
     SOURCE_TYPES,
     VERSION_PATTERN,
+    choice,
 )
 from .authz import clip
 from .ids import NAME_SHAPE, looks_like_id
@@ -72,19 +73,6 @@ def version_name(value: Any) -> tuple[str, int, int, int]:
             "leading zeros, at most 9 digits), or omit it to bump the minor number.",
         )
     return value, int(match[1]), int(match[2]), int(match[3])
-
-
-def choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
-    """An enumerated value; matched case-insensitively and returned in its canonical spelling."""
-    if isinstance(value, str):
-        for option in allowed:
-            if option.lower() == value.lower():
-                return option
-    raise InvalidParameter(
-        f"{what} {_show(value)} is not one of the accepted values.",
-        code=f"InvalidParameter.{what.replace(' ', '')}",
-        hint=f"Use one of: {', '.join(allowed)}.",
-    )
 
 
 def labels(value: Any) -> dict[str, str]:

@@ -83,7 +83,11 @@ def check_body(body: Any) -> dict[str, Any]:
 def runtime_key(target: Target, body: dict[str, Any]) -> str:
     """What a loaded runtime is cached under: the checkpoint, how it loads, and whether code may run."""
     opted = target.format_type in (body.get("allow_unsafe") or ())
-    return f"{target.artifact_digest}|{target.format_type}|{target.entry}|{opted}"
+    return cache_key(target.artifact_digest, target.format_type, target.entry, opted)
+
+
+def cache_key(digest: str, format_type: str, entry: str | None, opted: bool) -> str:
+    return f"{digest}|{format_type}|{entry}|{opted}"
 
 
 @functools.cache
@@ -116,6 +120,11 @@ def checkpoint(platform: Services, target: Target) -> Path:
     """The version's files on local disk (materialized once from the blob store)."""
     with platform.store.read() as db:
         artifact = db.get_one(registry.Artifact, (target.owner_workspace_id, target.artifact_digest))
+    return local_files(platform, artifact)
+
+
+def local_files(platform: Services, artifact: registry.Artifact) -> Path:
+    """An artifact's files on local disk (materialized once from the blob store)."""
     return materialize(platform.blobs, platform.settings.home / "cache" / "artifacts", artifact)
 
 

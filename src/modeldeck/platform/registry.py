@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Text, and_, delete, or_, select, type_coerce, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import vocabulary
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
 from . import events, fields, upstream
 from .authz import Caller, clip, enter, role_in
@@ -140,13 +141,14 @@ def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> 
     views = [_view(caller, m, owner, granted) for m, owner, granted in rows]
     view = pick(views, ref, lambda v: v.model.id, lambda v: v.source) if views else None
     if not views or (view is not None and view.source == "none" and not _may_know(db, caller, view)):
+        meant = _did_you_mean(db, caller, ref)
         if caller.principal.is_main:
             raise NotFound(
                 f"Model {_q(ref)} does not exist.",
                 code="Model.NotFound",
-                hint="List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
+                hint=f"{meant}List the models this workspace may use with `modeldeck models` or GET /api/v1/models.",
             )
-        raise _unknown_model(caller, ref, need)
+        raise _unknown_model(caller, ref, need, meant)
     if view is None:
         raise Conflict(
             f"Several models visible here are called {_q(ref)}.",
@@ -164,14 +166,31 @@ def _may_know(db: Session, caller: Caller, view: ModelView) -> bool:
     return caller.principal.is_main or role_in(db, caller.principal, view.model.workspace_id) is not None
 
 
-def _unknown_model(caller: Caller, ref: str, need: str) -> ModelAccessDenied:
+def _did_you_mean(db: Session, caller: Caller, ref: str) -> str:
+    """"Did you mean 'x'? " for the closest name among the models this workspace sees (only those: the
+    same answer whether `ref` exists elsewhere or not), or ""."""
+    visible = db.scalars(
+        select(Model.model_name)
+        .outerjoin(Grant, and_(Grant.model_id == Model.id, Grant.workspace_id == caller.workspace_id))
+        .where(or_(Model.workspace_id == caller.workspace_id, Grant.model_id.is_not(None),
+                   Model.accessibility == "PUBLIC"))
+        .limit(_SUGGESTED_AMONG)
+    ).all()  # fmt: skip
+    meant = vocabulary.suggest(ref, tuple(visible)) if len(ref) <= 128 else None
+    return f"Did you mean {_q(meant)}? " if meant and meant != ref else ""
+
+
+_SUGGESTED_AMONG = 2000  # names compared on a miss: beyond them a typo goes without a suggestion
+
+
+def _unknown_model(caller: Caller, ref: str, need: str, meant: str = "") -> ModelAccessDenied:
     """A sub-account's one answer for a model that does not exist and one it may not learn of: the same
-    words for both, naming only what the caller sent and its own workspace."""
+    words for both, naming only what the caller sent, its own workspace and the models it sees."""
     action = need if need in fields.GRANT_ACTIONS else "inference"
     ws = caller.workspace_name
     return ModelAccessDenied(
         f"Workspace '{ws}' has no model {_q(ref)} that it may see.",
-        hint=f"Check the name against `modeldeck models` (GET /api/v1/models). A model of another workspace "
+        hint=f"{meant}Check the name against `modeldeck models` (GET /api/v1/models). A model of another workspace "
         f"must first be authorized for workspace '{ws}' ('{action}') by an admin of the workspace that owns it.",
     )
 
@@ -431,11 +450,14 @@ def create_version(
     *,
     idempotency_key: str | None = None,
     allowed_networks: tuple = (),
+    inspection: Any = None,
 ) -> tuple[ModelVersion, bool]:
     """Register a version; returns it and whether it was created (False: an idempotent replay).
 
     `model_id:version_name` is unique: of concurrent registrations of one name exactly one wins and the
     rest get `Conflict`. A retried request with the same idempotency key returns the same version.
+    `inspection` (`registration.inspect`) is what the checkpoint was found to be: it fills the format and
+    framework the caller left out, the signature and whether the version can run here.
     """
     caller.require("register")
     model = resolve_model(db, caller, ref, need="owner").model
@@ -456,6 +478,11 @@ def create_version(
             return replay, False
     values = _version_values(db, model, spec, allowed_networks)
     values["inference_spec"], upstream_key = upstream.take_key(values["inference_spec"], allowed_networks)
+    if inspection is not None:
+        values["format_type"] = values["format_type"] or inspection.format_type
+        values["framework_type"] = values["framework_type"] or inspection.framework_type
+        values.update(signature=inspection.signature, runnable=inspection.runnable,
+                      not_runnable_reason=inspection.reason)  # fmt: skip
     explicit = spec.get("version_name")
     for _ in range(20):
         name, major, minor, patch = fields.version_name(explicit) if explicit is not None else _next_name(db, model.id)

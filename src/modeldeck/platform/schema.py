@@ -201,6 +201,11 @@ class ModelVersion(Base):
     extra_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     options: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
+    # What registration found by loading the checkpoint (runtimes.inspection): its inputs and outputs, and
+    # whether this platform can run it (and why not). Null signature: unknown (external, pickled, large).
+    signature: Mapped[dict[str, Any] | None] = mapped_column()
+    runnable: Mapped[bool] = mapped_column(Boolean, default=True)
+    not_runnable_reason: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of the request, to spot key reuse
     created_by: Mapped[str] = mapped_column(String(32))

@@ -27,6 +27,9 @@ def _page(item: str) -> dict[str, Any]:
     return _shape({"items": {"type": "array", "items": {"$ref": REF + item}}, "next_cursor": _maybe_text})
 
 
+_TENSOR = {"type": "object", "properties": {"name": {"type": "string"}, "dtype": {"type": "string"},
+                                           "shape": {"type": "array", "items": {"type": ["integer", "null"]}}}}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _shape({"code": _text, "message": _text, "hint": _text, "request_id": _maybe_text}),
     # under /v1, OpenAI's error body, which keeps the platform's code and hint
@@ -55,6 +58,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "labels": _strings, "metrics": _object, "training_spec": _object, "inference_spec": _object,
         "extra_info": _object, "options": _maybe_text, "description": _text, "created_by": _text,
         "created_at": _when, "updated_at": _when,
+        # what registration found by loading the checkpoint (None: not known)
+        "signature": {"type": ["object", "null"], "properties": {
+            "inputs": {"type": "array", "items": _TENSOR}, "outputs": {"type": "array", "items": _TENSOR},
+            "features": {"type": "array", "items": _text}, "classes": {"type": "array"}}},
+        "runnable": {"type": "boolean"}, "not_runnable_reason": _maybe_text,
     }),  # fmt: skip
     "Grant": _shape({"model_id": _text, "workspace_id": _text, "workspace": _text,
                      "actions": {"type": "array", "items": _text}, "created_at": _when}),  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Header, Response
 
-from .. import registry
+from .. import registration, registry
 from ..pagination import PageRequest
 from . import serialize
 from .bodies import GrantSet, ModelCreate, ModelUpdate, VersionCreate, VersionUpdate
@@ -109,11 +109,15 @@ def create_version(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> dict[str, Any]:
-    """Register a version. With an Idempotency-Key, a retried request returns the same version (200)."""
+    """Register a version. With an Idempotency-Key, a retried request returns the same version (200).
+    The checkpoint is detected and checked first (`registration.inspect`): a file that is not what it
+    claims is refused before the version exists."""
+    spec = body.model_dump(exclude_unset=True)
+    inspection = registration.inspect(platform, caller, model, spec)
     with platform.store.write() as db:
         row, created = registry.create_version(
-            db, caller, model, body.model_dump(exclude_unset=True), idempotency_key=idempotency_key,
-            allowed_networks=platform.settings.allowed_networks,
+            db, caller, model, spec, idempotency_key=idempotency_key,
+            allowed_networks=platform.settings.allowed_networks, inspection=inspection,
         )  # fmt: skip
         name = db.get_one(registry.Model, row.model_id).model_name
     if not created:

@@ -63,6 +63,7 @@ def version(row: ModelVersion, model_name: str) -> dict[str, Any]:
         "approval_status": row.approval_status, "labels": _json(row.labels), "metrics": _json(row.metrics),
         "training_spec": _json(row.training_spec), "inference_spec": _json(row.inference_spec),
         "extra_info": _json(row.extra_info), "options": row.options, "description": row.description,
+        "signature": _json(row.signature), "runnable": bool(row.runnable), "not_runnable_reason": row.not_runnable_reason,
         "created_by": row.created_by, "created_at": iso_utc(row.created_at), "updated_at": iso_utc(row.updated_at),
     }  # fmt: skip
 

@@ -16,7 +16,7 @@ from modeldeck.errors import UnsafeFormat
 from . import onnx, pickled, skops, xgboost
 from ._errors import load_failed, runtime_unavailable
 from ._files import find_entry
-from ._sniff import pickle_kind
+from ._sniff import FORMAT_NAMES, pickle_kind
 from ._spec import Runtime, TensorSpec
 from .cache import RuntimeCache
 from .io import decode_inputs, encode_outputs
@@ -43,7 +43,6 @@ _SUFFIXES = {
     "XGBoost": (".json", ".ubj"),
     "PickleModel": (".pkl", ".pickle", ".joblib"),
 }
-_NAMES = {"ONNX": "an ONNX model", "SkopsModel": "a skops file", "XGBoost": "an XGBoost model"}
 
 
 def load_runtime(
@@ -84,7 +83,7 @@ def load_runtime(
     kind = pickle_kind(path)
     if kind is not None:
         raise UnsafeFormat(
-            f"The file is {kind}, not {_NAMES[format_type]}.",
+            f"The file is {kind}, not {FORMAT_NAMES[format_type]}.",
             hint="Upload a real export of the model, or register it as PickleModel if you trust its author.",
         )
     if format_type == "ONNX":

@@ -31,6 +31,8 @@ class SklearnRuntime:
         self._has_proba = callable(getattr(model, "predict_proba", None))
         classes = getattr(model, "classes_", None)
         classes = np.asarray(classes) if classes is not None else None
+        # the labels `predictions` holds, in the column order of `probabilities` (a signature shows them)
+        self.classes = classes.tolist() if classes is not None and classes.ndim == 1 else None
         self.outputs = [
             TensorSpec("predictions", dtype_name(classes.dtype) if classes is not None else "float64", [None])
         ]

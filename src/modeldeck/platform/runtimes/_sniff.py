@@ -1,9 +1,12 @@
-"""Recognize pickles by their bytes, whatever the file is called.
+"""Recognize pickles, and every format the platform knows, by their bytes, whatever the file is called.
 
 A pickle runs code when loaded, so a pickle renamed ``model.onnx`` must be named for what it is before any
 library touches it. Recognized: protocol 2+ pickles (``0x80`` + protocol byte), the same compressed with
 gzip, bz2, xz/lzma or zlib (joblib's compressors), and zip archives holding a pickle (``torch.save``).
 Protocol 0/1 pickles have no magic bytes; the safe formats' own parsers refuse them.
+
+`sniff` names a file's format from its first bytes (and a zip's member names): it reads heads only, so it
+costs the same for a 10 GB file, and never loads anything.
 """
 
 from __future__ import annotations
@@ -18,6 +21,48 @@ from pathlib import Path
 _PICKLE_PROTOCOLS = range(2, 6)
 _PICKLE_NAMES = (".pkl", ".pickle")
 _ZLIB_HEADERS = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+# After the opening '{', a UBJSON object continues with a key-length type marker or a container marker.
+UBJ_SECOND_BYTES = b"iUIlL$#}"
+_HEAD = 256
+_MAX_SAFETENSORS_HEADER = 100 << 20  # the safetensors library's own limit
+
+# How messages name each format's files.
+FORMAT_NAMES = {
+    "ONNX": "an ONNX model", "SkopsModel": "a skops file", "XGBoost": "an XGBoost model",
+    "SafeTensors": "safetensors weights", "PickleModel": "a pickle",
+}  # fmt: skip
+
+
+def sniff(path: Path) -> str | None:
+    """The format the file's bytes are (a key of FORMAT_NAMES), or None when they are none of them."""
+    if pickle_kind(path) is not None:
+        return "PickleModel"
+    with path.open("rb") as f:
+        head = f.read(_HEAD)
+    if zipfile.is_zipfile(path):
+        return "SkopsModel" if _zip_has(path, "schema.json") else None
+    if head[:1] == b"{":
+        if head[1:2] == b'"' and b'"learner"' in head[:32]:
+            return "XGBoost"
+        if len(head) > 1 and head[1] in UBJ_SECOND_BYTES and b"learner" in head[:32]:
+            return "XGBoost"
+        return None
+    if len(head) >= 10 and head[8:9] == b"{":
+        size = int.from_bytes(head[:8], "little")
+        if 2 <= size <= _MAX_SAFETENSORS_HEADER and size + 8 <= path.stat().st_size:
+            return "SafeTensors"
+    # Protobuf has no magic bytes: an ONNX model is known by its name, then its parser decides (runtimes.onnx).
+    if path.suffix.lower() == ".onnx":
+        return "ONNX"
+    return None
+
+
+def _zip_has(path: Path, name: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return name in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def pickle_kind(path: Path) -> str | None:

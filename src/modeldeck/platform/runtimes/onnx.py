@@ -67,6 +67,13 @@ class OnnxRuntime:
 
 def load(folder: Path, path: Path) -> OnnxRuntime:
     """Parse the graph without its weights, vet every external data location, then open the session."""
+    external = check_graph(folder, path)
+    nbytes = path.stat().st_size + sum(f.stat().st_size for f in external)
+    return OnnxRuntime(_session(path), nbytes)
+
+
+def check_graph(folder: Path, path: Path) -> set[Path]:
+    """Parse the graph without its external weights and vet their locations; returns the files they are in."""
     import onnx
 
     try:
@@ -75,9 +82,7 @@ def load(folder: Path, path: Path) -> OnnxRuntime:
         raise _not_onnx() from exc
     if model.ir_version <= 0 or not model.graph.output:
         raise _not_onnx()
-    external = _external_files(model, folder, path.parent)
-    nbytes = path.stat().st_size + sum(f.stat().st_size for f in external)
-    return OnnxRuntime(_session(path), nbytes)
+    return _external_files(model, folder, path.parent)
 
 
 def _session(path: Path) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 from modeldeck.errors import InvalidParameter, UnsafeFormat
 
@@ -96,6 +97,19 @@ _MAX_NAME = 120
 
 
 def load(path: Path) -> SklearnRuntime:
+    sio = check_types(path)
+    try:
+        model = sio.load(path, trusted=sorted(TRUSTED_SKOPS_TYPES))
+    except Exception as exc:  # version mismatches surface as arbitrary errors while rebuilding objects
+        raise load_failed(
+            "skops could not load the model.",
+            hint="Check that it was saved with the scikit-learn and skops versions installed here.",
+        ) from exc
+    return SklearnRuntime(model, "SkopsModel", path.stat().st_size)
+
+
+def check_types(path: Path) -> ModuleType:
+    """Refuse a file that is no skops archive or names a type outside the allow-list; returns skops.io."""
     if not zipfile.is_zipfile(path):
         raise _not_skops()
     sio = require("skops.io", package="skops", extra="sklearn")
@@ -110,14 +124,7 @@ def load(path: Path) -> SklearnRuntime:
             f"The skops file contains types the platform does not trust: {list_names(refused)}.",
             hint="Build the model from standard scikit-learn estimators, or export it to ONNX.",
         )
-    try:
-        model = sio.load(path, trusted=sorted(TRUSTED_SKOPS_TYPES))
-    except Exception as exc:  # version mismatches surface as arbitrary errors while rebuilding objects
-        raise load_failed(
-            "skops could not load the model.",
-            hint="Check that it was saved with the scikit-learn and skops versions installed here.",
-        ) from exc
-    return SklearnRuntime(model, "SkopsModel", path.stat().st_size)
+    return sio
 
 
 def _not_skops() -> InvalidParameter:

@@ -13,11 +13,10 @@ import numpy as np
 from modeldeck.errors import InvalidParameter
 
 from ._errors import invalid_input, load_failed, require
+from ._sniff import UBJ_SECOND_BYTES
 from ._spec import TensorSpec, describe
 
 XGB_THREADS = 1
-# After the opening '{', a UBJSON object continues with a key-length type marker or a container marker.
-_UBJ_SECOND_BYTES = b"iUIlL$#}"
 
 
 class XGBoostRuntime:
@@ -88,7 +87,7 @@ def _check_json(path: Path) -> None:
 def _check_ubj(path: Path) -> None:
     with path.open("rb") as f:
         head = f.read(2)
-    if len(head) < 2 or head[:1] != b"{" or head[1] not in _UBJ_SECOND_BYTES:
+    if len(head) < 2 or head[:1] != b"{" or head[1] not in UBJ_SECOND_BYTES:
         raise _not_xgboost("UBJSON")
 
 
