@@ -6,7 +6,8 @@ Per backend one `modeldeck serve` runs in its own process. Rows go straight into
 HTTP registrations would take far longer than the measurement): a model with 10,000 versions and one with
 100; the default workspace with 10,000 models, a second workspace with 100. Then, over one kept-alive
 connection, GET /api/v1/models/{m}/versions?limit=100 and GET /api/v1/models?limit=100 (each model with
-its newest version) are timed, alternating request by request between the big and the small listing.
+its newest version) are timed, alternating request by request between the big and the small listing,
+and GET /health beside them: the HTTP round trip with no work (on a loaded machine it is most of a page).
 
     python bench/bench_list_versions.py [--big 10000] [--small 100] [--requests 300] [--backends sqlite,postgres]
 """
@@ -153,13 +154,15 @@ def measure(backend: str, home: Path, db_url: str | None, args: argparse.Namespa
         for name, (path, headers) in listings.items():  # a full page, the newest (or first) first
             page = transfer.check(client.get(path, headers=headers)).json()
             assert len(page["items"]) == PAGE and (page["next_cursor"] or sizes[name.split()[1]] == PAGE), name
-        times: dict[str, list[float]] = {name: [] for name in listings}
         order = list(listings)
+        listings["health"] = ("/health", {})  # the HTTP round trip alone, on the same connection
+        times: dict[str, list[float]] = {name: [] for name in listings}
         for i in range(max(200, args.requests)):
-            for name in order if i % 2 == 0 else reversed(order):
+            for name in [*order, "health"] if i % 2 == 0 else ["health", *reversed(order)]:
                 times[name].append(timed_get(client, *listings[name]))
         floor = floors(url, max(200, args.requests))
     p50 = {name: median(t) for name, t in times.items()}
+    print(f"  GET /health (the HTTP round trip alone): p50 {p50.pop('health'):.2f} ms")
     for name in order:
         kind, size = name.split()
         print(f"  GET {kind}?limit={PAGE}, {sizes[size]:>6} {kind}: p50 {p50[name]:.2f} ms  "
