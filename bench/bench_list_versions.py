@@ -67,6 +67,10 @@ def populate(url: str, big: int, small: int) -> None:
             for ws, prefix, count in ((default, "m", big - 2), (other, "s", small)):
                 _insert(db, Model, ({**model, "id": f"mdl-{prefix}{i:06}", "workspace_id": ws,
                                      "model_name": f"{prefix}-{i:06}"} for i in range(count)))  # fmt: skip
+        if not store.is_sqlite:  # the statistics autovacuum would gather soon after such a bulk load
+            with store.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
     finally:
         store.dispose()
 
