@@ -10,7 +10,7 @@ balancer; every cycle one replica (alternating) is killed with SIGKILL mid-load 
 Targets: nothing lost, nothing orphaned once gc has run, no client error (they carry on through the other
 replica).
 
-    python bench/bench_chaos.py [--cycles 6] [--writers 8]      # --cycles 25 for the full figure
+    python bench/bench_chaos.py [--cycles 25] [--writers 20] [--seed 15]      # the review's figure
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def check(db_url: str, s3: S3, root: str, writers: Writers) -> dict[str, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cycles", type=int, default=6)
-    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--cycles", type=int, default=25)
+    parser.add_argument("--writers", type=int, default=20)
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args()
     if not 1 <= args.cycles <= 100 or not 1 <= args.writers <= 50:

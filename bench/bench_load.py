@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the harness the tests start services with
 from _common import env_line, median, percentile, verdict  # noqa: E402
-from services import Replica, haproxy, pg_bin, postgres_cluster, s3_server  # noqa: E402
+from services import Replica, haproxy, pg_bin, postgres_cluster, s3_server, team_env  # noqa: E402
 
 API = "/api/v1"
 MIX = (("list", 0.5), ("register", 0.2), ("predict", 0.3))
@@ -170,7 +170,8 @@ def main() -> int:
         if "replicas" in targets:
             s3 = stack.enter_context(s3_server())
             store = ["--db", pg.create_database(), "--blobs", s3.bucket() + "/deck"]
-            replicas = [stack.enter_context(Replica(folder / f"r{n}", *store, env=s3.env)) for n in range(2)]
+            env = team_env(s3)  # one sealing key for both replicas
+            replicas = [stack.enter_context(Replica(folder / f"r{n}", *store, env=env)) for n in range(2)]
             lb = stack.enter_context(haproxy([r.url.removeprefix("http://") for r in replicas]))
             ok &= measure("2 replicas + HAProxy", lb, replicas[0].key, folder, args.clients, args.seconds)
     return 0 if ok else 1

@@ -297,3 +297,34 @@ def test_every_listing_pages_with_signed_cursors(admin, store_deployment):
     foreign = admin.ok("GET", "/api/v1/accounts", params={"limit": 2})["next_cursor"]
     reused = admin.get("/api/v1/workspaces/default/members", params={"cursor": foreign})
     assert reused.status_code == 400 and reused.json()["code"] == "InvalidParameter.Cursor"
+
+
+def test_listing_pages_by_key_are_the_pages_the_service_layer_gives(store_deployment: Deployment):
+    """An API key's pages come from the listings' hot path, a token's from the routes: page for page, cursor
+    for cursor, the same bodies, for the main account and a sub-account, owned, granted and PUBLIC models."""
+    main = store_deployment.admin
+    main.ok("POST", "/api/v1/workspaces", json={"name": "lab"})
+    lab = store_deployment.client(workspace="lab")
+    for name, access in (("shared", "PRIVATE"), ("open", "PUBLIC"), ("hidden", "PRIVATE")):
+        lab.ok("POST", "/api/v1/models", json={"model_name": name, "accessibility": access})
+    lab.ok("PUT", "/api/v1/models/shared/grants/default", json={"actions": ["inference"]})
+    for i in range(5):
+        main.ok("POST", "/api/v1/models", json={"model_name": f"own-{i}", "labels": {"i": str(i)}})
+        main.ok("POST", "/api/v1/models/own-0/versions", json={"uri": URI, "metrics": {"acc": i / 7}})
+    key = store_deployment.subaccount("vera", {"default": "developer"})
+    token = store_deployment.client(key).ok("POST", "/api/v1/tokens", json={"ttl_seconds": 600})["token"]
+    by_key, by_token = store_deployment.client(key, "default"), store_deployment.client(token, "default")
+    for path in ("/api/v1/models", "/api/v1/models/own-0/versions", "/api/v1/models/shared/versions"):
+        cursor, pages = None, 0
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            fast, full = by_key.ok("GET", path, params=params), by_token.ok("GET", path, params=params)
+            assert fast == full
+            pages += 1
+            cursor = fast["next_cursor"]
+            if not cursor:
+                break
+        assert pages >= 2 or path.endswith("shared/versions")
+    names = [m["model_name"] for m in by_key.ok("GET", "/api/v1/models", params={"limit": 50})["items"]]
+    assert names == ["open", "own-0", "own-1", "own-2", "own-3", "own-4", "shared"]  # not 'hidden'
+    assert by_key.get("/api/v1/models/hidden/versions").status_code == 403

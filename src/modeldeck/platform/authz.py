@@ -8,13 +8,14 @@ needs the permission in that workspace: membership AND role, as in ModelArts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, String, and_, bindparam, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from ..errors import AccessDenied, InvalidApiKey, NotFound, WorkspaceAccessDenied
 from .ids import TOKEN_PREFIX, echoable, key_digest, utcnow
-from .schema import Account, ApiKey, Member, Token, Workspace
+from .schema import Account, ApiKey, Grant, Member, Model, Token, Workspace
 
 PERMISSIONS = ("list", "register", "approve", "invoke", "deploy", "authorize", "manage")
 ROLES: dict[str, frozenset[str]] = {
@@ -115,6 +116,49 @@ def effective_role(is_main: bool, mode: str, member_role: str | None) -> str | N
     if member_role is None and mode == "loose":
         return "developer"
     return None if member_role == "none" else member_role
+
+
+_root = aliased(Account)
+
+
+def access_rows(*columns: Any, model: bool) -> Select[Any]:
+    """The rows that decide a bearer key's access: its account, the root account, the workspace named by
+    the bind parameter `ws` (id or name; None: the default one) and its membership there; with `model`,
+    every model the bind parameter `model` names (id or name) and that workspace's grant on it."""
+    ws_ref = bindparam("ws", type_=String)
+    stmt = (
+        select(
+            Account.id.label("account_id"), Account.name.label("account_name"), Account.kind,
+            _root.id.label("root_id"), _root.authorization_mode, Workspace.id.label("ws_id"),
+            Workspace.name.label("ws_name"), Member.role, *columns,
+        )
+        .select_from(ApiKey)
+        .join(Account, Account.id == ApiKey.account_id)
+        .join(_root, _root.kind == "main")
+        .join(Workspace, or_(Workspace.id == ws_ref, Workspace.name == ws_ref, and_(ws_ref.is_(None), Workspace.is_default)))
+        .outerjoin(Member, and_(Member.workspace_id == Workspace.id, Member.account_id == Account.id))
+        .where(ApiKey.digest == bindparam("digest"), ApiKey.revoked_at.is_(None))
+    )
+    if model:
+        stmt = stmt.join(Model, or_(Model.id == bindparam("model"), Model.model_name == bindparam("model"))).outerjoin(
+            Grant, and_(Grant.model_id == Model.id, Grant.workspace_id == Workspace.id)
+        )
+    return stmt
+
+
+def caller_of(rows: list[Any], ws_ref: str | None, permission: str) -> Caller | None:
+    """The caller `access_rows` found, as `authz.enter` would make it, if it plainly may `permission`."""
+    if not rows or len({(row.ws_id, row.root_id) for row in rows}) != 1:
+        return None
+    first = rows[0]
+    is_main = first.kind == "main"
+    if ws_ref is None and not is_main:
+        return None
+    role = effective_role(is_main, first.authorization_mode, first.role)
+    if role is None or permission not in ROLES.get(role, ()):
+        return None
+    principal = Principal(first.account_id, first.account_name, is_main, first.root_id, first.authorization_mode)
+    return Caller(principal, first.ws_id, first.ws_name, role)
 
 
 def role_in(db: Session, principal: Principal, workspace_id: str) -> str | None:

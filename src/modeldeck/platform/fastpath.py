@@ -18,26 +18,24 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Select, String, and_, bindparam, or_, select
+from sqlalchemy import Engine, Select, and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from . import inference, registry
 from .authn import Authentication, Presented
-from .authz import ROLES, WORKSPACE_HEADER, Principal, authenticate, bearer, effective_role, enter
+from .authz import WORKSPACE_HEADER, Principal, access_rows, authenticate, bearer, caller_of, enter
 from .ids import key_digest
 from .inference import Target
 from .wirejson import parse_json
-from .schema import Account, ApiKey, Grant, Member, Model, ModelVersion, Workspace
+from .schema import Grant, Model, ModelVersion
 
-_root = aliased(Account)
 INLINE_BYTES = 4 << 20
 _WORKSPACE = WORKSPACE_HEADER.lower().encode()
 
 
 def _statement(latest: bool) -> Select[Any]:
-    ws_ref = bindparam("ws", type_=String)
     v = aliased(ModelVersion)  # the newest usable version, as registry.get_version picks it
     version_match = (
         ModelVersion.seq
@@ -50,34 +48,22 @@ def _statement(latest: bool) -> Select[Any]:
         if latest
         else ModelVersion.version_name == bindparam("version")
     )
-    return (
-        select(
-            Account.kind, _root.authorization_mode, Workspace.id.label("ws_id"), Member.role,
-            Model.id.label("model_id"), Model.model_name, Model.workspace_id, Model.accessibility,
-            Grant.actions_text.label("granted"), ModelVersion.version_name, ModelVersion.artifact_digest,
-            ModelVersion.format_type, ModelVersion.inference_spec,
-        )  # fmt: skip
-        .select_from(ApiKey)
-        .join(Account, Account.id == ApiKey.account_id)
-        .join(_root, _root.kind == "main")
-        .join(Workspace, or_(Workspace.id == ws_ref, Workspace.name == ws_ref, and_(ws_ref.is_(None), Workspace.is_default)))
-        .outerjoin(Member, and_(Member.workspace_id == Workspace.id, Member.account_id == Account.id))
-        .join(Model, or_(Model.id == bindparam("model"), Model.model_name == bindparam("model")))
-        .outerjoin(Grant, and_(Grant.model_id == Model.id, Grant.workspace_id == Workspace.id))
-        .join(ModelVersion, and_(ModelVersion.model_id == Model.id, version_match))
-        .where(ApiKey.digest == bindparam("digest"), ApiKey.revoked_at.is_(None))
-    )
+    return access_rows(
+        Model.id.label("model_id"), Model.model_name, Model.workspace_id, Model.accessibility,
+        Grant.actions_text.label("granted"), ModelVersion.version_name, ModelVersion.artifact_digest,
+        ModelVersion.format_type, ModelVersion.inference_spec, model=True,
+    ).join(ModelVersion, and_(ModelVersion.model_id == Model.id, version_match))  # fmt: skip
 
 
-class _Query:
-    """The statement compiled once for the engine's dialect and run on a raw DBAPI cursor.
+class Query:
+    """A statement compiled once for the engine's dialect and run on a raw DBAPI cursor.
 
     SQLAlchemy's execution layer costs about four times the query itself here (330 against 80
-    microseconds on SQLite), which is most of a small model's predict; the SQL is still SQLAlchemy's.
+    microseconds on SQLite), which is most of a small model's predict or of a listing's page; the SQL is
+    still SQLAlchemy's. Rows come as the driver gives them (JSON and timestamps as text on SQLite).
     """
 
-    def __init__(self, engine: Engine, latest: bool) -> None:
-        stmt = _statement(latest)
+    def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
         self.engine = engine
         self.compiled = stmt.compile(dialect=engine.dialect)
         self.row = namedtuple("Row", [c.key for c in stmt.selected_columns])  # type: ignore[misc]
@@ -96,8 +82,8 @@ class _Query:
 
 
 @functools.lru_cache(maxsize=8)
-def _queries(engine: Engine) -> tuple[_Query, _Query]:
-    return _Query(engine, latest=True), _Query(engine, latest=False)
+def _queries(engine: Engine) -> tuple[Query, Query]:
+    return Query(engine, _statement(latest=True)), Query(engine, _statement(latest=False))
 
 
 class _Decisions:
@@ -155,13 +141,10 @@ def _query(platform: Any, digest: str, ws_ref: str | None, model_ref: str, versi
         params["version"] = version
     latest, named = _queries(platform.store.engine)
     rows = (named if version is not None else latest).rows(params)
-    workspaces = {row.ws_id for row in rows}
-    if not rows or len(workspaces) != 1 or (ws_ref is None and rows[0].kind != "main"):
+    caller = caller_of(rows, ws_ref, "invoke")
+    if caller is None:
         return None
-    first = rows[0]
-    if "invoke" not in ROLES.get(effective_role(first.kind == "main", first.authorization_mode, first.role) or "", ()):
-        return None
-    ws_id = first.ws_id
+    ws_id = caller.workspace_id
     choices = [(row, *registry.access(ws_id, row.workspace_id, row.accessibility, row.granted)) for row in rows]
     chosen = registry.pick(choices, model_ref, lambda c: c[0].model_id, lambda c: c[1])
     if chosen is None or not registry.allows(chosen[1], chosen[2], "inference"):

@@ -97,13 +97,26 @@ def keyset_page(
     past skipped rows as OFFSET would. Given a Connection, rows come as plain rows, past the ORM.
     """
     limit = clamp_limit(limit)
-    if cursor:
-        last = cursors.decode(scope, cursor)
-        if len(last) != len(order):
-            raise _bad_cursor()
-        seek = tuple_(*order) < tuple_(*last) if descending else tuple_(*order) > tuple_(*last)
-        stmt = stmt.where(seek)
-    stmt = stmt.order_by(*(c.desc() for c in order) if descending else order).limit(limit + 1)
-    rows = list(db.execute(stmt).all())
+    last = resume_after(cursors, scope, cursor, len(order))
+    rows = list(db.execute(keyset(stmt, order, last, limit + 1, descending=descending)).all())
     nxt = cursors.encode(scope, key_of(rows[limit - 1])) if len(rows) > limit else None
     return rows[:limit], nxt
+
+
+def resume_after(cursors: Cursors, scope: str, cursor: str | None, width: int) -> list[Any] | None:
+    """The sort key a cursor resumes after (None: the first page); a cursor of another listing is refused."""
+    if not cursor:
+        return None
+    last = cursors.decode(scope, cursor)
+    if len(last) != width:
+        raise _bad_cursor()
+    return last
+
+
+def keyset(stmt: Select[Any], order: Sequence[ColumnElement[Any]], after: Sequence[Any] | None, limit: Any, *,
+           descending: bool = False) -> Select[Any]:  # fmt: skip
+    """`stmt` ordered by the unique key `order`, after the key `after` (values, or bind parameters for a
+    statement compiled once), at most `limit` rows."""
+    if after is not None:
+        stmt = stmt.where(tuple_(*order) < tuple_(*after) if descending else tuple_(*order) > tuple_(*after))
+    return stmt.order_by(*(c.desc() for c in order) if descending else order).limit(limit)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Text, and_, delete, or_, select, type_coerce, update
+from sqlalchemy import JSON, Text, and_, delete, null, or_, select, type_coerce, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from . import events, fields, upstream
 from .authz import Caller, clip, enter, role_in
 from .db import add_unique
 from .ids import new_id, utcnow
-from .pagination import PageRequest, keyset_page
+from .pagination import PageRequest, clamp_limit, keyset, keyset_page, resume_after
 from .safety import validate_uri
 from .schema import Artifact, Grant, Model, ModelVersion, UTCDateTime, Workspace
 
@@ -85,30 +85,74 @@ def list_models(
     """One query for the page, each model's newest version included: plain rows, no ORM objects."""
     caller.require("list")
     ws = caller.workspace_id
-    newest = _ordered_versions(Model.id, ModelVersion.seq).limit(1).correlate(Model).scalar_subquery()
-    stmt = (
-        _view_query(ws, *LISTED_MODEL_COLUMNS)
-        .add_columns(ModelVersion.version_name.label("latest_name"), ModelVersion.approval_status.label("latest_status"))
-        .outerjoin(ModelVersion, ModelVersion.seq == newest)
-        .where(or_(Model.workspace_id == ws, Grant.model_id.is_not(None), Model.accessibility == "PUBLIC"))
-    )  # fmt: skip
-    if query:
-        stmt = stmt.where(Model.model_name.contains(query, autoescape=True))
-    if task:
-        stmt = stmt.where(Model.task == task)
     if action:
         action = fields.choice(action, fields.GRANT_ACTIONS, "action")
-        stmt = stmt.where(or_(Model.workspace_id == ws, Grant.actions_text.contains(f",{action},")))
-    rows, nxt = keyset_page(
-        db.connection(), stmt, (Model.model_name, Model.id), lambda row: [row.model_name, row.id],
-        **page.bind(f"models|{ws}|{query}|{task}|{action}"),
-    )  # fmt: skip
+    scope = models_scope(ws, query, task, action)
+    limit = clamp_limit(page.limit)
+    after = resume_after(page.cursors, scope, page.cursor, len(MODEL_ORDER))
+    rows = db.connection().execute(models_statement(ws, after, limit + 1, query, task, action)).all()
+    nxt = page.cursors.encode(scope, model_key(rows[limit - 1])) if len(rows) > limit else None
+    return model_views(ws, rows[:limit]), nxt
+
+
+MODEL_ORDER = (Model.model_name, Model.id)  # a models page's unique sort key
+
+
+def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, task: str | None = None,
+                     action: str | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+    """A page of the models workspace `ws` sees, after the key `after`, each with its owner's name and its
+    newest version's name and status (`ws`, `after` and `limit`: values, or bind parameters for a statement
+    compiled once; `action` already checked).
+
+    Owned, granted and PUBLIC models are three branches, each walked in page order and cut at the page
+    size, so the owned ones (most of a workspace's listing) come off the (workspace, name) index: a page
+    costs the same at 100 or 10,000 models. Owner and newest version are looked up for the page's rows only.
+    """
+    granted = and_(Grant.model_id == Model.id, Grant.workspace_id == ws)
+    owned = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(Model.workspace_id == ws)
+    shared = select(*LISTED_MODEL_COLUMNS, Grant.actions_text.label("granted")).join(Grant, granted)
+    public = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(
+        Model.accessibility == "PUBLIC", ~select(Grant.model_id).where(granted).exists()
+    )
+    branches = [owned, shared.where(Model.workspace_id != ws), public.where(Model.workspace_id != ws)]
+    if action:  # an action: owned ones (which may do all), and ones granted it
+        branches = branches[:2]
+        branches[1] = branches[1].where(Grant.actions_text.contains(f",{action},"))
+    for i, branch in enumerate(branches):
+        if query:
+            branch = branch.where(Model.model_name.contains(query, autoescape=True))
+        if task:
+            branch = branch.where(Model.task == task)
+        branches[i] = select(*keyset(branch, MODEL_ORDER, after, limit).subquery().c)
+    page = union_all(*branches).subquery("page")
+    newest = _ordered_versions(page.c.id, ModelVersion.seq).limit(1).correlate(page).scalar_subquery()
+    return (
+        select(page, Workspace.name.label("owner"), ModelVersion.version_name.label("latest_name"),
+               ModelVersion.approval_status.label("latest_status"))  # fmt: skip
+        .join(Workspace, Workspace.id == page.c.workspace_id)
+        .outerjoin(ModelVersion, ModelVersion.seq == newest)
+        .order_by(page.c.model_name, page.c.id)
+        .limit(limit)
+    )
+
+
+def models_scope(ws_id: str, query: str | None = None, task: str | None = None, action: str | None = None) -> str:
+    """What a models page's cursor is bound to: the workspace and the filters."""
+    return f"models|{ws_id}|{query}|{task}|{action}"
+
+
+def model_key(row: Any) -> list[Any]:
+    return [row.model_name, row.id]
+
+
+def model_views(ws_id: str, rows: list[Any]) -> list[ModelView]:
+    """A models page's rows as the workspace sees them."""
     views = []
     for row in rows:
-        view = _view(caller, row, row.owner, row.granted)  # type: ignore[arg-type]
-        view.latest = None if row.latest_name is None else Latest(row.latest_name, row.latest_status)  # type: ignore[assignment]
-        views.append(view)
-    return views, nxt
+        source, actions = access(ws_id, row.workspace_id, row.accessibility, row.granted)
+        latest = None if row.latest_name is None else Latest(row.latest_name, row.latest_status)
+        views.append(ModelView(row, row.owner, source, actions, latest))
+    return views
 
 
 def attach_latest(db: Session, view: ModelView) -> None:
@@ -407,15 +451,37 @@ def list_versions(
 ) -> tuple[ModelView, list[ModelVersion], str | None]:
     """Newest first, by keyset on creation order: one page costs the same at 100 or 100,000 versions."""
     view = resolve_model(db, caller, ref)
-    stmt = select(*LISTED_VERSION_COLUMNS).where(ModelVersion.model_id == view.model.id)
-    if approval_status:
-        approval_status = fields.choice(approval_status, fields.APPROVAL_STATUSES, "approval status")
-        stmt = stmt.where(ModelVersion.approval_status == approval_status)
+    approval_status = checked_status(approval_status)
     rows, nxt = keyset_page(
-        db.connection(), stmt, (ModelVersion.seq,), lambda row: [row.seq],
-        **page.bind(f"versions|{caller.workspace_id}|{view.model.id}|{approval_status}"), descending=True,
+        db.connection(), versions_statement(view.model.id, approval_status), VERSION_ORDER, version_key,
+        **page.bind(versions_scope(caller.workspace_id, view.model.id, approval_status)), descending=True,
     )  # fmt: skip
     return view, rows, nxt
+
+
+VERSION_ORDER = (ModelVersion.seq,)  # a versions page's unique sort key (descending: newest first)
+
+
+def versions_statement(model_id: Any, approval_status: Any = None):  # type: ignore[no-untyped-def]
+    """A model's versions (`model_id` and `approval_status`, already checked: values or bind parameters)."""
+    stmt = select(*LISTED_VERSION_COLUMNS).where(ModelVersion.model_id == model_id)
+    if approval_status is not None:
+        stmt = stmt.where(ModelVersion.approval_status == approval_status)
+    return stmt
+
+
+def checked_status(approval_status: str | None) -> str | None:
+    """A listing's approval-status filter in its canonical spelling; empty or None: no filter."""
+    return fields.choice(approval_status, fields.APPROVAL_STATUSES, "approval status") if approval_status else None
+
+
+def versions_scope(ws_id: str, model_id: str, approval_status: str | None) -> str:
+    """What a versions page's cursor is bound to: the caller's workspace, the model and the filter."""
+    return f"versions|{ws_id}|{model_id}|{approval_status}"
+
+
+def version_key(row: Any) -> list[Any]:
+    return [row.seq]
 
 
 def get_version(db: Session, caller: Caller, ref: str, version: str | None, need: str = "list") -> tuple[ModelView, ModelVersion]:

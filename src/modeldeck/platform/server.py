@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WATCH_EVERY = 0.5  # seconds between two looks at the clients, the home and the runtimes
+SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits (Python's default: 0.005)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -107,6 +109,10 @@ class PlatformServer:
     def run(self) -> None:
         """Serve in this thread until interrupted (or idle for `idle_timeout` seconds)."""
         self.platform.events.closing = False  # a platform served again after an earlier server stopped
+        # The event loop answers listings and small predicts itself; with Python's 5 ms switch interval it
+        # would wait up to 5 ms for the GIL each time a worker thread (a registration, an upload) holds it,
+        # which is the whole tail of a 1 ms listing under mixed load.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         if self.idle_timeout or self.home or self.runtime_idle:
             threading.Thread(target=self._watch, name="modeldeck-idle", daemon=True).start()
         self.server.run(sockets=[self.sock])

@@ -2,7 +2,7 @@
 a request id on every response, JSON errors that never leak.
 
 ```
-RequestId -> BodyLimit -> Lanes (POST routes of facades) -> PredictLane -> native FastAPI app
+RequestId -> BodyLimit -> Lanes (POST routes of facades) -> ListingLane -> PredictLane -> native FastAPI app
                                                                              |- /api/v1/...  native routes
                                                                              |- /v1          openai facade
 ```
@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ... import __version__
 from ...errors import DeckError, PayloadTooLarge
-from .. import fastpath
+from .. import fastpath, listings
 from ..authn import AccessKeySignatures, Authentication, BearerKeys
 from ..context import Services
 from . import errors, routes_accounts, routes_artifacts, routes_credentials, routes_models, routes_tasks
@@ -45,7 +45,7 @@ def create_app(platform: Services, facades: Sequence[Facade] = FACADES) -> ASGIA
         app.mount(facade.prefix, sub)
         lanes.update({facade.prefix + path: (sub, lane) for path, lane in facade.lanes.items()})
     return RequestId(
-        Observe(BodyLimit(Lanes(PredictLane(app), lanes), limit=platform.settings.max_json_body), platform.metrics)
+        Observe(BodyLimit(Lanes(ListingLane(PredictLane(app), app), lanes), limit=platform.settings.max_json_body), platform.metrics)
     )
 
 
@@ -81,7 +81,6 @@ class PredictLane:
     errors in the same JSON shape itself."""
 
     PATH = re.compile(r"^/api/v1/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/predict$")
-    HEADERS = [(b"content-type", b"application/json")]
     TEMPLATES = ("/api/v1/models/{model}/predict", "/api/v1/models/{model}/versions/{version}/predict")
 
     def __init__(self, app: FastAPI) -> None:
@@ -104,10 +103,41 @@ class PredictLane:
         except Exception as exc:
             response = await errors.unexpected(Request(scope, receive), exc)
         else:
-            headers = [*self.HEADERS, (b"content-length", str(len(answer)).encode())]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            return await send({"type": "http.response.body", "body": answer})
+            return await _send_json(send, answer)
         await response(scope, receive, send)
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    """A 200 answer with a JSON body, as raw ASGI messages."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ListingLane:
+    """GET pages of models and of a model's versions go to `listings.page` as raw ASGI, past FastAPI's
+    routing, dependencies and worker threads (most of a page's time); a request it does not answer
+    (None: anything but a plainly allowed page) continues to the FastAPI route, which answers precisely."""
+
+    PATH = re.compile(r"^/api/v1/models(?:/(?P<model>[^/]+)/versions)?$")
+    TEMPLATES = ("/api/v1/models", "/api/v1/models/{model}/versions")
+
+    def __init__(self, app: ASGIApp, native: FastAPI) -> None:
+        self.app, self.native = app, native
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = self.PATH.match(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if match is None:
+            return await self.app(scope, receive, send)
+        try:
+            answer = listings.page(self.native.state.platform, scope, match["model"])
+        except Exception as exc:
+            scope["app"] = self.native
+            return await (await errors.unexpected(Request(scope, receive), exc))(scope, receive, send)
+        if answer is None:
+            return await self.app(scope, receive, send)
+        scope["route_template"] = self.TEMPLATES[match["model"] is not None]
+        await _send_json(send, answer)
 
 
 async def _body(receive: Receive) -> bytes | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orjson import Fragment
 from starlette.responses import Response
 
 from ..registry import ModelView
@@ -69,7 +70,12 @@ def version(row: ModelVersion, model_name: str) -> dict[str, Any]:
 
 
 def _json(value: Any) -> Any:
-    return stored(value) if isinstance(value, str) else value
+    """A JSON column as read past the ORM: SQLite's stored text goes into the body as it is (the store's
+    serializer wrote it), unless it may hold a NaN written before NaN was refused; PostgreSQL's driver
+    has already parsed it."""
+    if isinstance(value, str):
+        return stored(value) if "NaN" in value or "Infinity" in value else Fragment(value)
+    return value
 
 
 def grant(row: Grant, workspace_name: str) -> dict[str, Any]:
