@@ -7,18 +7,17 @@ from __future__ import annotations
 import importlib.util
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-import modeldeck as md
 from conftest import Deployment, deploy, wait_for
-from modeldeck import examples
-from modeldeck.platform import Settings
 from services import free_port, ray_head
 from test_deployments import Load
+
+import modeldeck as md
+from modeldeck import examples
+from modeldeck.platform import Settings
 
 if importlib.util.find_spec("ray") is None:  # with the [serve] extra installed, Ray must start: no skip then
     pytest.skip("the [serve] extra (ray[serve]) is not installed", allow_module_level=True)
