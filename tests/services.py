@@ -250,7 +250,7 @@ RAY_START_TIMEOUT = 180.0
 # with the first wait made RAY_START_TIMEOUT.
 RAY_HEAD_START = -10  # niceness while the head starts, where the system allows it (root); 0 after
 RAY_LAUNCHER = f"""
-import os, sys, time
+import glob, os, sys, time
 try:
     os.nice({RAY_HEAD_START})
 except PermissionError:
@@ -260,13 +260,24 @@ from ray.scripts.scripts import main
 
 patience, get_node = float(sys.argv.pop(1)), services.get_node
 
+def raylet_alive():
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            name, rest = open(stat).read().split("(", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        state, ppid = rest.split()[:2]
+        if name == "raylet" and int(ppid) == os.getpid():
+            return state != "Z"
+    return False
+
 def patient_get_node(*args, **kwargs):
     deadline = time.monotonic() + patience
     while True:
         try:
             return get_node(*args, **kwargs)
         except RuntimeError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not raylet_alive():  # a raylet that aborted never registers
                 raise
             time.sleep(0.5)
 
