@@ -90,7 +90,7 @@ class RayEngine:
         try:
             serve.run(deployment.bind(config), name=self.app, route_prefix=f"/{self.app}")
         except RuntimeError as exc:  # Serve's words for why the application could not be deployed
-            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {str(exc)[:400]}") from None
+            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {_why(exc)}") from None
         self.served = served
 
     def start(self, served: Served, replicas: int) -> None:
@@ -147,6 +147,12 @@ def _rollout(mode: dict[str, Any], replicas: int) -> dict[str, Any]:
     batch = min(mode.get("batch_size", 1), replicas)
     surge = max(batch - mode.get("max_unavailable", 0), 0)
     return {"rolling_update_percentage": batch / replicas, "max_surge_percent": math.ceil(100 * surge / replicas)}
+
+
+def _why(exc: BaseException) -> str:
+    """Serve's summary line and the replica's own error (the last line of the traceback it carries)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    return lines[0][:240] if len(lines) == 1 else f"{lines[0][:240]} ... {lines[-1][:300]}"
 
 
 def _name(value: Any) -> str:
