@@ -90,8 +90,16 @@ class RayEngine:
         try:
             serve.run(deployment.bind(config), name=self.app, route_prefix=f"/{self.app}")
         except RuntimeError as exc:  # Serve's words for why the application could not be deployed
-            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {_why(exc)}") from None
+            why = _why(str(exc), self._failure())
+            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {why}") from None
         self.served = served
+
+    def _failure(self) -> str:
+        """What Serve says of the application's deployments (a replica's error, with its traceback)."""
+        from ray import serve
+
+        app = serve.status().applications.get(self.app)
+        return "\n".join(d.message for d in app.deployments.values()) if app is not None else ""
 
     def start(self, served: Served, replicas: int) -> None:
         self.replica_count = replicas
@@ -149,10 +157,11 @@ def _rollout(mode: dict[str, Any], replicas: int) -> dict[str, Any]:
     return {"rolling_update_percentage": batch / replicas, "max_surge_percent": math.ceil(100 * surge / replicas)}
 
 
-def _why(exc: BaseException) -> str:
+def _why(summary: str, detail: str) -> str:
     """Serve's summary line and the replica's own error (the last line of the traceback it carries)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-    return lines[0][:240] if len(lines) == 1 else f"{lines[0][:240]} ... {lines[-1][:300]}"
+    first = next((line.strip() for line in summary.splitlines() if line.strip()), "Ray Serve failed")
+    last = next((line.strip() for line in reversed(detail.splitlines()) if line.strip()), "")
+    return f"{first[:240]} ... {last[:300]}" if last else first[:240]
 
 
 def _name(value: Any) -> str:
