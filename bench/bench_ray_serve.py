@@ -12,6 +12,8 @@ Rounds alternate the two sides, so machine noise hits both alike; medians and th
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import os
 import shutil
 import sys
@@ -36,12 +38,10 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk): it drives this bench")
         return 1
-    try:
-        import ray
-    except ImportError:
+    if importlib.util.find_spec("ray") is None:  # not imported here: Ray reads its loopback setting on import
         print("ray is not installed (pip install 'modeldeck[serve]'): this bench needs Ray Serve")
         return 1
-    print(env_line() + f", ray {ray.__version__}")
+    print(env_line() + f", ray {importlib.metadata.version('ray')}")
     print(f"load generator: wrk -t2 -c{CONCURRENCY} -d{args.duration}s, keep-alive")
     tmp = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
