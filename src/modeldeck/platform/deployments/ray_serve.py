@@ -9,11 +9,13 @@ application DEPLOY_FAILED: the engine deploys the old version again and says why
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .local import ReplicaFailed, Served
 
 SERVE_NAMESPACE = "modeldeck"
+CONSTRUCTOR_RETRIES = 2  # a version whose replica fails to load twice is broken: Serve gives up on it
 
 
 class ServedVersion:
@@ -74,34 +76,45 @@ class RayEngine:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/{self.app}"
 
-    def _deploy(self, served: Served) -> None:
+    def _deploy(self, served: Served, mode: dict[str, Any] | None = None) -> None:
         from ray import serve
 
         options = {"num_cpus": self.resources.get("cpus", 0.25)}
         if "memory_mb" in self.resources:
             options["memory"] = self.resources["memory_mb"] << 20
         deployment = serve.deployment(ServedVersion, name="version", num_replicas=self.replica_count,
-                                      ray_actor_options=options, health_check_period_s=2)  # fmt: skip
+                                      ray_actor_options=options, health_check_period_s=2,
+                                      max_constructor_retry_count=CONSTRUCTOR_RETRIES,
+                                      **_rollout(mode or {"mode": "rolling"}, self.replica_count))  # fmt: skip
         config = {**self.config, "folder": str(served.folder), "target": served.target.__dict__}
         try:
             serve.run(deployment.bind(config), name=self.app, route_prefix=f"/{self.app}")
         except RuntimeError as exc:  # Serve's words for why the application could not be deployed
-            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {str(exc)[:400]}") from None
+            why = _why(str(exc), self._failure())
+            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {why}") from None
         self.served = served
+
+    def _failure(self) -> str:
+        """What Serve says of the application's deployments (a replica's error, with its traceback)."""
+        from ray import serve
+
+        app = serve.status().applications.get(self.app)
+        return "\n".join(d.message for d in app.deployments.values()) if app is not None else ""
 
     def start(self, served: Served, replicas: int) -> None:
         self.replica_count = replicas
         self._deploy(served)
 
     def upgrade(self, served: Served, mode: dict[str, Any], on_rollback: Any) -> None:
-        """Ray Serve replaces the replicas itself (a rolling update); a failed version is deployed back."""
+        """Ray Serve replaces the replicas itself, batch by batch as `mode` says; a failed version is
+        deployed back."""
         old = self.served
         try:
-            self._deploy(served)
+            self._deploy(served, mode)
         except ReplicaFailed as exc:
             on_rollback(str(exc))
             if old is not None:
-                self._deploy(old)
+                self._deploy(old, {"mode": "full"})
             raise
 
     def heal(self, replacing: Any = None) -> list[Any]:
@@ -131,6 +144,24 @@ class RayEngine:
 
     def close(self) -> None:
         self.stop()
+
+
+def _rollout(mode: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """Our upgrade mode in Serve's terms: full starts every new replica beside the old ones; rolling
+    replaces `batch_size` at a time, starting the ones beyond `max_unavailable` before old ones stop."""
+    if mode["mode"] == "full":
+        return {"rolling_update_percentage": 1.0, "max_surge_percent": 100}
+    replicas = max(replicas, 1)
+    batch = min(mode.get("batch_size", 1), replicas)
+    surge = max(batch - mode.get("max_unavailable", 0), 0)
+    return {"rolling_update_percentage": batch / replicas, "max_surge_percent": math.ceil(100 * surge / replicas)}
+
+
+def _why(summary: str, detail: str) -> str:
+    """Serve's summary line and the replica's own error (the last line of the traceback it carries)."""
+    first = next((line.strip() for line in summary.splitlines() if line.strip()), "Ray Serve failed")
+    last = next((line.strip() for line in reversed(detail.splitlines()) if line.strip()), "")
+    return f"{first[:240]} ... {last[:300]}" if last else first[:240]
 
 
 def _name(value: Any) -> str:
