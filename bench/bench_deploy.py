@@ -101,13 +101,21 @@ def upgrade(server: Server, version: str) -> float:
     return took
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def wrk_options(doc: str | None) -> argparse.Namespace | None:
+    """`--rounds` and `--duration` of a bench that wrk drives; None (said why) when wrk is missing."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk): it drives this bench")
+        return None
+    return args
+
+
+def main() -> int:
+    args = wrk_options(__doc__)
+    if args is None:
         return 1
     print(env_line())
     print(f"load generator: wrk -t2 -c{CONCURRENCY} -d{args.duration}s, keep-alive")

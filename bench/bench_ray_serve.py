@@ -11,7 +11,6 @@ Rounds alternate the two sides, so machine noise hits both alike; medians and th
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the Ray head the tests start
 
 from _common import env_line, median, verdict
-from bench_deploy import CONCURRENCY, wrk
+from bench_deploy import CONCURRENCY, wrk, wrk_options
 from services import free_port, ray_head
 
 import modeldeck as md
@@ -31,12 +30,8 @@ from modeldeck import examples
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=5)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is not installed (apt-get install wrk): it drives this bench")
+    args = wrk_options(__doc__)
+    if args is None:
         return 1
     if importlib.util.find_spec("ray") is None:  # not imported here: Ray reads its loopback setting on import
         print("ray is not installed (pip install 'modeldeck[serve]'): this bench needs Ray Serve")

@@ -133,3 +133,15 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> N
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(interval)
+
+
+@pytest.fixture
+def llm(deployment: Deployment, tmp_path: Path) -> str:
+    """A tiny random causal LM (nothing can be downloaded), registered as 'tiny' in the default workspace."""
+    import modeldeck as md
+    from modeldeck import examples
+
+    folder = examples.tiny_causal_lm(tmp_path / "tiny-lm", seed=3)
+    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
+        deck.register("tiny", folder, format="SafeTensors", framework="Transformers", progress=False)
+    return "tiny"

@@ -9,7 +9,6 @@ authorizes it through the ModelStudio management API; then the call succeeds.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import dashscope
 import openai
@@ -25,16 +24,6 @@ MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
 TINY = {"max_tokens": 8, "temperature": 0}
 
 
-@pytest.fixture
-def llm(deployment: Deployment, tmp_path: Path) -> str:
-    """A tiny random causal LM (nothing can be downloaded), registered as 'tiny' in the default workspace."""
-    import modeldeck as md
-    from modeldeck import examples
-
-    folder = examples.tiny_causal_lm(tmp_path / "tiny-lm", seed=3)
-    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
-        deck.register("tiny", folder, format="SafeTensors", framework="Transformers", progress=False)
-    return "tiny"
 
 
 @pytest.fixture

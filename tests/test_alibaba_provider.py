@@ -19,7 +19,7 @@ from alibabacloud_modelstudio20260210 import models as ms
 from conftest import Deployment
 from dashscope.client.base_api import BaseAsyncApi
 from fixtures.wire_recorder import Captured, Recorder, Route
-from test_alibaba_dashscope import MESSAGES, TINY, cloud, expected_text, llm  # noqa: F401  (fixtures)
+from test_alibaba_dashscope import MESSAGES, TINY, cloud, expected_text  # noqa: F401  (fixtures)
 from test_alibaba_modelstudio import management
 
 import modeldeck as md

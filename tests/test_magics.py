@@ -146,14 +146,6 @@ def test_the_magics_share_one_deck_and_the_panel_uses_it(ip):
     assert isinstance(panel, Panel) and panel.deck is deck
 
 
-@pytest.fixture
-def llm(deployment: Deployment, tmp_path: Path) -> str:
-    import modeldeck
-
-    folder = examples.tiny_causal_lm(tmp_path / "tiny-lm", seed=3)
-    with modeldeck.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
-        deck.register("tiny", folder, format="SafeTensors", framework="Transformers", progress=False)
-    return "tiny"
 
 
 class Writes:

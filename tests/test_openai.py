@@ -43,16 +43,6 @@ def test_errors_arrive_as_the_sdk_expects_with_the_hint(deployment: Deployment):
     assert err.value.body["code"] == "Inference.NotLocal"
 
 
-@pytest.fixture
-def llm(deployment: Deployment, tmp_path):
-    """A tiny random causal LM written to disk here (nothing can be downloaded), registered as 'tiny'."""
-    import modeldeck as md
-    from modeldeck import examples
-
-    folder = examples.tiny_causal_lm(tmp_path / "tiny-lm", seed=3)
-    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
-        deck.register("tiny", folder, format="SafeTensors", framework="Transformers", progress=False)
-    return folder
 
 
 MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]

@@ -6,7 +6,6 @@ import ipaddress
 import json
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

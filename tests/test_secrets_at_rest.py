@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Deployment, deploy
+from conftest import Deployment
 
 from modeldeck.errors import DeckError
 from modeldeck.platform import Platform, Settings

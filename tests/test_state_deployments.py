@@ -8,30 +8,16 @@ import dataclasses
 import json
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import modeldeck as md
 from conftest import Deployment, wait_for
-from modeldeck import examples
 from modeldeck.errors import DeckError
 from modeldeck.state import SYNCED, DeckState
 
-X = [[0.5, -1.0, 2.0, 0.25]]
-
-
-@pytest.fixture
-def deck(deployment: Deployment, tmp_path: Path):
-    """The admin's deck with model `iris` in two ONNX versions whose outputs differ."""
-    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
-        for seed, version in ((0, "1.0.0"), (1, "2.0.0")):
-            path = examples.onnx_linear(tmp_path / f"v{seed}" / "linear.onnx", seed=seed)
-            deck.register("iris", path, version=version, format="ONNX", progress=False)
-        yield deck
-        for dep in deck.deployments():
-            deck.delete_deployment(dep.name)
+from test_deployments import X, deck  # noqa: F401  (the fixture: model `iris` in two versions)
 
 
 @pytest.fixture

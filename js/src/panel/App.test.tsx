@@ -1,37 +1,16 @@
 // @vitest-environment jsdom
 import { act } from "preact/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
+import { close, input, open } from "../testing/mounted";
 import { FakeModel } from "../testing/fake-model";
 import { OPENAI_CONNECTION, sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
 import { mount } from "../mount";
 
 const XSS = "<img src=x onerror=alert(1)>";
-let unmount: (() => void) | null = null;
 
-function open(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ ...sampleTraits(), ...traits });
-  const el = document.createElement("div");
-  document.body.append(el);
-  act(() => {
-    unmount = mount(model, el);
-  });
-  const q = <T extends Element = HTMLElement>(id: string) => el.querySelector<T & HTMLElement>(`[data-testid="${id}"]`);
-  const all = (id: string) => [...el.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)];
-  return { model, el, q, all };
-}
 
-function input(el: HTMLInputElement | HTMLTextAreaElement, value: string) {
-  act(() => {
-    el.value = value;
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-}
 
-afterEach(() => {
-  act(() => unmount?.());
-  unmount = null;
-  document.body.innerHTML = "";
-});
+afterEach(close);
 
 describe("the panel", () => {
   it("renders server strings as text, never as HTML", () => {
@@ -64,7 +43,7 @@ describe("the panel", () => {
 
   it("offers workspace creation to main accounts only", () => {
     expect(open().q("md-create-workspace-name")).not.toBeNull();
-    act(() => unmount?.());
+    close();
     const sub = open({ connection: { ...sampleTraits().connection, account_kind: "sub" } });
     expect(sub.q("md-create-workspace-name")).toBeNull();
   });
@@ -289,8 +268,7 @@ describe("a host that has not loaded yet", () => {
     for (const view of ["workspaces", "models", "register", "inference"]) {
       const { q } = open({ view, connection: {}, enums: {}, chat: {}, selected: {}, models: [], workspace: null });
       expect(q("md-panel")).not.toBeNull();
-      act(() => unmount?.());
-      unmount = null;
+      close();
     }
   });
 });

@@ -1,14 +1,12 @@
 // @vitest-environment jsdom
 import { act } from "preact/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModel } from "../testing/fake-model";
-import { OPENAI_CONNECTION, sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
-import { mount } from "../mount";
+import { close, input, open as mountPanel } from "../testing/mounted";
+import { OPENAI_CONNECTION, sampleModels, sampleVersions } from "../testing/sample";
 import { deployCode, deploymentPredictCode } from "./deploy-code";
 import { human } from "./deployments";
 import type { DeploymentInfo } from "./types";
 
-let unmount: (() => void) | null = null;
 
 function dep(over: Partial<DeploymentInfo> = {}): DeploymentInfo {
   return {
@@ -19,40 +17,20 @@ function dep(over: Partial<DeploymentInfo> = {}): DeploymentInfo {
   };
 }
 
-function open(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ ...sampleTraits(), view: "deployments", ...traits });
-  const el = document.createElement("div");
-  document.body.append(el);
-  act(() => {
-    unmount = mount(model, el);
-  });
-  const q = <T extends HTMLElement = HTMLElement>(id: string) => el.querySelector<T>(`[data-testid="${id}"]`);
-  const all = (id: string) => [...el.querySelectorAll<HTMLElement>(`[data-testid="${id}"]`)];
-  const last = () => model.sent.at(-1)!;
-  return { model, el, q, all, last };
-}
 
-function input(el: HTMLInputElement, value: string) {
-  act(() => {
-    el.value = value;
-    el.dispatchEvent(new Event("input", { bubbles: true }));
-  });
-}
+
+const open = (traits: Record<string, unknown> = {}) => mountPanel({ view: "deployments", ...traits });
 
 function submit(form: HTMLElement) {
   act(() => void form.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })));
 }
 
-afterEach(() => {
-  act(() => unmount?.());
-  unmount = null;
-  document.body.innerHTML = "";
-});
+afterEach(close);
 
 describe("the Deployments view", () => {
   it("is a tab only where the platform has deployments", () => {
     expect(open().q("md-tab-deployments")).not.toBeNull();
-    act(() => unmount?.());
+    close();
     const openai = open({ connection: OPENAI_CONNECTION });
     expect(openai.q("md-tab-deployments")).toBeNull();
     expect(openai.q("md-deployment-row")).toBeNull();

@@ -3,30 +3,14 @@
 // confirmation, what `latest` serves, the one-point chart, results only beside their inputs, the sidebar's stack.
 import { act } from "preact/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModel } from "../testing/fake-model";
+import { close, open } from "../testing/mounted";
 import { sampleModels, sampleTraits, sampleVersions } from "../testing/sample";
-import { mount } from "../mount";
 import { MetricChart } from "./chart";
 import { render } from "preact";
 
-let unmount: (() => void) | null = null;
 
-function open(traits: Record<string, unknown> = {}) {
-  const model = new FakeModel({ ...sampleTraits(), ...traits });
-  const el = document.createElement("div");
-  document.body.append(el);
-  act(() => {
-    unmount = mount(model, el);
-  });
-  const q = <T extends HTMLElement = HTMLElement>(id: string) => el.querySelector<T>(`[data-testid="${id}"]`);
-  return { model, el, q };
-}
 
-afterEach(() => {
-  act(() => unmount?.());
-  unmount = null;
-  document.body.innerHTML = "";
-});
+afterEach(close);
 
 describe("words", () => {
   it("counts in the right number", () => {
