@@ -13,7 +13,7 @@ from alibabacloud_modelstudio20260210.client import Client
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config
 from conftest import Deployment
-from test_alibaba_dashscope import MESSAGES, TINY, cloud, llm  # noqa: F401  (fixtures)
+from test_alibaba_dashscope import MESSAGES, TINY, cloud  # noqa: F401  (fixtures)
 
 
 def management(url: str, key_id: str, secret: str) -> Client:
