@@ -61,7 +61,7 @@ def test_register_approve_predict_authorize(cli, deployment: Deployment, tmp_pat
     assert old.returncode == 1 and "modeldeck register iris oss://bucket/b.onnx" in old.stderr
     assert "Rejected" in cli("reject", "iris", "1.1.0").stdout
     models = json.loads(cli("models", "--json").stdout)
-    assert models[0]["model_name"] == "iris" and models[0]["latest"] == "1.1.0 (Rejected)"
+    assert models[0]["model_name"] == "iris" and models[0]["latest"] == "1.0.0 (Approved)"  # what `latest` serves
     deployment.admin.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
     assert "may now use 'iris' for: inference" in cli("authorize", "iris", "team-b").stdout
     assert "no longer" in cli("revoke", "iris", "team-b").stdout

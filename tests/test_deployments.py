@@ -147,9 +147,7 @@ def test_rollback_returns_to_the_version_the_upgrade_replaced(deck: Any):
 def test_a_broken_version_is_rolled_back_by_itself_and_the_event_says_why(
     deck: Any, deployment: Any, tmp_path: Path, upgrade: dict[str, Any]
 ):
-    broken = tmp_path / "broken" / "model.onnx"
-    broken.parent.mkdir()
-    broken.write_bytes(b"this is not an ONNX graph")
+    broken = failing_on_real_inputs(tmp_path / "broken" / "model.onnx", rows=0)  # registers, fails its warm-up
     deck.register("iris", broken, version="3.0.0", format="ONNX", progress=False)
     deck.deploy("iris", "1.0.0", name="iris-prod", replicas=2, upgrade=upgrade)
     with Load(deployment, "iris-prod") as load:
@@ -159,19 +157,19 @@ def test_a_broken_version_is_rolled_back_by_itself_and_the_event_says_why(
     assert {v for answers in load.answers for v, _, _ in answers} == {"1.0.0"}
     assert (dep.status, dep.version, dep.versions) == ("Running", "1.0.0", ["1.0.0"])
     assert len(dep.replica_status) == 2
-    assert "3.0.0" in dep.status_reason and "not a valid ONNX model" in dep.status_reason
+    assert "3.0.0" in dep.status_reason and "failed its health check" in dep.status_reason
     rolled = next(e for e in deck.deployment_events("iris-prod") if e.kind == "rolled_back")
-    assert rolled.actor == "platform" and "not a valid ONNX model" in rolled.reason
+    assert rolled.actor == "platform" and "could not run" in rolled.reason
     assert rolled.changes == {"version": ["3.0.0", "1.0.0"]}
 
 
-def failing_on_real_inputs(path: Path) -> Path:
-    """An ONNX graph that answers zeros (so its warm-up passes) and fails on real inputs: it gathers row
-    max(int(X)) of a one-row table, out of bounds for any input above 1."""
+def failing_on_real_inputs(path: Path, rows: int = 1) -> Path:
+    """A valid ONNX graph that gathers row max(int(X)) of a table of `rows` rows: with one row it answers
+    zeros (so its warm-up passes) and fails on real inputs above 1; with none it fails on every input."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    table = numpy_helper.from_array(np.zeros((1, 3), dtype=np.float32), "table")
+    table = numpy_helper.from_array(np.zeros((rows, 3), dtype=np.float32), "table")
     weights = numpy_helper.from_array(np.ones((4, 3), dtype=np.float32), "W")
     graph = helper.make_graph(
         [

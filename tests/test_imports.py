@@ -39,7 +39,7 @@ def recording(api: Api) -> list[str]:
 
 
 def checkpoint(root: Path) -> Path:
-    make_file(root / "model.onnx", 3 * MiB + 17, seed=1)
+    make_file(root / "model.bin", 3 * MiB + 17, seed=1)  # random bytes: no format claimed
     make_file(root / "weights" / "part-0001.bin", 9 * MiB, seed=2)
     (root / "tokenizer").mkdir()
     (root / "tokenizer" / "vocab.json").write_text('{"a": 1}')
@@ -146,10 +146,10 @@ def test_the_embedded_server_imports_for_deck_register(isolated_user: Path, tmp_
         version = deck.register("imported", ckpt, progress=False)
         key = (Path(os.environ["MODELDECK_HOME"]) / "admin.key").read_text().strip()
         with httpx.Client(base_url=deck.url, headers={"Authorization": f"Bearer {key}"}) as api:
-            f = ckpt / "model.onnx"
+            f = ckpt / "model.bin"
             assert api.post("/api/v1/imports", json=described(f)).json()["sha256"] == sha256_of(f)
             digest = version.uri.removeprefix("artifact://sha256:")
             files = api.get(f"/api/v1/artifacts/{digest}").json()["files"]
     assert {f["path"]: f["sha256"] for f in files} == {
-        p: sha256_of(ckpt / p) for p in ("model.onnx", "tokenizer/vocab.json", "weights/part-0001.bin")
+        p: sha256_of(ckpt / p) for p in ("model.bin", "tokenizer/vocab.json", "weights/part-0001.bin")
     }

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -718,12 +719,20 @@ GHOST_NAME, GHOST_ID = "ws-ghost", "ws-" + "0" * 12
 
 
 def _normalized(response: httpx.Response, ref: str | None = None) -> dict[str, Any]:
-    """The error body without its request id, and with the name the caller sent blanked out."""
+    """The error body without its request id, with the name the caller sent blanked out, and without the
+    "did you mean" guess: that is drawn from the names the caller may see and the one it sent, so it says
+    nothing of what it may not see (`_guess` checks that), but two probes get two guesses."""
     body = dict(response.json())
     assert body.pop("request_id") == response.headers["x-request-id"]
     if ref:
         body["message"] = body["message"].replace(ref, "<ws>")
+    body["hint"] = re.sub(r"^Did you mean '[^']*'\? ", "", body.get("hint") or "")
     return body
+
+
+def _guess(response: httpx.Response) -> str | None:
+    found = re.match(r"Did you mean '([^']*)'\? ", response.json().get("hint") or "")
+    return found and found.group(1)
 
 
 @pytest.mark.parametrize("via", ["header-name", "header-id", "path-name", "path-id"])
@@ -770,12 +779,14 @@ def test_probing_a_private_model_by_name_reveals_nothing(world: World, method: s
     """From ws-b, a sub-account outside ws-a gets for ws-a's ungranted model exactly the answer it gets for
     a model that does not exist; the main account there still learns the owner and the missing grant."""
     api = world.api("dev-b", WS_B)
+    visible = {m["model_name"] for m in api.get(API + "/models", params={"limit": 500}).json()["items"]}
     answers = []
     for model in (SECRET_1, GHOST_MODEL):
         response = api.request(method, API + path.format(m=model, v=MODELS[SECRET_1][2][0]), json=body)
         error = assert_error(response, 403, "Model.AccessDenied")
         assert WS_A not in error["message"] + error["hint"] and world.ids[WS_A] not in response.text
         assert_no_leak(world, WS_B, response)
+        assert _guess(response) in {None, *visible}
         answers.append(_normalized(response, model))
     assert answers[0] == answers[1]
     main = world.main(WS_B).request(method, API + path.format(m=SECRET_1, v=MODELS[SECRET_1][2][0]), json=body)

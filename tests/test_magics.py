@@ -81,7 +81,7 @@ def test_register_approve_list_authorize(ip, deployment: Deployment, tmp_path: P
     assert "<table>" in versions._repr_html_() and "Rejected" in repr(versions)
     assert [v.version_name for v in md(ip, "versions iris --status Approved")] == ["1.0.0"]
     models = md(ip, "models")
-    assert [m.name for m in models] == ["iris"] and "1.1.0 (Rejected)" in models._repr_html_()
+    assert [m.name for m in models] == ["iris"] and "1.0.0 (Approved)" in models._repr_html_()  # what `latest` serves
     workspaces = md(ip, "workspaces")
     assert [w.name for w in workspaces] == ["default"] and "current: default" in workspaces._repr_html_()
 

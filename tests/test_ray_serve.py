@@ -13,7 +13,7 @@ import httpx
 import pytest
 from conftest import Deployment, deploy, wait_for
 from services import free_port, ray_head
-from test_deployments import Load
+from test_deployments import Load, failing_on_real_inputs
 
 import modeldeck as md
 from modeldeck import examples
@@ -52,9 +52,7 @@ def deck(platform: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for seed, version in ((0, "1.0.0"), (1, "2.0.0")):
             path = examples.onnx_linear(folder / f"v{seed}" / "linear.onnx", seed=seed)
             deck.register("iris", path, version=version, format="ONNX", progress=False)
-        broken = folder / "broken" / "model.onnx"
-        broken.parent.mkdir()
-        broken.write_bytes(b"this is not an ONNX graph")
+        broken = failing_on_real_inputs(folder / "broken" / "model.onnx", rows=0)  # registers, fails its warm-up
         deck.register("iris", broken, version="3.0.0", format="ONNX", progress=False)
         yield deck
 
@@ -146,7 +144,7 @@ def test_a_broken_version_fails_on_serve_and_is_rolled_back(deck: Any, platform:
     assert (dep.status, dep.version) == ("Running", "2.0.0")
     assert "3.0.0" in dep.status_reason and "Ray Serve" in dep.status_reason
     rolled = next(e for e in deck.deployment_events("iris-broken") if e.kind == "rolled_back")
-    assert rolled.actor == "platform" and "not a valid ONNX model" in rolled.reason
+    assert rolled.actor == "platform" and "3.0.0" in rolled.reason
     assert rolled.changes == {"version": ["3.0.0", "2.0.0"]}
     app = serve_app(deck, "iris-broken")
     assert app.status == "RUNNING" and app.deployments["version"].replica_states == {"RUNNING": 2}

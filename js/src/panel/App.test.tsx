@@ -299,6 +299,11 @@ describe("in a notebook", () => {
   });
 });
 
+/** The sidebar shows a model's details once its row is clicked there (the list comes first). */
+function openDetails(el: HTMLElement) {
+  act(() => el.querySelector<HTMLElement>('[data-testid="md-model-row"][aria-selected="true"]')!.click());
+}
+
 describe("in the sidebar", () => {
   it("says what a workspace switch changes, and inserts the switch as code", () => {
     const { model, all } = open({ host: "sidebar" });
@@ -316,6 +321,7 @@ describe("in the sidebar", () => {
       selected: { model: models[1].id, version: "1.3.0" },
       versions: sampleVersions(),
     });
+    openDetails(el);
     const snippets = pick(el, ".md-copy[data-snippet]");
     expect(snippets.map((s) => s.dataset.snippet)).toEqual(["use", "predict", "register"]);
     for (const s of snippets) expect(s.querySelector('[data-testid="md-copy-code"]')).not.toBeNull();
@@ -361,6 +367,7 @@ describe("in the sidebar", () => {
   it("offers chat for a language model, and no register for a granted one", () => {
     const models = sampleModels(5); // model 3: a chat model, granted by team-b
     const { model, el } = open({ host: "sidebar", view: "models", models, selected: { model: models[3].id, version: null } });
+    openDetails(el);
     expect(pick(el, ".md-copy[data-snippet]").map((s) => s.dataset.snippet)).toEqual(["use", "chat"]);
     const chat = insert(model, pick(el, '[data-snippet="chat"] [data-testid="md-insert-code"]')[0]);
     expect(chat).toContain(`deck.chat("${models[3].name}", messages, stream=True)`);
@@ -373,6 +380,7 @@ describe("in the sidebar", () => {
     const twin = { ...models[1], id: "mdl-000000000777", source: "granted" as const };
     const { model, el } = open({ host: "sidebar", view: "models", models: [...models, twin],
       selected: { model: twin.id, version: null } });  // prettier-ignore
+    openDetails(el);
     const use = insert(model, pick(el, '[data-snippet="use"] [data-testid="md-insert-code"]')[0]);
     expect(use).toContain('model = deck.model("mdl-000000000777")');
   });

@@ -41,8 +41,12 @@ export function Models() {
   const tasks = useMemo(() => distinct(models, (m) => [m.task]), [models]);
   const actions = enums.actions.length ? enums.actions : distinct(models, (m) => m.actions ?? []);
   const current = selected.model ? models.find((m) => m.id === selected.model) : undefined;
-  // The sidebar is too narrow for list and details side by side: it shows one, with a way back.
+  // The sidebar is too narrow for list and details side by side: it shows one, with a way back. The
+  // details open by a click in this view, so a sidebar opened again starts at the list while the selection
+  // (which the Inference tab uses) stays.
   const stacked = useTrait("host") === "sidebar";
+  const [detailsOpen, setDetailsOpen] = useState(false);
+  const detailed = current && (!stacked || detailsOpen) ? current : undefined;
   const set = (patch: Partial<ModelFilter>) => setFilter((f) => ({ ...f, ...patch }));
   return (
     <div class="md-models">
@@ -75,8 +79,8 @@ export function Models() {
           : `${shown.length.toLocaleString("en-US")} of ${plural(models.length, "model")}`}
       </div>
       <div class={`md-split${stacked ? " md-stacked" : ""}`}>
-        {stacked && current ? (
-          <button type="button" class="md-button md-quiet md-back" data-testid="md-back" onClick={() => select({ model: null, version: null })}>
+        {stacked && detailed ? (
+          <button type="button" class="md-button md-quiet md-back" data-testid="md-back" onClick={() => setDetailsOpen(false)}>
             ← All models
           </button>
         ) : shown.length === 0 ? (
@@ -85,11 +89,14 @@ export function Models() {
           <ModelList
             models={shown}
             selectedId={selected.model}
-            onSelect={(m) => m.id !== selected.model && select({ model: m.id, version: null })}
+            onSelect={(m) => {
+              setDetailsOpen(true);
+              if (m.id !== selected.model) select({ model: m.id, version: null });
+            }}
           />
         )}
-        {current ? (
-          <ModelDetail key={current.id} model={current} />
+        {detailed ? (
+          <ModelDetail key={detailed.id} model={detailed} />
         ) : (
           !stacked && <Empty>{can("versions") ? "Select a model to see its versions." : "Select a model to see it."}</Empty>
         )}

@@ -125,7 +125,7 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
             branch = branch.where(Model.task == task)
         branches[i] = select(*keyset(branch, MODEL_ORDER, after, limit).subquery().c)
     page = union_all(*branches).subquery("page")
-    newest = _ordered_versions(page.c.id, ModelVersion.seq).limit(1).correlate(page).scalar_subquery()
+    newest = _serving(_ordered_versions(page.c.id, ModelVersion.seq)).limit(1).correlate(page).scalar_subquery()
     return (
         select(page, Workspace.name.label("owner"), ModelVersion.version_name.label("latest_name"),
                ModelVersion.approval_status.label("latest_status"))  # fmt: skip
@@ -156,8 +156,13 @@ def model_views(ws_id: str, rows: list[Any]) -> list[ModelView]:
 
 
 def attach_latest(db: Session, view: ModelView) -> None:
-    """The newest version of one model: an indexed lookup, never a scan."""
-    view.latest = db.scalar(_ordered_versions(view.model.id).limit(1))
+    """The version `latest` serves: an indexed lookup, never a scan."""
+    view.latest = db.scalar(_serving(_ordered_versions(view.model.id)).limit(1))
+
+
+def _serving(versions: Any) -> Any:
+    """Versions `latest` may pick: a rejected one never serves (and so never heads its model)."""
+    return versions.where(ModelVersion.approval_status != "Rejected")
 
 
 def _ordered_versions(model_id: Any, *columns: Any):  # type: ignore[no-untyped-def]
@@ -488,7 +493,7 @@ def get_version(db: Session, caller: Caller, ref: str, version: str | None, need
     """A version by name; None means the newest version that was not rejected."""
     view = resolve_model(db, caller, ref, need=need)
     if version is None:
-        row = db.scalar(_ordered_versions(view.model.id).where(ModelVersion.approval_status != "Rejected").limit(1))
+        row = db.scalar(_serving(_ordered_versions(view.model.id)).limit(1))
         if row is None:
             raise NotFound(
                 f"Model '{view.model.model_name}' has no version that can be used.",

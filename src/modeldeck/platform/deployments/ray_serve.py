@@ -10,12 +10,17 @@ application DEPLOY_FAILED: the engine deploys the old version again and says why
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from .local import ReplicaFailed, Served
 
 SERVE_NAMESPACE = "modeldeck"
 CONSTRUCTOR_RETRIES = 2  # a version whose replica fails to load twice is broken: Serve gives up on it
+# Serve's client is not thread-safe: every RequestRouterConfig it builds (a deployment's options, a status)
+# registers and unregisters its module for pickling in one process-wide registry, so two threads at once
+# fail with "is not registered for pickle by value". One Serve call at a time in this process.
+_SERVE = threading.RLock()
 
 
 class ServedVersion:
@@ -63,14 +68,16 @@ class RayEngine:
         import ray
         from ray import serve
 
-        if not ray.is_initialized():
-            ray.init(address=address or "auto", namespace=SERVE_NAMESPACE, logging_level="WARNING",
-                     log_to_driver=False)  # fmt: skip
-        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
+        with _SERVE:
+            if not ray.is_initialized():
+                ray.init(address=address or "auto", namespace=SERVE_NAMESPACE, logging_level="WARNING",
+                         log_to_driver=False)  # fmt: skip
+            serve.start(http_options={"host": "127.0.0.1", "port": http_port})
         self.app = f"{row.workspace_id}-{row.name}"
         self.config, self.http_port = config, http_port
         self.replica_count, self.resources = row.replicas, row.resources
         self.served: Served | None = None
+        self._seen: list[dict[str, Any]] = []  # the replicas as Serve last reported them
 
     @property
     def endpoint(self) -> str:
@@ -82,23 +89,25 @@ class RayEngine:
         options = {"num_cpus": self.resources.get("cpus", 0.25)}
         if "memory_mb" in self.resources:
             options["memory"] = self.resources["memory_mb"] << 20
-        deployment = serve.deployment(ServedVersion, name="version", num_replicas=self.replica_count,
-                                      ray_actor_options=options, health_check_period_s=2,
-                                      max_constructor_retry_count=CONSTRUCTOR_RETRIES,
-                                      **_rollout(mode or {"mode": "rolling"}, self.replica_count))  # fmt: skip
-        config = {**self.config, "folder": str(served.folder), "target": served.target.__dict__}
-        try:
-            serve.run(deployment.bind(config), name=self.app, route_prefix=f"/{self.app}")
-        except RuntimeError as exc:  # Serve's words for why the application could not be deployed
-            why = _why(str(exc), self._failure())
-            raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {why}") from None
+        with _SERVE:
+            deployment = serve.deployment(ServedVersion, name="version", num_replicas=self.replica_count,
+                                          ray_actor_options=options, health_check_period_s=2,
+                                          max_constructor_retry_count=CONSTRUCTOR_RETRIES,
+                                          **_rollout(mode or {"mode": "rolling"}, self.replica_count))  # fmt: skip
+            config = {**self.config, "folder": str(served.folder), "target": served.target.__dict__}
+            try:
+                serve.run(deployment.bind(config), name=self.app, route_prefix=f"/{self.app}")
+            except RuntimeError as exc:  # Serve's words for why the application could not be deployed
+                why = _why(str(exc), self._failure())
+                raise ReplicaFailed(f"version {served.version} failed on Ray Serve: {why}") from None
         self.served = served
 
     def _failure(self) -> str:
         """What Serve says of the application's deployments (a replica's error, with its traceback)."""
         from ray import serve
 
-        app = serve.status().applications.get(self.app)
+        with _SERVE:
+            app = serve.status().applications.get(self.app)
         return "\n".join(d.message for d in app.deployments.values()) if app is not None else ""
 
     def start(self, served: Served, replicas: int) -> None:
@@ -121,12 +130,17 @@ class RayEngine:
         return []  # Ray Serve restarts replicas that die or fail their health check
 
     def replicas(self) -> list[dict[str, Any]]:
-        """The replicas as Serve reports them."""
+        """The replicas as Serve reports them (while a change is being deployed: as it reported them last)."""
         from ray import serve
 
         if self.served is None:
             return []
-        app = serve.status().applications.get(self.app)
+        if not _SERVE.acquire(timeout=1):
+            return self._seen
+        try:
+            app = serve.status().applications.get(self.app)
+        finally:
+            _SERVE.release()
         if app is None:
             return []
         out = []
@@ -134,12 +148,14 @@ class RayEngine:
             for state, count in deployment.replica_states.items():
                 out += [{"replica": None, "version": self.served.version, "state": _name(state).lower(),
                          "engine_status": _name(app.status)}] * count  # fmt: skip
+        self._seen = out
         return out
 
     def stop(self) -> None:
         from ray import serve
 
-        serve.delete(self.app)
+        with _SERVE:
+            serve.delete(self.app)
         self.served = None
 
     def close(self) -> None:
