@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,12 @@ class Api(httpx.Client):
         response = self.request(method, url, **kw)
         assert response.is_success, f"{method} {url}: {response.status_code} {response.text}"
         return response.json() if response.content else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped by SIGTERM still tears down what its fixtures started (PostgreSQL, Ray, servers):
+    as an interrupt, pytest finishes the session and its finalizers run."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
