@@ -10,6 +10,7 @@ may act, the same way for every backend.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
@@ -74,10 +75,8 @@ class BearerKeys:
 class AccessKeySignatures:
     """ACS3-HMAC-SHA256 signatures made with an AccessKey pair (cloud-protocols.md 3.4).
 
-    Checked in this order, so that nothing is learnt about a key without its secret: the key exists; the
-    signature over the signed headers (host, x-acs-date, nonce, content hash, every x-acs-* and the
-    workspace header) matches; the body matches its declared hash; the date is within 15 minutes; the key
-    is not revoked; the nonce was not seen (remembered in the database until its window has passed).
+    The signature covers host, x-acs-date, the nonce, the content hash, every x-acs-* header and the
+    workspace header; the body must match its declared hash. `signed_by` checks the rest, in its order.
     """
 
     scheme = "acs3-hmac-sha256"
@@ -90,49 +89,78 @@ class AccessKeySignatures:
             key_id, names, sig = acs3.parse_authorization(presented.header("authorization") or "")
         except ValueError:
             raise _mismatch("The Authorization header is not a well-formed ACS3-HMAC-SHA256 signature.") from None
-        row = db.get(AccessKey, key_id)
-        if row is None:
-            raise InvalidApiKey(
-                "The AccessKey id in the signature does not exist.", code="AccessKey.NotFound",
-                hint="Check the AccessKey id; list yours with `modeldeck keys list`.",
-            )  # fmt: skip
         present = {name for name, _ in presented.headers}
         required = {*_MUST_SIGN, *(n for n in present if n.startswith("x-acs-") or n == _WORKSPACE)}
-        if not required <= set(names) or not set(names) <= present:
-            raise _mismatch(f"SignedHeaders must include {', '.join(sorted(required))}, and only headers sent.")
         declared = presented.header("x-acs-content-sha256") or ""
-        signed = [(k, v) for k, v in presented.headers if k in set(names)]
-        query = acs3.canonical_query(acs3.query_pairs(presented.query))
-        canonical = acs3.canonical_request(presented.method, presented.path, query, signed, declared)
-        secret = platform.sealer.open(row.secret, access_key_context(row.id))
-        if not hmac.compare_digest(acs3.signature(secret, canonical), sig):
-            raise _mismatch("The signature does not match the request.")
-        if declared != acs3.payload_hash(presented.body):
-            raise _mismatch("The body does not match its x-acs-content-sha256.")
-        signed_at = _date(presented.header("x-acs-date") or "", acs3.DATE_FORMAT)
-        now = utcnow()
-        if abs(now - signed_at) > WINDOW:
-            raise InvalidApiKey(
-                "The signature's x-acs-date is more than 15 minutes from the server's clock.",
-                code="Signature.Expired", hint="Sign each request when it is sent, and check the machine's clock.",
-            )  # fmt: skip
-        if row.status != ACTIVE:
-            raise AccessDenied(
-                "The AccessKey was revoked.", code="AccessKey.Revoked",
-                hint="Create a new AccessKey (modeldeck keys create) and sign with it.",
-            )  # fmt: skip
-        _remember(platform, row.id, presented.header("x-acs-signature-nonce") or "", signed_at + WINDOW, now)
-        account = db.get_one(Account, row.account_id)
-        return principal_of(db, account.id, account.name, account.kind, "access_key")
+
+        def expected(secret: str) -> str:
+            if not required <= set(names) or not set(names) <= present:
+                raise _mismatch(f"SignedHeaders must include {', '.join(sorted(required))}, and only headers sent.")
+            signed = [(k, v) for k, v in presented.headers if k in set(names)]
+            query = acs3.canonical_query(acs3.query_pairs(presented.query))
+            return acs3.signature(secret, acs3.canonical_request(presented.method, presented.path, query, signed, declared))
+
+        def body_matches() -> None:
+            if declared != acs3.payload_hash(presented.body):
+                raise _mismatch("The body does not match its x-acs-content-sha256.")
+
+        return signed_by(
+            platform, db, key_id, expected, sig,
+            signed_at=lambda: signed_date(presented.header("x-acs-date") or "", acs3.DATE_FORMAT, _mismatch),
+            nonce=presented.header("x-acs-signature-nonce") or "", mismatch=_mismatch, after_signature=body_matches,
+        )  # fmt: skip
 
 
-def _remember(platform: Services, key_id: str, nonce: str, until: datetime, now: datetime) -> None:
+def signed_by(
+    platform: Services, db: Session, key_id: str, expected: Callable[[str], str], given: str, *,
+    signed_at: Callable[[], datetime], nonce: str | None, mismatch: Callable[[str], InvalidApiKey],
+    after_signature: Callable[[], None] | None = None,
+) -> Principal:  # fmt: skip
+    """The account behind a request signed with one of its AccessKey pairs, whatever the signature scheme.
+
+    Every scheme (ACS3, and the clouds' others) checks in this order, so nothing is learnt about a key
+    without its secret: the key exists; `expected(secret)` equals the `given` signature; then the
+    scheme's own checks of what the signature does not cover (`after_signature`, e.g. the body's hash);
+    the signing time is within 15 minutes; the key is not revoked; the nonce was not seen (remembered in
+    the database until its window has passed: a replay fails on every replica). `nonce=None`: the
+    scheme has none, and the time window alone bounds a replay.
+    """
+    row = db.get(AccessKey, key_id)
+    if row is None:
+        raise InvalidApiKey(
+            "The AccessKey id in the signature does not exist.", code="AccessKey.NotFound",
+            hint="Check the AccessKey id; list yours with `modeldeck keys list`.",
+        )  # fmt: skip
+    secret = platform.sealer.open(row.secret, access_key_context(row.id))
+    if not hmac.compare_digest(expected(secret).encode(), given.encode()):
+        raise mismatch("The signature does not match the request.")
+    if after_signature is not None:
+        after_signature()
+    when = signed_at()
+    now = utcnow()
+    if abs(now - when) > WINDOW:
+        raise InvalidApiKey(
+            "The request was signed more than 15 minutes from the server's clock.",
+            code="Signature.Expired", hint="Sign each request when it is sent, and check the machine's clock.",
+        )  # fmt: skip
+    if row.status != ACTIVE:
+        raise AccessDenied(
+            "The AccessKey was revoked.", code="AccessKey.Revoked",
+            hint="Create a new AccessKey (modeldeck keys create) and sign with it.",
+        )  # fmt: skip
+    _remember(platform, row.id, nonce, when + WINDOW, now)
+    account = db.get_one(Account, row.account_id)
+    return principal_of(db, account.id, account.name, account.kind, "access_key")
+
+
+def _remember(platform: Services, key_id: str, nonce: str | None, until: datetime, now: datetime) -> None:
     """Record a nonce (refusing one seen within its window) and the key's last use, in one write."""
     try:
         with platform.store.write() as db:
-            db.execute(delete(SignatureNonce).where(SignatureNonce.expires_at <= now))
-            db.add(SignatureNonce(access_key_id=key_id, nonce=nonce[:128], expires_at=until))
-            db.flush()
+            if nonce is not None:
+                db.execute(delete(SignatureNonce).where(SignatureNonce.expires_at <= now))
+                db.add(SignatureNonce(access_key_id=key_id, nonce=nonce[:128], expires_at=until))
+                db.flush()
             db.execute(update(AccessKey).where(AccessKey.id == key_id).values(last_used_at=now))
     except IntegrityError:
         raise InvalidApiKey(
@@ -141,11 +169,12 @@ def _remember(platform: Services, key_id: str, nonce: str, until: datetime, now:
         ) from None  # fmt: skip
 
 
-def _date(value: str, fmt: str) -> datetime:
+def signed_date(value: str, fmt: str, mismatch: Callable[[str], InvalidApiKey]) -> datetime:
+    """The signing time a request declares (UTC, in its scheme's `fmt`); a malformed one is a mismatch."""
     try:
         return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
     except ValueError:
-        raise _mismatch("x-acs-date is not a UTC time like 2026-01-31T12:00:00Z.") from None
+        raise mismatch(f"The signing time {value[:40]!r} is not a UTC time in the format {fmt}.") from None
 
 
 def _mismatch(message: str) -> InvalidApiKey:
