@@ -88,7 +88,7 @@ async def _json(request: Request) -> dict[str, Any]:
 
 def _workspace(ws: Workspace, account_id: str) -> dict[str, Any]:
     return {"WorkspaceId": pai_workspace_id(ws.id), "WorkspaceName": ws.name, "DisplayName": ws.name,
-            "Description": ws.description, "Creator": account_id, "Owner": account_id, "UserId": account_id,
+            "Description": ws.description, "Creator": account_id, "Owner": {"UserId": account_id},
             "IsDefault": ws.is_default, "Status": "ENABLED", "EnvTypes": ["prod"], "AdminNames": [],
             "GmtCreateTime": _time(ws.created_at), "GmtModifiedTime": _time(ws.updated_at)}  # fmt: skip
 
