@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from alibabacloud_aiworkspace20210204 import models as pai
 from alibabacloud_aiworkspace20210204.client import Client
@@ -243,3 +244,31 @@ def test_provider_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert by_action["UpdateModelVersion"] == sdk["UpdateModelVersion"]
     assert by_action["ListModelVersions"] == sdk["ListModelVersions"]
     assert by_action["DeleteModelVersion"] == sdk["DeleteModelVersion"]
+
+
+def test_the_platform_verifies_roaauth_and_refuses_replays_and_changes(server: dict):
+    from modeldeck.providers.alibaba.roa import ROAAuth
+
+    dep: Deployment = server["deployment"]
+    signer = ROAAuth(*server["admin"])
+    headers = {"accept": "application/json", "x-acs-action": "ListWorkspaces", "x-acs-version": "2021-02-04"}
+    with httpx.Client(base_url=f"{dep.url}/aiworkspace") as http:
+        request = http.build_request("GET", "/api/v1/workspaces", params={"WorkspaceName": "team b ü*~"}, headers=headers)
+        signer.sign(request)
+        assert http.send(request).status_code == 200
+        replayed = http.send(request)
+        assert (replayed.status_code, replayed.json()["Code"]) == (401, "Signature.Replayed")
+
+        changed = http.build_request("GET", "/api/v1/workspaces", params={"WorkspaceName": "team-b"}, headers=headers)
+        signer.sign(changed)
+        changed.url = changed.url.copy_with(params={"WorkspaceName": "default"})
+        assert http.send(changed).json()["Code"] == "Signature.Mismatch"
+
+        body = b'{"ModelName":"m","WorkspaceId":"%s"}' % server["ws"].encode()
+        posted = http.build_request("POST", "/api/v1/models", content=body,
+                                    headers={**headers, "content-md5": "AAAAAAAAAAAAAAAAAAAAAA==",
+                                             "content-type": "application/json"})  # fmt: skip
+        signer.sign(posted)
+        refused = http.send(posted)
+        assert (refused.status_code, refused.json()["Code"]) == (401, "Signature.Mismatch")
+        assert "Content-MD5" in refused.json()["Message"]
