@@ -153,7 +153,8 @@ def test_refusals_arrive_as_the_sdk_reads_them(server: dict):
 # ---- the same through the provider ---------------------------------------------------------------------
 
 
-def profile(url: str, key_id: str, secret: str, name: str = "pai", api_key: str = "sk-test", pai_base: str = "/aiworkspace") -> str:
+def profile(url: str, key_id: str, secret: str, name: str = "pai", api_key: str = "sk-test",
+            pai_base: str = "/aiworkspace") -> str:  # fmt: skip
     """An `alibaba` profile at a server's facades: DashScope (the API key), management and PAI (the AccessKey)."""
     file = ProfileFile.load()
     file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope",

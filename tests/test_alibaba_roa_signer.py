@@ -80,7 +80,7 @@ def test_240_random_requests_sign_exactly_as_the_sdk_signs_them():
     rng = random.Random(20261202)
     methods = set()
     for i in range(240):
-        request, query, body = _request(rng)
+        request, query, _ = _request(rng)
         if rng.random() < 0.3:
             request.headers["accept"] = _ascii(rng)
         methods.add(request.method)
