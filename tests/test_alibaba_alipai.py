@@ -60,3 +60,25 @@ def test_a_wrong_secret_is_refused_to_alipai(deployment: Deployment, alipai: Pat
     done = register(alipai, deployment, {**key, "secret": "wrong"}, "1", "resnet")
     assert done.returncode != 0 and "Signature.Mismatch" in done.stderr
 
+
+
+def test_model_register_reaches_only_the_cloud_host_and_trusts_only_its_bundle(
+    deployment: Deployment, alipai: Path, tmp_path: Path
+):
+    """Why the flow above drives alipai's ModelAPI rather than `Model.register` itself (docs/clouds/alibaba.md):
+    unmodified, it tunnels to the cloud's host whatever it is told, and over a proxy trusts only certifi's
+    bundle: a CA given by SSL_CERT_FILE or REQUESTS_CA_BUNDLE is not read (darabonba calls `Session.send`)."""
+    from fixtures.tls_gateway import TLSGateway
+
+    ws = deployment.admin.ok("POST", "/api/v1/workspaces", json={"name": "team-b"})
+    key = deployment.admin.ok("POST", "/api/v1/access-keys", json={})
+    with TLSGateway(tmp_path, ("aiworkspace.cn-hangzhou.aliyuncs.com",), deployment.url + "/aiworkspace") as gateway:
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "HTTPS_PROXY": gateway.proxy_url,
+               "SSL_CERT_FILE": str(gateway.ca_file), "REQUESTS_CA_BUNDLE": str(gateway.ca_file),
+               "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true", "PAI_CONFIG_PATH": str(tmp_path / "absent.json")}  # fmt: skip
+        done = subprocess.run([str(alipai), str(SCRIPT.with_name("register_model.py")), key["id"],
+                               pai_workspace_id(ws["id"]), "resnet", "oss://models/resnet/"], input=key["secret"] + "\n",
+                              env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert gateway.tunnels == ["aiworkspace.cn-hangzhou.aliyuncs.com:443"]
+    assert done.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in done.stderr
+    assert key["secret"] not in done.stderr
