@@ -1,6 +1,6 @@
 """Alibaba Cloud Model Studio: one kind, `alibaba`, because one Alibaba Cloud account holds both credentials
 its services take: the DashScope API key (inference, in a workspace) and the AccessKey pair (Model Studio
-management: workspaces and model authorization; PAI later). docs/clouds/alibaba.md says how to set it up.
+management: workspaces and model authorization; PAI-EAS services: `eas.py`). docs/clouds/alibaba.md says how to set it up.
 
 The main service is DashScope (the profile's `url`, or the region's host); management calls go to the
 `modelstudio` service (`Call(service="modelstudio")`). Credentials in the cloud's own variables.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..base import Provider
-from . import dashscope, endpoints, modelstudio
+from . import dashscope, eas, endpoints, modelstudio
 from .auth import WORKSPACE_HEADER, auth
 from .errors import error
 
@@ -19,13 +19,13 @@ PROVIDER = Provider(
     name="alibaba",
     title="Alibaba Cloud Model Studio",
     kinds=("alibaba",),
-    capabilities=frozenset({"workspaces", "switch", "models", "grants", "chat", "tasks"}),
+    capabilities=frozenset({"workspaces", "switch", "models", "grants", "chat", "tasks", "predict", "deployments"}),
     service="dashscope",
     plans=SimpleNamespace(
         whoami=dashscope.whoami, workspaces=modelstudio.workspaces, workspace=modelstudio.workspace,
         models=dashscope.models, model=dashscope.model, grants=modelstudio.grants, authorize=modelstudio.authorize,
         revoke=modelstudio.revoke, chat=dashscope.chat, submit=dashscope.submit, task=dashscope.task,
-        cancel_task=dashscope.cancel_task, tasks=dashscope.tasks,
+        cancel_task=dashscope.cancel_task, tasks=dashscope.tasks, **eas.PLANS,
     ),  # fmt: skip
     auth=auth,
     error=error,

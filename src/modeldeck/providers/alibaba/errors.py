@@ -1,7 +1,8 @@
 """Alibaba Cloud's error bodies as typed errors, with hints written for this cloud.
 
 DashScope answers `{"code", "message", "request_id"}`, its compatible mode `{"error": {...}}`, Model Studio
-management `{"code", "message", "requestId"}` (sometimes with HTTP 200 and `success: false`).
+management `{"code", "message", "requestId"}` (sometimes with HTTP 200 and `success: false`), EAS
+`{"Code", "Message", "RequestId"}`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ HINTS = {
     "fails on the China host and the other way round, so check the profile's region.",
     "Signature.Mismatch": "Check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET and the machine's clock.",
     "Arrearage": "The account is in arrears: top it up in the Alibaba Cloud console.",
+    "Token.Invalid": "The EAS service token is wrong: send the service's AccessToken (DescribeService, or the console's "
+    "Invocation information); a token belongs to one service and changes when the service is created again.",
+    "Service.NotFound": "EAS services are regional: set the profile's region (or ALIBABA_CLOUD_REGION_ID) to the service's, "
+    "and check the name with deck.deployments().",
+    "Deployment.NotServing": "The EAS service is not running: start it in the PAI console (EAS) and wait until it is "
+    "Running, then call it again.",
     "Throttling": "Model Studio is limiting requests (per model and account): wait, and retry after Retry-After.",
 }
 
@@ -33,6 +40,8 @@ def hint_for(code: str) -> str | None:
 
 
 def fields_of(payload: dict[str, Any]) -> dict[str, Any]:
+    if "Code" in payload and "code" not in payload:  # OpenAPI's PascalCase (EAS): Code, Message, RequestId
+        payload = {"code": payload["Code"], "message": payload.get("Message"), "request_id": payload.get("RequestId")}
     fields = error_fields(payload)
     return {**fields, "request_id": fields.get("request_id") or payload.get("request_id") or fields.get("requestId")}
 
