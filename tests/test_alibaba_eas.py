@@ -61,7 +61,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 pair = dep.admin.ok("POST", "/api/v1/access-keys", json={"description": "eas"})
                 viewer_key = dep.subaccount("vic", {"default": "viewer"})
                 viewer = dep.client(viewer_key).ok("POST", "/api/v1/access-keys", json={})
-                yield {"dep": dep, "pair": pair, "viewer": viewer, "outputs": expected, "text": text, "root": root}
+                yield {"dep": dep, "pair": pair, "viewer": viewer, "outputs": expected, "text": text, "deck": deck}
                 for d in deck.deployments():
                     deck.delete_deployment(d.name)
         finally:
@@ -107,6 +107,8 @@ def test_the_sdk_lists_and_describes_services(cloud: dict[str, Any]):
     assert json.loads(service.service_config)["processor"] == "onnx"
     assert {(label.label_key, label.label_value) for label in service.labels} >= {("model", "iris"), ("version", "0.1.0")}
     assert service.access_token and service.access_token == client.describe_service("local", "iris-svc").body.access_token
+    events = client.describe_service_event("local", "iris-svc", eas_models.DescribeServiceEventRequest(page_size=50)).body
+    assert events.total_count >= 1 and events.events[0].time and {e.type for e in events.events} == {"Normal"}
 
 
 def test_the_sdk_gets_eas_errors(cloud: dict[str, Any]):
@@ -197,6 +199,8 @@ def test_the_provider_lists_services_and_calls_them(cloud: dict[str, Any], ali: 
     assert ali.chat(None, MESSAGES, deployment="chat-svc", **GREEDY).text == cloud["text"]
     streamed = list(ali.chat(None, MESSAGES, stream=True, deployment="chat-svc", **GREEDY))
     assert "".join(c.text or "" for c in streamed) == cloud["text"]
+    native = [e.kind for e in cloud["deck"].deployment_events("iris-svc")]
+    assert [e.kind for e in ali.deployment_events("iris-svc")] == native and native
 
 
 def test_the_provider_types_eas_errors(cloud: dict[str, Any], ali: md.Deck):
@@ -245,6 +249,8 @@ STREAM = [b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model
           b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]  # fmt: skip
 
 
+EVENTS = {"RequestId": "r", "PageNum": 1, "TotalCount": 1, "TotalPageNum": 1,
+          "Events": [{"Time": "2026-12-01T10:00:00Z", "Type": "Normal", "Reason": "started", "Message": "2 replicas"}]}  # fmt: skip
 CONNECT = Route("GET", r"/dashscope/api/v1/models/permissions", json_body={"output": {"permissions": []}})
 
 
@@ -279,6 +285,7 @@ def test_requests_equal_the_sdks():
 
     routes = [Route("GET", r"/eas/api/v2/services", handler=lambda req: _services_reply()),
               Route("GET", r"/eas/api/v2/services/cn-beijing/svc1", handler=lambda req: _service_reply()),
+              Route("GET", r"/eas/api/v2/services/cn-beijing/svc1/events", json_body=EVENTS),
               Route("POST", r"/svc/api/predict/svc1", json_body={"outputs": [{"name": "label", "data": [1], "dtype": "INT64", "shape": [1]}]}),
               Route("POST", r"/svc/api/predict/svc1/v1/chat/completions", handler=chat_reply)]  # fmt: skip
     pair = {"id": "AKTEST", "secret": "SECRETTEST"}
@@ -288,6 +295,7 @@ def test_requests_equal_the_sdks():
         client.list_services(eas_models.ListServicesRequest(page_number=1, page_size=100))
         client.list_services(eas_models.ListServicesRequest(page_number=1, page_size=100, service_name="svc1"))
         client.describe_service("cn-beijing", "svc1")
+        client.describe_service_event("cn-beijing", "svc1", eas_models.DescribeServiceEventRequest(page_num=1, page_size=100))
         httpx.post(SERVICE["InternetEndpoint"], json={"inputs": ROWS}, headers={"Authorization": "tok=="})
         sdk = openai.OpenAI(base_url=f"{SERVICE['InternetEndpoint']}/v1", api_key="tok==", max_retries=0)
         sdk.chat.completions.create(model="svc1", messages=MESSAGES)
@@ -298,6 +306,7 @@ def test_requests_equal_the_sdks():
         with md.connect(recording_profile(rec.url), workspace="ws_1") as deck:
             rec.requests.clear()  # what connect asks DashScope is no EAS call
             assert [d.name for d in deck.deployments()] == ["svc1"]
+            assert [e.kind for e in deck.deployment_events("svc1")] == ["started"]
             assert deck.predict("iris", ROWS, deployment="svc1").outputs == {"label": [1]}
             assert deck.chat(None, MESSAGES, deployment="svc1").text == "hi"
             assert [c.text for c in deck.chat(None, MESSAGES, stream=True, deployment="svc1")] == ["hi"]
@@ -327,3 +336,16 @@ def _comparable(request: dict[str, Any]) -> dict[str, Any]:
     """The SDKs' own identity headers (the openai SDK's x-stainless-*) are not the wire's meaning."""
     headers = {k: v for k, v in request["headers"].items() if not k.startswith("x-stainless")}
     return {**request, "headers": headers}
+
+
+def test_a_stopped_service_says_so_on_every_road(cloud: dict[str, Any], ali: md.Deck):
+    """Last in the module: it stops the ONNX service."""
+    token = described(cloud, "iris-svc").access_token
+    cloud["deck"].stop("iris-svc")
+    assert described(cloud, "iris-svc").status == "Stopped"
+    answer = httpx.post(f"{cloud['dep'].url}/eas/api/predict/iris-svc", json={"inputs": ROWS}, headers={"Authorization": token})
+    assert answer.status_code == 409 and answer.json()["Code"] == "Deployment.NotServing"
+    with pytest.raises(DeckError) as stopped:
+        ali.predict(None, ROWS, deployment="iris-svc")
+    assert stopped.value.code == "Deployment.NotServing"
+    assert {d.name: d.status for d in ali.deployments()}["iris-svc"] == "Stopped"

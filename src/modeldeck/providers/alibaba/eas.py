@@ -2,7 +2,8 @@
 
 Management (eas 2021-07-01, AccessKey-signed, `Call(service="eas")`) is written as
 `alibabacloud-eas20210701` sends it: `GET /api/v2/services` (ListServices) and
-`GET /api/v2/services/{region}/{name}` (DescribeService, which carries the service's `AccessToken`).
+`GET /api/v2/services/{region}/{name}` (DescribeService, which carries the service's `AccessToken`) and
+its `/events` (DescribeServiceEvent).
 A call to a service goes to its `InternetEndpoint` with that token as `Authorization` (raw, as alipai's
 Predictor sends it; the OpenAI-style paths take it the same way), so predict and chat first read the
 service (ListServices finds its region, DescribeService its token) and keep nothing between calls.
@@ -16,7 +17,7 @@ from urllib.parse import quote
 
 from ..._http import Call
 from ...errors import AccessDenied, NotFound, Unsupported
-from ...resources import Deployment, Prediction
+from ...resources import Deployment, DeploymentEvent, Prediction
 from ..base import Page
 from ..openai import chat_at
 
@@ -87,7 +88,7 @@ def deployment(name: str, wait: int | None = None, gone: bool = False):  # type:
 def describe(name: str):  # type: ignore[no-untyped-def]
     """DescribeService of the service called `name`, in the region ListServices places it."""
     region = (yield from _listed(name)).get("Region") or ""
-    return (yield _call(f"/api/v2/services/{quote(region, safe='')}/{quote(name, safe='')}", "DescribeService")).json()
+    return (yield _call(_path(region, name), "DescribeService")).json()
 
 
 def _token(endpoint: str):  # type: ignore[no-untyped-def]
@@ -116,22 +117,35 @@ def deployment_chat(endpoint: str, body: dict[str, Any], stream: bool):  # type:
     return (yield from chat_at(f"{endpoint}/v1/chat/completions", headers)(body, stream))
 
 
-def _refusal(what: str) -> Unsupported:
-    return Unsupported(f"This provider does not {what} EAS services.",
-                       hint="Do it in the PAI console (EAS) or with EAS's own API; modeldeck lists, reads and calls "
-                       "services: deck.deployments(), deck.predict(None, X, deployment='svc').")  # fmt: skip
-
-
 def _refuse(what: str) -> Any:
     def plan(*args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
-        raise _refusal(what)
+        raise Unsupported(f"This provider does not {what} EAS services.",
+                          hint="Do it in the PAI console (EAS) or with EAS's own API; modeldeck lists, reads and "
+                          "calls services: deck.deployments(), deck.predict(None, X, deployment='svc').")  # fmt: skip
         yield  # a plan
 
     return plan
 
 
-def deployment_events(name: str) -> Page[Any]:
-    raise _refusal("list the events of")
+def deployment_events(name: str) -> Page[DeploymentEvent]:
+    """DescribeServiceEvent, newest first, page by page."""
+
+    def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
+        number, size = int(cursor or 1), min(limit or PAGE_SIZE, PAGE_SIZE)
+        region = (yield from _listed(name)).get("Region") or ""
+        path = f"{_path(region, name)}/events"
+        body = (yield _call(path, "DescribeServiceEvent", {"PageNum": number, "PageSize": size})).json()
+        found = [DeploymentEvent.from_json({"at": e.get("Time"), "kind": e.get("Reason") or "", "actor": "",
+                                            "message": e.get("Message") or "",
+                                            "reason": e.get("Message") if e.get("Type") == "Warning" else None})
+                 for e in body.get("Events") or []]  # fmt: skip
+        return found, (str(number + 1) if number < int(body.get("TotalPageNum") or 0) else None)
+
+    return Page(DeploymentEvent, "/api/v2/services", {}, "EAS service events", fetch=fetch)
+
+
+def _path(region: str, name: str) -> str:
+    return f"/api/v2/services/{quote(region, safe='')}/{quote(name, safe='')}"
 
 
 def predict(*args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]

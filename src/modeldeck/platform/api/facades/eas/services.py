@@ -1,4 +1,5 @@
-"""EAS management (eas 2021-07-01) over the platform's deployments: ListServices and DescribeService, as
+"""EAS management (eas 2021-07-01) over the platform's deployments: ListServices, DescribeService and
+DescribeServiceEvent, as
 `alibabacloud-eas20210701` sends them (ROA, ACS3-signed) and its `Service` model parses them.
 
 A service is a deployment of a workspace the AccessKey's account may enter; its region (`ClusterId`) is
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .....errors import Conflict, NotFound
 from ....authz import ROLES, Principal, member_workspaces
-from ....schema import Deployment, Model, ModelVersion, Workspace
+from ....schema import Deployment, DeploymentEvent, Model, ModelVersion, Workspace
 from ...deps import PrincipalDep
 from ...errors import request_id
 from ...routing import Router
@@ -96,22 +97,49 @@ def list_services(
             "Services": shown}  # fmt: skip
 
 
+def _service(db: Session, principal: Principal, cluster_id: str, service_name: str) -> tuple[Deployment, str]:
+    """The service called `service_name` in this account's workspaces, and the caller's role there."""
+    if cluster_id != REGION:
+        raise NotFound(f"There is no service '{service_name[:64]}' in region '{cluster_id[:32]}'.", code="Service.NotFound",
+                       hint=f"EAS services are regional: this endpoint serves region '{REGION}'.")  # fmt: skip
+    spaces = _visible(db, principal, None)
+    rows = db.scalars(select(Deployment).where(Deployment.name == service_name,
+                                               Deployment.workspace_id.in_(list(spaces)))).all()  # fmt: skip
+    if not rows:
+        raise NotFound(f"There is no service '{service_name[:64]}' in region '{REGION}'.", code="Service.NotFound",
+                       hint="Check the name with ListServices; EAS services are regional.")  # fmt: skip
+    if len(rows) > 1:
+        raise Conflict(f"Several workspaces have a service called '{service_name[:64]}'.", code="Service.Ambiguous",
+                       hint="EAS names services uniquely per region: give the deployments distinct names.")  # fmt: skip
+    return rows[0], spaces[rows[0].workspace_id][1]
+
+
 @router.get("/api/v2/services/{cluster_id}/{service_name}")
 def describe_service(request: Request, principal: PrincipalDep, cluster_id: str, service_name: str) -> dict[str, Any]:
     """One service with its AccessToken (for those who may deploy in its workspace)."""
     platform = request.app.state.platform
-    if cluster_id != REGION:
-        raise NotFound(f"There is no service '{service_name[:64]}' in region '{cluster_id[:32]}'.", code="Service.NotFound",
-                       hint=f"EAS services are regional: this endpoint serves region '{REGION}'.")  # fmt: skip
     with platform.store.read() as db:
-        spaces = _visible(db, principal, None)
-        rows = db.scalars(select(Deployment).where(Deployment.name == service_name,
-                                                   Deployment.workspace_id.in_(list(spaces)))).all()  # fmt: skip
-        if not rows:
-            raise NotFound(f"There is no service '{service_name[:64]}' in region '{REGION}'.", code="Service.NotFound",
-                           hint="Check the name with ListServices; EAS services are regional.")  # fmt: skip
-        if len(rows) > 1:
-            raise Conflict(f"Several workspaces have a service called '{service_name[:64]}'.", code="Service.Ambiguous",
-                           hint="EAS names services uniquely per region: give the deployments distinct names.")  # fmt: skip
-        return {"RequestId": request_id(request), **service_json(request, db, rows[0], spaces[rows[0].workspace_id][1], token=True)}
+        row, role = _service(db, principal, cluster_id, service_name)
+        return {"RequestId": request_id(request), **service_json(request, db, row, role, token=True)}
 
+
+@router.get("/api/v2/services/{cluster_id}/{service_name}/events")
+def describe_service_event(
+    request: Request,
+    principal: PrincipalDep,
+    cluster_id: str,
+    service_name: str,
+    PageNum: Annotated[int, Query(ge=1)] = 1,
+    PageSize: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> dict[str, Any]:
+    """The deployment's events, newest first: `Reason` is what happened, `Type` Warning when it failed."""
+    platform = request.app.state.platform
+    with platform.store.read() as db:
+        row, _ = _service(db, principal, cluster_id, service_name)
+        events = db.scalars(select(DeploymentEvent).where(DeploymentEvent.deployment_id == row.id)
+                            .order_by(DeploymentEvent.seq.desc())).all()  # fmt: skip
+    shown = events[(PageNum - 1) * PageSize:PageNum * PageSize]
+    return {"RequestId": request_id(request), "PageNum": PageNum, "TotalCount": len(events),
+            "TotalPageNum": -(-len(events) // PageSize),
+            "Events": [{"Time": e.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "Type": "Warning" if e.reason else "Normal",
+                        "Reason": e.kind, "Message": e.message + (f": {e.reason}" if e.reason else "")} for e in shown]}  # fmt: skip
