@@ -61,7 +61,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 pair = dep.admin.ok("POST", "/api/v1/access-keys", json={"description": "eas"})
                 viewer_key = dep.subaccount("vic", {"default": "viewer"})
                 viewer = dep.client(viewer_key).ok("POST", "/api/v1/access-keys", json={})
-                yield {"dep": dep, "pair": pair, "viewer": viewer, "outputs": expected, "text": text, "deck": deck}
+                yield {"dep": dep, "pair": pair, "viewer": viewer, "outputs": expected, "text": text, "deck": deck,
+                       "home": root / "home"}  # fmt: skip
                 for d in deck.deployments():
                     deck.delete_deployment(d.name)
         finally:
@@ -107,6 +108,8 @@ def test_the_sdk_lists_and_describes_services(cloud: dict[str, Any]):
     assert json.loads(service.service_config)["processor"] == "onnx"
     assert {(label.label_key, label.label_value) for label in service.labels} >= {("model", "iris"), ("version", "0.1.0")}
     assert service.access_token and service.access_token == client.describe_service("local", "iris-svc").body.access_token
+    stored = b"".join(p.read_bytes() for p in cloud["home"].glob("modeldeck.db*"))
+    assert stored and service.access_token.encode() not in stored  # sealed at rest, like the platform's other secrets
     events = client.describe_service_event("local", "iris-svc", eas_models.DescribeServiceEventRequest(page_size=50)).body
     assert events.total_count >= 1 and events.events[0].time and {e.type for e in events.events} == {"Normal"}
 
