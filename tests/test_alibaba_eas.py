@@ -13,7 +13,6 @@ import hmac
 import json
 from collections.abc import Iterator
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +23,7 @@ from alibabacloud_eas20210701 import models as eas_models
 from alibabacloud_eas20210701.client import Client
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config
-from conftest import Deployment, deploy
+from conftest import deploy
 from fixtures.wire_recorder import Recorder, Route
 from test_alibaba_provider import wire
 
@@ -248,8 +247,9 @@ SERVICE = {"ServiceName": "svc1", "ServiceId": "eas-1", "Region": "cn-beijing", 
 CHAT = {"id": "c1", "object": "chat.completion", "created": 1, "model": "svc1",
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
-STREAM = [b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"svc1","choices":[{"index":0,'
-          b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]  # fmt: skip
+CHUNK = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "svc1",
+         "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}  # fmt: skip
+STREAM = [b"data: " + json.dumps(CHUNK).encode() + b"\n\n", b"data: [DONE]\n\n"]
 
 
 EVENTS = {"RequestId": "r", "PageNum": 1, "TotalCount": 1, "TotalPageNum": 1,

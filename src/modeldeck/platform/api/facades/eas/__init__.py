@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from ....._version import __version__
+from .... import chatwire
 from ....authn import AccessKeySignatures, Authentication, Presented
 from ....authz import Principal
 from ....context import Services
-from .... import chatwire
 from ... import errors
 from ..base import Facade
 from . import predict, services
