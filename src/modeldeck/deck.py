@@ -705,7 +705,7 @@ class Deck(_Operations):
                     result = _upload(self._provider, self._transport.client, step)
                 elif isinstance(step, Stream):
                     provider = self._provider
-                    result = ChunkStream(self._transport.client, step.call, provider.chunks(), provider.error)
+                    result = ChunkStream(self._transport.client, step.call, (step.chunks or provider.chunks)(), provider.error)
                 else:
                     result = self._transport.send(step)
                 step = plan.send(result)
@@ -768,7 +768,7 @@ class AsyncDeck(_Operations):
                     result = await asyncio.to_thread(self._upload_sync, step)
                 elif isinstance(step, Stream):
                     client, provider = self._transport.client, self._provider
-                    result = await AsyncChunkStream.open(client, step.call, provider.chunks(), provider.error)
+                    result = await AsyncChunkStream.open(client, step.call, (step.chunks or provider.chunks)(), provider.error)
                 else:
                     result = await self._transport.send(step)
                 step = plan.send(result)

@@ -50,9 +50,11 @@ class Upload:
 
 @dataclass(frozen=True)
 class Stream:
-    """Answered with an open stream of chat chunks, decoded in the provider's dialect."""
+    """Answered with an open stream of chat chunks, decoded in the provider's dialect (or in `chunks`'s,
+    for a stream of another protocol than the provider's main one: an EAS service's OpenAI-style chat)."""
 
     call: Call
+    chunks: Callable[[], Decoder] | None = None
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def chat_at(path: str, headers: dict[str, str] | None = None) -> Any:
 
     def chat(body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
         if stream:
-            return (yield Stream(Call("POST", path, json={**body, "stream": True}, headers=extra)))
+            return (yield Stream(Call("POST", path, json={**body, "stream": True}, headers=extra), lambda: chunk))
         return Completion.from_json((yield Call("POST", path, json=body, headers=extra)).json())
 
     return chat

@@ -180,7 +180,13 @@ async def predict(platform: PlatformDep, caller: CallerDep, request: Request, na
             return service.find(db, caller, name)
 
     row = await run_in_threadpool(find)
-    endpoint = platform.deployments.live(row.id)["endpoint"]
+    return await forward_predict(request, row, await request.body(), request.headers.get("authorization", ""))
+
+
+async def forward_predict(request: Request, row: Deployment, body: bytes, authorization: str) -> Response:
+    """Send a predict to the deployment's replicas with `authorization` (they check it themselves) and
+    answer what they answered; shared by this route and the EAS facade."""
+    endpoint = request.app.state.platform.deployments.live(row.id)["endpoint"]
     if endpoint is None:
         raise Conflict(f"Deployment '{row.name}' is {row.status} and has no replica serving.",
                        code="Deployment.NotServing", hint="Start it, or wait until it is Running.")  # fmt: skip
@@ -188,8 +194,8 @@ async def predict(platform: PlatformDep, caller: CallerDep, request: Request, na
 
     client = _client(request)
     try:
-        answer = await client.post(f"{endpoint}/predict", content=await request.body(),
-                                   headers={"Authorization": request.headers.get("authorization", ""), "Content-Type": "application/json"})  # fmt: skip
+        answer = await client.post(f"{endpoint}/predict", content=body,
+                                   headers={"Authorization": authorization, "Content-Type": "application/json"})  # fmt: skip
     except httpx.HTTPError as exc:
         raise ServerError(f"The deployment's replicas could not be reached ({type(exc).__name__}).",
                           code="Deployment.Unreachable", status=503, hint="Retry; replicas are restarted.") from None  # fmt: skip

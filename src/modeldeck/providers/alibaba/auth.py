@@ -1,6 +1,7 @@
 """One account, two credentials: the DashScope API key as a bearer for inference, the AccessKey pair
 signing ACS3-HMAC-SHA256 for Model Studio management. A management request is one that names its OpenAPI
-action (`x-acs-action`); it never carries the DashScope workspace header (the workspace is a parameter)."""
+action (`x-acs-action`); it never carries the DashScope workspace header (the workspace is a parameter).
+A call to an EAS service carries that service's token itself, and keeps it."""
 
 from __future__ import annotations
 
@@ -31,12 +32,14 @@ class AlibabaAuth(httpx.Auth):
         if "x-acs-action" in request.headers:
             if self._signer is None:
                 raise InvalidApiKey(
-                    "Model Studio management needs an AccessKey pair, and this profile has none.",
+                    "Alibaba Cloud's management APIs (Model Studio, EAS) need an AccessKey pair, and this profile has none.",
                     hint="Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (a RAM user's "
                     "AccessKey), or add them to the profile.",
                 )
             request.headers.pop(WORKSPACE_HEADER, None)
             self._signer.sign(request)
+        elif "authorization" in request.headers:  # the call carries its own credential: an EAS service's token
+            request.headers.pop(WORKSPACE_HEADER, None)  # DashScope's header means nothing to a service
         elif self._key:
             request.headers["Authorization"] = f"Bearer {self._key}"
         else:

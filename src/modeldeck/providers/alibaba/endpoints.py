@@ -3,9 +3,9 @@
 DashScope (inference, API key): the China host, the international (Singapore) and Hong Kong hosts, and the
 per-workspace MaaS host `https://{workspace}.{region}.maas.aliyuncs.com` that the SDK recommends (the only
 one in the other MaaS regions). Model Studio management (AccessKey): `modelstudio.{region}.aliyuncs.com`;
-PAI's AIWorkspace (AccessKey): `aiworkspace.{region}.aliyuncs.com`.
+PAI's AIWorkspace (AccessKey): `aiworkspace.{region}.aliyuncs.com`; EAS management (AccessKey): `pai-eas.{region}.aliyuncs.com` (a service's calls go to the endpoint it reports).
 A profile's `url` (or `endpoints = {dashscope = ..., modelstudio = ...}`) replaces them, e.g. for the local
-facades: `url = "http://127.0.0.1:PORT/dashscope"`, `endpoints = {modelstudio = "http://127.0.0.1:PORT"}`.
+facades: `url = "http://127.0.0.1:PORT/dashscope"`, `endpoints = {modelstudio = "http://127.0.0.1:PORT", eas = "http://127.0.0.1:PORT/eas"}`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ SHARED_HOSTS = {
 }
 REGIONS: dict[str, dict[str, str]] = {
     region: {**({"dashscope": SHARED_HOSTS[region]} if region in SHARED_HOSTS else {}),
-             "modelstudio": f"https://modelstudio.{region}.aliyuncs.com"}
+             "modelstudio": f"https://modelstudio.{region}.aliyuncs.com", "eas": f"https://pai-eas.{region}.aliyuncs.com"}
     for region in MAAS_REGIONS
 }  # fmt: skip
 # PAI's AIWorkspace (`pai` service): regional, `aiworkspace.{region}.aliyuncs.com` (the SDK's endpoint rule)

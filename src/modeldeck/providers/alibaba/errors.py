@@ -2,7 +2,7 @@
 
 DashScope answers `{"code", "message", "request_id"}`, its compatible mode `{"error": {...}}`, Model Studio
 management `{"code", "message", "requestId"}` (sometimes with HTTP 200 and `success: false`), PAI's AIWorkspace
-the OpenAPI's PascalCase `{"Code", "Message", "RequestId"}` (cloud-protocols.md 3.3).
+and EAS the OpenAPI's PascalCase `{"Code", "Message", "RequestId"}` (cloud-protocols.md 3.3).
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ HINTS = {
     "Model.NotFound": "Check the model's name or ModelId, and PAI_WORKSPACE_ID (the PAI workspace it lives in).",
     "InvalidParameter.WorkspaceId": "Set PAI_WORKSPACE_ID to the numeric id PAI's ListWorkspaces shows (PAI console > "
     "Workspaces).",
+    "Token.Invalid": "The EAS service token is wrong: send the service's AccessToken (DescribeService, or the console's "
+    "Invocation information); a token belongs to one service and changes when the service is created again.",
+    "Service.NotFound": "EAS services are regional: set the profile's region (or ALIBABA_CLOUD_REGION_ID) to the service's, "
+    "and check the name with deck.deployments().",
+    "Deployment.NotServing": "The EAS service is not running: start it in the PAI console (EAS) and wait until it is "
+    "Running, then call it again.",
     "Throttling": "Model Studio is limiting requests (per model and account): wait, and retry after Retry-After.",
 }
 
@@ -38,7 +44,7 @@ def hint_for(code: str) -> str | None:
 
 
 def fields_of(payload: dict[str, Any]) -> dict[str, Any]:
-    if "Code" in payload:  # the OpenAPI's PascalCase body (AIWorkspace)
+    if "Code" in payload and "code" not in payload:  # the OpenAPI's PascalCase (AIWorkspace, EAS)
         payload = {"code": payload["Code"], "message": payload.get("Message"), "request_id": payload.get("RequestId")}
     fields = error_fields(payload)
     return {**fields, "request_id": fields.get("request_id") or payload.get("request_id") or fields.get("requestId")}
