@@ -250,8 +250,7 @@ def test_a_token_lifetime_out_of_range_is_refused(deployment: Deployment, ttl: A
 def test_endpoints_name_each_protocols_base_url(deployment: Deployment):
     assert deployment.admin.ok("GET", f"{API}/endpoints") == {
         "native": deployment.url, "openai": deployment.url + "/v1", "dashscope": deployment.url + "/dashscope/api/v1",
-        "modelstudio": deployment.url, "aiworkspace": deployment.url + "/aiworkspace",
-        "modelstudio": deployment.url, "eas": deployment.url + "/eas",
+        "modelstudio": deployment.url, "aiworkspace": deployment.url + "/aiworkspace", "eas": deployment.url + "/eas",
     }  # fmt: skip
     assert code_of(deployment.client("mdk-nope").get(f"{API}/endpoints"), 401) == "InvalidApiKey"
 
