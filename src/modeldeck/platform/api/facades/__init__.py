@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import dashscope, iam, modelstudio, openai
+from . import dashscope, iam, modelarts, modelstudio, openai
 from .base import Facade
 
-FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE, iam.FACADE)
+FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE, iam.FACADE, modelarts.FACADE)
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:
