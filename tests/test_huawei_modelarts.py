@@ -157,3 +157,8 @@ def test_caller_mistakes_are_4xx_in_modelarts_shape(server: Deployment, cloud, p
     answer = httpx.request(method, server.url + base + path, json=body, headers={"X-Auth-Token": token})
     assert answer.status_code == status and answer.json()["error_code"].startswith(("ModelArts.", "APIGW."))
     assert answer.headers["x-request-id"] and token not in answer.text
+
+
+def test_openais_paths_under_v1_stay_openais(server: Deployment):
+    answer = server.admin.get("/v1/models/workspaces")  # a model id that is also a ModelArts resource's name
+    assert answer.status_code == 404 and "error" in answer.json() and "error_code" not in answer.json()
