@@ -259,3 +259,35 @@ def test_iam_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
                                                        ("GET", f"/v1/{PROJECT}/workspaces")]  # fmt: skip
     for mine, sdk_request in zip(ours, theirs):
         assert mine == sdk_request
+
+
+def test_the_async_deck_takes_the_same_token_flow(monkeypatch: pytest.MonkeyPatch):
+    import asyncio
+
+    monkeypatch.setenv("HUAWEICLOUD_USER_NAME", "alice")
+    monkeypatch.setenv("HUAWEICLOUD_PASSWORD", "s3cret!")
+
+    async def listed(url: str) -> list[str]:
+        async with md.AsyncDeck(profile(url, "rec")) as deck:
+            return [w.id for w in await deck.workspaces()]
+
+    with Recorder([Route("*", r"/.*", handler=iam_reply(7200))]) as rec:
+        assert asyncio.run(listed(rec.url)) == [WS]
+        assert [r.path for r in rec.requests] == ["/v3/auth/tokens", "/v1/auth-mode", f"/v1/{PROJECT}/workspaces"]
+
+
+def test_a_token_refused_before_its_time_is_replaced_once(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HUAWEICLOUD_USER_NAME", "alice")
+    monkeypatch.setenv("HUAWEICLOUD_PASSWORD", "s3cret!")
+    refusals = iter([True, False, False])
+    answer = iam_reply(7200)
+
+    def revoking(req: Captured) -> Reply:
+        if req.path.endswith("/workspaces") and next(refusals):
+            return Reply(401, {"Content-Type": "application/json"}, b'{"error_code": "APIGW.0301", "error_msg": "no"}')
+        return answer(req)
+
+    with Recorder([Route("*", r"/.*", handler=revoking)]) as rec:
+        with md.connect(profile(rec.url, "rec")) as deck:
+            assert [w.id for w in deck.workspaces()] == [WS]
+        assert [r.path for r in rec.requests].count("/v3/auth/tokens") == 2

@@ -9,7 +9,8 @@ once per region (`GET /v3/projects?name=<region>`, the SDK's lookup) or read fro
 - Otherwise with a password (`HUAWEICLOUD_PASSWORD`; on the local platform an API key of the account) and
   `HUAWEICLOUD_USER_NAME` (and `HUAWEICLOUD_DOMAIN_NAME`, the user's own name if unset): a token is asked
   for with `POST /v3/auth/tokens`, scoped to the project, kept per project and asked for again 15 minutes
-  before it expires (one IAM round trip per token lifetime, not per call), sent as `X-Auth-Token`.
+  before it expires (one IAM round trip per token lifetime, not per call), sent as `X-Auth-Token`; a token
+  refused with 401 before its time is replaced once.
 - Or a ready token (`token` in the profile): sent as it is.
 
 The IAM endpoint is `HUAWEICLOUD_SDK_IAM_ENDPOINT` (what the SDK reads), else `iam.<region>` beside a
@@ -147,7 +148,13 @@ class HuaweiAuth(httpx.Auth):
             self._signer.sign(request)
         else:
             request.headers["X-Auth-Token"] = self._fixed_token or token
-        yield request
+        response = yield request
+        if response.status_code == 401 and self._signer is None and self._fixed_token is None:
+            # IAM's token was refused before its time (revoked, the platform restarted): ask once more
+            with self._lock:
+                self._tokens.pop(project or f"region:{region}", None)
+            request.headers["X-Auth-Token"] = yield from self._token(region, iam, project)
+            yield request
 
     def _lookup(self, region: str, iam: str) -> Generator[httpx.Request, httpx.Response, str]:
         """GET /v3/projects?name=<region>, signed (or with the token), as the SDK's BasicCredentials does."""
