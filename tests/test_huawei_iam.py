@@ -96,6 +96,10 @@ def test_bad_signatures_and_skewed_clocks_are_apigw_0301(server: Deployment, pai
             iam.KeystoneListProjectsRequest())  # fmt: skip
     assert (refused.value.status_code, refused.value.error_code) == (401, "APIGW.0301")
     assert "signature does not match" in refused.value.error_msg
+    with pytest.raises(ClientRequestException) as refused:  # a signed token request is verified too
+        client(server.url, GlobalCredentials(pair["id"], "not-the-secret", "d" * 32)).keystone_create_user_token_by_password(
+            iam.KeystoneCreateUserTokenByPasswordRequest(body=password_body("main", server.admin_key)))  # fmt: skip
+    assert (refused.value.status_code, refused.value.error_code) == (401, "APIGW.0301")
 
     class Skewed(SdkHmacAuth):
         def auth_flow(self, request):  # type: ignore[no-untyped-def]

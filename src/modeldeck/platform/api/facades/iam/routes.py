@@ -14,10 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from .....errors import InvalidApiKey, InvalidParameter
 from .....providers.huawei.endpoints import REGION_IDS
 from .... import accounts
-from ....authn import Presented
 from ....authz import Principal, authenticate
 from ....schema import Account
-from ...deps import PrincipalDep
+from ...deps import PrincipalDep, get_principal, presented
 from ...routing import Router
 from ..huawei.authn import subject_token
 from ..huawei.ids import domain_id, project_id, projects
@@ -105,9 +104,9 @@ def _issue(request: Request, body: dict[str, Any]) -> tuple[str, dict[str, Any]]
 async def create_token(request: Request) -> JSONResponse:
     """A token for the password's account (201, the token in X-Subject-Token); a signed request is verified
     first (the SDK's GlobalCredentials signs it)."""
-    raw = await request.body()
     if request.headers.get("authorization"):
-        await _verified(request, raw)
+        await get_principal(request, await presented(request))
+    raw = await request.body()
     try:
         body = json.loads(raw or b"null")
     except ValueError:
@@ -116,17 +115,6 @@ async def create_token(request: Request) -> JSONResponse:
         raise _bad("The body needs an auth object.")
     token, answer = await run_in_threadpool(_issue, request, body)
     return JSONResponse(answer, status_code=201, headers={"X-Subject-Token": token})
-
-
-async def _verified(request: Request, raw: bytes) -> Principal:
-    platform = request.app.state.platform
-    shown = Presented.of(request.scope, raw)
-
-    def check() -> Principal:
-        with platform.store.read() as db:
-            return request.app.state.authentication.principal(platform, db, shown)
-
-    return await run_in_threadpool(check)
 
 
 @router.get("/v3/projects")
