@@ -162,3 +162,17 @@ def test_caller_mistakes_are_4xx_in_modelarts_shape(server: Deployment, cloud, p
 def test_openais_paths_under_v1_stay_openais(server: Deployment):
     answer = server.admin.get("/v1/models/workspaces")  # a model id that is also a ModelArts resource's name
     assert answer.status_code == 404 and "error" in answer.json() and "error_code" not in answer.json()
+
+
+def test_a_workspace_created_with_grants_and_the_reserved_name(server: Deployment, cloud):
+    main, bob = cloud["main"], cloud["bob"]
+    made = main.create_workspace(ma.CreateWorkspaceRequest(body=ma.CreateWorkspaceReq(
+        name="vision", description="cv", grants=[ma.CreateWorkspaceReqGrants(user_name="bob")])))  # fmt: skip
+    assert len(made.id) == 32 and made.name == "vision" and [g.user_name for g in made.grants] == ["bob"]
+    assert check(bob, made.id, "modelarts:model:create")[0].verdict == "allow"
+    with pytest.raises(ClientRequestException) as refused:
+        main.create_workspace(ma.CreateWorkspaceRequest(body=ma.CreateWorkspaceReq(name="default")))
+    assert refused.value.status_code == 400 and "reserved" in refused.value.error_msg
+    with pytest.raises(ClientRequestException) as refused:  # strict mode: a sub-account names no workspaces
+        bob.create_workspace(ma.CreateWorkspaceRequest(body=ma.CreateWorkspaceReq(name="mine")))
+    assert refused.value.status_code == 403

@@ -180,6 +180,7 @@ def test_modelarts_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
         sdk.create_authorization(ma.CreateAuthorizationRequest(body=ma.AuthorizationRequest(
             user_id="all", type="agency", content="ma_agency_modelarts")))  # fmt: skip
         sdk.get_authorizations(ma.GetAuthorizationsRequest())
+        sdk.create_workspace(ma.CreateWorkspaceRequest(body=ma.CreateWorkspaceReq(name="vision", description="cv")))
         theirs = [wire(r) for r in rec.requests]
         rec.requests.clear()
 
@@ -192,11 +193,12 @@ def test_modelarts_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
             assert huawei.check(deck, "modelarts:model:create")[0]["allowed"]
             assert huawei.authorization_mode(deck, "loose")
             assert huawei.agency(deck, delegate_to="all")["delegated"]
+            deck.create_workspace("vision", description="cv")
         ours = [wire(r) for r in rec.requests]
     assert [(o["method"], o["path"]) for o in ours] == [(t["method"], t["path"]) for t in theirs]
     for mine, sdk_request in zip(ours, theirs):
         assert mine == sdk_request
-    assert len(ours) == 8 and ours[1]["headers"]["authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}, ")
+    assert len(ours) == 9 and ours[1]["headers"]["authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}, ")
 
 
 def iam_reply(expires_in: float):  # type: ignore[no-untyped-def]

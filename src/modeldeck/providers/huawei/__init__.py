@@ -49,10 +49,11 @@ PROVIDER = Provider(
     name="huawei",
     title="Huawei Cloud ModelArts",
     kinds=("huawei",),
-    capabilities=frozenset({"workspaces", "switch", "models", "versions", "register"}),
+    capabilities=frozenset({"workspaces", "switch", "create_workspace", "models", "versions", "register"}),
     service="modelarts",
     plans=SimpleNamespace(
         whoami=modelarts.whoami, workspaces=modelarts.workspaces, workspace=modelarts.workspace,
+        create_workspace=modelarts.create_workspace,
         models=modelarts.models, model=modelarts.model, versions=modelarts.versions, version=modelarts.version,
         ensure_model=modelarts.ensure_model, create_version=modelarts.create_version, check=modelarts.check,
         authorization_mode=modelarts.authorization_mode, agency=modelarts.agency,

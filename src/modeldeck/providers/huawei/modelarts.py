@@ -61,6 +61,11 @@ def workspace(ref: str):  # type: ignore[no-untyped-def]
     return named[0]
 
 
+def create_workspace(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    payload = {"name": body["name"], **({"description": body["description"]} if body.get("description") else {})}
+    return as_workspace((yield _send("POST", "/workspaces", payload)).json())
+
+
 def as_version(item: dict[str, Any]) -> ModelVersion:
     return ModelVersion.from_json({
         "version_id": item.get("model_id", ""), "model_id": item.get("model_name", ""),

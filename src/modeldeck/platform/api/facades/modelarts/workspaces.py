@@ -92,6 +92,35 @@ def show_workspace(request: Request, principal: ProjectPrincipal, workspace_id: 
                                                         for r in rows])  # fmt: skip
 
 
+class Grantee(BaseModel):
+    user_id: str | None = Field(default=None, max_length=64)
+    user_name: str | None = Field(default=None, max_length=64)
+    user_type: str | None = None
+
+
+class NewWorkspace(BaseModel):
+    name: str = Field(min_length=4, max_length=64)
+    description: str = Field(default="", max_length=256)
+    auth_type: str | None = None
+    enterprise_project_id: str | None = None
+    grants: list[Grantee] = Field(default_factory=list, max_length=100)
+
+
+@router.post("/v1/{project_id}/workspaces")
+def create_workspace(request: Request, principal: ProjectPrincipal, body: NewWorkspace) -> dict[str, Any]:
+    """A workspace (`default` is reserved); its `grants` become members with the developer role."""
+    if body.name == accounts.DEFAULT_WORKSPACE:
+        raise InvalidParameter("The name default is reserved for the default workspace.", code="ModelArts.0101",
+                               hint="Choose another name.")  # fmt: skip
+    with request.app.state.platform.store.write() as db:
+        ws = workspaces.create(db, principal, body.name, body.description)
+        admin = enter(db, principal, ws.id)
+        for grantee in body.grants:
+            workspaces.set_member(db, admin, grantee.user_id or grantee.user_name or "", "developer")
+        owner = db.get_one(Account, principal.root_id).name
+        return as_workspace(ws, principal.mode, owner, [g.model_dump(exclude_none=True) for g in body.grants])
+
+
 class Mode(BaseModel):
     mode: str
 
