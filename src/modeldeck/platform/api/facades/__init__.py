@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import aiworkspace, dashscope, eas, modelstudio, openai
+from . import aiworkspace, dashscope, eas, iam, modelarts, modelstudio, openai
 from .base import Facade
 
-FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE, aiworkspace.FACADE, eas.FACADE)
+FACADES: tuple[Facade, ...] = (
+    openai.FACADE, dashscope.FACADE, modelstudio.FACADE, aiworkspace.FACADE, eas.FACADE, iam.FACADE, modelarts.FACADE,
+)
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:
