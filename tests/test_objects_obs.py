@@ -128,3 +128,37 @@ def test_a_wrong_secret_or_key_is_refused(server: Deployment, pair: dict[str, st
     unknown = client_of(server, "AKunknown", "whatever").putContent(bucket, "x", b"x")
     assert unknown.status == 403 and unknown.errorCode == "InvalidAccessKeyId"
     assert client_of(server, pair["id"], pair["secret"]).putContent("ws-000000000000", "x", b"x").errorCode == "NoSuchBucket"
+
+
+def test_the_provider_uploads_resumes_after_a_kill_and_reports_progress(
+    server: Deployment, pair: dict[str, str], obs: ObsClient, bucket: str, tmp_path: Path
+):
+    from modeldeck._http import Credentials
+    from modeldeck.providers.huawei import obs as provider
+
+    source = tmp_path / "weights.bin"
+    data = os.urandom(5 * PART + 1)
+    source.write_bytes(data)
+    script = f"""
+import os, signal
+from modeldeck._http import Credentials
+from modeldeck.providers.huawei import obs
+def stop(sent):
+    if sent >= {2 * PART}:
+        os.kill(os.getpid(), signal.SIGKILL)
+obs.upload({str(source)!r}, endpoint={server.url!r}, bucket={bucket!r}, key="ckpt/w.bin", part_size={PART},
+           credentials=Credentials(access_key_id={pair["id"]!r}, access_key_secret={pair["secret"]!r}), progress=stop)
+"""
+    assert subprocess.run([sys.executable, "-c", script], timeout=120).returncode == -signal.SIGKILL
+    seen: list[int] = []
+    credentials = Credentials(access_key_id=pair["id"], access_key_secret=pair["secret"])
+    uri = provider.upload(source, endpoint=server.url, bucket=bucket, key="ckpt/w.bin", credentials=credentials,
+                          progress=seen.append, part_size=PART)  # fmt: skip
+    assert uri == f"obs://{bucket}/ckpt/w.bin" and seen[0] >= PART and seen[-1] == len(data)
+    assert read(obs, bucket, "ckpt/w.bin") == data
+    from modeldeck.errors import DeckError
+
+    with pytest.raises(DeckError) as refused:
+        provider.upload(source, endpoint=server.url, bucket=bucket, key="ckpt/x.bin", part_size=PART,
+                        credentials=Credentials(access_key_id=pair["id"], access_key_secret="wrong"))  # fmt: skip
+    assert refused.value.code == "OBS.UploadFailed" and "wrong" not in str(refused.value)

@@ -162,3 +162,46 @@ def test_an_object_registers_as_a_version_by_its_oss_uri(server: Deployment, buc
     assert out
     missing = server.admin.request("POST", "/api/v1/models/from-oss/versions", json={"uri": f"oss://{workspace}/none"})
     assert missing.status_code == 404
+
+
+def test_the_provider_uploads_resumes_and_reports_progress(server: Deployment, bucket: oss2.Bucket,
+                                                           pair: dict[str, str], workspace: str, tmp_path: Path):  # fmt: skip
+    from modeldeck._http import Credentials
+    from modeldeck.providers.alibaba import oss
+
+    source = tmp_path / "weights.bin"
+    data = os.urandom(4 * PART + 9)
+    source.write_bytes(data)
+    credentials = Credentials(access_key_id=pair["id"], access_key_secret=pair["secret"])
+    first: list[int] = []
+
+    def stop(sent: int) -> None:
+        first.append(sent)
+        if sent >= 2 * PART:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        oss.upload(source, endpoint=server.url, bucket=workspace, key="ckpt/w.bin", credentials=credentials,
+                   progress=stop, part_size=PART)  # fmt: skip
+    again: list[int] = []
+    uri = oss.upload(source, endpoint=server.url, bucket=workspace, key="ckpt/w.bin", credentials=credentials,
+                     progress=again.append, part_size=PART)  # fmt: skip
+    assert uri == f"oss://{workspace}/ckpt/w.bin"
+    assert again[0] >= 2 * PART and again[-1] == len(data), "resumed, and progress reached the whole file"
+    assert bucket.get_object("ckpt/w.bin").read() == data
+    wrong = Credentials(access_key_id=pair["id"], access_key_secret="wrong")
+    with pytest.raises(oss2.exceptions.SignatureDoesNotMatch):
+        oss.upload(source, endpoint=server.url, bucket=workspace, key="ckpt/x.bin", credentials=wrong)
+
+
+def test_without_the_extra_the_provider_names_it(tmp_path: Path):
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.modules['oss2'] = None\n"
+              "from modeldeck.providers.alibaba import oss\nfrom modeldeck.errors import MissingDependency\n"
+              f"open({str(tmp_path / 'f')!r}, 'wb').write(b'x')\n"
+              "try:\n    oss.upload(" + repr(str(tmp_path / "f")) + ", endpoint='http://127.0.0.1:9', bucket='b', key='k', credentials=None)\n"
+              "except MissingDependency as e:\n    print(e.hint)\n")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "modeldeck[alibaba]" in out.stdout, out.stderr
