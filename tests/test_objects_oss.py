@@ -205,3 +205,18 @@ def test_without_the_extra_the_provider_names_it(tmp_path: Path):
               "except MissingDependency as e:\n    print(e.hint)\n")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "modeldeck[alibaba]" in out.stdout, out.stderr
+
+
+def test_parts_of_uneven_sizes_in_any_order(bucket: oss2.Bucket):
+    """The first part to arrive fixes where parts of its size go; others are kept apart: any order and
+    any sizes still make the object of the listed parts, in order."""
+    sizes = [PART + 3000, PART, PART + 1, 700]
+    chunks = [os.urandom(n) for n in sizes]
+    key = "multi/uneven.bin"
+    upload_id = bucket.init_multipart_upload(key).upload_id
+    etags = {}
+    for number in (2, 4, 1, 3, 2):  # part 2 fixes the size; part 2 sent twice (the second one counts)
+        etags[number] = bucket.upload_part(key, upload_id, number, chunks[number - 1]).etag
+    parts = [oss2.models.PartInfo(n, etags[n]) for n in range(1, 5)]
+    bucket.complete_multipart_upload(key, upload_id, parts)
+    assert bucket.get_object(key).read() == b"".join(chunks)

@@ -364,6 +364,7 @@ class MultipartUpload(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(1024))
     content_type: Mapped[str] = mapped_column(String(256), default="")
+    part_size: Mapped[int | None] = mapped_column(BigInteger)  # the first part's: where in-place parts go
     created_at: Mapped[datetime]
 
 
@@ -376,4 +377,5 @@ class UploadedPart(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     md5: Mapped[str] = mapped_column(String(32))
     crc64: Mapped[str] = mapped_column(String(20))
+    offset: Mapped[int | None] = mapped_column(BigInteger)  # in the upload's one file; None: a file of its own
     created_at: Mapped[datetime]

@@ -50,3 +50,15 @@ def check_source(path: Path) -> Path:
         raise InvalidParameter(f"{path.name!r} is not a file.", code="InvalidParameter.Path",
                                hint="Upload a checkpoint file; upload a folder file by file under a key prefix.")  # fmt: skip
     return path
+
+
+def crc64(path: Path) -> int:
+    """CRC-64/ECMA of a file, as OSS answers it in x-oss-hash-crc64ecma: ~25x faster than oss2's own
+    (crcmod), so the uploader checks the whole object once instead of letting oss2 check every part."""
+    import anycrc
+
+    model, crc = anycrc.Model("CRC64-XZ"), 0
+    with open(path, "rb") as fh:
+        while data := fh.read(8 << 20):
+            crc = model.calc(data, crc) if crc else model.calc(data)
+    return int(crc)

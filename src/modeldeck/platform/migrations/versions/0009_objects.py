@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(32), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("key", sa.String(1024), nullable=False),
         sa.Column("content_type", sa.String(256), nullable=False),
+        sa.Column("part_size", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_multipart_uploads_workspace_id", "multipart_uploads", ["workspace_id"])
@@ -43,6 +44,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("md5", sa.String(32), nullable=False),
         sa.Column("crc64", sa.String(20), nullable=False),
+        sa.Column("offset", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
 

@@ -162,9 +162,11 @@ class Exchange:
     async def _upload_part(self, caller: Caller, key: str, query: dict[str, str | None]) -> None:
         number = self.objects.check_part_number(query.get("partNumber"))
         upload_id = query["uploadId"] or ""
-        ingest = await to_thread.run_sync(self.objects.begin_part, caller, key, upload_id)
+        declared = self.headers.get("content-length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        ingest = await to_thread.run_sync(self.objects.begin_part, caller, key, upload_id, number, length)
         await self._stream_into(ingest)
-        part = await to_thread.run_sync(self.objects.put_part, caller, key, upload_id, number, ingest,
+        part = await to_thread.run_sync(self.objects.put_part, caller, key, upload_id, number, ingest, length,
                                         self.headers.get("content-md5"))  # fmt: skip
         await self.answer(200, self._hashes(part.md5, part.crc64))
 
