@@ -7,7 +7,8 @@ hash-while-copy floor, measured in the same run.
   server.
 The floor is bench_register's: read the file once, sha256 it and write a copy (two threads, no fsync; the
 platform fsyncs). Each round changes the file's first bytes and uploads to a new key, so every upload
-stores new bytes; rounds rotate the order; the verdicts use medians.
+stores new bytes; rounds rotate the order; the verdicts use medians. The platform's own resumable upload
+(`transfer.upload_artifact`) to the same server is printed beside them, without a target.
 
     python bench/bench_object_upload.py [--size-mib 1024] [--rounds 5]
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from _common import Server, env_line, median, verdict
 from bench_register import floor_copy, stamp, timed, warm, write_checkpoint
 
+from modeldeck import transfer
 from modeldeck._http import Credentials
 from modeldeck.providers.alibaba import oss
 from modeldeck.providers.huawei import obs
@@ -54,14 +56,15 @@ def main() -> int:
             stamp(src, 0)
             through(oss.upload, "warm-oss", 0)  # warm-up: imports, connections, the blob directories
             through(obs.upload, "warm-obs", 0)
-            seconds: dict[str, list[float]] = {"floor": [], "oss": [], "obs": []}
+            seconds: dict[str, list[float]] = {"floor": [], "oss": [], "obs": [], "native": []}
             for i in range(max(3, args.rounds)):
                 stamp(src, i + 1)
                 warm(src)
                 runs = {"floor": lambda: floor_copy(src, dst), "oss": lambda: through(oss.upload, "oss", i),
-                        "obs": lambda: through(obs.upload, "obs", i)}  # fmt: skip
+                        "obs": lambda: through(obs.upload, "obs", i),
+                        "native": lambda: transfer.upload_artifact(api, src)["uri"]}  # fmt: skip
                 order = list(runs)
-                for name in order[i % 3 :] + order[: i % 3]:
+                for name in order[i % 4 :] + order[: i % 4]:
                     took, _ = timed(runs[name])
                     seconds[name].append(took)
                     print(f"  round {i + 1} {name:6s} {took:6.2f} s {size / took / 1e9:5.2f} GB/s")
@@ -74,6 +77,9 @@ def main() -> int:
                     assert store.head_object(f"bench/{name}-{i}.bin").content_length == size
         floor = median(seconds["floor"])
         print(f"floor (hash-while-copy, 2 threads): median {floor:.2f} s = {size / floor / 1e9:.2f} GB/s")
+        native = median(seconds["native"])
+        print(f"native upload (modeldeck's own protocol, same server): median {native:.2f} s = "
+              f"{size / native / 1e9:.2f} GB/s ({floor / native:.2f}x of floor, no target)")
         label = f"{args.size_mib // 1024}GiB" if args.size_mib % 1024 == 0 else f"{args.size_mib}MiB"
         ok = True
         for name in ("oss", "obs"):
