@@ -57,6 +57,8 @@ def test_put_head_get_and_the_crc_oss2_checks(bucket: oss2.Bucket):
     assert bucket.get_object("dir/a b+ü.bin").read() == data
     bucket.put_object("dir/a b+ü.bin", b"replaced")
     assert bucket.get_object("dir/a b+ü.bin").read() == b"replaced"
+    assert bucket.delete_object("dir/a b+ü.bin").status == 204
+    assert not bucket.object_exists("dir/a b+ü.bin")
 
 
 def test_content_md5_is_checked_when_sent(bucket: oss2.Bucket):
