@@ -222,3 +222,20 @@ def test_parts_of_uneven_sizes_in_any_order(bucket: oss2.Bucket):
     parts = [oss2.models.PartInfo(n, etags[n]) for n in range(1, 5)]
     bucket.complete_multipart_upload(key, upload_id, parts)
     assert bucket.get_object(key).read() == b"".join(chunks)
+
+
+def test_abandoned_multipart_uploads_are_collected(server: Deployment, bucket: oss2.Bucket):
+    from datetime import timedelta
+
+    from modeldeck.platform import gc
+
+    upload_id = bucket.init_multipart_upload("multi/abandoned.bin").upload_id
+    bucket.upload_part("multi/abandoned.bin", upload_id, 1, b"x" * 1000)
+    folder = Path(server.platform.blobs.root) / "multipart" / upload_id
+    assert folder.is_dir()
+    gc.collect(server.platform.uploads, grace=timedelta(days=1))  # within the time allowed: kept
+    assert [p.part_number for p in bucket.list_parts("multi/abandoned.bin", upload_id).parts] == [1]
+    gc.collect(server.platform.uploads, grace=timedelta(0), upload_ttl=timedelta(0))
+    with pytest.raises(oss2.exceptions.NoSuchUpload):
+        bucket.list_parts("multi/abandoned.bin", upload_id)
+    assert not folder.exists()

@@ -409,11 +409,7 @@ class Objects:
     def _drop_upload(self, upload_id: str) -> None:
         with self.store.write() as db:
             db.execute(delete(MultipartUpload).where(MultipartUpload.id == upload_id))
-        folder = f"{self.parts_root}/{upload_id}"
-        try:
-            self.blobs.fs.rm(folder, recursive=True)
-        except FileNotFoundError:
-            pass
+        _remove(self.blobs, f"{self.parts_root}/{upload_id}")
 
 
 
@@ -461,3 +457,41 @@ def artifact_for(db: Session, caller: Caller, workspace_id: str, uri: str) -> An
 
     files = object_files(db, workspace_id, uri)
     return None if files is None else create_artifact(db, caller, files)
+
+
+def sweep(store: Store, blobs: Any, *, older_than: Any, abandoned_before: Any) -> int:
+    """The garbage collector's part: multipart uploads not completed in time, and part folders no upload
+    owns (a crash between the folder and its row) once older than the grace period."""
+    from .blobs import modified
+
+    root = f"{blobs.root}/multipart"
+    with store.read() as db:
+        rows = dict(db.execute(select(MultipartUpload.id, MultipartUpload.created_at)).all())
+    gone = 0
+    for upload_id, created in rows.items():
+        if created < abandoned_before:
+            with store.write() as db:
+                db.execute(delete(MultipartUpload).where(MultipartUpload.id == upload_id))
+            _remove(blobs, f"{root}/{upload_id}")
+            gone += 1
+    if not blobs.local:
+        blobs.fs.invalidate_cache(root)
+    if not blobs.fs.exists(root):
+        return gone
+    for info in blobs.fs.ls(root, detail=True):
+        upload_id = info["name"].rstrip("/").rsplit("/", 1)[-1]
+        if upload_id in rows or modified(info) >= older_than:
+            continue
+        with store.read() as db:
+            if db.get(MultipartUpload, upload_id) is not None:  # initiated since the listing above
+                continue
+        _remove(blobs, f"{root}/{upload_id}")
+        gone += 1
+    return gone
+
+
+def _remove(blobs: Any, folder: str) -> None:
+    try:
+        blobs.fs.rm(folder, recursive=True)
+    except FileNotFoundError:
+        pass
