@@ -82,7 +82,7 @@ class Ingest:
         """A new file at `path`, or (`at` given) the region from offset `at` of the file `path`."""
         self.path, self.at = path, at
         flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if at is None else 0)
-        self._fh = open(os.open(path, flags, 0o600), "wb", buffering=0)
+        self._fh = open(os.open(path, flags, 0o600), "wb", buffering=0)  # noqa: SIM115  (closed by close/discard)
         self.size = self._pos = 0
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if whole else None
