@@ -239,3 +239,22 @@ def test_abandoned_multipart_uploads_are_collected(server: Deployment, bucket: o
     with pytest.raises(oss2.exceptions.NoSuchUpload):
         bucket.list_parts("multi/abandoned.bin", upload_id)
     assert not folder.exists()
+
+
+def test_an_object_larger_than_the_platform_allows_is_refused(tmp_path: Path):
+    dep = deploy(Settings(home=tmp_path / "home", max_blob_size=1000))
+    try:
+        pair = dep.admin.ok("POST", "/api/v1/access-keys", json={})
+        listed = dep.admin.ok("GET", "/api/v1/workspaces")
+        ws = next(w["id"] for w in listed["items"] if w["name"] == "default")
+        small = bucket_of(dep, pair, ws)
+        with pytest.raises(oss2.exceptions.ServerError) as refused:
+            small.put_object("big", b"x" * 1001)
+        assert refused.value.status == 400 and refused.value.code == "EntityTooLarge"
+        assert small.put_object("fits", b"x" * 1000).status == 200
+        upload_id = small.init_multipart_upload("big").upload_id
+        with pytest.raises(oss2.exceptions.ServerError) as part:
+            small.upload_part("big", upload_id, 1, b"x" * 1001)
+        assert part.value.code == "EntityTooLarge"
+    finally:
+        dep.close()
