@@ -2,7 +2,8 @@
 a request id on every response, JSON errors that never leak.
 
 ```
-RequestId -> BodyLimit -> Roots (facades' root paths) -> Lanes (POST routes of facades) -> ListingLane -> PredictLane -> native FastAPI app
+RequestId -> ObjectStores (OSS / OBS signed requests) -> BodyLimit -> Roots (facades' root paths) -> Lanes (POST routes
+of facades) -> ListingLane -> PredictLane -> native FastAPI app
                                                                              |- /api/v1/...  native routes
                                                                              |- /v1          openai facade
 ```
@@ -31,6 +32,7 @@ from ..metrics import Observe
 from .openapi import complete_document
 from .bodies import PredictRequest
 from .facades import FACADES, Facade, check_prefixes
+from .facades import objects
 from .facades.base import Lane
 
 
@@ -46,9 +48,8 @@ def create_app(platform: Services, facades: Sequence[Facade] = FACADES) -> ASGIA
         lanes.update({facade.prefix + path: (sub, lane) for path, lane in facade.lanes.items()})
     roots = [(re.compile(pattern), facade.prefix) for facade in facades for pattern in facade.roots]
     lanes_app = Lanes(ListingLane(PredictLane(app), app), lanes)
-    return RequestId(
-        Observe(BodyLimit(Roots(lanes_app, roots) if roots else lanes_app, limit=platform.settings.max_json_body), platform.metrics)
-    )
+    inner = BodyLimit(Roots(lanes_app, roots) if roots else lanes_app, limit=platform.settings.max_json_body)
+    return RequestId(Observe(objects.mount(inner, platform), platform.metrics))  # object stores: by signature
 
 
 def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:

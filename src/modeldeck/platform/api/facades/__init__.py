@@ -9,6 +9,7 @@ OpenAI's `/v1` predates the rule and keeps its place: it cannot collide with `/a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from . import aiworkspace, dashscope, eas, iam, modelarts, modelstudio, openai
 from .base import Facade
@@ -19,9 +20,12 @@ FACADES: tuple[Facade, ...] = (
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:
-    """Each protocol's base URL, exactly as its official SDK wants it configured."""
+    """Each protocol's base URL, exactly as its official SDK wants it configured. The object stores' is
+    the server's origin: their SDKs keep no path (`objects`), so behind a proxy they reach its root."""
     base = base.rstrip("/")
-    return {"native": base, **{f.name: base + f.base for f in facades}}
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return {"native": base, **{f.name: base + f.base for f in facades}, "oss": origin, "obs": origin}
 
 
 def check_prefixes(facades: Sequence[Facade]) -> None:
