@@ -48,14 +48,14 @@ def _decision_queries(engine: Engine) -> tuple[fastpath.Query, fastpath.Query]:
     return fastpath.Query(engine, models), fastpath.Query(engine, versions)
 
 
-def _decide(engine: Engine, digest: str, ws_ref: str | None, model_ref: str | None) -> Decision | None:
+def _decide(conn: Any, engine: Engine, digest: str, ws_ref: str | None, model_ref: str | None) -> Decision | None:
     models, versions = _decision_queries(engine)
     params = {"digest": digest, "ws": ws_ref}
     if model_ref is None:
-        rows = models.rows(params)
+        rows = models.rows(params, conn)
         caller = caller_of(rows, ws_ref, "list") if len(rows) == 1 else None
         return None if caller is None else Decision(caller)
-    rows = versions.rows({**params, "model": model_ref})
+    rows = versions.rows({**params, "model": model_ref}, conn)
     caller = caller_of(rows, ws_ref, "list")
     if caller is None:
         return None
@@ -88,10 +88,18 @@ def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
     if params is None:
         return None
     ws_ref = fastpath.header(scope, _WORKSPACE) or None
+    try:
+        with fastpath.connection(platform.store.engine) as conn:  # one for the decision and the page
+            return _page(platform, conn, kind, params, key_digest(key), ws_ref, model_ref)
+    except platform.store.engine.dialect.loaded_dbapi.OperationalError:
+        return None  # a connection that died: the route answers, on a connection it checks first
+
+
+def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: str, ws_ref: str | None,
+          model_ref: str | None) -> bytes | None:  # fmt: skip
     engine = platform.store.engine
-    digest = key_digest(key)
     decision = fastpath.remember(
-        platform, ("listing", digest, ws_ref, model_ref), lambda: _decide(engine, digest, ws_ref, model_ref)
+        platform, ("listing", digest, ws_ref, model_ref), lambda: _decide(conn, engine, digest, ws_ref, model_ref)
     )
     if decision is None:
         return None
@@ -108,7 +116,7 @@ def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
         return None  # a bad cursor or filter: the route answers it
     limit = params["limit"]
     values.update({f"after{i}": v for i, v in enumerate(after or ())}, limit=limit + 1, status=status)
-    rows = _page_query(engine, kind, after is not None, status is not None).rows(values)
+    rows = _page_query(engine, kind, after is not None, status is not None).rows(values, conn)
     key_of = registry.model_key if kind == "models" else registry.version_key
     nxt = platform.cursors.encode(scope_name, key_of(rows[limit - 1])) if len(rows) > limit else None
     rows = rows[:limit]
