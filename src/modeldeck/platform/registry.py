@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, Text, and_, delete, null, or_, select, union_all, update
+from sqlalchemy import JSON, ColumnElement, Text, and_, delete, literal_column, null, or_, select, union_all, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -113,7 +113,7 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
     owned = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(Model.workspace_id == ws)
     shared = select(*LISTED_MODEL_COLUMNS, Grant.actions_text.label("granted")).join(Grant, granted)
     public = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(
-        Model.accessibility == "PUBLIC", ~select(Grant.model_id).where(granted).exists()
+        Model.accessibility == _PUBLIC, ~select(Grant.model_id).where(granted).exists()
     )
     branches = [owned, shared.where(Model.workspace_id != ws), public.where(Model.workspace_id != ws)]
     if action:  # an action: owned ones (which may do all), and ones granted it
@@ -161,9 +161,16 @@ def attach_latest(db: Session, view: ModelView) -> None:
     view.latest = db.scalar(_serving(_ordered_versions(view.model.id)).limit(1))
 
 
+# Constants of the statements written into their SQL, not bound: PostgreSQL plans a prepared statement once
+# (a generic plan) only when its estimate holds for any value, and `approval_status <> $1` over a column
+# holding one value estimates no row at all (so the generic plan scanned every version for each model).
+_REJECTED = literal_column("'Rejected'")
+_PUBLIC = literal_column("'PUBLIC'")
+
+
 def _serving(versions: Any) -> Any:
     """Versions `latest` may pick: a rejected one never serves (and so never heads its model)."""
-    return versions.where(ModelVersion.approval_status != "Rejected")
+    return versions.where(ModelVersion.approval_status != _REJECTED)
 
 
 def _ordered_versions(model_id: Any, *columns: Any):  # type: ignore[no-untyped-def]
