@@ -130,7 +130,7 @@ class ListingLane:
         if match is None:
             return await self.app(scope, receive, send)
         try:
-            answer = listings.page(self.native.state.platform, scope, match["model"])
+            answer = await listings.answer(self.native.state.platform, scope, match["model"])
         except Exception as exc:
             scope["app"] = self.native
             return await (await errors.unexpected(Request(scope, receive), exc))(scope, receive, send)
