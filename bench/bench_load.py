@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the harness the tests start services with
-from _common import env_line, median, percentile, verdict  # noqa: E402
+from _common import Connection, env_line, median, percentile, verdict  # noqa: E402
 from services import Replica, haproxy, pg_bin, postgres_cluster, s3_server, team_env  # noqa: E402
 
 API = "/api/v1"
@@ -52,40 +53,44 @@ def prepare(url: str, key: str, folder: Path) -> dict:
 async def client(n: int, url: str, key: str, body: dict, until: float, out: dict, acked: set[str]) -> None:
     """Client `n` (unique across runs: its version names start with it)."""
     rng = random.Random(n)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as api:
-        i = 0
+    api = Connection(url, key)
+    predict = json.dumps(body).encode()
+    i = 0
+    try:
         while time.monotonic() < until:
             op = rng.choices([m for m, _ in MIX], [w for _, w in MIX])[0]
             start = time.perf_counter()
             try:
                 if op == "list":
-                    r = await api.get(f"{API}/models", params={"limit": 50})
+                    status, _ = await api.request("GET", f"{API}/models?limit=50")
                 elif op == "register":
                     name = f"{n}.{i}.0"
                     i += 1
-                    r = await _keyed(api, {"uri": f"oss://bucket/load/{name}", "version_name": name})
-                    if r.is_success:
+                    status = await _keyed(api, {"uri": f"oss://bucket/load/{name}", "version_name": name})
+                    if status < 300:
                         acked.add(name)
                 else:
-                    r = await api.post(f"{API}/models/linear/predict", json=body)
-                failure = None if r.is_success else f"{op} {r.status_code}"
-            except httpx.HTTPError as exc:
-                failure = f"{op} {type(exc).__name__}"
+                    status, _ = await api.request("POST", f"{API}/models/linear/predict", predict)
+                failure = None if status < 300 else f"{op} {status}"
+            except ConnectionError as exc:
+                failure = f"{op} {exc}"
             out.setdefault(op, []).append(time.perf_counter() - start)
             if failure:
                 out.setdefault("errors", []).append(failure)
+    finally:
+        api.close()
 
 
-async def _keyed(api: httpx.AsyncClient, body: dict) -> httpx.Response:
+async def _keyed(api: Connection, body: dict) -> int:
     """A notebook client's registration: retried with the same Idempotency-Key when the outcome is unknown."""
-    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    headers = f"Idempotency-Key: {uuid.uuid4()}\r\n"
+    raw = json.dumps(body).encode()
     for attempt in range(4):
         try:
-            r = await api.post(f"{API}/models/load/versions", json=body, headers=headers)
-            if r.status_code not in (502, 503, 504) or attempt == 3:
-                return r
-        except httpx.TransportError:
+            status, _ = await api.request("POST", f"{API}/models/load/versions", raw, headers)
+            if status not in (502, 503, 504) or attempt == 3:
+                return status
+        except ConnectionError:
             if attempt == 3:
                 raise
         await asyncio.sleep(0.2 * (attempt + 1))

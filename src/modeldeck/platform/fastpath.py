@@ -9,16 +9,17 @@ to the answer the full path would give.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sqlite3
 import threading
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Select, and_, bindparam, select
+from sqlalchemy import Engine, Select, and_, bindparam, create_engine, event, select
 from sqlalchemy.orm import Session, aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
@@ -68,17 +69,49 @@ class Query:
         self.compiled = stmt.compile(dialect=engine.dialect)
         self.row = namedtuple("Row", [c.key for c in stmt.selected_columns])  # type: ignore[misc]
 
-    def rows(self, params: dict[str, Any]) -> list[Any]:
+    def rows(self, params: dict[str, Any], conn: Any = None) -> list[Any]:
+        """The rows, on `conn` (from `connection`) or on a connection of their own (tried twice: a pooled
+        PostgreSQL connection may have died since it was last used)."""
+        if conn is None:
+            for attempt in (1, 2):
+                try:
+                    with connection(self.engine) as conn:
+                        return self.rows(params, conn)
+                except self.engine.dialect.loaded_dbapi.OperationalError:
+                    if attempt == 2:
+                        raise
         values = {**self.compiled.params, **params}
         order = self.compiled.positiontup
         args = [values[name] for name in order] if order else values
-        conn = self.engine.raw_connection()
-        try:
-            cursor = conn.cursor()
-            cursor.execute(self.compiled.string, args)
-            return [self.row(*r) for r in cursor.fetchall()]
-        finally:
-            conn.close()
+        cursor = conn.cursor()
+        cursor.execute(self.compiled.string, args)
+        return [self.row(*r) for r in cursor.fetchall()]
+
+
+@contextlib.contextmanager
+def connection(engine: Engine) -> Iterator[Any]:
+    """A driver connection for the hot paths' plain reads. On PostgreSQL it comes from a small pool of
+    autocommit connections, so each read is one round trip: the store's pool would ping the server before
+    lending a connection and roll back when it returns (three round trips for one read). A connection
+    found dead is dropped from the pool (the error is raised: callers retry or hand over to the routes)."""
+    conn = _hot_engine(engine).raw_connection()
+    try:
+        yield conn
+    except engine.dialect.loaded_dbapi.OperationalError:
+        conn.invalidate()
+        raise
+    finally:
+        conn.close()
+
+
+@functools.lru_cache(maxsize=8)
+def _hot_engine(engine: Engine) -> Engine:
+    if engine.dialect.name != "postgresql":
+        return engine  # SQLite: a connection is a file handle, reads take no round trip
+    hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
+                        pool_reset_on_return=None)  # fmt: skip
+    event.listen(engine, "engine_disposed", lambda _: hot.dispose())  # the store closes: so do these
+    return hot
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,5 +1,6 @@
 """The listings' hot path: a page of models or of a model's versions for a bearer API key, from compiled
-queries on the raw DBAPI cursor, serialized once by orjson; no ORM, no FastAPI layers, no thread hop.
+queries on the raw DBAPI cursor, serialized once by orjson; no ORM, no FastAPI layers (and over SQLite
+no thread hop).
 
 As `fastpath` does for predict, it applies the service layer's rules through the same functions
 (`effective_role`, `registry.access`, `registry.pick`, `registry.allows`) and the same statements
@@ -12,7 +13,9 @@ the precise answer. Who the caller is, and which model it means, is remembered w
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -48,14 +51,14 @@ def _decision_queries(engine: Engine) -> tuple[fastpath.Query, fastpath.Query]:
     return fastpath.Query(engine, models), fastpath.Query(engine, versions)
 
 
-def _decide(engine: Engine, digest: str, ws_ref: str | None, model_ref: str | None) -> Decision | None:
+def _decide(conn: Any, engine: Engine, digest: str, ws_ref: str | None, model_ref: str | None) -> Decision | None:
     models, versions = _decision_queries(engine)
     params = {"digest": digest, "ws": ws_ref}
     if model_ref is None:
-        rows = models.rows(params)
+        rows = models.rows(params, conn)
         caller = caller_of(rows, ws_ref, "list") if len(rows) == 1 else None
         return None if caller is None else Decision(caller)
-    rows = versions.rows({**params, "model": model_ref})
+    rows = versions.rows({**params, "model": model_ref}, conn)
     caller = caller_of(rows, ws_ref, "list")
     if caller is None:
         return None
@@ -77,6 +80,19 @@ def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fas
     return fastpath.Query(engine, keyset(stmt, order, after, bindparam("limit"), descending=True))
 
 
+_OFF_LOOP = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modeldeck-listings")  # threads start when used
+
+
+async def answer(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
+    """`page`, on the event loop over SQLite (local reads of microseconds), on a thread of its own over
+    PostgreSQL: the loop would otherwise wait out each round trip while every other request waited for it
+    (under 50 clients, 40% of a replica's loop time went there, and its tail with it). Not the shared
+    worker threads: registrations queued on database locks may hold all of them."""
+    if platform.store.is_sqlite:
+        return page(platform, scope, model_ref)
+    return await asyncio.get_running_loop().run_in_executor(_OFF_LOOP, page, platform, scope, model_ref)
+
+
 def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
     """GET /api/v1/models (`model_ref` None) or /api/v1/models/{model_ref}/versions: the JSON page's bytes,
     or None when the service layer must answer."""
@@ -88,10 +104,18 @@ def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
     if params is None:
         return None
     ws_ref = fastpath.header(scope, _WORKSPACE) or None
+    try:
+        with fastpath.connection(platform.store.engine) as conn:  # one for the decision and the page
+            return _page(platform, conn, kind, params, key_digest(key), ws_ref, model_ref)
+    except platform.store.engine.dialect.loaded_dbapi.OperationalError:
+        return None  # a connection that died: the route answers, on a connection it checks first
+
+
+def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: str, ws_ref: str | None,
+          model_ref: str | None) -> bytes | None:  # fmt: skip
     engine = platform.store.engine
-    digest = key_digest(key)
     decision = fastpath.remember(
-        platform, ("listing", digest, ws_ref, model_ref), lambda: _decide(engine, digest, ws_ref, model_ref)
+        platform, ("listing", digest, ws_ref, model_ref), lambda: _decide(conn, engine, digest, ws_ref, model_ref)
     )
     if decision is None:
         return None
@@ -108,7 +132,7 @@ def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
         return None  # a bad cursor or filter: the route answers it
     limit = params["limit"]
     values.update({f"after{i}": v for i, v in enumerate(after or ())}, limit=limit + 1, status=status)
-    rows = _page_query(engine, kind, after is not None, status is not None).rows(values)
+    rows = _page_query(engine, kind, after is not None, status is not None).rows(values, conn)
     key_of = registry.model_key if kind == "models" else registry.version_key
     nxt = platform.cursors.encode(scope_name, key_of(rows[limit - 1])) if len(rows) > limit else None
     rows = rows[:limit]

@@ -9,6 +9,7 @@ reach a label or a log line; headers are never logged at all.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import sys
@@ -141,17 +142,32 @@ class Observe:
                 })  # fmt: skip
 
 
+FLUSH_AFTER = 0.2  # seconds an access-log line may wait in the buffer
+
+
 class AccessLog:
-    """One JSON line per request, written straight to a stream: the logging module's records, handler
-    lock and formatter would cost a small predict several times what this does."""
+    """One JSON line per request, written straight to a buffered stream that is flushed at most
+    FLUSH_AFTER seconds after a line lands: the logging module's records, handler lock and formatter would
+    cost a small predict several times what this does, and stderr writes through (a system call on the
+    event loop for every request, a tenth of a listing's time on a loaded machine)."""
 
     def __init__(self) -> None:
         self.stream: BinaryIO | None = None
+        self._flush_due = False
 
     def write(self, fields: dict[str, Any]) -> None:
         line = {"ts": _now(), "level": "info", "logger": "modeldeck.access", "message": "request", **fields}
         assert self.stream is not None
         self.stream.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_later(FLUSH_AFTER, self.flush)  # Observe runs on the loop
+
+    def flush(self) -> None:
+        """Out with what is buffered (also when the server stops)."""
+        self._flush_due = False
+        if self.stream is not None:
+            self.stream.flush()
 
 
 access_log = AccessLog()
@@ -181,7 +197,7 @@ class JsonFormatter(logging.Formatter):
 
 def log_as_json() -> None:
     """`modeldeck serve`: the platform's loggers write JSON lines to stderr, the access log included."""
-    access_log.stream = sys.stderr.buffer
+    access_log.stream = open(sys.stderr.fileno(), "wb", buffering=1 << 16, closefd=False)  # noqa: SIM115
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     for name in ("modeldeck", "uvicorn.error"):

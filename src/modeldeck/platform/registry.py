@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Text, and_, delete, null, or_, select, type_coerce, union_all, update
+from sqlalchemy import JSON, ColumnElement, Text, and_, delete, literal_column, null, or_, select, union_all, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,7 +113,7 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
     owned = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(Model.workspace_id == ws)
     shared = select(*LISTED_MODEL_COLUMNS, Grant.actions_text.label("granted")).join(Grant, granted)
     public = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(
-        Model.accessibility == "PUBLIC", ~select(Grant.model_id).where(granted).exists()
+        Model.accessibility == _PUBLIC, ~select(Grant.model_id).where(granted).exists()
     )
     branches = [owned, shared.where(Model.workspace_id != ws), public.where(Model.workspace_id != ws)]
     if action:  # an action: owned ones (which may do all), and ones granted it
@@ -160,9 +161,16 @@ def attach_latest(db: Session, view: ModelView) -> None:
     view.latest = db.scalar(_serving(_ordered_versions(view.model.id)).limit(1))
 
 
+# Constants of the statements written into their SQL, not bound: PostgreSQL plans a prepared statement once
+# (a generic plan) only when its estimate holds for any value, and `approval_status <> $1` over a column
+# holding one value estimates no row at all (so the generic plan scanned every version for each model).
+_REJECTED = literal_column("'Rejected'")
+_PUBLIC = literal_column("'PUBLIC'")
+
+
 def _serving(versions: Any) -> Any:
     """Versions `latest` may pick: a rejected one never serves (and so never heads its model)."""
-    return versions.where(ModelVersion.approval_status != "Rejected")
+    return versions.where(ModelVersion.approval_status != _REJECTED)
 
 
 def _ordered_versions(model_id: Any, *columns: Any):  # type: ignore[no-untyped-def]
@@ -434,11 +442,37 @@ VERSION_FIELDS = {
 }  # fmt: skip
 
 
+class _AsStored(ColumnElement[str]):
+    """A JSON or timestamp column as text, the way SQLite keeps it: JSON as its text (spliced into a page
+    as an orjson fragment) and a timestamp as `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC. PostgreSQL's driver
+    would parse every JSON value in Python (json.loads per cell: ten times the rest of a page), so there
+    the statement casts them to text instead."""
+
+    inherit_cache = True
+    type = Text()
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+
+
+@compiles(_AsStored)
+def _as_stored(element: _AsStored, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_AsStored, "postgresql")
+def _as_stored_pg(element: _AsStored, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    if isinstance(element.column.type, UTCDateTime):
+        return f"CAST(({column} AT TIME ZONE 'UTC') AS TEXT)"  # to_char would triple the page's time
+    return f"CAST({column} AS TEXT)"
+
+
 def _plain(table: Any, *skip: str) -> tuple[Any, ...]:
-    """A table's columns for a listing, as the driver returns them: JSON and timestamps are left as
-    stored (text on SQLite) for `serialize` to convert in one pass, past SQLAlchemy's per-value processors."""
+    """A table's columns for a listing, past SQLAlchemy's per-value processors and the driver's parsers:
+    JSON and timestamps as stored text (`_AsStored`), for `serialize` to convert in one pass."""
     return tuple(
-        type_coerce(c, Text).label(c.key) if isinstance(c.type, (JSON, UTCDateTime)) else c
+        _AsStored(c).label(c.key) if isinstance(c.type, (JSON, UTCDateTime)) else c
         for c in table.c
         if c.key not in skip
     )

@@ -34,11 +34,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def iso_utc(value: datetime | str) -> str | datetime:
-    """A timestamp read past UTCDateTime (listings): SQLite's stored text as ISO 8601 UTC, as the ORM's
-    datetime would serialize; PostgreSQL's driver already gives an aware datetime."""
+    """A timestamp read past UTCDateTime (listings read it as UTC text on every backend) as ISO 8601 UTC,
+    exactly as the ORM's datetime serializes: six fraction digits, none when they are all zero (SQLite
+    stores six, PostgreSQL's text drops trailing zeros); an aware datetime is left to the serializer."""
     if not isinstance(value, str):
         return value
-    return value.replace(" ", "T").removesuffix(".000000") + "+00:00"
+    text = value.replace(" ", "T")
+    digits = len(text) - text.find(".") - 1 if "." in text else 6
+    if digits < 6:
+        text += "0" * (6 - digits)
+    return text.removesuffix(".000000") + "+00:00"
 
 
 def utc_datetime(value: datetime | str) -> datetime:
@@ -137,7 +142,11 @@ class Member(Base):
 
 class Model(Base):
     __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("workspace_id", "model_name"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "model_name"),
+        Index("ix_models_name", "model_name"),  # a model named by a caller of any workspace (id or name)
+        Index("ix_models_public", "accessibility", "model_name", "id"),  # a page of PUBLIC models, in order
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="RESTRICT"), index=True)
     model_name: Mapped[str] = mapped_column(String(128))
@@ -157,6 +166,7 @@ class Grant(Base):
     """Authorization of a workspace (not the owner) to use a model for a set of actions."""
 
     __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_workspace", "workspace_id", "model_id"),)  # what a workspace was granted
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
     # Comma-fenced (",deploy,inference,") so a listing filters by action with one indexed-friendly LIKE.

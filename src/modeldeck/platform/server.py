@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import embedded
 from .core import Platform
+from .metrics import access_log
 
 if TYPE_CHECKING:
     from .api.facades import Facade
@@ -115,7 +116,10 @@ class PlatformServer:
         sys.setswitchinterval(SWITCH_INTERVAL)
         if self.idle_timeout or self.home or self.runtime_idle:
             threading.Thread(target=self._watch, name="modeldeck-idle", daemon=True).start()
-        self.server.run(sockets=[self.sock])
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            access_log.flush()
 
     def _watch(self) -> None:
         home = _identity(self.home) if self.home else None

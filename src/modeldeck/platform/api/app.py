@@ -70,8 +70,8 @@ def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:
     app.include_router(routes_events.router)
     app.openapi = _documented(app, PREDICT_DOCS)  # type: ignore[method-assign]
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    @app.get("/health", tags=["health"])  # async: a balancer's probe must not queue for a worker thread
+    async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     errors.install(app, errors.native_shape)
@@ -133,7 +133,7 @@ class ListingLane:
         if match is None:
             return await self.app(scope, receive, send)
         try:
-            answer = listings.page(self.native.state.platform, scope, match["model"])
+            answer = await listings.answer(self.native.state.platform, scope, match["model"])
         except Exception as exc:
             scope["app"] = self.native
             return await (await errors.unexpected(Request(scope, receive), exc))(scope, receive, send)

@@ -70,9 +70,9 @@ def version(row: ModelVersion, model_name: str) -> dict[str, Any]:
 
 
 def _json(value: Any) -> Any:
-    """A JSON column as read past the ORM: SQLite's stored text goes into the body as it is (the store's
-    serializer wrote it), unless it may hold a NaN written before NaN was refused; PostgreSQL's driver
-    has already parsed it."""
+    """A JSON column as read past the ORM: its stored text (listings read it as text on every backend)
+    goes into the body as it is, unless it may hold a NaN written before NaN was refused; an ORM object's
+    value is already parsed."""
     if isinstance(value, str):
         return stored(value) if "NaN" in value or "Infinity" in value else Fragment(value)
     return value
