@@ -153,9 +153,11 @@ async def _relayed(response: httpx.Response, stream: bool) -> Response:
 DEPLOYMENT_ATTEMPTS = 3  # a replica that drains resets the connections queued on it: try another
 
 
-async def _to_deployment(request: Request, found: chat.DeploymentChat, body: dict[str, Any]) -> Response:
-    """Forward to the deployment's replicas with the caller's own key (they check it themselves); their
-    answer, errors included, is already in OpenAI's shapes."""
+async def _to_deployment(request: Request, found: chat.DeploymentChat, body: dict[str, Any],
+                         authorization: str | None = None) -> Response:  # fmt: skip
+    """Forward to the deployment's replicas with the caller's own key (they check it themselves), or the
+    bearer a facade of other credentials got for its caller; their answer, errors included, is already in
+    OpenAI's shapes."""
     import httpx
 
     endpoint = request.app.state.platform.deployments.live(found.id)["endpoint"]
@@ -164,7 +166,7 @@ async def _to_deployment(request: Request, found: chat.DeploymentChat, body: dic
                        hint=f"Start it (deck.start('{found.name}')), or pin a version ('model:1.0.0') to chat "
                             "with the registered version instead.")  # fmt: skip
     client = _upstream_client(request)
-    headers = {"Authorization": request.headers.get("authorization", "")}
+    headers = {"Authorization": authorization or request.headers.get("authorization", "")}
     for attempt in range(DEPLOYMENT_ATTEMPTS):
         try:
             outgoing = client.build_request("POST", f"{endpoint}/v1/chat/completions", json=body, headers=headers)
