@@ -26,6 +26,7 @@ from ....schema import Deployment, Model
 from ....wirejson import parse_json
 from ... import deps
 from ...routing import Router
+from ..huawei.ids import region_of
 from ..openai import routes as openai_routes
 from . import wire
 
@@ -64,7 +65,7 @@ def _entered(request: Request, shown: Any, project_id: str | None, ref: str) -> 
     with platform.store.read() as db:
         principal = request.app.state.authentication.principal(platform, db, shown)
         if project_id is not None:
-            request.app.state.check_project(db, principal, project_id)
+            region_of(principal.root_id, project_id)  # a project of the caller's account, else refused
         row = deployment_of(db, principal, ref)
         caller = enter(db, principal, row.workspace_id)
         caller.require("invoke")

@@ -1,0 +1,127 @@
+"""ModelArts real-time services as the platform's deployments, driven by the unmodified `huaweicloudsdkmodelarts`
+3.1.219 (v2 services, AK/SK-signed, `BasicCredentials` + `with_endpoints`) and by the `huawei` provider: a
+service of the tiny language model created with two instances, upgraded rolling (remove-instances), then
+fully, each change seen in its status, its events and the answers of its chat; stopped and deleted. The
+provider's requests equal the SDK's on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from conftest import wait_for
+from fixtures.wire_recorder import Captured, Recorder, Route, comparable
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkmodelarts import v1 as ma
+from test_huawei_pangu import MESSAGES, TINY, native_text, no_huawei_environment, platform_with_tiny  # noqa: F401
+
+ROLLING_ADD = {"max_surge": "50%", "max_unavailable": "0%"}
+ROLLING_REMOVE = {"max_surge": "0%", "max_unavailable": "50%"}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    found = platform_with_tiny(tmp_path_factory.mktemp("services"))
+    try:
+        server = found["server"]
+        yield {**found, "texts": {v: native_text(server, v) for v in ("1.0.0", "1.0.1")}}
+    finally:
+        found["server"].close()
+
+
+def client(cloud: dict, url: str | None = None) -> ma.ModelArtsClient:
+    credentials = BasicCredentials(cloud["ak"], cloud["sk"], cloud["project"])
+    return ma.ModelArtsClient.new_builder().with_credentials(credentials).with_endpoints([url or cloud["server"].url]).build()
+
+
+def rolling(**percentages: str) -> ma.UpgradeConfig:
+    return ma.UpgradeConfig(type="ROLLING", rolling_update=ma.RollingUpdate(**percentages))
+
+
+def create_body(name: str, version: str = "1.0.0") -> ma.ServiceCreateRequest:
+    group = ma.GroupConfig(name=name, count=2, model=ma.ModelResource(source="MODELARTS", asset_id="tiny"))
+    return ma.ServiceCreateRequest(name=name, version=version, workspace_id="0", type="REAL_TIME", group_configs=[group],
+                                   upgrade_config=rolling(**ROLLING_ADD))  # fmt: skip
+
+
+def settled(api: ma.ModelArtsClient, service_id: str) -> ma.ShowInferServiceResponse:
+    shown: list = []
+
+    def done() -> bool:
+        shown[:] = [api.show_infer_service(ma.ShowInferServiceRequest(service_id=service_id))]
+        return shown[0].status not in ("DEPLOYING", "UPGRADING")
+
+    wait_for(done, timeout=120, interval=0.2)
+    return shown[0]
+
+
+def chat_text(cloud: dict, deployment: str) -> str:
+    url = f"{cloud['server'].url}/v1/{cloud['project']}/deployments/{deployment}/chat/completions"
+    answer = httpx.post(url, json={"messages": MESSAGES, **TINY}, headers={"X-Auth-Token": cloud["token"]}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["choices"][0]["message"]["content"]
+
+
+BAD_UPGRADES = [
+    ({"version": "1.0.1", "upgrade_config": {"type": "ROLLING", "rolling_update": {"max_surge": "0%", "max_unavailable": "100%"}}},
+     "would stop all"),
+    ({"version": "1.0.1", "upgrade_config": {"type": "BLUE_GREEN"}}, "ROLLING"),
+    ({"version": "1.0.1", "upgrade_config": {"rolling_update": {"max_surge": "half"}}}, "percentage"),
+    ({"version": "v2"}, "1.0.0"),
+    ({"version": "1.0.1", "group_configs": [{"count": 5}]}, "instance count"),
+]  # fmt: skip
+
+
+def test_a_service_created_then_upgraded_rolling_then_fully(cloud: dict):
+    api = client(cloud)
+    created = api.create_infer_service(ma.CreateInferServiceRequest(body=create_body("svc")))
+    assert created.status == "DEPLOYING" and created.name == "svc" and created.workspace_id == "0"
+    shown = settled(api, created.id)
+    assert shown.status == "RUNNING" and shown.version.version == "1.0.0"
+    group = shown.version.instance_groups[0]
+    assert (group.count, group.running_count) == (2, 2)
+    assert shown.version.upgrade_config.rolling_update.max_surge == "50%"
+    assert chat_text(cloud, created.id) == cloud["texts"]["1.0.0"]
+
+    url = f"{cloud['server'].url}/v2/{cloud['project']}/services/{created.id}"
+    for update, wording in BAD_UPGRADES:  # refused before anything changes, with what to send instead
+        refused = httpx.put(url, json=update, headers={"X-Auth-Token": cloud["token"]})
+        assert refused.status_code == 400 and refused.json()["error_code"].startswith("ModelArts."), refused.text
+        assert wording in refused.json()["error_msg"]
+
+    listed = api.list_infer_services(ma.ListInferServicesRequest(workspace_id="0", name="svc"))
+    assert listed.total == 1 and listed.data[0].id == created.id and listed.data[0].status == "RUNNING"
+
+    upgrading = api.update_infer_service(ma.UpdateInferServiceRequest(service_id=created.id, body=ma.ServiceUpdateRequest(
+        version="1.0.1", upgrade_config=rolling(**ROLLING_REMOVE))))  # fmt: skip
+    assert upgrading.status == "UPGRADING"
+    shown = settled(api, created.id)
+    assert shown.status == "RUNNING" and shown.version.version == "1.0.1"
+    assert shown.version.upgrade_config.rolling_update.max_unavailable == "50%"
+    assert chat_text(cloud, created.id) == cloud["texts"]["1.0.1"]
+
+    api.update_infer_service(ma.UpdateInferServiceRequest(service_id=created.id, body=ma.ServiceUpdateRequest(
+        version="1.0.0", upgrade_config=rolling(max_surge="100%", max_unavailable="0%"))))  # fmt: skip
+    shown = settled(api, created.id)
+    assert shown.version.version == "1.0.0" and chat_text(cloud, created.id) == cloud["texts"]["1.0.0"]
+
+    events = api.list_infer_service_events(ma.ListInferServiceEventsRequest(service_id=created.id, sort_dir="ASC"))
+    infos = [e.event_info for e in events.data]
+    assert any("1.0.0 to 1.0.1 (rolling)" in i for i in infos) and any("1.0.1 to 1.0.0 (full)" in i for i in infos)
+    assert all(e.event_type == "normal" for e in events.data) and events.total == len(events.data)
+
+    stopped = api.stop_infer_service(ma.StopInferServiceRequest(service_id=created.id))
+    assert stopped.status == "STOPPED"
+    api.batch_delete_infer_services(ma.BatchDeleteInferServicesRequest(body=ma.DeleteServicesRequest(service_ids=[created.id])))
+
+    def gone() -> bool:
+        try:
+            api.show_infer_service(ma.ShowInferServiceRequest(service_id=created.id))
+        except ClientRequestException as exc:
+            return exc.status_code == 404
+        return False
+
+    wait_for(gone, timeout=60, interval=0.2)
