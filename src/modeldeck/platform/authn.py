@@ -58,6 +58,8 @@ class Presented:
 class Backend(Protocol):
     scheme: str  # the Authorization scheme it answers, lower case
     needs_body: bool  # whether it must see the body (a signature covers it)
+    # A backend may also answer requests without Authorization that carry its own header (`header`, lower
+    # case: Huawei's `x-auth-token`); `Authentication` looks for it with getattr.
 
     def principal(self, platform: Services, db: Session, presented: Presented) -> Principal: ...
 
@@ -94,8 +96,7 @@ class AccessKeySignatures:
         declared = presented.header("x-acs-content-sha256") or ""
 
         def expected(secret: str) -> str:
-            if not required <= set(names) or not set(names) <= present:
-                raise _mismatch(f"SignedHeaders must include {', '.join(sorted(required))}, and only headers sent.")
+            require_signed(names, required, present, _mismatch)
             signed = [(k, v) for k, v in presented.headers if k in set(names)]
             query = acs3.canonical_query(acs3.query_pairs(presented.query))
             return acs3.signature(secret, acs3.canonical_request(presented.method, presented.path, query, signed, declared))
@@ -169,6 +170,13 @@ def _remember(platform: Services, key_id: str, nonce: str | None, until: datetim
         ) from None  # fmt: skip
 
 
+def require_signed(names: list[str], required: set[str] | frozenset[str], present: set[str],
+                   mismatch: Callable[[str], InvalidApiKey]) -> None:  # fmt: skip
+    """A signature's SignedHeaders must cover what its scheme requires, and name only headers sent."""
+    if not required <= set(names) or not set(names) <= present:
+        raise mismatch(f"SignedHeaders must include {', '.join(sorted(required))}, and only headers sent.")
+
+
 def signed_date(value: str, fmt: str, mismatch: Callable[[str], InvalidApiKey]) -> datetime:
     """The signing time a request declares (UTC, in its scheme's `fmt`); a malformed one is a mismatch."""
     try:
@@ -191,21 +199,24 @@ class Authentication:
     def __init__(self, *backends: Backend) -> None:
         self.backends = {b.scheme: b for b in backends}
         self._default = backends[0]  # answers a request with no credentials (its error says what to send)
+        self._by_header = [b for b in backends if getattr(b, "header", None)]
 
-    def backend(self, authorization: str | None) -> Backend:
+    def backend(self, authorization: str | None, has_header: Callable[[str], bool] = lambda name: False) -> Backend:
+        """The backend of the Authorization scheme; without one, the first whose own header is present."""
         if not authorization:
-            return self._default
+            return next((b for b in self._by_header if has_header(b.header)), self._default)  # type: ignore[attr-defined]
         found = self.backends.get(authorization.split(" ", 1)[0].lower())
         if found is None:
             accepted = ", ".join(b.scheme.upper() if b.scheme != "bearer" else "Bearer" for b in self.backends.values())
             raise InvalidApiKey("This endpoint does not accept that kind of credentials.", hint=f"Send one of: {accepted}.")
         return found
 
-    def needs_body(self, authorization: str | None) -> bool:
+    def needs_body(self, authorization: str | None, has_header: Callable[[str], bool] = lambda name: False) -> bool:
         try:
-            return self.backend(authorization).needs_body
+            return self.backend(authorization, has_header).needs_body
         except InvalidApiKey:
             return False
 
     def principal(self, platform: Services, db: Session, presented: Presented) -> Principal:
-        return self.backend(presented.header("authorization")).principal(platform, db, presented)
+        chosen = self.backend(presented.header("authorization"), lambda name: presented.header(name) is not None)
+        return chosen.principal(platform, db, presented)

@@ -2,7 +2,7 @@
 a request id on every response, JSON errors that never leak.
 
 ```
-RequestId -> BodyLimit -> Lanes (POST routes of facades) -> ListingLane -> PredictLane -> native FastAPI app
+RequestId -> BodyLimit -> Roots (facades' root paths) -> Lanes (POST routes of facades) -> ListingLane -> PredictLane -> native FastAPI app
                                                                              |- /api/v1/...  native routes
                                                                              |- /v1          openai facade
 ```
@@ -44,8 +44,10 @@ def create_app(platform: Services, facades: Sequence[Facade] = FACADES) -> ASGIA
         sub = facade.build(platform)
         app.mount(facade.prefix, sub)
         lanes.update({facade.prefix + path: (sub, lane) for path, lane in facade.lanes.items()})
+    roots = [(re.compile(pattern), facade.prefix) for facade in facades for pattern in facade.roots]
+    lanes_app = Lanes(ListingLane(PredictLane(app), app), lanes)
     return RequestId(
-        Observe(BodyLimit(Lanes(ListingLane(PredictLane(app), app), lanes), limit=platform.settings.max_json_body), platform.metrics)
+        Observe(BodyLimit(Roots(lanes_app, roots) if roots else lanes_app, limit=platform.settings.max_json_body), platform.metrics)
     )
 
 
@@ -150,6 +152,21 @@ async def _body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+class Roots:
+    """Paths a facade answers at the server's root (`Facade.roots`: its SDK keeps only an endpoint's host)
+    are routed under the facade's prefix; `raw_path` stays as sent, so signatures verify over it."""
+
+    def __init__(self, app: ASGIApp, roots: list[tuple[re.Pattern[str], str]]) -> None:
+        self.app, self.roots = app, roots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            prefix = next((p for pattern, p in self.roots if pattern.match(scope["path"])), None)
+            if prefix is not None:
+                scope["path"] = prefix + scope["path"]
+        await self.app(scope, receive, send)
 
 
 class Lanes:

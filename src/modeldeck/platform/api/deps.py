@@ -24,7 +24,7 @@ async def get_platform(request: Request) -> Services:
 async def presented(request: Request) -> Presented:
     """The request's credentials; with its body when the backend must verify a signature over it."""
     authentication: Authentication = request.app.state.authentication
-    signed = authentication.needs_body(request.headers.get("authorization"))
+    signed = authentication.needs_body(request.headers.get("authorization"), request.headers.__contains__)
     return Presented.of(request.scope, await request.body() if signed else b"")
 
 

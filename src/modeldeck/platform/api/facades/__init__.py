@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import dashscope, modelstudio, openai, pangu
+from . import dashscope, iam, modelarts, modelstudio, openai, pangu
 from .base import Facade
 
-FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE, pangu.FACADE)
+FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE, iam.FACADE, modelarts.FACADE,
+                               pangu.FACADE)  # fmt: skip
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:

@@ -20,7 +20,8 @@ class Facade:
 
     `prefix` is where its sub-app is mounted; `base` is the base URL its official SDK is configured with,
     relative to the server's URL (the key `name` of GET /api/v1/endpoints). `lanes` are routes of the
-    sub-app that the platform hands to their handler before routing, for speed.
+    sub-app that the platform hands to their handler before routing, for speed; `roots` the paths it takes
+    at the root.
     """
 
     name: str
@@ -28,3 +29,6 @@ class Facade:
     base: str
     build: Callable[[Services], FastAPI]
     lanes: Mapping[str, Lane] = field(default_factory=dict)  # POST path -> handler
+    # Paths it answers at the server's root, for SDKs that keep only an endpoint's host (Huawei's): regexes
+    # matched against the request path, which is then routed under `prefix` (the raw path stays as sent).
+    roots: tuple[str, ...] = ()

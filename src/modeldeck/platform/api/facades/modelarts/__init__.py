@@ -1,0 +1,34 @@
+"""ModelArts at the server's root, as `huaweicloudsdkmodelarts` 3.1.219 sends it (docs/clouds/huawei-sdks.md
+section 3): workspaces (the default one is "0"), the authorization mode (`/v1/auth-mode`, the platform's
+strict / loose), ValidateAuthorization, the ModelArts agency and its delegations, and models ("AI
+applications") over the platform's registry. Clients sign with AK/SK (the SDK) or send an IAM token
+(`X-Auth-Token`, our provider and curl users); errors are `{"error_code", "error_msg"}`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ....._version import __version__
+from ....context import Services
+from ... import errors
+from ..base import Facade
+from ..huawei import authentication
+from ..huawei.errors import shape
+from . import agency, models, workspaces
+
+
+def build(platform: Services) -> FastAPI:
+    app = FastAPI(title="modeldeck ModelArts (Huawei Cloud) API", version=__version__,
+                  description="Workspaces, authorization mode and checks, agencies and models.")  # fmt: skip
+    app.state.platform = platform
+    app.state.authentication = authentication()
+    for module in (workspaces, agency, models):
+        app.include_router(module.router)
+    errors.install(app, shape("ModelArts"))
+    return app
+
+
+# /v1/auth-mode, and the project's ModelArts resources (services: the huawei-pangu branch's router).
+ROOTS = (r"^/v1/auth-mode$", r"^/v[12]/[^/]+/(workspaces|models|agency|authorizations|services)(/|$)")
+FACADE = Facade("modelarts", "/modelarts", "", build, roots=ROOTS)
