@@ -54,7 +54,7 @@ def settled(api: ma.ModelArtsClient, service_id: str) -> ma.ShowInferServiceResp
         shown[:] = [api.show_infer_service(ma.ShowInferServiceRequest(service_id=service_id))]
         return shown[0].status not in ("DEPLOYING", "UPGRADING")
 
-    wait_for(done, timeout=120, interval=0.2)
+    wait_for(done, timeout=240, interval=0.2)
     return shown[0]
 
 
@@ -75,51 +75,68 @@ BAD_UPGRADES = [
 ]  # fmt: skip
 
 
-def test_a_service_created_then_upgraded_rolling_then_fully(cloud: dict):
+@pytest.fixture(scope="module")
+def service(cloud: dict) -> Iterator[str]:
+    """A service of `tiny` 1.0.0 on two instances, created with the SDK (rolling add-instances as its mode)."""
     api = client(cloud)
     created = api.create_infer_service(ma.CreateInferServiceRequest(body=create_body("svc")))
     assert created.status == "DEPLOYING" and created.name == "svc" and created.workspace_id == "0"
-    shown = settled(api, created.id)
+    yield created.id
+    with pytest.raises(ClientRequestException):  # gone already, when the last test deleted it
+        api.show_infer_service(ma.ShowInferServiceRequest(service_id=created.id))
+
+
+def test_a_service_created_on_two_instances(cloud: dict, service: str):
+    api = client(cloud)
+    shown = settled(api, service)
     assert shown.status == "RUNNING" and shown.version.version == "1.0.0"
     group = shown.version.instance_groups[0]
     assert (group.count, group.running_count) == (2, 2)
     assert shown.version.upgrade_config.rolling_update.max_surge == "50%"
-    assert chat_text(cloud, created.id) == cloud["texts"]["1.0.0"]
-
-    url = f"{cloud['server'].url}/v2/{cloud['project']}/services/{created.id}"
+    assert chat_text(cloud, service) == cloud["texts"]["1.0.0"]
+    listed = api.list_infer_services(ma.ListInferServicesRequest(workspace_id="0", name="svc"))
+    assert listed.total == 1 and listed.data[0].id == service and listed.data[0].status == "RUNNING"
+    url = f"{cloud['server'].url}/v2/{cloud['project']}/services/{service}"
     for update, wording in BAD_UPGRADES:  # refused before anything changes, with what to send instead
         refused = httpx.put(url, json=update, headers={"X-Auth-Token": cloud["token"]})
         assert refused.status_code == 400 and refused.json()["error_code"].startswith("ModelArts."), refused.text
         assert wording in refused.json()["error_msg"]
 
-    listed = api.list_infer_services(ma.ListInferServicesRequest(workspace_id="0", name="svc"))
-    assert listed.total == 1 and listed.data[0].id == created.id and listed.data[0].status == "RUNNING"
 
-    upgrading = api.update_infer_service(ma.UpdateInferServiceRequest(service_id=created.id, body=ma.ServiceUpdateRequest(
+def test_a_rolling_upgrade_removing_instances(cloud: dict, service: str):
+    api = client(cloud)
+    upgrading = api.update_infer_service(ma.UpdateInferServiceRequest(service_id=service, body=ma.ServiceUpdateRequest(
         version="1.0.1", upgrade_config=rolling(**ROLLING_REMOVE))))  # fmt: skip
     assert upgrading.status == "UPGRADING"
-    shown = settled(api, created.id)
+    shown = settled(api, service)
     assert shown.status == "RUNNING" and shown.version.version == "1.0.1"
     assert shown.version.upgrade_config.rolling_update.max_unavailable == "50%"
-    assert chat_text(cloud, created.id) == cloud["texts"]["1.0.1"]
+    assert chat_text(cloud, service) == cloud["texts"]["1.0.1"]
 
-    api.update_infer_service(ma.UpdateInferServiceRequest(service_id=created.id, body=ma.ServiceUpdateRequest(
-        version="1.0.0", upgrade_config=rolling(max_surge="100%", max_unavailable="0%"))))  # fmt: skip
-    shown = settled(api, created.id)
-    assert shown.version.version == "1.0.0" and chat_text(cloud, created.id) == cloud["texts"]["1.0.0"]
 
-    events = api.list_infer_service_events(ma.ListInferServiceEventsRequest(service_id=created.id, sort_dir="ASC"))
+def test_a_full_upgrade_then_its_events(cloud: dict, service: str):
+    api = client(cloud)
+    before = settled(api, service).version.version
+    after = "1.0.0" if before == "1.0.1" else "1.0.1"
+    api.update_infer_service(ma.UpdateInferServiceRequest(service_id=service, body=ma.ServiceUpdateRequest(
+        version=after, upgrade_config=rolling(max_surge="100%", max_unavailable="0%"))))  # fmt: skip
+    shown = settled(api, service)
+    assert shown.version.version == after and chat_text(cloud, service) == cloud["texts"][after]
+    events = api.list_infer_service_events(ma.ListInferServiceEventsRequest(service_id=service, sort_dir="ASC"))
     infos = [e.event_info for e in events.data]
-    assert any("1.0.0 to 1.0.1 (rolling)" in i for i in infos) and any("1.0.1 to 1.0.0 (full)" in i for i in infos)
+    assert any(f"{before} to {after} (full)" in i for i in infos), infos
     assert all(e.event_type == "normal" for e in events.data) and events.total == len(events.data)
 
-    stopped = api.stop_infer_service(ma.StopInferServiceRequest(service_id=created.id))
-    assert stopped.status == "STOPPED"
-    api.batch_delete_infer_services(ma.BatchDeleteInferServicesRequest(body=ma.DeleteServicesRequest(service_ids=[created.id])))
+
+def test_stopped_then_deleted(cloud: dict, service: str):
+    api = client(cloud)
+    settled(api, service)
+    assert api.stop_infer_service(ma.StopInferServiceRequest(service_id=service)).status == "STOPPED"
+    api.batch_delete_infer_services(ma.BatchDeleteInferServicesRequest(body=ma.DeleteServicesRequest(service_ids=[service])))
 
     def gone() -> bool:
         try:
-            api.show_infer_service(ma.ShowInferServiceRequest(service_id=created.id))
+            api.show_infer_service(ma.ShowInferServiceRequest(service_id=service))
         except ClientRequestException as exc:
             return exc.status_code == 404
         return False

@@ -18,24 +18,25 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from .....errors import InvalidParameter
 from .....providers.huawei.services import STATUSES, upgrade_config, upgrade_mode
-from ....authn import Presented
-from ....authz import Caller, enter
+from ....authz import Caller, Principal, enter
 from ....deployments import service as deployments
 from ....pagination import MAX_LIMIT, PageRequest
 from ....schema import Account, Deployment, Workspace
 from ....wirejson import parse_json
-from ... import deps, routes_deployments
+from ... import routes_deployments
 from ...routing import Router
 from ..huawei import ids
+from ..huawei.deps import ProjectPrincipal
 from ..pangu.routes import deployment_of
+from ..pangu.wire import millis
+from .workspaces import workspace_for
 
 router = Router(tags=["modelarts-services"])
 SERVICES = "/v2/{project_id}/services"
@@ -53,10 +54,6 @@ def _invalid(message: str, hint: str = EXAMPLE) -> InvalidParameter:
 # ---- bodies -------------------------------------------------------------------------------------------
 
 
-def _ms(value: datetime | None) -> int | None:
-    return None if value is None else int(value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp() * 1000)
-
-
 def _group(body: dict[str, Any]) -> dict[str, Any]:
     groups = body.get("group_configs")
     if groups is None:
@@ -66,7 +63,8 @@ def _group(body: dict[str, Any]) -> dict[str, Any]:
     return groups[0]
 
 
-def _model_ref(group: dict[str, Any]) -> str:
+def _model_ref(group: dict[str, Any]) -> tuple[str, str | None]:
+    """The model to serve, and the version a ModelArts model id (`<model id>.<version>`) pins, if it does."""
     model = group.get("model")
     units = group.get("unit_configs") or []
     if not isinstance(model, dict) and units and isinstance(units[0], dict) and (units[0].get("models") or []):
@@ -74,7 +72,8 @@ def _model_ref(group: dict[str, Any]) -> str:
     ref = model.get("asset_id") or model.get("source_name") if isinstance(model, dict) else None
     if not isinstance(ref, str) or not ref:
         raise _invalid("group_configs[0].model.asset_id must name the model to serve.")
-    return ref
+    base, _, pinned = ref.partition(".")
+    return (base, pinned) if _VERSION.match(pinned) else (ref, None)
 
 
 def _count(group: dict[str, Any], default: int) -> int:
@@ -107,7 +106,7 @@ def service_json(item: dict[str, Any], workspace: str) -> dict[str, Any]:
                     "predict_url": urls[0] if urls else None, "upgrade_config": upgrade_config(item["upgrade"], count),
                     "instance_groups": [group]},
         "predict_url": [{"type": "INTERNAL", "urls": urls}],
-        "create_at": str(_ms(item["created_at"])), "update_at": str(_ms(item["updated_at"])),
+        "create_at": str(millis(item["created_at"])), "update_at": str(millis(item["updated_at"])),
     }  # fmt: skip
 
 
@@ -123,7 +122,7 @@ def event_json(row: Any, service_id: str, version: str) -> dict[str, Any]:
     info = row.message + (f" {row.reason}" if row.reason else "")
     return {"id": f"{service_id}-{row.seq}", "service_id": service_id, "service_version_id": f"{service_id}-{version}",
             "event_count": 1, "event_type": "abnormal" if row.kind in ABNORMAL else "normal", "event_info": info,
-            "event_info_cn": info, "create_at": _ms(row.at), "update_at": _ms(row.at)}  # fmt: skip
+            "event_info_cn": info, "create_at": millis(row.at), "update_at": millis(row.at)}  # fmt: skip
 
 
 def page(items: list[Any], offset: int, limit: int) -> dict[str, Any]:
@@ -141,27 +140,17 @@ def _bounds(limit: int, offset: int) -> tuple[int, int]:
 # ---- who calls, where ---------------------------------------------------------------------------------
 
 
-def _principal(request: Request, db: Any, shown: Presented, project_id: str) -> Any:
-    platform = request.app.state.platform
-    principal = request.app.state.authentication.principal(platform, db, shown)
-    ids.region_of(principal.root_id, project_id)  # a project of the caller's account, else refused
-    return principal
-
-
-def _in_workspace(request: Request, shown: Presented, project_id: str, cloud_id: Any) -> Caller:
+def _in_workspace(request: Request, principal: Principal, cloud_id: Any) -> Caller:
     """The caller in the ModelArts workspace `cloud_id` ("0", the default, when not given)."""
     if not isinstance(cloud_id, (str, type(None))):
         raise _invalid("workspace_id must be a ModelArts workspace id.", 'Send "workspace_id": "0" for the default one.')
     with request.app.state.platform.store.read() as db:
-        principal = _principal(request, db, shown, project_id)
-        ws = ids.find_workspace(db, cloud_id or ids.DEFAULT_WORKSPACE)
-        return enter(db, principal, ws.id if ws is not None else cloud_id)
+        return enter(db, principal, workspace_for(db, principal, cloud_id or ids.DEFAULT_WORKSPACE).id)
 
 
-def _of_service(request: Request, shown: Presented, project_id: str, service_id: str) -> tuple[Caller, str]:
+def _of_service(request: Request, principal: Principal, service_id: str) -> tuple[Caller, str]:
     """The caller in the service's own workspace, and the service's id."""
     with request.app.state.platform.store.read() as db:
-        principal = _principal(request, db, shown, project_id)
         row = deployment_of(db, principal, service_id)
         return enter(db, principal, row.workspace_id), row.id
 
@@ -175,11 +164,8 @@ def _answer(request: Request, caller: Caller, item: dict[str, Any]) -> dict[str,
         return service_json(item, _cloud_id(db, caller))
 
 
-ShownDep = Annotated[Presented, Depends(deps.presented)]
-
-
 @router.post(SERVICES)
-async def create(request: Request, project_id: str, shown: ShownDep) -> dict[str, Any]:
+async def create(request: Request, principal: ProjectPrincipal) -> dict[str, Any]:
     body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise _invalid("The body must be a ServiceCreateRequest object.")
@@ -187,21 +173,26 @@ async def create(request: Request, project_id: str, shown: ShownDep) -> dict[str
         raise _invalid("Only REAL_TIME services are served here.", 'Send "type": "REAL_TIME", or leave it out.')
     group = _group(body)
     count = _count(group, 1)
+    model, pinned = _model_ref(group)
+    version = _version(body.get("version") or pinned)
+    if pinned not in (None, version):
+        raise _invalid(f"The model id pins version {pinned}, the service asks for {version}.",
+                       "Leave version out, or name the model by its name in asset_id.")  # fmt: skip
     wanted = routes_deployments.DeploymentCreate(
-        name=body.get("name"), model=_model_ref(group), version=_version(body.get("version")), replicas=count,
+        name=body.get("name"), model=model, version=version, replicas=count,
         upgrade=upgrade_mode(body.get("upgrade_config") or (group.get("advanced_config") or {}).get("upgrade_config"), count),
     )  # fmt: skip
     platform = request.app.state.platform
-    caller = await run_in_threadpool(_in_workspace, request, shown, project_id, body.get("workspace_id"))
+    caller = await run_in_threadpool(_in_workspace, request, principal, body.get("workspace_id"))
     item = await run_in_threadpool(routes_deployments.create, platform, caller, wanted)
     return await run_in_threadpool(_answer, request, caller, item)
 
 
 @router.get(SERVICES)
-def listing(request: Request, project_id: str, shown: ShownDep, workspace_id: str | None = None, name: str | None = None,
+def listing(request: Request, principal: ProjectPrincipal, workspace_id: str | None = None, name: str | None = None,
             status: str | None = None, limit: int = 1000, offset: int = 0) -> dict[str, Any]:  # fmt: skip
     limit, offset = _bounds(limit, offset)
-    caller = _in_workspace(request, shown, project_id, workspace_id)
+    caller = _in_workspace(request, principal, workspace_id)
     platform = request.app.state.platform
     found, cursor = [], None
     with platform.store.read() as db:
@@ -218,26 +209,26 @@ def listing(request: Request, project_id: str, shown: ShownDep, workspace_id: st
 
 
 @router.get(SERVICES + "/{service_id}")
-def show(request: Request, project_id: str, service_id: str, shown: ShownDep) -> dict[str, Any]:
-    caller, ident = _of_service(request, shown, project_id, service_id)
+def show(request: Request, service_id: str, principal: ProjectPrincipal) -> dict[str, Any]:
+    caller, ident = _of_service(request, principal, service_id)
     return _answer(request, caller, routes_deployments.get(request.app.state.platform, caller, ident))
 
 
 @router.put(SERVICES + "/{service_id}")
-async def update(request: Request, project_id: str, service_id: str, shown: ShownDep) -> dict[str, Any]:
+async def update(request: Request, service_id: str, principal: ProjectPrincipal) -> dict[str, Any]:
     """An upgrade: `version` the model version to serve now, `upgrade_config` how (the service's own, if
     left out). The instance count stays what it is."""
     body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise _invalid("The body must be a ServiceUpdateRequest object.")
     platform = request.app.state.platform
-    caller, ident = await run_in_threadpool(_of_service, request, shown, project_id, service_id)
+    caller, ident = await run_in_threadpool(_of_service, request, principal, service_id)
     current = await run_in_threadpool(routes_deployments.get, platform, caller, ident)
     group = _group(body)
     if _count(group, current["replicas"]) != current["replicas"]:
         raise _invalid("Changing the instance count is not served here; the upgrade keeps it.",
                        f"Send group_configs[0].count {current['replicas']}, or leave count out.")  # fmt: skip
-    if group and _model_ref(group) not in (current["model_name"], current["model_id"]):
+    if group.get("model") and _model_ref(group)[0] not in (current["model_name"], current["model_id"]):
         raise _invalid("A service keeps its model; an upgrade changes its version.",
                        "Send the new version in version, or create another service for another model.")  # fmt: skip
     config = body.get("upgrade_config") or (group.get("advanced_config") or {}).get("upgrade_config")
@@ -248,19 +239,19 @@ async def update(request: Request, project_id: str, service_id: str, shown: Show
 
 
 @router.post(SERVICES + "/{service_id}/stop")
-def stop(request: Request, project_id: str, service_id: str, shown: ShownDep) -> dict[str, Any]:
-    caller, ident = _of_service(request, shown, project_id, service_id)
+def stop(request: Request, service_id: str, principal: ProjectPrincipal) -> dict[str, Any]:
+    caller, ident = _of_service(request, principal, service_id)
     return _answer(request, caller, routes_deployments.stop(request.app.state.platform, caller, ident))
 
 
 @router.post(SERVICES + "/{service_id}/start")
-def start(request: Request, project_id: str, service_id: str, shown: ShownDep) -> dict[str, Any]:
-    caller, ident = _of_service(request, shown, project_id, service_id)
+def start(request: Request, service_id: str, principal: ProjectPrincipal) -> dict[str, Any]:
+    caller, ident = _of_service(request, principal, service_id)
     return _answer(request, caller, routes_deployments.start(request.app.state.platform, caller, ident))
 
 
 @router.post(SERVICES + "/delete")
-async def delete(request: Request, project_id: str, shown: ShownDep) -> dict[str, Any]:
+async def delete(request: Request, principal: ProjectPrincipal) -> dict[str, Any]:
     """`{"service_ids": [...]}`: each stops its instances and is gone once they are."""
     body = parse_json(await request.body())
     ids = body.get("service_ids") if isinstance(body, dict) else None
@@ -268,18 +259,18 @@ async def delete(request: Request, project_id: str, shown: ShownDep) -> dict[str
         raise _invalid("service_ids must list 1 to 100 service ids.", 'Send {"service_ids": ["dep-…"]}.')
     platform, answers = request.app.state.platform, []
     for service_id in ids:
-        caller, ident = await run_in_threadpool(_of_service, request, shown, project_id, service_id)
+        caller, ident = await run_in_threadpool(_of_service, request, principal, service_id)
         item = await run_in_threadpool(routes_deployments.delete, platform, caller, ident)
         answers.append(await run_in_threadpool(_answer, request, caller, item))
     return {"service_responses": answers}
 
 
 @router.get(SERVICES + "/{service_id}/events")
-def events(request: Request, project_id: str, service_id: str, shown: ShownDep, limit: int = 1000, offset: int = 0,
+def events(request: Request, service_id: str, principal: ProjectPrincipal, limit: int = 1000, offset: int = 0,
            event_type: str | None = None, sort_dir: str = "DESC") -> dict[str, Any]:  # fmt: skip
     """Newest first (sort_dir DESC, the default) or oldest first."""
     limit, offset = _bounds(limit, offset)
-    caller, ident = _of_service(request, shown, project_id, service_id)
+    caller, ident = _of_service(request, principal, service_id)
     platform = request.app.state.platform
     with platform.store.read() as db:
         rows, _ = deployments.events(db, caller, ident, PageRequest(platform.cursors, MAX_LIMIT, None))

@@ -83,7 +83,8 @@ def task_input(body: Any) -> dict[str, Any]:
     return {**request, "name": name}
 
 
-def _ms(value: datetime | None) -> int | None:
+def millis(value: datetime | None) -> int | None:
+    """A stored time as the milliseconds since the epoch Huawei's APIs write."""
     return None if value is None else int(value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp() * 1000)
 
 
@@ -91,8 +92,8 @@ def task_json(task: Task) -> dict[str, Any]:
     """A task as `GET .../tasks/{task_id}` answers: its state, times (ms), and the completion once Completed."""
     body: dict[str, Any] = {
         "task_id": task.id, "name": (task.request or {}).get("name", ""), "status": TASK_STATES[task.status],
-        "progress": task.progress, "create_time": _ms(task.created_at), "start_time": _ms(task.started_at),
-        "end_time": _ms(task.finished_at),
+        "progress": task.progress, "create_time": millis(task.created_at), "start_time": millis(task.started_at),
+        "end_time": millis(task.finished_at),
     }  # fmt: skip
     if task.status == "SUCCEEDED":
         body["output"] = task.result
