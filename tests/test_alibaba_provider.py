@@ -116,13 +116,12 @@ def test_management_without_an_access_key_says_which_variables(deployment: Deplo
 
 # ---- wire equality -------------------------------------------------------------------------------------
 
-SKIPPED = {"host", "connection", "accept-encoding", "content-length", "user-agent", "x-dashscope-sdk-client",
-           "x-dashscope-sdk-session-id", "x-acs-date", "x-acs-signature-nonce", "date"}  # fmt: skip
+SKIPPED = {"x-dashscope-sdk-client", "x-dashscope-sdk-session-id", "x-acs-date", "x-acs-signature-nonce"}
 
 
 def wire(req: Captured) -> dict:
-    """What must be equal between two clients' requests (the ACS3 signature compared up to its value)."""
-    return comparable(req, SKIPPED, ",Signature=")
+    """What must be equal between two clients' requests (an ACS3 signature up to its date-bound part)."""
+    return comparable(req, SKIPPED, lambda value: value.rsplit(",Signature=", 1)[0] if value.startswith("ACS3") else value)
 
 
 GENERATED = {"output": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}]},

@@ -281,6 +281,8 @@ def resolve(
         )
     if provider.needs_credentials and not credentials:
         env = " or ".join(provider.environment["api_key"])
+        pair = [provider.environment.get(n, ("",))[0] for n in ("access_key_id", "access_key_secret")]
+        env += f" (or the AccessKey pair {pair[0]} and {pair[1]})" if all(pair) else ""
         raise InvalidApiKey(
             f"No API key was found for {f'profile {chosen.name!r}' if chosen.name else base}.",
             hint=f"Pass api_key=..., set {env}, run modeldeck.login() in a notebook, or "

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # importing the package stays light: the CLI lists profiles w
 
 # The profile kinds, one vocabulary for profiles, settings, DeckState and the view; a kind's provider
 # module is imported only when a profile of that kind is used.
-KINDS = ("local", "server", "openai", "alibaba")
+KINDS = ("local", "server", "openai", "alibaba", "huawei")
 
 
 def for_kind(kind: str) -> Provider:
@@ -26,6 +26,8 @@ def for_kind(kind: str) -> Provider:
         from .openai import PROVIDER
     elif kind == "alibaba":
         from .alibaba import PROVIDER
+    elif kind == "huawei":
+        from .huawei import PROVIDER
     else:
         raise InvalidParameter(
             f"Profile kind {kind!r} is not one this version can connect to.",

@@ -1,1 +1,91 @@
-"""Huawei Cloud: one kind, `huawei`."""
+"""Huawei Cloud: one kind, `huawei`, because one account's credentials serve all four services it needs:
+the AccessKey pair (or the IAM token it gets with its password) signs for IAM, ModelArts, Pangu and OBS
+alike, and the project id they share comes from one IAM lookup. docs/clouds/huawei.md says how to set it up.
+
+The main service is ModelArts (the profile's `url`, or the region's host); IAM, Pangu and OBS are the
+region's others (`endpoints = {iam = ..., pangu = ..., obs = ...}` to override). Credentials in the cloud's
+own variables (`HUAWEICLOUD_SDK_AK`, `_SK`, `_SECURITY_TOKEN`, `_PROJECT_ID`, `_REGION`, `_IAM_ENDPOINT`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+
+from ...errors import InvalidParameter, Unsupported
+from ..base import Progress, Provider
+from .. import openai
+from . import endpoints, iam, modelarts
+from .errors import error
+
+
+def upload(client: httpx.Client, path: Path, progress: bool | Progress | None) -> dict[str, Any]:
+    """A local checkpoint to OBS (`providers.huawei.obs.upload`, multipart and resumable), then registered by
+    its obs:// URI. The bucket is `HUAWEICLOUD_OBS_BUCKET`; the endpoint `HUAWEICLOUD_OBS_ENDPOINT`, else the
+    ModelArts host's (the local facades answer OBS on the same server)."""
+    try:
+        from . import obs  # type: ignore[attr-defined]
+    except ImportError:
+        raise Unsupported(
+            "This version cannot upload a local checkpoint to OBS.",
+            hint="Upload it with obsutil or the OBS console, then register its URI: deck.register(name, 'obs://bucket/key').",
+        ) from None
+    bucket = os.environ.get("HUAWEICLOUD_OBS_BUCKET")
+    if not bucket:
+        raise InvalidParameter("Registering a local checkpoint needs an OBS bucket to put it in.", code="Profile.Invalid",
+                               hint="Set HUAWEICLOUD_OBS_BUCKET (a bucket of the account in the region).")  # fmt: skip
+    endpoint = os.environ.get("HUAWEICLOUD_OBS_ENDPOINT") or str(client.base_url).rstrip("/")
+    credentials = getattr(client.auth, "credentials", None)
+    uri = obs.upload(path, endpoint=endpoint, bucket=bucket, key=f"modeldeck/{path.name}", credentials=credentials,
+                     progress=progress if callable(progress) else None)  # fmt: skip
+    return {"uri": uri}
+
+
+PROVIDER = Provider(
+    name="huawei",
+    title="Huawei Cloud ModelArts",
+    kinds=("huawei",),
+    capabilities=frozenset({"workspaces", "switch", "models", "versions", "register"}),
+    service="modelarts",
+    plans=SimpleNamespace(
+        whoami=modelarts.whoami, workspaces=modelarts.workspaces, workspace=modelarts.workspace,
+        models=modelarts.models, model=modelarts.model, versions=modelarts.versions, version=modelarts.version,
+        ensure_model=modelarts.ensure_model, create_version=modelarts.create_version, check=modelarts.check,
+        authorization_mode=modelarts.authorization_mode, agency=modelarts.agency,
+    ),  # fmt: skip
+    auth=iam.auth,
+    error=error,
+    chunks=lambda: openai.chunk,  # OpenAI-style events, what Pangu's streaming chat sends (its branch adds chat)
+    environment={
+        "access_key_id": ("HUAWEICLOUD_SDK_AK",), "access_key_secret": ("HUAWEICLOUD_SDK_SK",),
+        "security_token": ("HUAWEICLOUD_SDK_SECURITY_TOKEN",), "api_key": ("HUAWEICLOUD_PASSWORD",),
+    },  # fmt: skip
+    workspace_header=iam.WORKSPACE_HEADER,
+    regions=endpoints.REGIONS,
+    upload=upload,
+    workspace_environment=("HUAWEICLOUD_MODELARTS_WORKSPACE_ID",),
+    region_environment=("HUAWEICLOUD_SDK_REGION",),
+    url_from_environment=endpoints.from_environment,
+)
+
+
+def check(deck: Any, *actions: str) -> list[dict[str, Any]]:
+    """Whether the deck's account may do each ModelArts action (`modelarts:model:create`, ...) in its current
+    workspace, and if not which condition is missing (workspace access or the action's permission) and who
+    can grant it: ValidateAuthorization, asked before the call that would be refused."""
+    return deck._run(modelarts.check(list(actions)))
+
+
+def authorization_mode(deck: Any, mode: str | None = None) -> str:
+    """ModelArts' authorization mode (strict | loose); set by the main account."""
+    return deck._run(modelarts.authorization_mode(mode))
+
+
+def agency(deck: Any, delegate_to: str | None = None) -> dict[str, Any]:
+    """Whether ModelArts has an agency delegated (to read OBS for this user); `delegate_to` an account id or
+    'all' creates and delegates it first (the main account's step)."""
+    return deck._run(modelarts.agency(delegate_to))

@@ -19,7 +19,7 @@ UNAUTHENTICATED = "APIGW.0301"  # a bad or unknown signature, a skewed clock, a 
 BY_STATUS = {400: "0101", 404: "0102", 409: "0103", 403: "0104", 413: "0106", 422: "0101"}
 WORKSPACE_DENIED = "0105"
 # Codes the facades raise already in the cloud's form, or that keep the platform's meaning as is.
-KEPT_PREFIXES = ("APIGW.", "ModelArts.", "IAM.", "PanGu.")
+KEPT_PREFIXES = ("APIGW.", "ModelArts.", "IAM.", "PanGu.", "ProjectId.")
 
 
 def code_for(error: DeckError, service: str) -> str:

@@ -70,6 +70,7 @@ def create_model(request: Request, principal: ProjectPrincipal, body: CreateMode
                                hint="PyTorch, TensorFlow, MindSpore, Custom, ...")  # fmt: skip
     with request.app.state.platform.store.write() as db:
         caller = _caller(db, principal, body.workspace_id)
+        caller.require("register")  # the action's permission first, then whether ModelArts may read OBS for it
         if body.source_location.startswith("obs://"):
             require_delegated(db, principal)
         model = db.scalar(select(Model).where(Model.workspace_id == caller.workspace_id, Model.model_name == body.model_name))
