@@ -172,3 +172,84 @@ def test_a_task_submitted_and_polled(cloud: dict):
     wait_for(finished, timeout=60, interval=0.1)
     assert polled["status"] == "Completed" and polled["name"] == "job-1"
     assert polled["output"]["choices"][0]["message"]["content"] == cloud["expected"]
+
+
+# ---- the huawei provider: the same scenarios --------------------------------------------------------
+
+
+def profile(url: str, name: str = "hw") -> str:
+    """A `huawei` profile aimed at the local facades: ModelArts, IAM and Pangu all answer at the server's root."""
+    file = ProfileFile.load()
+    file.profiles[name] = Profile(name, "huawei", url=url, endpoints={"iam": url, "pangu": url})
+    file.save()
+    return name
+
+
+def signing(cloud: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", cloud["ak"])
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", cloud["sk"])
+    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", cloud["project"])
+
+
+def test_chat_streaming_and_a_task_through_the_provider(cloud: dict, monkeypatch: pytest.MonkeyPatch):
+    signing(cloud, monkeypatch)
+    with md.connect(profile(cloud["server"].url)) as deck:
+        assert {"chat", "tasks", "deployments"} <= deck.capabilities
+        assert deck.chat(cloud["deployment"], MESSAGES, **TINY).text == cloud["expected"]
+        streamed = list(deck.chat(cloud["deployment"], MESSAGES, stream=True, **TINY))
+        assert "".join(c.text for c in streamed) == cloud["expected"] and streamed[-1].finish_reason in ("stop", "length")
+        assert deck.chat(None, MESSAGES, deployment="tiny", **TINY).text == cloud["expected"]  # by name
+        task = deck.chat(cloud["deployment"], MESSAGES, wait=False, **TINY)
+        assert task.id.startswith(cloud["deployment"] + "/") and task.result(timeout=60).text == cloud["expected"]
+        with pytest.raises(md.errors.InvalidParameter) as refused:
+            deck.chat(cloud["deployment"], MESSAGES, seed=1)
+        assert "seed" in str(refused.value)
+        with pytest.raises(md.errors.NotFound) as missing:
+            deck.chat("dep-000000000000", MESSAGES, **TINY)
+        assert missing.value.code == "PanGu.0102" and missing.value.request_id
+
+
+# ---- wire equality with the SDK ----------------------------------------------------------------------
+
+COMPLETION = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
+CHUNKS = [b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+          b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]  # fmt: skip
+
+
+def chat_reply(req: Captured) -> Reply:
+    if json.loads(req.body).get("stream"):
+        return Reply(200, {"Content-Type": "text/event-stream"}, chunks=CHUNKS)
+    return Reply(200, {"Content-Type": "application/json"}, json.dumps(COMPLETION).encode())
+
+
+def wire(req: Captured) -> dict:
+    """As test_huawei_provider compares ModelArts calls: the signature up to its date-bound value."""
+    return comparable(req, {"x-sdk-date"}, lambda value: value.rsplit(", Signature=", 1)[0])
+
+
+def test_chat_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
+    keys = {"ak": "AKLOCAL123", "sk": "SKLOCAL456", "project": "a" * 32}
+    routes = [Route("POST", r"/v1/.*/chat/completions", handler=chat_reply),
+              Route("GET", r"/v1/auth-mode", json_body={"domain_id": "d", "mode": "strict"})]  # connecting asks it
+    with Recorder(routes) as rec:
+        client = sdk(pangu_v1, keys, rec.url)
+        body = pangu_v1.ChatCompletionReq(messages=[pangu_v1.Message(**m) for m in MESSAGES], **TINY)
+        client.execute_chat_completion(pangu_v1.ExecuteChatCompletionRequest(deployment_id="dep-1", body=body))
+        body.stream = True
+        client.execute_chat_completion(pangu_v1.ExecuteChatCompletionRequest(deployment_id="dep-1", body=body))
+        theirs = [wire(r) for r in rec.requests]
+        rec.requests.clear()
+
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", keys["ak"])
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", keys["sk"])
+        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", keys["project"])
+        with md.connect(profile(rec.url)) as deck:
+            rec.requests.clear()  # what connecting asked (whoami) has no SDK counterpart here
+            assert deck.chat("dep-1", MESSAGES, **TINY).text == "hi"
+            assert [c.text for c in deck.chat("dep-1", MESSAGES, stream=True, **TINY)] == ["hi"]
+        ours = [wire(r) for r in rec.requests]
+    assert len(ours) == len(theirs) == 2
+    for mine, sdk_side in zip(ours, theirs):
+        assert mine == sdk_side

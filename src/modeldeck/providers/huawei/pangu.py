@@ -46,21 +46,17 @@ def _sent(body: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in SDK_FIELDS if body.get(k) is not None}
 
 
-def _deployment(project: str, deployment: str) -> str:
-    return f"/v1/{quote(project, safe='')}/deployments/{quote(deployment, safe='')}"
+def _deployment(deployment: str) -> str:
+    """A deployment's path; `iam.HuaweiAuth` fills in `{project_id}`, as the SDK's credentials do."""
+    return "/v1/{project_id}/deployments/" + quote(deployment, safe="")
 
 
-def chat_plan(project: Any):  # type: ignore[no-untyped-def]
-    """The chat plan: `model` is the deployment's id (or its name); `project` a plan giving the project id."""
-
-    def chat(body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
-        path = _deployment((yield from project()), body["model"]) + "/chat/completions"
-        if stream:
-            return (yield Stream(Call("POST", path, json={**_sent(body), "stream": True}, headers=HEADERS, service=SERVICE)))
-        answer = yield Call("POST", path, json=_sent(body), headers=HEADERS, service=SERVICE)
-        return Completion.from_json(answer.json())
-
-    return chat
+def chat(body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
+    """Chat on a deployment: `model` is its id (or its name)."""
+    path = _deployment(body["model"]) + "/chat/completions"
+    if stream:
+        return (yield Stream(Call("POST", path, json={**_sent(body), "stream": True}, headers=HEADERS, service=SERVICE)))
+    return Completion.from_json((yield Call("POST", path, json=_sent(body), headers=HEADERS, service=SERVICE)).json())
 
 
 def deployment_chat(endpoint: str, body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
@@ -101,33 +97,35 @@ def as_task(body: dict[str, Any], deployment: str) -> TaskRecord:
     return TaskRecord.from_json(record)
 
 
-def _task_path(project: str, task_id: str) -> tuple[str, str]:
+def _task_path(task_id: str) -> tuple[str, str]:
     deployment, _, task = task_id.partition("/")
     if not task:
         raise InvalidParameter("A Pangu task id is <deployment id>/<task id>.", code="InvalidParameter.Task",
                                hint="Pass the id deck.chat(..., wait=False) returned.")  # fmt: skip
-    return deployment, _deployment(project, deployment) + "/tasks/" + quote(task, safe="")
+    return deployment, _deployment(deployment) + "/tasks/" + quote(task, safe="")
 
 
-def task_plans(project: Any) -> dict[str, Any]:
-    """submit / task / cancel_task; `project` is a plan giving the project id."""
+def submit(kind: str, ref: str, name: str | None, request: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """An inference task on deployment `ref` (the version it serves)."""
+    if kind != "chat":
+        raise Unsupported(f"Pangu runs no {kind!r} tasks.", hint="Submit chat tasks: deck.chat(deployment_id, ..., wait=False).")
+    if name:
+        raise InvalidParameter("A Pangu task runs on the version its deployment serves.", code="InvalidParameter.Task",
+                               hint="Upgrade the deployment to the version first, or leave the version out.")  # fmt: skip
+    answer = yield Call("POST", _deployment(ref) + "/tasks", json={"input": _sent(request)}, headers=HEADERS, service=SERVICE)
+    return as_task(answer.json(), ref)
 
-    def submit(kind: str, ref: str, name: str | None, request: dict[str, Any]):  # type: ignore[no-untyped-def]
-        if kind != "chat":
-            raise Unsupported(f"Pangu runs no {kind!r} tasks.", hint="Submit chat tasks: deck.chat(deployment_id, ..., wait=False).")
-        if name:
-            raise InvalidParameter("A Pangu task runs on the version its deployment serves.", code="InvalidParameter.Task",
-                                   hint="Upgrade the deployment to the version first, or leave the version out.")  # fmt: skip
-        path = _deployment((yield from project()), ref) + "/tasks"
-        answer = yield Call("POST", path, json={"input": _sent(request)}, headers=HEADERS, service=SERVICE)
-        return as_task(answer.json(), ref)
 
-    def task(task_id: str):  # type: ignore[no-untyped-def]
-        deployment, path = _task_path((yield from project()), task_id)
-        return as_task((yield Call("GET", path, headers=HEADERS, service=SERVICE)).json(), deployment)
+def task(task_id: str):  # type: ignore[no-untyped-def]
+    deployment, path = _task_path(task_id)
+    return as_task((yield Call("GET", path, headers=HEADERS, service=SERVICE)).json(), deployment)
 
-    def cancel_task(task_id: str):  # type: ignore[no-untyped-def]
-        deployment, path = _task_path((yield from project()), task_id)
-        return as_task((yield Call("DELETE", path, headers=HEADERS, service=SERVICE)).json(), deployment)
 
-    return {"submit": submit, "task": task, "cancel_task": cancel_task}
+def cancel_task(task_id: str):  # type: ignore[no-untyped-def]
+    deployment, path = _task_path(task_id)
+    return as_task((yield Call("DELETE", path, headers=HEADERS, service=SERVICE)).json(), deployment)
+
+
+def tasks(params: dict[str, Any]) -> Any:
+    raise Unsupported("Pangu lists no inference tasks.",
+                      hint="Keep the task deck.chat(deployment_id, ..., wait=False) returned and ask deck.task(task_id).")  # fmt: skip

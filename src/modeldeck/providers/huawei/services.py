@@ -115,105 +115,98 @@ def as_event(item: dict[str, Any]) -> DeploymentEvent:
     return DeploymentEvent.from_json({"at": at, "kind": item.get("event_type", ""), "message": item.get("event_info", "")})
 
 
-# ---- plans --------------------------------------------------------------------------------------------
+# ---- plans: `{project_id}` filled in by `iam.HuaweiAuth`, the current workspace put in by it too -----
+
+BASE = "/v2/{project_id}/services"
+GET = {"Content-Type": "application/json"}
 
 
-def plans(project: Any, workspace: Any) -> dict[str, Any]:
-    """The deployment plans; `project` and `workspace` are plans giving the project id and the current
-    ModelArts workspace id."""
+def _find(name: str):  # type: ignore[no-untyped-def]
+    """The service called `name` in the current workspace (None if there is none)."""
+    items = (yield Call("GET", BASE, params={"name": name, "limit": 1000}, headers=GET)).json()
+    return next((i for i in items.get("data") or [] if i.get("name") == name), None)
 
-    def base() -> Any:
-        return f"/v2/{quote((yield from project()), safe='')}/services"
 
-    def find(name: str):  # type: ignore[no-untyped-def]
-        """The service called `name` in the current workspace (None if there is none)."""
-        params = {"name": name, "workspace_id": (yield from workspace()), "limit": 1000}
-        items = (yield Call("GET", (yield from base()), params=params, headers={"Content-Type": "application/json"})).json()
-        return next((i for i in items.get("data") or [] if i.get("name") == name), None)
+def _show(service_id: str):  # type: ignore[no-untyped-def]
+    return (yield Call("GET", f"{BASE}/{quote(service_id, safe='')}", headers=GET)).json()
 
-    def show(service_id: str):  # type: ignore[no-untyped-def]
-        path = (yield from base()) + "/" + quote(service_id, safe="")
-        return (yield Call("GET", path, headers={"Content-Type": "application/json"})).json()
 
-    def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
-        if body.get("engine") not in (None, "local") or body.get("resources"):
-            raise Unsupported("ModelArts services run on ModelArts' own instances.",
-                              hint="Leave engine and resources out (a flavor is chosen by the service).")  # fmt: skip
-        version = body.get("version")
-        if not isinstance(version, str) or not _VERSION.match(version):
-            raise InvalidParameter("A ModelArts service serves one model version, like 1.0.0.", code="InvalidParameter.Version",
-                                   hint="Pass the version: deck.deploy(model, '1.0.0', ...).")  # fmt: skip
-        count = body.get("replicas") or 1
-        sent = {
-            "name": body["name"], "version": version, "workspace_id": (yield from workspace()), "type": "REAL_TIME",
-            "group_configs": [{"name": body["name"], "count": count,
-                               "model": {"source": "MODELARTS", "asset_id": body["model"]}}],
-            "upgrade_config": upgrade_config(body.get("upgrade"), count),
-        }  # fmt: skip
-        return as_deployment((yield Call("POST", (yield from base()), json=sent, headers={"Content-Type": JSON})).json())
+def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    if body.get("engine") not in (None, "local") or body.get("resources"):
+        raise Unsupported("ModelArts services run on ModelArts' own instances.",
+                          hint="Leave engine and resources out (a flavor is chosen by the service).")  # fmt: skip
+    version = body.get("version")
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise InvalidParameter("A ModelArts service serves one model version, like 1.0.0.", code="InvalidParameter.Version",
+                               hint="Pass the version: deck.deploy(model, '1.0.0', ...).")  # fmt: skip
+    count = body.get("replicas") or 1
+    sent = {
+        "name": body["name"], "version": version, "type": "REAL_TIME",
+        "group_configs": [{"name": body["name"], "count": count, "model": {"source": "MODELARTS", "asset_id": body["model"]}}],
+        "upgrade_config": upgrade_config(body.get("upgrade"), count),
+    }  # fmt: skip
+    return as_deployment((yield Call("POST", BASE, json=sent, headers={"Content-Type": JSON})).json())
 
-    def deployments() -> Page[Deployment]:
-        def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
-            offset, size = int(cursor or 0), min(limit or 100, 1000)
-            params = {"workspace_id": (yield from workspace()), "limit": size, "offset": offset}
-            got = (yield Call("GET", (yield from base()), params=params, headers={"Content-Type": "application/json"})).json()
-            items = [Deployment.from_json(as_deployment(i)) for i in got.get("data") or []]
-            more = offset + size < int(got.get("total") or 0)
-            return items, (str(offset + size) if more else None)
 
-        return Page(Deployment, "/services", {}, "deployments", fetch=fetch)
+def deployments() -> Page[Deployment]:
+    def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
+        offset, size = int(cursor or 0), min(limit or 100, 1000)
+        got = (yield Call("GET", BASE, params={"limit": size, "offset": offset}, headers=GET)).json()
+        more = offset + size < int(got.get("total") or 0)
+        return [Deployment.from_json(as_deployment(i)) for i in got.get("data") or []], (str(offset + size) if more else None)
 
-    def deployment(name: str, wait: int | None = None, gone: bool = False):  # type: ignore[no-untyped-def]
-        """A deployment's record, polled while a change is under way when `wait` (None once gone, with `gone`)."""
-        waited = 0.0
-        while True:
-            item = yield from find(name)
-            record = None if item is None else as_deployment((yield from show(item["id"])))
-            if record is None and not gone:
-                raise InvalidParameter(f"No ModelArts service is called {name!r} in this workspace.",
-                                       code="Deployment.NotFound", hint="List them with deck.deployments().")  # fmt: skip
-            if record is None or not wait or record["status"] not in BUSY or waited >= wait:
-                return record
-            yield Pause(POLL)
-            waited += POLL
+    return Page(Deployment, BASE, {}, "deployments", fetch=fetch)
 
-    def _id(name: str):  # type: ignore[no-untyped-def]
-        return (yield from deployment(name))["id"]
 
-    def change_deployment(name: str, action: str, body: dict[str, Any]):  # type: ignore[no-untyped-def]
-        if action == "rollback":
-            raise Unsupported("ModelArts services have no rollback.",
-                              hint="Upgrade to the earlier version: deck.upgrade(name, '<version>').")  # fmt: skip
-        current = yield from deployment(name)
-        path = (yield from base()) + "/" + quote(current["id"], safe="")
-        if action == "upgrade":
-            sent: dict[str, Any] = {"version": body["version"]}
-            if body.get("mode") is not None:
-                sent["upgrade_config"] = upgrade_config(body["mode"], current["replicas"])
-            answer = yield Call("PUT", path, json=sent, headers={"Content-Type": JSON})
-        else:  # stop | start
-            answer = yield Call("POST", f"{path}/{action}", headers={"Content-Type": "application/json"})
-        return as_deployment(answer.json())
+def deployment(name: str, wait: int | None = None, gone: bool = False):  # type: ignore[no-untyped-def]
+    """A deployment's record, polled while a change is under way when `wait` (None once gone, with `gone`)."""
+    waited = 0.0
+    while True:
+        item = yield from _find(name)
+        record = None if item is None else as_deployment((yield from _show(item["id"])))
+        if record is None and not gone:
+            raise InvalidParameter(f"No ModelArts service is called {name!r} in this workspace.",
+                                   code="Deployment.NotFound", hint="List them with deck.deployments().")  # fmt: skip
+        if record is None or not wait or record["status"] not in BUSY or waited >= wait:
+            return record
+        yield Pause(POLL)
+        waited += POLL
 
-    def delete_deployment(name: str):  # type: ignore[no-untyped-def]
-        service_id = yield from _id(name)
-        yield Call("POST", (yield from base()) + "/delete", json={"service_ids": [service_id]}, headers={"Content-Type": JSON})
 
-    def deployment_events(name: str) -> Page[DeploymentEvent]:
-        def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
-            offset, size = int(cursor or 0), min(limit or 100, 1000)
-            path = (yield from base()) + "/" + quote((yield from _id(name)), safe="") + "/events"
-            got = (yield Call("GET", path, params={"limit": size, "offset": offset},
-                              headers={"Content-Type": "application/json"})).json()  # fmt: skip
-            more = offset + size < int(got.get("total") or 0)
-            return [as_event(i) for i in got.get("data") or []], (str(offset + size) if more else None)
+def change_deployment(name: str, action: str, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """upgrade (PUT the version, and the mode as upgrade_config when given), stop, start; no rollback."""
+    if action == "rollback":
+        raise Unsupported("ModelArts services have no rollback.",
+                          hint="Upgrade to the earlier version: deck.upgrade(name, '<version>').")  # fmt: skip
+    current = yield from deployment(name)
+    path = f"{BASE}/{quote(current['id'], safe='')}"
+    if action == "upgrade":
+        sent: dict[str, Any] = {"version": body["version"]}
+        if body.get("mode") is not None:
+            sent["upgrade_config"] = upgrade_config(body["mode"], current["replicas"])
+        answer = yield Call("PUT", path, json=sent, headers={"Content-Type": JSON})
+    else:
+        answer = yield Call("POST", f"{path}/{action}", headers=GET)
+    return as_deployment(answer.json())
 
-        return Page(DeploymentEvent, "/events", {}, "deployment events", fetch=fetch)
 
-    def deployment_predict(endpoint: str, body: dict[str, Any], idempotency_key: str) -> Any:
-        raise Unsupported("Predict on a ModelArts service goes to its own predict URL, not through this profile.",
-                          hint="Chat with a language-model deployment instead: deck.chat(None, messages, deployment=name).")  # fmt: skip
+def delete_deployment(name: str):  # type: ignore[no-untyped-def]
+    service_id = (yield from deployment(name))["id"]
+    yield Call("POST", f"{BASE}/delete", json={"service_ids": [service_id]}, headers={"Content-Type": JSON})
 
-    return {"create_deployment": create_deployment, "deployments": deployments, "deployment": deployment,
-            "change_deployment": change_deployment, "delete_deployment": delete_deployment,
-            "deployment_events": deployment_events, "deployment_predict": deployment_predict}  # fmt: skip
+
+def deployment_events(name: str) -> Page[DeploymentEvent]:
+    def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
+        offset, size = int(cursor or 0), min(limit or 100, 1000)
+        service_id = (yield from deployment(name))["id"]
+        got = (yield Call("GET", f"{BASE}/{quote(service_id, safe='')}/events", params={"limit": size, "offset": offset},
+                          headers=GET)).json()  # fmt: skip
+        more = offset + size < int(got.get("total") or 0)
+        return [as_event(i) for i in got.get("data") or []], (str(offset + size) if more else None)
+
+    return Page(DeploymentEvent, BASE, {}, "deployment events", fetch=fetch)
+
+
+def deployment_predict(endpoint: str, body: dict[str, Any], idempotency_key: str) -> Any:
+    raise Unsupported("Predict on a ModelArts service goes to its own predict URL, not through this profile.",
+                      hint="Chat with a language-model deployment instead: deck.chat(None, messages, deployment=name).")  # fmt: skip
