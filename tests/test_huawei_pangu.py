@@ -242,9 +242,7 @@ def test_chat_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
         theirs = [wire(r) for r in rec.requests]
         rec.requests.clear()
 
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", keys["ak"])
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", keys["sk"])
-        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", keys["project"])
+        signing(keys, monkeypatch)
         with md.connect(profile(rec.url)) as deck:
             rec.requests.clear()  # what connecting asked (whoami) has no SDK counterpart here
             assert deck.chat("dep-1", MESSAGES, **TINY).text == "hi"

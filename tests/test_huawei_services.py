@@ -142,3 +142,76 @@ def test_stopped_then_deleted(cloud: dict, service: str):
         return False
 
     wait_for(gone, timeout=60, interval=0.2)
+
+
+# ---- the huawei provider: the same story, and the same requests as the SDK ---------------------------
+
+
+def test_deploy_upgrade_rolling_then_full_through_the_provider(cloud: dict, monkeypatch: pytest.MonkeyPatch):
+    import modeldeck as md
+    from test_huawei_pangu import profile, signing
+
+    signing(cloud, monkeypatch)
+    with md.connect(profile(cloud["server"].url)) as deck:
+        dep = deck.deploy("tiny", "1.0.0", name="svc-p", replicas=2, upgrade={"mode": "rolling", "batch_size": 1})
+        assert (dep.status, dep.version, dep.replicas) == ("Running", "1.0.0", 2)
+        assert [d.name for d in deck.deployments()] == ["svc-p"]
+        assert deck.chat(None, MESSAGES, deployment="svc-p", **TINY).text == cloud["texts"]["1.0.0"]
+        rolled = deck.upgrade("svc-p", "1.0.1", mode={"mode": "rolling", "batch_size": 1, "max_unavailable": 1})
+        assert (rolled.status, rolled.version, rolled.upgrade["max_unavailable"]) == ("Running", "1.0.1", 1)
+        assert deck.chat(None, MESSAGES, deployment="svc-p", **TINY).text == cloud["texts"]["1.0.1"]
+        full = deck.upgrade("svc-p", "1.0.0", mode="full")
+        assert (full.version, full.upgrade["mode"]) == ("1.0.0", "full")
+        assert any("(full)" in e.message for e in deck.deployment_events("svc-p"))
+        with pytest.raises(md.errors.Unsupported) as refused:
+            deck.rollback("svc-p")
+        assert "deck.upgrade" in refused.value.hint
+        assert deck.stop("svc-p").status == "Stopped"
+        deck.delete_deployment("svc-p")
+        assert list(deck.deployments()) == []
+
+
+def wire(req: Captured) -> dict:
+    from test_huawei_pangu import wire as pangu_wire
+
+    return pangu_wire(req)
+
+
+SHOWN = {"id": "svc-1", "name": "svc", "workspace_id": "0", "status": "RUNNING",
+         "version": {"version": "1.0.0", "instance_groups": [{"count": 2, "model": {"asset_id": "tiny"}}],
+                     "upgrade_config": {"type": "ROLLING", "rolling_update": {"max_surge": "50%", "max_unavailable": "0%"}}}}  # fmt: skip
+LISTED = {"data": [{"id": "svc-1", "name": "svc", "status": "RUNNING", "version": "1.0.0"}], "total": 1}
+
+
+def test_service_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
+    keys = {"ak": "AKLOCAL123", "sk": "SKLOCAL456", "project": "a" * 32}
+    routes = [Route("GET", r"/v2/.*/services", json_body=LISTED), Route("GET", r"/v1/auth-mode", json_body={"mode": "strict"}),
+              Route("*", r"/v2/.*/services.*", json_body=SHOWN)]  # fmt: skip
+    with Recorder(routes) as rec:
+        api = client(keys, rec.url)
+        group = ma.GroupConfig(name="svc", count=2, model=ma.ModelResource(source="MODELARTS", asset_id="tiny"))
+        api.create_infer_service(ma.CreateInferServiceRequest(body=ma.ServiceCreateRequest(
+            name="svc", version="1.0.0", type="REAL_TIME", group_configs=[group], upgrade_config=rolling(**ROLLING_ADD),
+            workspace_id="0")))  # fmt: skip
+        api.update_infer_service(ma.UpdateInferServiceRequest(service_id="svc-1", body=ma.ServiceUpdateRequest(
+            version="1.0.1", upgrade_config=rolling(**ROLLING_REMOVE))))  # fmt: skip
+        api.stop_infer_service(ma.StopInferServiceRequest(service_id="svc-1"))
+        api.batch_delete_infer_services(ma.BatchDeleteInferServicesRequest(body=ma.DeleteServicesRequest(service_ids=["svc-1"])))
+        theirs = [wire(r) for r in rec.requests]
+        rec.requests.clear()
+
+        import modeldeck as md
+        from test_huawei_pangu import profile, signing
+
+        signing(keys, monkeypatch)
+        with md.connect(profile(rec.url)) as deck:
+            rec.requests.clear()
+            deck.deploy("tiny", "1.0.0", name="svc", replicas=2, upgrade={"mode": "rolling", "batch_size": 1}, wait=False)
+            deck.upgrade("svc", "1.0.1", mode={"mode": "rolling", "batch_size": 1, "max_unavailable": 1}, wait=False)
+            deck.stop("svc", wait=False)
+            deck.delete_deployment("svc", wait=False)
+        # Ours finds a service by name first (GET services?name=, then GET services/{id}): the SDK is given ids.
+        ours = [wire(r) for r in rec.requests if r.method != "GET"]
+    assert [o["method"] for o in ours] == [t["method"] for t in theirs] == ["POST", "PUT", "POST", "POST"]
+    for mine, sdk_side in zip(ours, theirs):
+        assert mine == sdk_side
