@@ -107,3 +107,23 @@ def test_bad_signatures_and_skewed_clocks_are_apigw_0301(server: Deployment, pai
     assert "15 minutes" in answer.json()["error_msg"] and answer.headers["x-request-id"]
     fine = httpx.get(f"{server.url}/v3/projects", params={"name": REGION}, auth=SdkHmacAuth(pair["id"], pair["secret"]))
     assert fine.status_code == 200 and fine.json()["projects"][0]["name"] == REGION
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"auth": 1}', b'{"auth": {"identity": []}}',
+                                  b'{"auth": {"identity": {"methods": "password"}}}',
+                                  b'{"auth": {"identity": {"methods": ["password"], "password": {"user": "x"}}}}',
+                                  b'{"auth": {"identity": {"methods": ["password"], "password": {"user": '
+                                  b'{"name": "alice", "password": 1}}}}}',
+                                  b'{"auth": {"identity": {"methods": ["token"]}}}'])  # fmt: skip
+def test_malformed_token_requests_are_400_in_iams_shape(server: Deployment, body: bytes):
+    answer = httpx.post(f"{server.url}/v3/auth/tokens", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["error_code"] == "IAM.0002"
+
+
+@pytest.mark.parametrize("scope", [{"project": "x"}, {"project": {"name": "mars-1"}}, {"project": {"id": "0" * 32}},
+                                   {"project": {"name": ["cn-north-4"]}}, []])  # fmt: skip
+def test_a_scope_that_is_not_one_of_the_accounts_projects_is_refused(server: Deployment, alice: str, scope: object):
+    user = {"name": "alice", "password": alice, "domain": {"name": "main"}}
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}}, "scope": scope}}
+    answer = httpx.post(f"{server.url}/v3/auth/tokens", json=body)
+    assert answer.status_code == 400 and "scope" in answer.json()["error_msg"] and alice not in answer.text

@@ -135,3 +135,25 @@ def test_iam_tokens_on_modelarts_paths_only_for_their_project(server: Deployment
     assert wrong.status_code == 403 and wrong.json()["error_code"] == "APIGW.0302"
     forged = httpx.get(f"{server.url}/v1/{project}/workspaces", headers={"X-Auth-Token": token[:-3] + "abc"})
     assert forged.status_code in (401, 403) and token not in forged.text
+
+
+@pytest.mark.parametrize("method, path, body, status", [
+    ("POST", "/workspaces/0/auth", {"requests": [{"action": "rm -rf"}]}, 400),
+    ("POST", "/workspaces/0/auth", {"requests": "x"}, 400),
+    ("POST", "/workspaces/" + "f" * 32 + "/auth", {"requests": []}, 404),
+    ("GET", "/workspaces/..%2F..%2Fetc", None, 404),
+    ("GET", "/workspaces?sort_by=password", None, 400),
+    ("POST", "/models", {"model_name": "m", "model_version": "01.0.0", "source_location": "obs://b/k", "model_type": "PyTorch"}, 400),
+    ("POST", "/models", {"model_name": "m", "model_version": "1.0.0", "source_location": "obs://b/k", "model_type": "Evil"}, 400),
+    ("POST", "/models", {"model_name": "m", "model_version": "1.0.0", "source_location": "file:///etc/passwd",
+                         "model_type": "PyTorch"}, 400),
+    ("GET", "/models/nope.1.0.0", None, 404),
+    ("POST", "/authorizations", {"user_id": "all", "type": "credential", "content": "AK", "secret_key": "s"}, 400),
+])  # fmt: skip
+def test_caller_mistakes_are_4xx_in_modelarts_shape(server: Deployment, cloud, project: str, method: str, path: str,
+                                                    body: object, status: int):  # fmt: skip
+    token = token_for(server.url, "main", cloud["keys"]["main"]).x_subject_token
+    base = f"/v2/{project}" if path.startswith("/authorizations") else f"/v1/{project}"
+    answer = httpx.request(method, server.url + base + path, json=body, headers={"X-Auth-Token": token})
+    assert answer.status_code == status and answer.json()["error_code"].startswith(("ModelArts.", "APIGW."))
+    assert answer.headers["x-request-id"] and token not in answer.text

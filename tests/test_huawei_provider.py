@@ -9,10 +9,12 @@ nature: `X-Sdk-Date`, the client's identity (User-Agent), what the transport add
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import Deployment
 from fixtures.wire_recorder import Captured, Recorder, Reply, Route, comparable
+from huaweicloudsdkiam.v3 import model as iam
 from huaweicloudsdkmodelarts.v1 import model as ma
 from test_huawei_modelarts import client, pair_of, server  # noqa: F401  (a module's own server, team-b made)
 
@@ -195,3 +197,65 @@ def test_modelarts_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
     for mine, sdk_request in zip(ours, theirs):
         assert mine == sdk_request
     assert len(ours) == 8 and ours[1]["headers"]["authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}, ")
+
+
+def iam_reply(expires_in: float):  # type: ignore[no-untyped-def]
+    """IAM answers: a token valid `expires_in` seconds from now, and one project."""
+
+    def answer(req: Captured) -> Reply:
+        if req.path == "/v3/auth/tokens":
+            at = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(time.time() + expires_in))
+            body = {"token": {"expires_at": at, "project": {"id": PROJECT, "name": "cn-north-4"}}}
+            return Reply(201, {"Content-Type": "application/json", "X-Subject-Token": "MIItoken"}, json.dumps(body).encode())
+        if req.path == "/v3/projects":
+            return Reply(200, {"Content-Type": "application/json"}, json.dumps({"projects": [{"id": PROJECT}]}).encode())
+        return reply(req)
+
+    return answer
+
+
+@pytest.mark.parametrize("expires_in, asked", [(7200, 1), (600, 3)])
+def test_a_token_is_reused_until_shortly_before_it_expires(monkeypatch: pytest.MonkeyPatch, expires_in: float,
+                                                          asked: int):  # fmt: skip
+    monkeypatch.setenv("HUAWEICLOUD_USER_NAME", "alice")
+    monkeypatch.setenv("HUAWEICLOUD_PASSWORD", "s3cret!")
+    with Recorder([Route("*", r"/.*", handler=iam_reply(expires_in))]) as rec:
+        with md.connect(profile(rec.url, "rec")) as deck:
+            deck.workspaces()
+            deck.workspaces()
+        tokens = [r for r in rec.requests if r.path == "/v3/auth/tokens"]
+        assert len(tokens) == asked  # connect's whoami and two listings: 15 minutes before expiry it is renewed
+        assert all(r.header("X-Auth-Token") == "MIItoken" for r in rec.requests if r.path.startswith("/v1/"))
+        assert rec.requests[-1].path == f"/v1/{PROJECT}/workspaces"  # the project from the token's scope
+
+
+def test_iam_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+    from huaweicloudsdkcore.region.region import Region
+    from huaweicloudsdkiam.v3.iam_credentials import IamCredentials
+    from huaweicloudsdkmodelarts.v1 import ModelArtsClient
+    from test_huawei_iam import client as iam_client
+    from test_huawei_iam import password_body
+
+    lookup_ak = "AKLOOKUP" + str(time.time_ns())  # the SDK caches a looked-up project per AK and region
+    with Recorder([Route("*", r"/.*", handler=iam_reply(7200))]) as rec:
+        iam_client(rec.url, IamCredentials()).keystone_create_user_token_by_password(
+            iam.KeystoneCreateUserTokenByPasswordRequest(body=password_body("alice", "s3cret!", domain="alice")))  # fmt: skip
+        ModelArtsClient.new_builder().with_credentials(BasicCredentials(lookup_ak, SK).with_iam_endpoint(rec.url)) \
+            .with_region(Region("cn-north-4", rec.url)).build().list_workspace(ma.ListWorkspaceRequest())  # fmt: skip
+        theirs = [wire(r) for r in rec.requests]
+        rec.requests.clear()
+
+        monkeypatch.setenv("HUAWEICLOUD_USER_NAME", "alice")
+        monkeypatch.setenv("HUAWEICLOUD_PASSWORD", "s3cret!")
+        md.connect(profile(rec.url, "rec")).close()
+        monkeypatch.delenv("HUAWEICLOUD_PASSWORD")
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", lookup_ak)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", SK)
+        with md.connect("rec") as deck:
+            deck.workspaces()
+        ours = [wire(r) for r in rec.requests if r.path != "/v1/auth-mode"]  # connect's whoami: no SDK call
+    assert [(o["method"], o["path"]) for o in ours] == [("POST", "/v3/auth/tokens"), ("GET", "/v3/projects"),
+                                                       ("GET", f"/v1/{PROJECT}/workspaces")]  # fmt: skip
+    for mine, sdk_request in zip(ours, theirs):
+        assert mine == sdk_request

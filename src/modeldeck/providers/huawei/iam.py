@@ -31,6 +31,7 @@ from datetime import datetime
 import httpx
 
 from ..._http import Credentials
+from ..._version import __version__
 from ...errors import InvalidApiKey, InvalidParameter
 from .auth import SdkHmacAuth
 
@@ -43,6 +44,8 @@ REFRESH_BEFORE = 15 * 60  # seconds before a token's expiry it is replaced
 DEFAULT_REGION = "cn-north-4"
 _CLOUD_HOST = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<region>[a-z]{2}-[a-z]+-\d+)\.(?P<suffix>myhuaweicloud\.(com|cn))$")
 _AUX = "modeldeck.huawei.iam"  # marks the requests this flow makes itself (their bodies are read)
+# What the client's own requests carry and these need too (the SDK signs its User-Agent)
+_AUX_HEADERS = {"Accept": "*/*", "User-Agent": f"modeldeck/{__version__}"}
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ class HuaweiAuth(httpx.Auth):
 
     def _lookup(self, region: str, iam: str) -> Generator[httpx.Request, httpx.Response, str]:
         """GET /v3/projects?name=<region>, signed (or with the token), as the SDK's BasicCredentials does."""
-        lookup = httpx.Request("GET", f"{iam}/v3/projects", params={"name": region}, extensions={_AUX: True})
+        lookup = httpx.Request("GET", f"{iam}/v3/projects", params={"name": region}, headers=_AUX_HEADERS,
+                               extensions={_AUX: True})  # fmt: skip
         if self._signer is not None:
             self._signer.sign(lookup)
         else:
@@ -179,7 +183,7 @@ class HuaweiAuth(httpx.Auth):
             )  # fmt: skip
         body = json.dumps(token_body(user, self._password, self._identity.domain_name or user, region)).encode()
         ask = httpx.Request("POST", f"{iam}/v3/auth/tokens", content=body, extensions={_AUX: True},
-                            headers={"Content-Type": "application/json;charset=utf-8"})  # fmt: skip
+                            headers={**_AUX_HEADERS, "Content-Type": "application/json;charset=utf-8"})  # fmt: skip
         response = yield ask
         self.iam_round_trips += 1
         token = response.headers.get("x-subject-token")

@@ -38,27 +38,38 @@ def _bad(message: str) -> InvalidParameter:
                             '{"name": "<region>"}}}}.')  # fmt: skip
 
 
-def _password_user(body: Any) -> dict[str, Any]:
-    identity = (body.get("auth") or {}).get("identity") if isinstance(body, dict) else None
-    if not isinstance(identity, dict) or "password" not in (identity.get("methods") or []):
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """A JSON object of the body (absent: empty); anything else is the caller's mistake."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(f"{where} must be an object.")
+    return value
+
+
+def _password_user(body: dict[str, Any]) -> dict[str, Any]:
+    identity = _object(body["auth"].get("identity"), "auth.identity")
+    methods = identity.get("methods")
+    if not isinstance(methods, list) or "password" not in methods:
         raise _bad("Only the password method is accepted here.")
-    user = (identity.get("password") or {}).get("user")
-    if not isinstance(user, dict) or not all(isinstance(user.get(k), str) for k in ("name", "password")):
+    user = _object(_object(identity.get("password"), "auth.identity.password").get("user"), "auth.identity.password.user")
+    if not all(isinstance(user.get(k), str) for k in ("name", "password")):
         raise _bad("auth.identity.password.user needs a name and a password.")
+    _object(user.get("domain"), "auth.identity.password.user.domain")
     return user
 
 
 def _scope(body: dict[str, Any], root_id: str) -> tuple[str | None, str | None]:
     """(project id, region) the token is for; (None, None) for a domain-scoped one."""
-    project = ((body["auth"].get("scope") or {}).get("project")) or None
-    if project is None:
+    project = _object(_object(body["auth"].get("scope"), "auth.scope").get("project"), "auth.scope.project")
+    if not project:
         return None, None
     if project.get("id"):
         region = projects(root_id).get(str(project["id"]))
         if region is None:
             raise _bad("scope.project.id is not one of this account's projects.")
         return str(project["id"]), region
-    if project.get("name") not in REGION_IDS:
+    if not isinstance(project.get("name"), str) or project["name"] not in REGION_IDS:
         raise _bad(f"scope.project.name must be a region: {', '.join(REGION_IDS)}.")
     return project_id(root_id, project["name"]), project["name"]
 
