@@ -121,9 +121,10 @@ def test_a_full_upgrade_then_its_events(cloud: dict, service: str):
     api.update_infer_service(ma.UpdateInferServiceRequest(service_id=service, body=ma.ServiceUpdateRequest(
         version=after, upgrade_config=rolling(max_surge="100%", max_unavailable="0%"))))  # fmt: skip
     shown = settled(api, service)
-    assert shown.version.version == after and chat_text(cloud, service) == cloud["texts"][after]
     events = api.list_infer_service_events(ma.ListInferServiceEventsRequest(service_id=service, sort_dir="ASC"))
     infos = [e.event_info for e in events.data]
+    assert shown.version.version == after, infos  # else the platform rolled it back, and the events say why
+    assert chat_text(cloud, service) == cloud["texts"][after]
     assert any(f"{before} to {after} (full)" in i for i in infos), infos
     assert all(e.event_type == "normal" for e in events.data) and events.total == len(events.data)
 
