@@ -214,8 +214,8 @@ def test_chat_streaming_and_a_task_through_the_provider(cloud: dict, monkeypatch
 COMPLETION = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
               "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
               "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
-CHUNKS = [b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
-          b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]  # fmt: skip
+CHUNKS = [(b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+           b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n'), b"data: [DONE]\n\n"]  # fmt: skip
 
 
 def chat_reply(req: Captured) -> Reply:

@@ -12,11 +12,22 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from conftest import wait_for
-from fixtures.wire_recorder import Captured, Recorder, Route, comparable
+from fixtures.wire_recorder import Recorder, Route
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkmodelarts import v1 as ma
-from test_huawei_pangu import MESSAGES, TINY, native_text, no_huawei_environment, platform_with_tiny  # noqa: F401
+from test_huawei_pangu import (  # noqa: F401
+    MESSAGES,
+    TINY,
+    native_text,
+    no_huawei_environment,
+    platform_with_tiny,
+    profile,
+    signing,
+    wire,
+)
+
+import modeldeck as md
 
 ROLLING_ADD = {"max_surge": "50%", "max_unavailable": "0%"}
 ROLLING_REMOVE = {"max_surge": "0%", "max_unavailable": "50%"}
@@ -149,9 +160,6 @@ def test_stopped_then_deleted(cloud: dict, service: str):
 
 
 def test_deploy_upgrade_rolling_then_full_through_the_provider(cloud: dict, monkeypatch: pytest.MonkeyPatch):
-    import modeldeck as md
-    from test_huawei_pangu import profile, signing
-
     signing(cloud, monkeypatch)
     with md.connect(profile(cloud["server"].url)) as deck:
         dep = deck.deploy("tiny", "1.0.0", name="svc-p", replicas=2, upgrade={"mode": "rolling", "batch_size": 1})
@@ -170,12 +178,6 @@ def test_deploy_upgrade_rolling_then_full_through_the_provider(cloud: dict, monk
         assert deck.stop("svc-p").status == "Stopped"
         deck.delete_deployment("svc-p")
         assert list(deck.deployments()) == []
-
-
-def wire(req: Captured) -> dict:
-    from test_huawei_pangu import wire as pangu_wire
-
-    return pangu_wire(req)
 
 
 SHOWN = {"id": "svc-1", "name": "svc", "workspace_id": "0", "status": "RUNNING",
@@ -200,9 +202,6 @@ def test_service_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
         api.batch_delete_infer_services(ma.BatchDeleteInferServicesRequest(body=ma.DeleteServicesRequest(service_ids=["svc-1"])))
         theirs = [wire(r) for r in rec.requests]
         rec.requests.clear()
-
-        import modeldeck as md
-        from test_huawei_pangu import profile, signing
 
         signing(keys, monkeypatch)
         with md.connect(profile(rec.url)) as deck:

@@ -4,8 +4,7 @@
 SDK leaves a stream unparsed); chat with a deployment by name on the OpenAI-format path; inference tasks.
 
 A task's id is `<deployment id>/<task id>`: Pangu polls a task under its deployment, and `deck.task(id)`
-has only the id. Task phases and training states come back in the platform's words (`TASK_STATES`,
-`TRAINING_STATES`).
+has only the id. Task phases come back in the platform's words (`TASK_STATES`).
 """
 
 from __future__ import annotations
@@ -27,16 +26,6 @@ OPENAI_PATH = "/api/v2/chat/completions"
 # Pangu's (ModelArts') task phases -> the platform's task states
 TASK_STATES = {"Pending": "PENDING", "Creating": "PENDING", "Running": "RUNNING", "Completed": "SUCCEEDED",
                "Failed": "FAILED", "Abnormal": "FAILED", "Terminating": "RUNNING", "Terminated": "CANCELED"}  # fmt: skip
-# Pangu's training states (console) -> what the deck shows: a version trained there is usable once completed
-TRAINING_STATES = {"training": "Training", "completed": "Completed", "failed": "Failed", "stopped": "Stopped",
-                   "stopping": "Stopping", "abnormal": "Abnormal"}  # fmt: skip
-
-
-def training_state(value: str | None) -> str | None:
-    """A Pangu training state (training, completed, failed, stopped, stopping, abnormal) in the deck's words."""
-    return TRAINING_STATES.get((value or "").lower())
-
-
 def _sent(body: dict[str, Any]) -> dict[str, Any]:
     """The chat body as ChatCompletionReq: what Pangu has no field for is refused, not dropped."""
     extra = sorted(set(body) - set(SDK_FIELDS) - {"model"})

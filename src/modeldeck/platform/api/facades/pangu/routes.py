@@ -84,7 +84,10 @@ async def _chat(request: Request, project_id: str | None, ref: str, body: Any) -
     found = chat.DeploymentChat(row.id, row.name)
     answer = await openai_routes._to_deployment(request, found, sent, authorization=f"Bearer {bearer}")
     if answer.status_code >= 400:  # the replica's OpenAI-shaped error, raised again in Huawei's shape
-        payload = json.loads(bytes(answer.body) or b"{}")
+        try:
+            payload = json.loads(bytes(answer.body))
+        except ValueError:
+            payload = {"message": f"The deployment's replica answered HTTP {answer.status_code}."}
         raise error_from_payload(answer.status_code, error_fields(payload if isinstance(payload, dict) else {}))
     return answer
 

@@ -24,10 +24,6 @@ FORWARDED = ("messages", "stream", "max_tokens", "temperature", "top_p", "presen
 # Completed, Failed, Terminated); Pangu documents no vocabulary of its own for inference jobs.
 TASK_STATES = {"PENDING": "Pending", "RUNNING": "Running", "SUCCEEDED": "Completed", "FAILED": "Failed",
                "CANCELED": "Terminated"}  # fmt: skip
-# Pangu's training states (the console's 训练中 / 训练完成 / 训练失败 / 已停止 / 停止中 / 训练异常). The platform runs
-# no training jobs: a version registered from one (source_type TrainingService) exists only once the job has
-# finished and its checkpoint was uploaded, so it is `completed`; the other five are a running job's.
-TRAINING_STATES = ("training", "completed", "failed", "stopped", "stopping", "abnormal")
 
 
 def _invalid(message: str) -> InvalidParameter:
@@ -101,7 +97,3 @@ def task_json(task: Task) -> dict[str, Any]:
         body.update({"error_code": task.error.get("code"), "error_msg": task.error.get("message")})
     return body
 
-
-def training_state(source_type: str | None) -> str | None:
-    """The Pangu training state of a version, where it comes from a training job (see TRAINING_STATES)."""
-    return "completed" if source_type == "TrainingService" else None
