@@ -84,6 +84,6 @@ def test_endpoints_are_the_sdk_base_urls():
         "dashscope": "http://127.0.0.1:8765/dashscope/api/v1", "modelstudio": "http://127.0.0.1:8765",
         "aiworkspace": "http://127.0.0.1:8765/aiworkspace",
         "eas": "http://127.0.0.1:8765/eas",
-        "iam": "http://127.0.0.1:8765", "modelarts": "http://127.0.0.1:8765",
+        "iam": "http://127.0.0.1:8765", "modelarts": "http://127.0.0.1:8765", "pangu": "http://127.0.0.1:8765",
         "oss": "http://127.0.0.1:8765", "obs": "http://127.0.0.1:8765",  # their SDKs keep no path
     }  # fmt: skip

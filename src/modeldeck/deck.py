@@ -13,6 +13,7 @@ import asyncio
 import functools
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -25,7 +26,7 @@ from ._http import AsyncTransport, Settings, Transport
 from ._stream import AsyncChunkStream, ChunkStream
 from .errors import InvalidParameter, MissingDependency
 from .providers import for_kind, require
-from .providers.base import Page, Progress, Provider, Stream, Upload, page_plan
+from .providers.base import Page, Pause, Progress, Provider, Stream, Upload, page_plan
 from .resources import AccessKey, Account, AsyncListing, Deployment, Listing, Model, TaskRecord, Workspace
 from .tasks import AsyncTask, Task
 
@@ -706,6 +707,8 @@ class Deck(_Operations):
                 elif isinstance(step, Stream):
                     provider = self._provider
                     result = ChunkStream(self._transport.client, step.call, (step.chunks or provider.chunks)(), provider.error)
+                elif isinstance(step, Pause):
+                    result = time.sleep(step.seconds)
                 else:
                     result = self._transport.send(step)
                 step = plan.send(result)
@@ -769,6 +772,8 @@ class AsyncDeck(_Operations):
                 elif isinstance(step, Stream):
                     client, provider = self._transport.client, self._provider
                     result = await AsyncChunkStream.open(client, step.call, (step.chunks or provider.chunks)(), provider.error)
+                elif isinstance(step, Pause):
+                    result = await asyncio.sleep(step.seconds)
                 else:
                     result = await self._transport.send(step)
                 step = plan.send(result)

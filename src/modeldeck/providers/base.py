@@ -58,6 +58,14 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """Wait this long before the next call: polling a platform that cannot hold a request until a change
+    is done (the native API's `?wait=`)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Page(Generic[R]):
     """A lazily paged listing: `items` names the list in each page's body, `next_cursor` the next page."""
 

@@ -18,8 +18,7 @@ import httpx
 
 from ...errors import InvalidParameter, Unsupported
 from ..base import Progress, Provider
-from .. import openai
-from . import endpoints, iam, modelarts
+from . import endpoints, iam, modelarts, pangu, services
 from .errors import error
 
 
@@ -49,7 +48,8 @@ PROVIDER = Provider(
     name="huawei",
     title="Huawei Cloud ModelArts",
     kinds=("huawei",),
-    capabilities=frozenset({"workspaces", "switch", "create_workspace", "models", "versions", "register"}),
+    capabilities=frozenset({"workspaces", "switch", "create_workspace", "models", "versions", "register", "chat", "tasks",
+                            "deployments"}),  # fmt: skip
     service="modelarts",
     plans=SimpleNamespace(
         whoami=modelarts.whoami, workspaces=modelarts.workspaces, workspace=modelarts.workspace,
@@ -57,10 +57,17 @@ PROVIDER = Provider(
         models=modelarts.models, model=modelarts.model, versions=modelarts.versions, version=modelarts.version,
         ensure_model=modelarts.ensure_model, create_version=modelarts.create_version, check=modelarts.check,
         authorization_mode=modelarts.authorization_mode, agency=modelarts.agency,
+        # Pangu: chat on a deployment and its tasks; ModelArts real-time services as the deployments
+        chat=pangu.chat, deployment_chat=pangu.deployment_chat, submit=pangu.submit, task=pangu.task,
+        cancel_task=pangu.cancel_task, tasks=pangu.tasks, create_deployment=services.create_deployment,
+        deployments=services.deployments,
+        deployment=services.deployment, change_deployment=services.change_deployment,
+        delete_deployment=services.delete_deployment, deployment_events=services.deployment_events,
+        deployment_predict=services.deployment_predict,
     ),  # fmt: skip
     auth=iam.auth,
     error=error,
-    chunks=lambda: openai.chunk,  # OpenAI-style events, what Pangu's streaming chat sends (its branch adds chat)
+    chunks=lambda: pangu.chunk,  # Pangu's streamed chat: OpenAI-style events (the delta or the message form)
     environment={
         "access_key_id": ("HUAWEICLOUD_SDK_AK",), "access_key_secret": ("HUAWEICLOUD_SDK_SK",),
         "security_token": ("HUAWEICLOUD_SDK_SECURITY_TOKEN",), "api_key": ("HUAWEICLOUD_PASSWORD",),

@@ -91,13 +91,13 @@ def _expiry(value: str | None) -> float:
 
 
 def place(request: httpx.Request, workspace: str) -> None:
-    """Put the current workspace where ModelArts reads it: the path's `{workspace_id}`, else a models call's
-    `workspace_id` (JSON body of a POST, query otherwise) unless the plan set one."""
+    """Put the current workspace where ModelArts reads it: the path's `{workspace_id}`, else the `workspace_id`
+    of a models call or of the services collection (JSON body of a POST, query otherwise) unless the plan set one."""
     raw = request.url.raw_path
     if WORKSPACE_PLACEHOLDER in raw:
         request.url = request.url.copy_with(raw_path=raw.replace(WORKSPACE_PLACEHOLDER, workspace.encode()))
-    elif b"/models" not in raw.partition(b"?")[0]:
-        return
+    elif b"/models" not in (path := raw.partition(b"?")[0]) and not path.endswith(b"/services"):
+        return  # models calls, and the services collection (create, list), name their workspace
     elif request.method == "POST" and request.content:
         body = json.loads(request.content)
         if "workspace_id" not in body:

@@ -15,7 +15,7 @@ from ... import errors
 from ..base import Facade
 from ..huawei import authentication
 from ..huawei.errors import shape
-from . import agency, models, workspaces
+from . import agency, models, services, workspaces
 
 
 def build(platform: Services) -> FastAPI:
@@ -23,7 +23,7 @@ def build(platform: Services) -> FastAPI:
                   description="Workspaces, authorization mode and checks, agencies and models.")  # fmt: skip
     app.state.platform = platform
     app.state.authentication = authentication()
-    for module in (workspaces, agency, models):
+    for module in (workspaces, agency, models, services):
         app.include_router(module.router)
     errors.install(app, shape("ModelArts"))
     return app

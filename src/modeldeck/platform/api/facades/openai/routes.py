@@ -156,8 +156,8 @@ DEPLOYMENT_ATTEMPTS = 3  # a replica that drains resets the connections queued o
 async def to_deployment(request: Request, found: chat.DeploymentChat, body: dict[str, Any],
                         authorization: str | None = None) -> Response:  # fmt: skip
     """Forward to the deployment's replicas with the caller's own key (they check it themselves), or with
-    `authorization` when the caller proved itself otherwise (an EAS service token); their answer, errors
-    included, is already in OpenAI's shapes."""
+    `authorization` when a facade of other credentials proved its caller otherwise (an EAS service token, a
+    Huawei signature); their answer, errors included, is already in OpenAI's shapes."""
     import httpx
 
     endpoint = request.app.state.platform.deployments.live(found.id)["endpoint"]
