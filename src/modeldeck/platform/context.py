@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .artifacts import Uploads
     from .blobs import BlobStore
     from .db import Store
+    from .objects import Objects
     from .pagination import Cursors
     from .runtimes import RuntimeCache
     from .sealed import Sealer
@@ -23,6 +24,7 @@ class Services(Protocol):
     store: Store
     blobs: BlobStore
     uploads: Uploads
+    objects: Objects
     cursors: Cursors
     metrics: Any  # metrics.Metrics, whose render() itself takes a Services
     sealer: Sealer

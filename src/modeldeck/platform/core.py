@@ -19,6 +19,7 @@ from .artifacts import Uploads
 from .blobs import BlobStore
 from .db import Store
 from .metrics import Metrics
+from .objects import Objects
 from .events import EventBus
 from .pagination import Cursors
 from .schema import Meta
@@ -49,6 +50,7 @@ class Platform:
         self.uploads = Uploads(
             self.store, self.blobs, staging_for(self.settings, self.blobs), home / "uploads", self.settings.max_blob_size
         )
+        self.objects = Objects(self.store, self.uploads)  # the OSS / OBS facades' buckets
         self.sealer: Sealer
         self.initial_key = self._setup()
         self.cursors = Cursors(self._secret())

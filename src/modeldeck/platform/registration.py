@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import fields, inference, registry
+from . import fields, inference, objects, registry
 from .authz import Caller
 
 if TYPE_CHECKING:
@@ -27,12 +27,18 @@ def inspect(platform: Services, caller: Caller, ref: str, spec: dict[str, Any]) 
     if declared is not None:
         declared = fields.choice(declared, fields.FORMAT_TYPES, "format type")
     uri = spec.get("uri")
-    if not isinstance(uri, str) or not uri.startswith(registry.ARTIFACT_SCHEME):
+    stored = isinstance(uri, str) and uri.startswith(("oss://", "obs://"))  # maybe an object of the facades
+    if not isinstance(uri, str) or not (stored or uri.startswith(registry.ARTIFACT_SCHEME)):
         return inspection.external()
     caller.require("register")
-    with platform.store.read() as db:
+    with platform.store.write() if stored else platform.store.read() as db:
         model = registry.resolve_model(db, caller, ref, need="owner").model
-        artifact = db.get(registry.Artifact, (model.workspace_id, uri[len(registry.ARTIFACT_SCHEME):]))
+        if stored:
+            artifact = objects.artifact_for(db, caller, model.workspace_id, uri)
+            if artifact is None:
+                return inspection.external()
+        else:
+            artifact = db.get(registry.Artifact, (model.workspace_id, uri[len(registry.ARTIFACT_SCHEME):]))
     if artifact is None:
         return None
     entry = inference.entry_of(spec.get("inference_spec"))

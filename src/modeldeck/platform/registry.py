@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .. import vocabulary
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
-from . import events, fields, upstream
+from . import events, fields, objects, upstream
 from .authz import Caller, clip, enter, role_in
 from .db import add_unique
 from .ids import new_id, utcnow
@@ -547,7 +547,7 @@ def create_version(
         replay = _replay(db, model, idempotency_key, fingerprint)
         if replay is not None:
             return replay, False
-    values = _version_values(db, model, spec, allowed_networks)
+    values = _version_values(db, caller, model, spec, allowed_networks)
     values["inference_spec"], upstream_key = upstream.take_key(values["inference_spec"], allowed_networks)
     if inspection is not None:
         values["format_type"] = values["format_type"] or inspection.format_type
@@ -616,7 +616,9 @@ def _next_name(db: Session, model_id: str) -> tuple[str, int, int, int]:
     return f"{latest.major}.{latest.minor + 1}.0", latest.major, latest.minor + 1, 0
 
 
-def _version_values(db: Session, model: Model, spec: dict[str, Any], allowed_networks: tuple) -> dict[str, Any]:
+def _version_values(
+    db: Session, caller: Caller, model: Model, spec: dict[str, Any], allowed_networks: tuple
+) -> dict[str, Any]:
     uri = spec.get("uri")
     if not uri:
         raise InvalidParameter(
@@ -635,6 +637,8 @@ def _version_values(db: Session, model: Model, spec: dict[str, Any], allowed_net
                 code="Artifact.NotFound",
                 hint="Upload the files and create the artifact in this workspace first.",
             )
+    elif (stored := objects.artifact_for(db, caller, model.workspace_id, uri)) is not None:
+        digest = stored.digest  # an object of this workspace's bucket (the OSS / OBS facades)
     values: dict[str, Any] = {"uri": uri, "artifact_digest": digest}
     values["format_type"] = _opt_choice(spec.get("format_type"), fields.FORMAT_TYPES, "format type")
     values["framework_type"] = _opt_choice(spec.get("framework_type"), fields.FRAMEWORK_TYPES, "framework type")

@@ -339,3 +339,43 @@ class Event(Base):
     # Who else may see it: a grant's grantee workspace, "*" (a PUBLIC model: every workspace), or none.
     audience: Mapped[str | None] = mapped_column(String(32))
     account_id: Mapped[str | None] = mapped_column(String(32))  # the account it is about (a member, a key)
+
+
+class StoredObject(Base):
+    """An object of a workspace's bucket (the OSS / OBS facades): a key naming one verified blob."""
+
+    __tablename__ = "objects"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))  # the blob (sha256) holding its bytes
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(48))  # md5 hex, or md5-of-part-md5s "-N" for a multipart object
+    crc64: Mapped[str] = mapped_column(String(20))  # CRC-64/ECMA as a decimal string (x-oss-hash-crc64ecma)
+    content_type: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime]
+
+
+class MultipartUpload(Base):
+    """A multipart upload into a bucket, private to the account that initiated it; any replica takes parts."""
+
+    __tablename__ = "multipart_uploads"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(1024))
+    content_type: Mapped[str] = mapped_column(String(256), default="")
+    part_size: Mapped[int | None] = mapped_column(BigInteger)  # the first part's: where in-place parts go
+    created_at: Mapped[datetime]
+
+
+class UploadedPart(Base):
+    """One part of a multipart upload; its bytes wait in the blob store's `multipart/` folder."""
+
+    __tablename__ = "multipart_parts"
+    upload_id: Mapped[str] = mapped_column(ForeignKey("multipart_uploads.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    crc64: Mapped[str] = mapped_column(String(20))
+    offset: Mapped[int | None] = mapped_column(BigInteger)  # in the upload's one file; None: a file of its own
+    created_at: Mapped[datetime]

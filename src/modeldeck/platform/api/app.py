@@ -2,7 +2,7 @@
 a request id on every response, JSON errors that never leak.
 
 ```
-RequestId -> BodyLimit -> Lanes (POST routes of facades) -> ListingLane -> PredictLane -> native FastAPI app
+RequestId -> ObjectStores (OSS / OBS signed requests) -> BodyLimit -> Lanes (POST routes of facades) -> ListingLane -> PredictLane -> native FastAPI app
                                                                              |- /api/v1/...  native routes
                                                                              |- /v1          openai facade
 ```
@@ -31,6 +31,7 @@ from ..metrics import Observe
 from .openapi import complete_document
 from .bodies import PredictRequest
 from .facades import FACADES, Facade, check_prefixes
+from .facades import objects
 from .facades.base import Lane
 
 
@@ -44,9 +45,8 @@ def create_app(platform: Services, facades: Sequence[Facade] = FACADES) -> ASGIA
         sub = facade.build(platform)
         app.mount(facade.prefix, sub)
         lanes.update({facade.prefix + path: (sub, lane) for path, lane in facade.lanes.items()})
-    return RequestId(
-        Observe(BodyLimit(Lanes(ListingLane(PredictLane(app), app), lanes), limit=platform.settings.max_json_body), platform.metrics)
-    )
+    inner = BodyLimit(Lanes(ListingLane(PredictLane(app), app), lanes), limit=platform.settings.max_json_body)
+    return RequestId(Observe(objects.mount(inner, platform), platform.metrics))  # object stores: by signature
 
 
 def _native_app(platform: Services, facades: Sequence[Facade]) -> FastAPI:

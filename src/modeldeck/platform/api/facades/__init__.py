@@ -17,9 +17,10 @@ FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACA
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:
-    """Each protocol's base URL, exactly as its official SDK wants it configured."""
+    """Each protocol's base URL, exactly as its official SDK wants it configured (the object stores'
+    is the server itself: their SDKs keep no path, see `objects`)."""
     base = base.rstrip("/")
-    return {"native": base, **{f.name: base + f.base for f in facades}}
+    return {"native": base, **{f.name: base + f.base for f in facades}, "oss": base, "obs": base}
 
 
 def check_prefixes(facades: Sequence[Facade]) -> None:
