@@ -22,6 +22,7 @@ from test_alibaba_provider import ALIBABA_VARIABLES, wire
 
 import modeldeck as md
 from modeldeck.errors import AccessDenied, Conflict
+from modeldeck.examples import onnx_linear
 from modeldeck.platform.api.facades.aiworkspace import pai_workspace_id, platform_workspace_id
 from modeldeck.platform.settings import Settings
 from modeldeck.profiles import Profile, ProfileFile
@@ -154,12 +155,14 @@ def test_refusals_arrive_as_the_sdk_reads_them(server: dict):
 
 
 def profile(url: str, key_id: str, secret: str, name: str = "pai", api_key: str = "sk-test",
-            pai_base: str = "/aiworkspace") -> str:  # fmt: skip
-    """An `alibaba` profile at a server's facades: DashScope (the API key), management and PAI (the AccessKey)."""
+            pai_base: str = "/aiworkspace", **options: str) -> str:  # fmt: skip
+    """An `alibaba` profile at a server's facades: DashScope (the API key), management, PAI and OSS (the
+    AccessKey); `options`: its `pai_workspace`, `oss_bucket`."""
     file = ProfileFile.load()
     file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope",
-                                  endpoints={"modelstudio": url, "pai": url + pai_base},
-                                  access_key_id=key_id, access_key_secret=secret, api_key=api_key)  # fmt: skip
+                                  endpoints={"modelstudio": url, "pai": url + pai_base, "oss": url},
+                                  access_key_id=key_id, access_key_secret=secret, api_key=api_key,
+                                  **options)  # fmt: skip
     file.save()
     return name
 
@@ -191,6 +194,63 @@ def test_the_registry_story_through_the_provider(server: dict, monkeypatch: pyte
         with pytest.raises(md.errors.NotFound) as missing:
             admin.version("detector", "0.2.0")
         assert missing.value.code == "Version.NotFound"
+
+
+# ---- a local checkpoint: to OSS, then registered by its oss:// uri ------------------------------------
+
+PART = 16 << 20  # the uploader's part size: a checkpoint larger than one part goes up in parts
+
+
+def test_a_local_checkpoint_goes_to_oss_and_registers_by_its_uri(server: dict, tmp_path: Path):
+    import oss2
+
+    dep: Deployment = server["deployment"]
+    bucket = platform_workspace_id(server["ws"])  # the facade's buckets are the platform's workspaces
+    # ONNX of just over one part (2.1M x 2 float32 weights): a real checkpoint registration loads and checks
+    checkpoint = onnx_linear(tmp_path / "wide.onnx", n_features=2_100_000, n_classes=2)
+    size = checkpoint.stat().st_size
+    assert size > PART
+
+    class Stopped(Exception):
+        pass
+
+    def stop_after_a_part(sent: int) -> None:
+        if sent >= PART:
+            raise Stopped
+
+    name = profile(dep.url, *server["alice"], name="uploader", api_key=server["keys"]["alice"],
+                   pai_workspace=server["ws"], oss_bucket=bucket)  # fmt: skip
+    with md.connect(name) as alice:
+        with pytest.raises(Stopped):
+            alice.register("wide", checkpoint, progress=stop_after_a_part)
+        with pytest.raises(md.errors.NotFound):  # nothing registered from a cut upload
+            alice.version("wide", "0.1.0")
+        sent: list[int] = []
+        version = alice.register("wide", checkpoint, progress=sent.append)
+    assert sent[0] >= PART, "the second register resumed the upload: the part sent before was not sent again"
+    assert sum(sent) == size
+    assert version.uri.startswith(f"oss://{bucket}/modeldeck/") and version.uri.endswith("/wide.onnx")
+    assert (version.version_name, version.format_type, version.approval_status) == ("0.1.0", "ONNX", "Pending")
+
+    admin = official(dep.url, *server["admin"])
+    model = admin.list_models(pai.ListModelsRequest(model_name='"wide"', workspace_id=server["ws"])).body.models[0]
+    got = admin.get_model_version(model.model_id, "0.1.0", pai.GetModelVersionRequest()).body
+    assert got.uri == version.uri
+    native = dep.admin.ok("GET", "/api/v1/models/wide/versions/0.1.0", headers={"X-ModelDeck-Workspace": bucket})
+    assert native["uri"] == version.uri and native["runnable"] is True
+    key = version.uri.removeprefix(f"oss://{bucket}/")
+    stored = oss2.Bucket(oss2.Auth(*server["admin"]), dep.url, bucket).get_object(key).read()
+    assert stored == checkpoint.read_bytes()
+
+
+def test_registering_a_local_file_needs_a_bucket(server: dict, tmp_path: Path):
+    dep: Deployment = server["deployment"]
+    checkpoint = onnx_linear(tmp_path / "small.onnx")
+    with md.connect(profile(dep.url, *server["alice"], name="no-bucket", api_key=server["keys"]["alice"],
+                            pai_workspace=server["ws"])) as alice:  # fmt: skip
+        with pytest.raises(md.errors.InvalidParameter) as refused:
+            alice.register("small", checkpoint)
+    assert refused.value.code == "Profile.Invalid" and "oss_bucket" in refused.value.hint
 
 
 # ---- wire equality -------------------------------------------------------------------------------------
