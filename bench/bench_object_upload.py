@@ -60,8 +60,8 @@ def main() -> int:
             for i in range(max(3, args.rounds)):
                 stamp(src, i + 1)
                 warm(src)
-                runs = {"floor": lambda: floor_copy(src, dst), "oss": lambda: through(oss.upload, "oss", i),
-                        "obs": lambda: through(obs.upload, "obs", i),
+                runs = {"floor": lambda: floor_copy(src, dst), "oss": lambda i=i: through(oss.upload, "oss", i),
+                        "obs": lambda i=i: through(obs.upload, "obs", i),
                         "native": lambda: transfer.upload_artifact(api, src)["uri"]}  # fmt: skip
                 order = list(runs)
                 for name in order[i % 4 :] + order[: i % 4]:

@@ -251,6 +251,7 @@ def test_endpoints_name_each_protocols_base_url(deployment: Deployment):
     assert deployment.admin.ok("GET", f"{API}/endpoints") == {
         "native": deployment.url, "openai": deployment.url + "/v1", "dashscope": deployment.url + "/dashscope/api/v1",
         "modelstudio": deployment.url, "aiworkspace": deployment.url + "/aiworkspace",
+        "oss": deployment.url, "obs": deployment.url,
     }  # fmt: skip
     assert code_of(deployment.client("mdk-nope").get(f"{API}/endpoints"), 401) == "InvalidApiKey"
 
@@ -262,6 +263,7 @@ def test_endpoints_use_the_public_url_when_configured(tmp_path: Path):
             "native": "https://models.example.org/deck", "openai": "https://models.example.org/deck/v1",
             "dashscope": "https://models.example.org/deck/dashscope/api/v1", "modelstudio": "https://models.example.org/deck",
             "aiworkspace": "https://models.example.org/deck/aiworkspace",
+            "oss": "https://models.example.org", "obs": "https://models.example.org",  # SDKs that keep no path
         }  # fmt: skip
     finally:
         dep.close()

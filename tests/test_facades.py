@@ -83,4 +83,5 @@ def test_endpoints_are_the_sdk_base_urls():
         "native": "http://127.0.0.1:8765", "openai": "http://127.0.0.1:8765/v1",
         "dashscope": "http://127.0.0.1:8765/dashscope/api/v1", "modelstudio": "http://127.0.0.1:8765",
         "aiworkspace": "http://127.0.0.1:8765/aiworkspace",
+        "oss": "http://127.0.0.1:8765", "obs": "http://127.0.0.1:8765",  # their SDKs keep no path
     }  # fmt: skip

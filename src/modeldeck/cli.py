@@ -375,7 +375,9 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
 
 ENDPOINT_LINES = {"native": "MODELDECK_URL={}", "openai": "OPENAI_BASE_URL={}",
-                  "dashscope": "dashscope.base_http_api_url = '{}'"}  # fmt: skip
+                  "dashscope": "dashscope.base_http_api_url = '{}'",
+                  "oss": "oss2.Bucket(oss2.Auth(key_id, key_secret), '{}', '<workspace id>')",
+                  "obs": "ObsClient(access_key_id=key_id, secret_access_key=key_secret, server='{}')"}  # fmt: skip
 
 
 def endpoint_lines(endpoints: dict[str, str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Garbage collection: blobs no workspace holds, uploads nobody can finish, staged bytes no upload owns.
+"""Garbage collection: blobs no workspace holds, uploads (and multipart uploads) nobody can finish, staged
+bytes no upload owns.
 
 Interrupted processes leave these behind (a kill between placing a blob and its commit, an upload never
 completed, a staged file created just before a crash). Each is removed only once it is older than a grace
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from . import objects
 from .artifacts import Uploads
 from .blobs import modified
 from .ids import utcnow
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modeldeck.platform.gc")
 UPLOAD_TTL = timedelta(days=7)  # an upload not completed within a week is abandoned
-SCRATCH_PREFIXES = ("imp-", "spool-")  # local files on their way into the blobs, owned by one request
+SCRATCH_PREFIXES = ("imp-", "spool-", "object-")  # local files on their way into the blobs, owned by one request
 
 
 @dataclass
@@ -70,6 +72,7 @@ def collect(uploads: Uploads, *, grace: timedelta, upload_ttl: timedelta = UPLOA
             if path.name.startswith(SCRATCH_PREFIXES) and _changed(path) < old:
                 path.unlink(missing_ok=True)
                 done.staged += 1
+    done.uploads += objects.sweep(store, blobs, older_than=old, abandoned_before=now - upload_ttl)
     with store.read() as db:
         held = set(db.scalars(select(WorkspaceBlob.digest).distinct()))
     for digest, changed in list(blobs.stored()):

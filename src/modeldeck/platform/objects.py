@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 MAX_KEY = 1023  # bytes of UTF-8, as OSS and OBS allow
 MAX_PARTS = 10_000
 MIN_PART = 100 << 10  # every part but the last, as OSS and OBS require
+MAX_PART = 5 << 30  # as OSS and OBS allow
+IN_PLACE_LIMIT = 1 << 43  # offsets every local filesystem takes (ext4 files end at 16 TiB)
 
 
 class ObjectError(DeckError):
@@ -78,11 +80,12 @@ class Ingest:
     """One request body copied to a local file, hashed as it is written (MD5, CRC-64, and sha256 when
     it becomes a blob whole). Fed batches of chunks from a worker thread."""
 
-    def __init__(self, path: Path, *, whole: bool, at: int | None = None) -> None:
-        """A new file at `path`, or (`at` given) the region from offset `at` of the file `path`."""
-        self.path, self.at = path, at
+    def __init__(self, path: Path, *, whole: bool, limit: int, at: int | None = None) -> None:
+        """A new file at `path`, or (`at` given) the region from offset `at` of the file `path`; at most
+        `limit` bytes."""
+        self.path, self.at, self.limit = path, at, limit
         flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if at is None else 0)
-        self._fh = open(os.open(path, flags, 0o600), "wb", buffering=0)
+        self._fh = open(os.open(path, flags, 0o600), "wb", buffering=0)  # noqa: SIM115  (closed by close/discard)
         self.size = self._pos = 0
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if whole else None
@@ -91,6 +94,8 @@ class Ingest:
     def write(self, chunks: list[bytes]) -> None:
         """Write and hash one batch; MD5 runs on a second thread beside the rest (hashlib and the writes
         release the GIL), so two cores share the work."""
+        if self.size + sum(map(len, chunks)) > self.limit:
+            raise too_large(self.limit)
         md5 = _HASHING.submit(_update, self.md5, chunks)
         try:
             fd = self._fh.fileno()
@@ -146,6 +151,11 @@ class Head:
     digest: str
 
 
+def too_large(limit: int) -> ObjectError:
+    return ObjectError("EntityTooLarge", 400, f"The object would be larger than the {limit} bytes allowed.",
+                       "Split the checkpoint into several objects, or ask the admin to raise the limit.")  # fmt: skip
+
+
 def check_key(key: str) -> str:
     if not key or len(key.encode()) > MAX_KEY or key.startswith("/") or "\x00" in key:
         raise ObjectError("InvalidObjectName", 400, "The object key is empty, too long or malformed.",
@@ -187,7 +197,11 @@ class Objects:
     # ---- whole objects --------------------------------------------------------------------------------
 
     def ingest(self, *, whole: bool) -> Ingest:
-        return Ingest(self.uploads.scratch / f"object-{secrets.token_hex(12)}.part", whole=whole)
+        return Ingest(self.uploads.scratch / f"object-{secrets.token_hex(12)}.part", whole=whole,
+                      limit=self._limit(whole))  # fmt: skip
+
+    def _limit(self, whole: bool) -> int:
+        return self.uploads.max_size if whole else min(MAX_PART, self.uploads.max_size)
 
     def put(self, caller: Caller, key: str, ingest: Ingest, content_type: str, content_md5: str | None) -> Head:
         """Store a whole body as the object `key` (replacing one of that key)."""
@@ -269,9 +283,9 @@ class Objects:
             return self.ingest(whole=False)  # spooled, then stored as an object of its own
         folder = Path(self.parts_root) / upload_id
         folder.mkdir(parents=True, exist_ok=True)
-        if length is not None and size is not None and length <= size:
-            return Ingest(folder / "data", whole=False, at=(number - 1) * size)
-        return Ingest(folder / f"{number:05d}.{secrets.token_hex(6)}.tmp", whole=False)
+        if length is not None and size is not None and length <= size and number * size <= IN_PLACE_LIMIT:
+            return Ingest(folder / "data", whole=False, limit=self._limit(False), at=(number - 1) * size)
+        return Ingest(folder / f"{number:05d}.{secrets.token_hex(6)}.tmp", whole=False, limit=self._limit(False))
 
     def put_part(self, caller: Caller, key: str, upload_id: str, number: int, ingest: Ingest,
                  length: int | None, content_md5: str | None) -> UploadedPart:  # fmt: skip
@@ -321,6 +335,8 @@ class Objects:
         for part in chosen:
             crc = crc64_combine(crc, int(part.crc64), part.size)
             size += part.size
+        if size > self.uploads.max_size:
+            raise too_large(self.uploads.max_size)
         sha = hashlib.sha256()
         if self._in_place(chosen):  # the parts already lie in order in one file: hash it, cut it to size
             out = Path(self.parts_root) / upload_id / "data"
@@ -409,11 +425,7 @@ class Objects:
     def _drop_upload(self, upload_id: str) -> None:
         with self.store.write() as db:
             db.execute(delete(MultipartUpload).where(MultipartUpload.id == upload_id))
-        folder = f"{self.parts_root}/{upload_id}"
-        try:
-            self.blobs.fs.rm(folder, recursive=True)
-        except FileNotFoundError:
-            pass
+        _remove(self.blobs, f"{self.parts_root}/{upload_id}")
 
 
 
@@ -461,3 +473,41 @@ def artifact_for(db: Session, caller: Caller, workspace_id: str, uri: str) -> An
 
     files = object_files(db, workspace_id, uri)
     return None if files is None else create_artifact(db, caller, files)
+
+
+def sweep(store: Store, blobs: Any, *, older_than: Any, abandoned_before: Any) -> int:
+    """The garbage collector's part: multipart uploads not completed in time, and part folders no upload
+    owns (a crash between the folder and its row) once older than the grace period."""
+    from .blobs import modified
+
+    root = f"{blobs.root}/multipart"
+    with store.read() as db:
+        rows = dict(db.execute(select(MultipartUpload.id, MultipartUpload.created_at)).all())
+    gone = 0
+    for upload_id, created in rows.items():
+        if created < abandoned_before:
+            with store.write() as db:
+                db.execute(delete(MultipartUpload).where(MultipartUpload.id == upload_id))
+            _remove(blobs, f"{root}/{upload_id}")
+            gone += 1
+    if not blobs.local:
+        blobs.fs.invalidate_cache(root)
+    if not blobs.fs.exists(root):
+        return gone
+    for info in blobs.fs.ls(root, detail=True):
+        upload_id = info["name"].rstrip("/").rsplit("/", 1)[-1]
+        if upload_id in rows or modified(info) >= older_than:
+            continue
+        with store.read() as db:
+            if db.get(MultipartUpload, upload_id) is not None:  # initiated since the listing above
+                continue
+        _remove(blobs, f"{root}/{upload_id}")
+        gone += 1
+    return gone
+
+
+def _remove(blobs: Any, folder: str) -> None:
+    try:
+        blobs.fs.rm(folder, recursive=True)
+    except FileNotFoundError:
+        pass

@@ -27,7 +27,7 @@ def upload(path: Path, *, endpoint: str, bucket: str, key: str, credentials: Any
     try:
         answer = client.uploadFile(bucket, key, str(source), partSize=part_size, taskNum=2,
                                    enableCheckpoint=True, checkpointFile=str(record), progressCallback=report)  # fmt: skip
-    except Exception as exc:  # the SDK raises bare Exceptions (a refused HEAD bucket, failed parts)
+    except Exception as exc:  # noqa: BLE001  (the SDK raises bare Exceptions: a refused HEAD bucket, failed parts)
         raise _refused(str(exc)) from None
     finally:
         client.close()

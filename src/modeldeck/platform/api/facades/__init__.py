@@ -9,6 +9,7 @@ OpenAI's `/v1` predates the rule and keeps its place: it cannot collide with `/a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from . import aiworkspace, dashscope, modelstudio, openai
 from .base import Facade
@@ -17,10 +18,12 @@ FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACA
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:
-    """Each protocol's base URL, exactly as its official SDK wants it configured (the object stores'
-    is the server itself: their SDKs keep no path, see `objects`)."""
+    """Each protocol's base URL, exactly as its official SDK wants it configured. The object stores' is
+    the server's origin: their SDKs keep no path (`objects`), so behind a proxy they reach its root."""
     base = base.rstrip("/")
-    return {"native": base, **{f.name: base + f.base for f in facades}, "oss": base, "obs": base}
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return {"native": base, **{f.name: base + f.base for f in facades}, "oss": origin, "obs": origin}
 
 
 def check_prefixes(facades: Sequence[Facade]) -> None:

@@ -27,7 +27,7 @@ from .....errors import DeckError
 from ....authn import Backend, Presented
 from ....authz import Caller, Principal
 from ....context import Services
-from ....objects import Head, Ingest, ObjectError, check_key
+from ....objects import Head, Ingest, ObjectError, check_key, too_large
 from .signing import bucket_and_key, query_items
 
 log = logging.getLogger("modeldeck.platform")
@@ -153,6 +153,9 @@ class Exchange:
     # ---- operations -----------------------------------------------------------------------------------
 
     async def _put(self, caller: Caller, key: str) -> None:
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.platform.uploads.max_size:
+            raise too_large(self.platform.uploads.max_size)  # before a byte is read
         ingest = await to_thread.run_sync(lambda: self.objects.ingest(whole=True))
         await self._stream_into(ingest)
         head: Head = await to_thread.run_sync(self.objects.put, caller, key, ingest,

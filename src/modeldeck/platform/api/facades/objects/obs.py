@@ -37,7 +37,10 @@ def mismatch(message: str) -> InvalidApiKey:
 def string_to_sign(presented: Presented, prefix: str) -> str:
     bucket, key = signing.bucket_and_key(presented.path)
     resource = f"/{bucket}" + (f"/{quote(key, safe='/~')}" if key else "")
-    counted = lambda name: name.lower() in SUB_RESOURCES or name.lower().startswith(prefix)  # noqa: E731
+
+    def counted(name: str) -> bool:
+        return name.lower() in SUB_RESOURCES or name.lower().startswith(prefix)
+
     subs = signing.sub_resources(signing.query_items(presented.query), counted, lambda v: v is None)
     date = "" if presented.header(prefix + "date") else presented.header("date") or ""
     return signing.string_to_sign(presented, prefix=prefix, date=date, resource=resource + subs)
