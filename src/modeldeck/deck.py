@@ -659,7 +659,7 @@ def _is_uri(source: str | os.PathLike) -> bool:
 
 def _context(settings: Settings, client: httpx.Client | None = None) -> Context:
     """What a provider's upload step (with the blocking `client`) or a plan asking for it sees of the deck."""
-    return Context(settings.services, settings.credentials, settings.options, settings.workspace, client)
+    return Context(settings.services, settings.credentials, settings.options, client)
 
 
 def _upload(provider: Provider, context: Context, step: Upload) -> dict[str, Any]:

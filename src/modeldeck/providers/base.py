@@ -37,13 +37,12 @@ Progress = Callable[[int], None]
 class Context:
     """What the deck knows beyond its requests, for a provider's upload step and plans that need it: the
     profile's service endpoints, credentials (masked in every repr) and provider settings (`options`:
-    `pai_workspace`, `oss_bucket`, ...), the current workspace. An upload step also gets the deck's
-    blocking `client` (None for plans), for a platform that takes uploads on its own API."""
+    `pai_workspace`, `oss_bucket`, ...). An upload step also gets the deck's blocking `client` (None for
+    plans), for a platform that takes uploads on its own API (its auth and workspace header set)."""
 
     services: Mapping[str, str] = field(default_factory=dict)
     credentials: Credentials = field(default_factory=Credentials)
     options: Mapping[str, str] = field(default_factory=dict)
-    workspace: str | None = None
     client: httpx.Client | None = field(default=None, repr=False)
 
     def service(self, name: str) -> str:
