@@ -330,10 +330,10 @@ def test_a_checkpoint_folder_goes_up_file_by_file_under_one_prefix(server: dict,
 def test_registering_a_local_file_needs_a_bucket(server: dict, tmp_path: Path):
     dep: Deployment = server["deployment"]
     checkpoint = onnx_linear(tmp_path / "small.onnx")
-    with md.connect(profile(dep.url, *server["alice"], name="no-bucket", api_key=server["keys"]["alice"],
-                            pai_workspace=server["ws"])) as alice:  # fmt: skip
-        with pytest.raises(md.errors.InvalidParameter) as refused:
-            alice.register("small", checkpoint)
+    name = profile(dep.url, *server["alice"], name="no-bucket", api_key=server["keys"]["alice"],
+                   pai_workspace=server["ws"])  # fmt: skip
+    with md.connect(name) as alice, pytest.raises(md.errors.InvalidParameter) as refused:
+        alice.register("small", checkpoint)
     assert refused.value.code == "Profile.Invalid" and "oss_bucket" in refused.value.hint
 
 
