@@ -6,9 +6,13 @@ both compared on one loopback recorder."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -22,6 +26,7 @@ from test_alibaba_provider import ALIBABA_VARIABLES, wire
 
 import modeldeck as md
 from modeldeck.errors import AccessDenied, Conflict
+from modeldeck.examples import onnx_linear
 from modeldeck.platform.api.facades.aiworkspace import pai_workspace_id, platform_workspace_id
 from modeldeck.platform.settings import Settings
 from modeldeck.profiles import Profile, ProfileFile
@@ -154,12 +159,14 @@ def test_refusals_arrive_as_the_sdk_reads_them(server: dict):
 
 
 def profile(url: str, key_id: str, secret: str, name: str = "pai", api_key: str = "sk-test",
-            pai_base: str = "/aiworkspace") -> str:  # fmt: skip
-    """An `alibaba` profile at a server's facades: DashScope (the API key), management and PAI (the AccessKey)."""
+            pai_base: str = "/aiworkspace", **options: str) -> str:  # fmt: skip
+    """An `alibaba` profile at a server's facades: DashScope (the API key), management, PAI and OSS (the
+    AccessKey); `options`: its `pai_workspace`, `oss_bucket`."""
     file = ProfileFile.load()
     file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope",
-                                  endpoints={"modelstudio": url, "pai": url + pai_base},
-                                  access_key_id=key_id, access_key_secret=secret, api_key=api_key)  # fmt: skip
+                                  endpoints={"modelstudio": url, "pai": url + pai_base, "oss": url},
+                                  access_key_id=key_id, access_key_secret=secret, api_key=api_key,
+                                  **options)  # fmt: skip
     file.save()
     return name
 
@@ -191,6 +198,143 @@ def test_the_registry_story_through_the_provider(server: dict, monkeypatch: pyte
         with pytest.raises(md.errors.NotFound) as missing:
             admin.version("detector", "0.2.0")
         assert missing.value.code == "Version.NotFound"
+
+
+# ---- a local checkpoint: to OSS, then registered by its oss:// uri ------------------------------------
+
+PART = 16 << 20  # the uploader's part size: a checkpoint larger than one part goes up in parts
+
+
+class ObjectRequests(BaseHTTPRequestHandler):
+    """A loopback hop in front of the OSS facade that forwards each request as it came and notes (method,
+    path and query, status): which parts each upload sent. OSS signs no host, so the hop changes nothing."""
+
+    target = ""
+    seen: list[tuple[str, str, int]]
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        upstream = httpx.request(self.command, self.target + self.path, headers=headers, content=body, timeout=60)
+        self.seen.append((self.command, self.path, upstream.status_code))
+        self.send_response(upstream.status_code)
+        for key, value in upstream.headers.items():
+            if key.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(upstream.content)))
+        self.end_headers()
+        self.wfile.write(upstream.content)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hop(server: dict) -> Iterator[tuple[str, list[tuple[str, str, int]]]]:
+    seen: list[tuple[str, str, int]] = []
+    handler = type("Hop", (ObjectRequests,), {"target": server["deployment"].url, "seen": seen})
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{proxy.server_address[1]}", seen
+    proxy.shutdown()
+    proxy.server_close()
+
+
+def _parts(seen: list[tuple[str, str, int]]) -> set[int]:
+    """The part numbers an upload stored."""
+    return {int(parse_qs(urlsplit(path).query)["partNumber"][0]) for method, path, status in seen
+            if method == "PUT" and "partNumber=" in path and status == 200}  # fmt: skip
+
+
+def test_a_local_checkpoint_goes_to_oss_and_registers_by_its_uri(server: dict, hop: tuple, tmp_path: Path):
+    import oss2
+
+    dep: Deployment = server["deployment"]
+    bucket = platform_workspace_id(server["ws"])  # the facade's buckets are the platform's workspaces
+    # an ONNX checkpoint of three parts (4.3M x 2 float32 weights): registration loads and checks it
+    checkpoint = onnx_linear(tmp_path / "wide.onnx", n_features=4_300_000, n_classes=2)
+    size = checkpoint.stat().st_size
+    assert 2 * PART < size < 3 * PART
+
+    class Stopped(Exception):
+        pass
+
+    def stop_after_a_part(sent: int) -> None:
+        if sent >= PART:
+            raise Stopped
+
+    via, seen = hop
+    name = profile(dep.url, *server["alice"], name="uploader", api_key=server["keys"]["alice"],
+                   pai_workspace=server["ws"], oss_bucket=bucket)  # fmt: skip
+    file = ProfileFile.load()
+    file.profiles[name].endpoints["oss"] = via
+    file.save()
+    with md.connect(name) as alice:
+        with pytest.raises(Stopped):
+            alice.register("wide", checkpoint, progress=stop_after_a_part)
+        with pytest.raises(md.errors.NotFound):  # nothing registered from a cut upload
+            alice.version("wide", "0.1.0")
+        first = _parts(seen)
+        assert first and first != {1, 2, 3}, "the upload was cut after some parts"
+        seen.clear()
+        sent: list[int] = []
+        version = alice.register("wide", checkpoint, progress=sent.append)
+    started = [p for m, p, _ in seen if m == "POST" and "uploads" in parse_qs(urlsplit(p).query, keep_blank_values=True)]
+    assert not started, "no new upload was started"
+    assert _parts(seen) == {1, 2, 3} - first, "the resumed upload sent only the parts not yet stored"
+    assert sum(sent) == size, "progress covers the whole file"
+    assert version.uri.startswith(f"oss://{bucket}/modeldeck/") and version.uri.endswith("/wide.onnx")
+    assert (version.version_name, version.format_type, version.approval_status) == ("0.1.0", "ONNX", "Pending")
+
+    admin = official(dep.url, *server["admin"])
+    model = admin.list_models(pai.ListModelsRequest(model_name='"wide"', workspace_id=server["ws"])).body.models[0]
+    got = admin.get_model_version(model.model_id, "0.1.0", pai.GetModelVersionRequest()).body
+    assert got.uri == version.uri
+    native = dep.admin.ok("GET", "/api/v1/models/wide/versions/0.1.0", headers={"X-ModelDeck-Workspace": bucket})
+    assert native["uri"] == version.uri and native["runnable"] is True
+    key = version.uri.removeprefix(f"oss://{bucket}/")
+    stored = oss2.Bucket(oss2.Auth(*server["admin"]), dep.url, bucket).get_object(key).read()
+    assert stored == checkpoint.read_bytes()
+
+    async def read_back() -> Any:  # the async deck answers plans' questions about the profile the same way
+        async with md.AsyncDeck(name) as deck:
+            return await deck.version("wide", "0.1.0")
+
+    assert asyncio.run(read_back()).uri == version.uri
+
+
+def test_a_checkpoint_folder_goes_up_file_by_file_under_one_prefix(server: dict, tmp_path: Path):
+    import oss2
+
+    dep: Deployment = server["deployment"]
+    bucket = platform_workspace_id(server["ws"])
+    folder = tmp_path / "linear"
+    onnx_linear(folder / "model.onnx")
+    (folder / "extra").mkdir()
+    (folder / "extra" / "README.md").write_text("a linear model")
+    name = profile(dep.url, *server["alice"], name="folder", api_key=server["keys"]["alice"],
+                   pai_workspace=server["ws"], oss_bucket=bucket)  # fmt: skip
+    with md.connect(name) as alice:
+        version = alice.register("linear-folder", folder, format="ONNX", progress=False)
+    assert version.uri.startswith(f"oss://{bucket}/modeldeck/") and version.uri.endswith("/linear/")
+    objects = oss2.Bucket(oss2.Auth(*server["admin"]), dep.url, bucket)
+    prefix = version.uri.removeprefix(f"oss://{bucket}/")
+    assert objects.get_object(prefix + "extra/README.md").read() == b"a linear model"
+    assert objects.get_object(prefix + "model.onnx").read() == (folder / "model.onnx").read_bytes()
+    native = dep.admin.ok("GET", "/api/v1/models/linear-folder/versions/0.1.0", headers={"X-ModelDeck-Workspace": bucket})
+    assert native["runnable"] is True
+
+
+def test_registering_a_local_file_needs_a_bucket(server: dict, tmp_path: Path):
+    dep: Deployment = server["deployment"]
+    checkpoint = onnx_linear(tmp_path / "small.onnx")
+    name = profile(dep.url, *server["alice"], name="no-bucket", api_key=server["keys"]["alice"],
+                   pai_workspace=server["ws"])  # fmt: skip
+    with md.connect(name) as alice, pytest.raises(md.errors.InvalidParameter) as refused:
+        alice.register("small", checkpoint)
+    assert refused.value.code == "Profile.Invalid" and "oss_bucket" in refused.value.hint
 
 
 # ---- wire equality -------------------------------------------------------------------------------------

@@ -204,3 +204,14 @@ def test_tables_keep_their_key_columns_whole_at_80_columns(cli, deployment: Depl
         assert all(len(line) <= 80 for line in out.splitlines()), out
         row = next(line for line in out.splitlines() if keys[0] in line)
         assert all(key in row for key in keys), out
+
+
+def test_profile_add_takes_provider_options(cli):
+    """`--option NAME=VALUE` saves a provider setting (PAI's workspace, the OSS bucket); unknown names refused."""
+    cli("profile", "add", "pai", "--kind", "alibaba", "--region", "cn-beijing", "--option", "pai_workspace=41394",
+        "--option", "oss_bucket=checkpoints")  # fmt: skip
+    from modeldeck.profiles import ProfileFile
+
+    assert ProfileFile.load().get("pai").options() == {"pai_workspace": "41394", "oss_bucket": "checkpoints"}
+    refused = cli("profile", "add", "x", "--kind", "alibaba", "--option", "bucket=b", ok=False)
+    assert refused.returncode == 1 and "pai_workspace, oss_bucket" in refused.stderr

@@ -192,3 +192,27 @@ def test_async_deck_opens_as_connect_does(deployment: Deployment):
     with md.connect("bob") as deck:
         expected = (deck.profile, deck.account, deck.workspace.name, deck.workspace.role, deck.capabilities)
     assert asyncio.run(opened()) == expected and expected[1]["name"] == "bob" and expected[1]["kind"] == "sub"
+
+
+def test_provider_settings_come_from_the_file_or_the_platforms_variables(monkeypatch):
+    """`pai_workspace` and `oss_bucket` reach the deck as `Settings.options`; PAI_WORKSPACE_ID wins, as the
+    workspace variables do; they are shown (not secrets), the secrets beside them still masked."""
+    monkeypatch.delenv("PAI_WORKSPACE_ID", raising=False)
+    monkeypatch.delenv("PAI_AI_WORKSPACE_ID", raising=False)
+    write_profiles('[profiles.pai]\nkind = "alibaba"\nregion = "cn-beijing"\npai_workspace = "41394"\n'
+                   'oss_bucket = "checkpoints"\naccess_key_id = "AKID-EXAMPLE"\naccess_key_secret = "SECRET-VALUE-1"\n')
+    profile = ProfileFile.load().get("pai")
+    _, settings = resolve("pai")
+    assert settings.options == {"pai_workspace": "41394", "oss_bucket": "checkpoints"}
+    assert settings.services["oss"] == "https://oss-cn-beijing.aliyuncs.com"
+    described = profile.describe()
+    assert (described["pai_workspace"], described["oss_bucket"]) == ("41394", "checkpoints")
+    assert "SECRET-VALUE-1" not in str(described) + repr(profile) + repr(settings)
+    monkeypatch.setenv("PAI_WORKSPACE_ID", "777")
+    assert resolve("pai")[1].options == {"pai_workspace": "777", "oss_bucket": "checkpoints"}
+    ProfileFile.load().save()  # written back unchanged
+    assert ProfileFile.load().get("pai").options() == {"pai_workspace": "41394", "oss_bucket": "checkpoints"}
+    write_profiles('[profiles.bad]\nkind = "alibaba"\noss_bucket = 7\n')
+    with pytest.raises(InvalidParameter) as err:
+        ProfileFile.load()
+    assert err.value.code == "Config.Invalid"

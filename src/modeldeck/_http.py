@@ -13,7 +13,7 @@ import email.utils
 import ipaddress
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
@@ -144,6 +144,7 @@ class Settings:
     read_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     services: dict[str, str] = field(default_factory=dict)  # the base URLs of the provider's other services
+    options: dict[str, str] = field(default_factory=dict)  # the profile's provider settings (pai_workspace, ...)
 
     def __repr__(self) -> str:
         return f"Settings(url={self.url!r}, kind={self.kind!r}, workspace={self.workspace!r}, {self.credentials!r})"
@@ -176,14 +177,19 @@ def target(settings: Settings, call: Call) -> str:
     """Where a call goes: its path under the main service, or under the other service it names."""
     if call.service is None:
         return call.path
-    base = settings.services.get(call.service)
+    return service_url(settings.services, call.service) + call.path
+
+
+def service_url(services: Mapping[str, str], name: str) -> str:
+    """The base URL of one of the provider's other services, or the error that says how to give it."""
+    base = services.get(name)
     if not base:
         raise InvalidParameter(
-            f"This profile says nowhere to reach the {call.service!r} service.",
+            f"This profile says nowhere to reach the {name!r} service.",
             code="Profile.Invalid",
-            hint=f"Give the profile a region, or `endpoints = {{{call.service} = \"https://...\"}}`.",
+            hint=f"Give the profile a region, or `endpoints = {{{name} = \"https://...\"}}`.",
         )
-    return base.rstrip("/") + call.path
+    return base.rstrip("/")
 
 
 def _request_kwargs(call: Call) -> dict[str, Any]:

@@ -398,7 +398,7 @@ def _public_url(value: str) -> str:
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
-    from .profiles import Profile, ProfileFile, keyring_set
+    from .profiles import OPTIONS, Profile, ProfileFile, keyring_set
     from .providers import KINDS
 
     file = ProfileFile.load()
@@ -411,8 +411,12 @@ def cmd_profile(args: argparse.Namespace) -> None:
         kind = args.kind or ("server" if args.url else "local")
         if kind not in KINDS:
             raise InvalidParameter(f"Unknown profile kind {kind!r}.", hint=f"Use one of {', '.join(KINDS)}.")
+        options = dict(_pairs(args.option, "--option", "NAME=VALUE"))
+        if unknown := sorted(set(options) - set(OPTIONS)):
+            raise InvalidParameter(f"Profiles have no option {', '.join(unknown)}.", hint=f"Use: {', '.join(OPTIONS)}.")
         profile = Profile(args.name, kind, url=args.url, home=args.home, workspace=args.workspace_name,
-                          region=args.region, endpoints=dict(_pairs(args.endpoint, "--endpoint", "SERVICE=URL")))  # fmt: skip
+                          region=args.region, endpoints=dict(_pairs(args.endpoint, "--endpoint", "SERVICE=URL")),
+                          **options)  # fmt: skip
         secrets = {"api_key": args.api_key, "access_key_id": args.access_key_id,
                    "access_key_secret": args.access_key_secret}  # fmt: skip
         for secret, value in secrets.items():
@@ -714,6 +718,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="the platform's region, where it has regions")
     p.add_argument("--endpoint", action="append", default=[], metavar="SERVICE=URL",
                    help="a service's base URL instead of the region's default (a gateway, a local facade); repeatable")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a provider setting: pai_workspace (PAI's workspace id), oss_bucket (where checkpoints are "
+                   "uploaded for PAI); repeatable")
     p.add_argument("--default", action="store_true", help="make it the default profile")
 
     serve_p = command("serve", serve, "run the platform as a server (a team server with --db and --blobs)")

@@ -26,7 +26,7 @@ from ._http import AsyncTransport, Settings, Transport
 from ._stream import AsyncChunkStream, ChunkStream
 from .errors import InvalidParameter, MissingDependency
 from .providers import for_kind, require
-from .providers.base import Page, Pause, Progress, Provider, Stream, Upload, page_plan
+from .providers.base import Ask, Context, Page, Pause, Progress, Provider, Stream, Upload, page_plan
 from .resources import AccessKey, Account, AsyncListing, Deployment, Listing, Model, TaskRecord, Workspace
 from .tasks import AsyncTask, Task
 
@@ -658,17 +658,22 @@ def _is_uri(source: str | os.PathLike) -> bool:
     return isinstance(source, str) and "://" in source
 
 
-def _upload(provider: Provider, client: Any, step: Upload) -> dict[str, Any]:
+def _context(settings: Settings, client: httpx.Client | None = None) -> Context:
+    """What a provider's upload step (with the blocking `client`) or a plan asking for it sees of the deck."""
+    return Context(settings.services, settings.credentials, settings.options, client)
+
+
+def _upload(provider: Provider, context: Context, step: Upload) -> dict[str, Any]:
     assert provider.upload is not None  # "register" is a capability only of providers that upload
     if callable(step.progress) or not step.progress:
-        return provider.upload(client, step.path, step.progress or None)
+        return provider.upload(context, step.path, step.progress or None)
     from tqdm.auto import tqdm
 
     from .transfer import checkpoint_bytes
 
     total = checkpoint_bytes(step.path)
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"upload {step.path.name}") as bar:
-        return provider.upload(client, step.path, bar.update)
+        return provider.upload(context, step.path, bar.update)
 
 
 class Deck(_Operations):
@@ -703,7 +708,9 @@ class Deck(_Operations):
             step = next(plan)
             while True:
                 if isinstance(step, Upload):
-                    result = _upload(self._provider, self._transport.client, step)
+                    result = _upload(self._provider, _context(self._transport.settings, self._transport.client), step)
+                elif isinstance(step, Ask):
+                    result = _context(self._transport.settings)
                 elif isinstance(step, Stream):
                     provider = self._provider
                     result = ChunkStream(self._transport.client, step.call, (step.chunks or provider.chunks)(), provider.error)
@@ -769,6 +776,8 @@ class AsyncDeck(_Operations):
             while True:
                 if isinstance(step, Upload):
                     result = await asyncio.to_thread(self._upload_sync, step)
+                elif isinstance(step, Ask):
+                    result = _context(self._transport.settings)
                 elif isinstance(step, Stream):
                     client, provider = self._transport.client, self._provider
                     result = await AsyncChunkStream.open(client, step.call, (step.chunks or provider.chunks)(), provider.error)
@@ -784,7 +793,7 @@ class AsyncDeck(_Operations):
         """Uploads stream from files on disk: run them in a thread with a short-lived blocking client."""
         transport = Transport(Settings(**self._transport.settings.__dict__), self._provider)
         try:
-            return _upload(self._provider, transport.client, step)
+            return _upload(self._provider, _context(transport.settings, transport.client), step)
         finally:
             transport.close()
 

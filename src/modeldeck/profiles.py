@@ -25,6 +25,9 @@ from .providers import for_kind
 KEYRING_SERVICE = "modeldeck"
 DEFAULT_PROFILE = "local"
 SECRETS = ("api_key", "access_key_id", "access_key_secret", "security_token", "token")
+# Provider settings a profile may carry (Settings.options; a provider reads the ones it knows): the PAI
+# workspace (numeric id) and the OSS bucket a local checkpoint is uploaded to before PAI registers it.
+OPTIONS = ("pai_workspace", "oss_bucket")
 
 if TYPE_CHECKING:
     from ._http import Credentials, Settings
@@ -49,6 +52,8 @@ class Profile:
     workspace: str | None = None
     region: str | None = None
     endpoints: dict[str, str] = field(default_factory=dict)  # service -> base URL, overriding the region's
+    pai_workspace: str | None = None
+    oss_bucket: str | None = None
     api_key: str | None = field(default=None, repr=False)
     access_key_id: str | None = field(default=None, repr=False)
     access_key_secret: str | None = field(default=None, repr=False)
@@ -64,10 +69,14 @@ class Profile:
 
         return Credentials(**{name: getattr(self, name) for name in SECRETS})
 
+    def options(self) -> dict[str, str]:
+        """The provider settings this profile sets."""
+        return {name: value for name in OPTIONS if (value := getattr(self, name))}
+
     def describe(self) -> dict[str, Any]:
         """What may be shown: never a secret, only where the credentials come from."""
         in_file = bool(self.credentials())
-        where = {"region": self.region, "endpoints": dict(self.endpoints)}
+        where = {"region": self.region, "endpoints": dict(self.endpoints), **self.options()}
         return {
             "name": self.name, "kind": self.kind, "url": self.url, "home": self.home, "workspace": self.workspace,
             **{k: v for k, v in where.items() if v},  # only where the platform has them
@@ -138,7 +147,7 @@ class ProfileFile:
 
 def _profile(path: Path, name: str, values: Any) -> Profile:
     """One `[profiles.NAME]` table; keys this version does not know are left alone (a newer one wrote them)."""
-    fields = ("kind", "url", "home", "workspace", "region", *SECRETS)
+    fields = ("kind", "url", "home", "workspace", "region", *OPTIONS, *SECRETS)
     known = {k: values.get(k) for k in fields} if isinstance(values, dict) else {}
     endpoints = values.get("endpoints", {}) if isinstance(values, dict) else None
     bad = not isinstance(values, dict) or not isinstance(known["kind"], str)
@@ -259,10 +268,11 @@ def resolve(
     ws = ws if provider.workspace_header else None  # a platform without workspaces has its implicit one
     from ._http import Credentials, Settings
 
+    options = {**chosen.options(), **_options_from_environment(provider)}
     if launch is not None:
         target = launch.result()
         return chosen.name or None, Settings(target.url, credentials or Credentials(api_key=target.admin_key), ws,
-                                             kind=chosen.kind)  # fmt: skip
+                                             kind=chosen.kind, options=options)  # fmt: skip
     region = chosen.region or _from_environment(provider.region_environment)
     if region and region not in provider.regions:
         regions = ", ".join(provider.regions) or "none: remove `region` from the profile"
@@ -289,12 +299,20 @@ def resolve(
             f"`modeldeck profile add {chosen.name or 'NAME'} --url {base} --api-key -`.",
         )
     services = provider.services(region, chosen.endpoints)
-    return chosen.name or None, Settings(base.rstrip("/"), credentials, ws, kind=chosen.kind, services=services)
+    return chosen.name or None, Settings(base.rstrip("/"), credentials, ws, kind=chosen.kind, services=services,
+                                         options=options)  # fmt: skip
 
 
 def _from_environment(names: tuple[str, ...]) -> str | None:
     """The first of a platform's environment variables that is set (DASHSCOPE_WORKSPACE, ...)."""
     return next((os.environ[n] for n in names if os.environ.get(n)), None)
+
+
+def _options_from_environment(provider: Provider) -> dict[str, str]:
+    """The provider settings its platform's own variables set (PAI_WORKSPACE_ID); they win over the file's,
+    as the workspace variables do."""
+    found = {name: _from_environment(names) for name, names in provider.options_environment.items()}
+    return {name: value for name, value in found.items() if value}
 
 
 def login(profile: str | None = None, *, url: str | None = None, workspace: str | None = None) -> Profile:

@@ -16,8 +16,9 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from .._http import Call, Credentials, ErrorDecoder
+from .._http import Call, Credentials, ErrorDecoder, service_url
 from .._stream import Decoder
+from ..errors import InvalidParameter
 from ..resources import Resource
 
 R = TypeVar("R", bound=Resource)
@@ -30,10 +31,44 @@ CAPABILITIES = frozenset({
 })  # fmt: skip
 
 Progress = Callable[[int], None]
-UploadFn = Callable[[httpx.Client, Path, "Progress | None"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the deck knows beyond its requests, for a provider's upload step and plans that need it: the
+    profile's service endpoints, credentials (masked in every repr) and provider settings (`options`:
+    `pai_workspace`, `oss_bucket`, ...). An upload step also gets the deck's blocking `client` (None for
+    plans), for a platform that takes uploads on its own API (its auth and workspace header set)."""
+
+    services: Mapping[str, str] = field(default_factory=dict)
+    credentials: Credentials = field(default_factory=Credentials)
+    options: Mapping[str, str] = field(default_factory=dict)
+    client: httpx.Client | None = field(default=None, repr=False)
+
+    def service(self, name: str) -> str:
+        """The base URL of one of the provider's other services, or the error that says how to give it."""
+        return service_url(self.services, name)
+
+    def option(self, name: str, hint: str) -> str:
+        """A profile setting the operation cannot go without, or the error that says where to set it."""
+        value = self.options.get(name)
+        if not value:
+            raise InvalidParameter(f"This profile has no {name}.", code="Profile.Invalid", hint=hint)
+        return value
+
+
+UploadFn = Callable[[Context, Path, "Progress | None"], dict[str, Any]]
 
 
 # ---- the plan steps the drivers (Deck, AsyncDeck) carry out besides a Call ------------------------------
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Answered with the deck's `Context`: how a plan reads a profile setting (`context = yield ASK`)."""
+
+
+ASK = Ask()
 
 
 @dataclass(frozen=True)
@@ -124,13 +159,15 @@ class Provider:
     needs_credentials: bool = True
     workspace_header: str | None = None  # where the current workspace travels, if the platform has workspaces
     regions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # region -> service -> base URL
-    upload: UploadFn | None = None
+    upload: UploadFn | None = None  # put a local checkpoint where its versions can name it: -> {"uri": ...}
     openai_base: Callable[[str], str] | None = None  # where an OpenAI SDK is pointed, from the deck's URL
     # The platform's own environment variables for the workspace, the region and the main service's URL
     # (as its SDK reads them; `url_from_environment` turns the SDK's base URL into the provider's).
     workspace_environment: tuple[str, ...] = ()
     region_environment: tuple[str, ...] = ()
     url_from_environment: Callable[[Mapping[str, str]], str | None] | None = None
+    # profile setting (modeldeck.profiles.OPTIONS) -> the environment variables its platform's tools read
+    options_environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def endpoint(self, region: str | None, endpoints: Mapping[str, str], url: str | None) -> str | None:
         """The base URL of the main service: a per-service override, the profile's url, the region's default."""

@@ -20,7 +20,7 @@ from .._http import Call, Credentials
 from ..errors import Conflict, from_response
 from ..resources import AccessKey, Account, Deployment, DeploymentEvent, Grant, Model, ModelVersion, Prediction, TaskRecord, Workspace
 from . import openai
-from .base import CAPABILITIES, Page, Progress, Provider, bearer
+from .base import CAPABILITIES, Context, Page, Progress, Provider, bearer
 
 V1 = "/api/v1"
 WORKSPACE_HEADER = "X-ModelDeck-Workspace"
@@ -40,10 +40,12 @@ def auth(credentials: Credentials) -> httpx.Auth | None:
     return bearer(credentials)
 
 
-def upload(client: httpx.Client, local: Path, progress: Progress | None) -> dict[str, Any]:
+def upload(context: Context, local: Path, progress: Progress | None) -> dict[str, Any]:
+    """Into the platform's own blobs, through the deck's client (its auth and workspace header)."""
     from ..transfer import upload_artifact
 
-    return upload_artifact(client, local, progress=progress)
+    assert context.client is not None  # the drivers give an upload step the deck's client
+    return upload_artifact(context.client, local, progress=progress)
 
 
 # ---- leaf plans: one operation's calls, its responses as records ----------------------------------------

@@ -3,7 +3,8 @@ its services take: the DashScope API key (inference, in a workspace) and the Acc
 management: workspaces and model authorization; PAI-EAS services: `eas.py`). docs/clouds/alibaba.md says how to set it up.
 
 The main service is DashScope (the profile's `url`, or the region's host); management calls go to the
-`modelstudio` service (`Call(service="modelstudio")`), PAI's model registry to `pai` (AIWorkspace, `pai.py`).
+`modelstudio` service (`Call(service="modelstudio")`), PAI's model registry to `pai` (AIWorkspace, `pai.py`);
+a local checkpoint registers on PAI after `upload.py` puts it in the profile's OSS bucket (`oss` service).
 Credentials in the cloud's own variables.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..base import Provider
-from . import dashscope, eas, endpoints, modelstudio, pai
+from . import dashscope, eas, endpoints, modelstudio, pai, upload
 from .auth import WORKSPACE_HEADER, auth
 from .errors import error
 
@@ -44,4 +45,6 @@ PROVIDER = Provider(
     workspace_environment=("DASHSCOPE_WORKSPACE", "DASHSCOPE_WORKSPACE_ID"),
     region_environment=("DASHSCOPE_API_REGION", "DASHSCOPE_REGION", "ALIBABA_CLOUD_REGION_ID"),
     url_from_environment=endpoints.from_environment,
+    upload=upload.upload,
+    options_environment={"pai_workspace": pai.WORKSPACE_ENVIRONMENT},
 )

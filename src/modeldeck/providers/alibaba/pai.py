@@ -5,21 +5,21 @@ Written as `alibabacloud-aiworkspace20210204` sends it (docs/clouds/alibaba-sdks
 `/api/v1` of the `pai` service (`aiworkspace.{region}.aliyuncs.com`, or the local facade's
 `<server>/aiworkspace`), PascalCase JSON, path segments percent-encoded as the SDK does. A model is named
 by its name (found by ListModels' exact match, `ModelName="<name>"`, as alipai looks it up) or its ModelId.
-The PAI workspace is `PAI_WORKSPACE_ID` (alipai's variable; `PAI_AI_WORKSPACE_ID` too); without one, PAI
-answers from the account's default workspace.
+The PAI workspace is the profile's `pai_workspace`, or `PAI_WORKSPACE_ID` (alipai's variable;
+`PAI_AI_WORKSPACE_ID` too); without one, PAI answers from the account's default workspace. A local
+checkpoint reaches PAI through OSS (`upload.py`), then registers by its `oss://` uri.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 from urllib.parse import quote
 
 from ..._http import Call
 from ...errors import Conflict, InvalidParameter
 from ...resources import ModelVersion
-from ..base import Page
+from ..base import ASK, Page
 
 SERVICE = "pai"
 VERSION = "2021-02-04"
@@ -38,8 +38,9 @@ def segment(value: str) -> str:
     return quote(value, safe="~")
 
 
-def workspace_id() -> str | None:
-    return next((os.environ[n] for n in WORKSPACE_ENVIRONMENT if os.environ.get(n)), None)
+def workspace_id():  # type: ignore[no-untyped-def]
+    """The profile's PAI workspace (`pai_workspace`, or PAI_WORKSPACE_ID), or None for the default one."""
+    return (yield ASK).options.get("pai_workspace")
 
 
 def _call(method: str, path: str, action: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Call:
@@ -68,7 +69,7 @@ def as_version(item: dict[str, Any], model_id: str, model_name: str = "") -> Mod
 def find_model(name: str):  # type: ignore[no-untyped-def]
     """The ModelId of the workspace's model called exactly `name`, or None (ListModels with a quoted name)."""
     params = {"ModelName": f'"{name}"', "PageNumber": 1, "PageSize": 10}
-    ws = workspace_id()
+    ws = yield from workspace_id()
     if ws:
         params["WorkspaceId"] = ws
     body = (yield _call("GET", "/models", "ListModels", params=params)).json()
@@ -86,7 +87,8 @@ def ensure_model(name: str):  # type: ignore[no-untyped-def]
     found = yield from find_model(name)
     if found:
         return found
-    body = {"ModelName": name, "Accessibility": "PRIVATE", **({"WorkspaceId": workspace_id()} if workspace_id() else {})}
+    ws = yield from workspace_id()
+    body = {"ModelName": name, "Accessibility": "PRIVATE", **({"WorkspaceId": ws} if ws else {})}
     created = yield _call("POST", "/models", "CreateModel", body, ok=(409,))
     if created.is_success:
         return created.json()["ModelId"]
