@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from conftest import Deployment
@@ -20,6 +21,7 @@ from test_huawei_modelarts import client, pair_of, server  # noqa: F401  (a modu
 
 import modeldeck as md
 from modeldeck.errors import AccessDenied, InvalidApiKey, WorkspaceAccessDenied
+from modeldeck.examples import onnx_linear
 from modeldeck.profiles import Profile, ProfileFile
 from modeldeck.providers import huawei
 
@@ -102,6 +104,32 @@ def test_the_strict_mode_story_through_the_provider(server: Deployment, keys: di
     with md.connect(name) as alice:  # the default workspace ("0"): alice is no member there
         with pytest.raises(WorkspaceAccessDenied):
             list(alice.models())
+
+
+def test_a_local_checkpoint_goes_to_obs_and_registers_by_its_uri(server: Deployment, keys: dict[str, str],
+                                                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # fmt: skip
+    checkpoint = onnx_linear(tmp_path / "iris.onnx")
+    name = profile(server.url, name="hw-obs")
+    signing_as(monkeypatch, server, keys["main"])
+    with md.connect(name) as main:
+        with pytest.raises(md.errors.InvalidParameter) as refused:  # no bucket named: refused before a byte is sent
+            main.register("iris-obs", checkpoint)
+        assert refused.value.code == "Profile.Invalid" and "obs_bucket" in refused.value.hint
+        bucket = server.admin.ok("GET", "/api/v1/workspaces")["items"][0]["id"]  # a bucket is a workspace
+        huawei.agency(main, delegate_to="all")
+    file = ProfileFile.load()
+    file.profiles[name].obs_bucket = bucket
+    file.profiles[name].endpoints["obs"] = server.url  # the OBS facade answers on the same server
+    file.save()
+    sent: list[int] = []
+    with md.connect(name) as main:
+        version = main.register("iris-obs", checkpoint, progress=sent.append)
+        assert version.uri.startswith(f"obs://{bucket}/modeldeck/") and version.uri.endswith("/iris.onnx")
+        assert main.version("iris-obs", version.version_name).uri == version.uri
+    assert sum(sent) == checkpoint.stat().st_size, "progress covers the whole file"
+    native = server.admin.ok("GET", f"/api/v1/models/iris-obs/versions/{version.version_name}",
+                             headers={"X-ModelDeck-Workspace": bucket})  # fmt: skip
+    assert native["uri"] == version.uri and native["runnable"] is True  # the bytes arrived and load as ONNX
 
 
 def test_loose_mode_through_the_provider(server: Deployment, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch):

@@ -26,8 +26,9 @@ KEYRING_SERVICE = "modeldeck"
 DEFAULT_PROFILE = "local"
 SECRETS = ("api_key", "access_key_id", "access_key_secret", "security_token", "token")
 # Provider settings a profile may carry (Settings.options; a provider reads the ones it knows): the PAI
-# workspace (numeric id) and the OSS bucket a local checkpoint is uploaded to before PAI registers it.
-OPTIONS = ("pai_workspace", "oss_bucket")
+# workspace (numeric id), and the OSS / OBS bucket a local checkpoint is uploaded to before PAI or ModelArts
+# registers it.
+OPTIONS = ("pai_workspace", "oss_bucket", "obs_bucket")
 
 if TYPE_CHECKING:
     from ._http import Credentials, Settings
@@ -54,6 +55,7 @@ class Profile:
     endpoints: dict[str, str] = field(default_factory=dict)  # service -> base URL, overriding the region's
     pai_workspace: str | None = None
     oss_bucket: str | None = None
+    obs_bucket: str | None = None
     api_key: str | None = field(default=None, repr=False)
     access_key_id: str | None = field(default=None, repr=False)
     access_key_secret: str | None = field(default=None, repr=False)

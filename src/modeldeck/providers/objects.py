@@ -1,15 +1,21 @@
 """What the object-store uploaders share (alibaba/oss.py, huawei/obs.py): the SDK from its extra, the
-AccessKey pair from the profile's credentials, and the resumable uploads' checkpoint folder in the home."""
+AccessKey pair from the profile's credentials, the resumable uploads' checkpoint folder in the home, and
+the providers' upload step (`put_checkpoint`: a local checkpoint to the profile's bucket, registered by
+its `oss://` / `obs://` uri, as the clouds' own tools register a model)."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._home import default_home
 from ..errors import InvalidParameter, MissingDependency
+
+if TYPE_CHECKING:
+    from .base import Context, Progress
 
 PART_SIZE = 16 << 20  # large enough for few requests, small enough that a resume repeats little
 
@@ -62,3 +68,37 @@ def crc64(path: Path) -> int:
         while data := fh.read(8 << 20):
             crc = model.calc(data, crc) if crc else model.calc(data)
     return int(crc)
+
+
+def put_checkpoint(context: Context, local: Path, progress: Progress | None, *, put: Callable[..., str],
+                   scheme: str, service: str, bucket_option: str, bucket_hint: str) -> dict[str, Any]:  # fmt: skip
+    """A provider's upload step: `local` (a file or a folder) to the profile's bucket with `put` (the store's
+    resumable uploader), at `modeldeck/<digest>/<name>`, the digest naming the file by its path, size and
+    modification time (`transfer.resume_key`): registering the same file again lands on the same key and
+    resumes an upload that was cut. A folder goes file by file under that prefix and registers as
+    `<scheme>://bucket/prefix/`."""
+    from ..transfer import checkpoint_files, resume_key
+
+    bucket = context.option(bucket_option, bucket_hint)
+    endpoint = context.service(service)
+    prefix = f"modeldeck/{resume_key(local)[:16]}/{local.name}"
+    folder = local.is_dir() or local.is_symlink()  # a link is refused by checkpoint_files
+    for rel, path in checkpoint_files(local) if folder else [("", local)]:
+        put(path, endpoint=endpoint, bucket=bucket, key=f"{prefix}/{rel}" if folder else prefix,
+            credentials=context.credentials, progress=_increments(progress))  # fmt: skip
+    return {"uri": f"{scheme}://{bucket}/{prefix}" + ("/" if folder else "")}
+
+
+def _increments(progress: Progress | None) -> Progress | None:
+    """The uploaders report the bytes sent so far; the deck's progress takes each increment."""
+    if progress is None:
+        return None
+    done = 0
+
+    def report(sent: int) -> None:
+        nonlocal done
+        step, done = sent - done, max(done, sent)
+        if step > 0:
+            progress(step)
+
+    return report

@@ -9,39 +9,27 @@ own variables (`HUAWEICLOUD_SDK_AK`, `_SK`, `_SECURITY_TOKEN`, `_PROJECT_ID`, `_
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
-
-from ...errors import InvalidParameter, Unsupported
-from ..base import Progress, Provider
+from ..base import Context, Progress, Provider
 from . import endpoints, iam, modelarts, pangu, services
 from .errors import error
 
 
-def upload(client: httpx.Client, path: Path, progress: bool | Progress | None) -> dict[str, Any]:
-    """A local checkpoint to OBS (`providers.huawei.obs.upload`, multipart and resumable), then registered by
-    its obs:// URI. The bucket is `HUAWEICLOUD_OBS_BUCKET`; the endpoint `HUAWEICLOUD_OBS_ENDPOINT`, else the
-    ModelArts host's (the local facades answer OBS on the same server)."""
-    try:
-        from . import obs  # type: ignore[attr-defined]
-    except ImportError:
-        raise Unsupported(
-            "This version cannot upload a local checkpoint to OBS.",
-            hint="Upload it with obsutil or the OBS console, then register its URI: deck.register(name, 'obs://bucket/key').",
-        ) from None
-    bucket = os.environ.get("HUAWEICLOUD_OBS_BUCKET")
-    if not bucket:
-        raise InvalidParameter("Registering a local checkpoint needs an OBS bucket to put it in.", code="Profile.Invalid",
-                               hint="Set HUAWEICLOUD_OBS_BUCKET (a bucket of the account in the region).")  # fmt: skip
-    endpoint = os.environ.get("HUAWEICLOUD_OBS_ENDPOINT") or str(client.base_url).rstrip("/")
-    credentials = getattr(client.auth, "credentials", None)
-    uri = obs.upload(path, endpoint=endpoint, bucket=bucket, key=f"modeldeck/{path.name}", credentials=credentials,
-                     progress=progress if callable(progress) else None)  # fmt: skip
-    return {"uri": uri}
+BUCKET_HINT = ("Name the OBS bucket checkpoints go to: `obs_bucket = \"...\"` in the profile (or "
+               "HUAWEICLOUD_OBS_BUCKET), or register a checkpoint already in OBS by its obs://bucket/key uri.")  # fmt: skip
+
+
+def upload(context: Context, local: Path, progress: Progress | None) -> dict[str, Any]:
+    """A local checkpoint to the profile's OBS bucket (`obs.upload`, multipart and resumable), registered by
+    its obs:// uri; OBS is the `obs` service (the region's host, or the profile's endpoint)."""
+    from ..objects import put_checkpoint
+    from . import obs
+
+    return put_checkpoint(context, local, progress, put=obs.upload, scheme="obs", service="obs",
+                          bucket_option="obs_bucket", bucket_hint=BUCKET_HINT)  # fmt: skip
 
 
 PROVIDER = Provider(
@@ -75,6 +63,7 @@ PROVIDER = Provider(
     workspace_header=iam.WORKSPACE_HEADER,
     regions=endpoints.REGIONS,
     upload=upload,
+    options_environment={"obs_bucket": ("HUAWEICLOUD_OBS_BUCKET",)},
     workspace_environment=("HUAWEICLOUD_MODELARTS_WORKSPACE_ID",),
     region_environment=("HUAWEICLOUD_SDK_REGION",),
     url_from_environment=endpoints.from_environment,

@@ -29,7 +29,7 @@ def build(platform: Services) -> FastAPI:
     return app
 
 
-# /v1/auth-mode, and the project's ModelArts resources (services: the huawei-pangu branch's router). A
+# /v1/auth-mode, and the project's ModelArts resources (services: services.py's router). A
 # project id is 32 hex (or the SDK's unfilled template), so OpenAI's /v1/models/<id> never matches.
 PROJECT = r"([0-9a-f]{32}|\{project_id\})"
 ROOTS = (r"^/v1/auth-mode$", rf"^/v[12]/{PROJECT}/(workspaces|models|agency|authorizations|services)(/|$)")
