@@ -20,6 +20,7 @@ from .. import inference, registry
 from ..events import publish
 from ..schema import Deployment, Model, ModelVersion
 from . import service, spec
+from .forks import Template
 from .service import PLATFORM
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class Controller:
             else:
                 from .local import LocalEngine
 
-                self.engine = LocalEngine(HOST, row.port, config)
+                self.engine = LocalEngine(HOST, row.port, config, self.deployments.template)
                 if row.port != self.engine.port:
                     self._write(lambda db, r: setattr(r, "port", self.engine.port))
         return self.engine
@@ -230,6 +231,7 @@ class Deployments:
         self._lock = threading.Lock()
         self._controllers: dict[str, Controller] = {}
         self._changed = threading.Condition()
+        self.template = Template()  # forks the local engine's replicas (started on the first one)
 
     def restore(self) -> None:
         """After a restart: bring back what was serving (or on its way to) before."""
@@ -288,3 +290,4 @@ class Deployments:
             controller.commands.put(Command("close"))
         for controller in controllers:
             controller.thread.join(timeout=30)
+        self.template.close()

@@ -1,4 +1,5 @@
-"""One replica of a local deployment: a worker process serving one version, predict or chat.
+"""One replica of a local deployment: a worker process serving one version, predict or chat (forked from
+the warm template of `forks`, which then runs `main`).
 
 Every replica of a deployment listens on the deployment's port with SO_REUSEPORT, so the kernel spreads
 new connections over the replicas: no process of ours relays the bytes, and a replica that dies simply
@@ -26,6 +27,7 @@ The controller speaks to it in JSON lines:
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import sys
@@ -65,6 +67,59 @@ def warm_up(runtime: Any) -> None:
         shape = [d or 1 for d in spec.shape]
         inputs[spec.name] = np.full(shape, "", dtype=object) if spec.dtype == "string" else np.zeros(shape, spec.dtype)
     runtime.predict(inputs)
+
+
+# What each format's runtime imports: the replica template imports it once, so its forks start with it.
+RUNTIME_MODULES = {"ONNX": ("onnx", "onnxruntime"), "SkopsModel": ("skops.io",), "XGBoost": ("xgboost",),
+                   "SafeTensors": ("torch", "transformers")}  # fmt: skip
+
+
+def prepare(format_type: str) -> None:
+    """Import the runtime of `format_type` (what a replica of it would import first); a missing one is
+    left for the replica to report."""
+    import importlib
+
+    from .. import runtimes  # noqa: F401
+
+    for name in RUNTIME_MODULES.get(format_type, ()):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            return
+        if name == "transformers":  # its classes load on first use
+            module.AutoTokenizer, module.AutoModelForCausalLM  # noqa: B018
+
+
+class Background:
+    """While a new replica loads and warms up, it runs at idle priority, so the replicas that serve keep
+    the CPU; its threads are put back to normal priority once it is healthy. Only where this process may
+    raise its priority again (root, or a nice limit that allows it); elsewhere it loads as it is."""
+
+    def __enter__(self) -> Background:
+        self.idle = _may_restore() and _set_policy(0, os.SCHED_IDLE)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.idle:
+            for tid in os.listdir("/proc/self/task"):  # threads started meanwhile inherited idle priority
+                _set_policy(int(tid), os.SCHED_OTHER)
+
+
+def _may_restore() -> bool:
+    if not hasattr(os, "SCHED_IDLE") or not os.path.isdir("/proc/self/task"):
+        return False
+    import resource
+
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
+
+
+def _set_policy(tid: int, policy: int) -> bool:
+    try:
+        os.sched_setscheduler(tid, policy, os.sched_param(0))
+    except OSError:
+        return False
+    return True
 
 
 def load(folder: str, target: dict[str, Any]) -> Any:
@@ -289,13 +344,14 @@ def say(**message: Any) -> None:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    try:
-        runtime = load(config["folder"], config["target"])
-        warm_up(runtime)
-    except Exception as exc:
-        say(state="failed", reason=failure(exc))
-        return 1
-    app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"]))
+    with Background():
+        try:
+            runtime = load(config["folder"], config["target"])
+            warm_up(runtime)
+        except Exception as exc:
+            say(state="failed", reason=failure(exc))
+            return 1
+        app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"]))
     say(state="ready")
     command = sys.stdin.readline().strip()
     if not command.startswith("serve"):
@@ -329,7 +385,3 @@ def main() -> int:
     threading.Thread(target=report, daemon=True).start()
     server.run(sockets=[shared, private])
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
