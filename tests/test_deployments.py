@@ -50,6 +50,10 @@ def test_a_deployment_serves_its_version_from_replica_processes(deck: Any):
     assert dep.versions == ["1.0.0"] and len(dep.replica_status) == 2
     pids = {r["pid"] for r in dep.replica_status}
     assert os.getpid() not in pids and len(pids) == 2
+    # forked from one warm template (no interpreter start, no imports per replica), serving at normal priority
+    parents = {_parent(pid) for pid in pids}
+    assert len(parents) == 1 and parents != {os.getpid()} and _parent(parents.pop()) == os.getpid()
+    assert {os.sched_getscheduler(pid) for pid in pids} == {os.SCHED_OTHER}
     answer = deck.predict(None, X, deployment="iris-prod")
     assert answer.version == "1.0.0"
     assert answer.outputs["logits"][0] == pytest.approx(outputs(deck, "1.0.0"))
@@ -57,6 +61,10 @@ def test_a_deployment_serves_its_version_from_replica_processes(deck: Any):
     assert [d.name for d in deck.deployments()] == ["iris-prod"]
     kinds = [e.kind for e in deck.deployment_events("iris-prod")]
     assert kinds == ["running", "created"]
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 class Load:
@@ -88,11 +96,21 @@ class Load:
         target = self.count() + n
         wait_for(lambda: self.count() >= target, timeout=60)
 
+    def replicas(self) -> set[str]:
+        return {replica for answers in self.answers for _, replica, _ in list(answers)}
+
     def __enter__(self) -> Load:
         for thread in self.threads:
             thread.start()
         self.more(20)
+        self.until_every_replica_answered()
         return self
+
+    def until_every_replica_answered(self) -> None:
+        """Until each replica the deployment has now answered at least once (connections land where the
+        kernel puts them, and move on after a few dozen requests)."""
+        serving = {r["replica"] for r in self.decks[0].deployment(self.name).replica_status}
+        wait_for(lambda: serving <= self.replicas(), timeout=60)
 
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
@@ -125,7 +143,7 @@ def test_an_upgrade_under_load_fails_no_request_and_switches_each_client_once(de
     deck.deploy("iris", "1.0.0", name="iris-prod", replicas=2, upgrade=mode)
     with Load(deployment, "iris-prod") as load:
         dep = deck.upgrade("iris-prod", "2.0.0")
-        load.more(40)
+        load.until_every_replica_answered()
     assert dep.status == "Running" and dep.version == "2.0.0" and dep.previous_version == "1.0.0"
     assert dep.versions == ["2.0.0"] and len(dep.replica_status) == 2
     assert load.failures == []

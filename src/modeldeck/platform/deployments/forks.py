@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 MAX_MESSAGE = 4096
+ENTRY = "import sys; from modeldeck.platform.deployments.forks import main; sys.exit(main(int(sys.argv[1])))"
 
 
 class Forked:
@@ -100,7 +101,7 @@ class Template:
         self._stop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # one request, one packet
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "modeldeck.platform.deployments.forks", str(theirs.fileno())],
+            [sys.executable, "-c", ENTRY, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True,
         )  # fmt: skip
         theirs.close()
@@ -235,7 +236,3 @@ def main(fd: int) -> int:
         for f in fds:
             os.close(f)
         control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-
-
-if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1])))

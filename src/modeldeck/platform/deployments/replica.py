@@ -52,6 +52,7 @@ CHAT_PATH = "/v1/chat/completions"
 RELAYED_HEADERS = (b"authorization", b"content-type", b"inference-header-content-length")
 REPORT_INTERVAL = 0.05  # seconds between count reports: the controller's probation reads them
 REQUESTS_PER_CONNECTION = 64
+BACKGROUND_SECONDS = 2.0  # at most this long at idle priority while loading (see `Background`)
 
 
 def warm_up(runtime: Any) -> None:
@@ -92,17 +93,27 @@ def prepare(format_type: str) -> None:
 
 class Background:
     """While a new replica loads and warms up, it runs at idle priority, so the replicas that serve keep
-    the CPU; its threads are put back to normal priority once it is healthy. Only where this process may
-    raise its priority again (root, or a nice limit that allows it); elsewhere it loads as it is."""
+    the CPU; its threads are put back to normal priority once it is healthy, or after `BACKGROUND_SECONDS`
+    (replicas kept busy would otherwise starve it, and an upgrade would never finish). Only where this
+    process may raise its priority again (root, or a nice limit that allows it); elsewhere it loads as it is."""
 
     def __enter__(self) -> Background:
-        self.idle = _may_restore() and _set_policy(0, os.SCHED_IDLE)
+        self.timer = threading.Timer(BACKGROUND_SECONDS, self.restore)  # started first: it keeps normal priority
+        self.timer.daemon = True
+        self.idle = _may_restore()
+        if self.idle:
+            self.timer.start()
+            self.idle = _set_policy(0, os.SCHED_IDLE)
         return self
 
+    def restore(self) -> None:
+        for tid in os.listdir("/proc/self/task"):  # threads started meanwhile inherited idle priority
+            _set_policy(int(tid), os.SCHED_OTHER)
+
     def __exit__(self, *exc: Any) -> None:
+        self.timer.cancel()
         if self.idle:
-            for tid in os.listdir("/proc/self/task"):  # threads started meanwhile inherited idle priority
-                _set_policy(int(tid), os.SCHED_OTHER)
+            self.restore()
 
 
 def _may_restore() -> bool:
