@@ -19,8 +19,9 @@ import pytest
 import modeldeck as md
 from modeldeck import examples
 from modeldeck.errors import AccessDenied, Conflict, InvalidParameter, ModelAccessDenied, NotFound
+from modeldeck.platform import Settings
 
-from conftest import wait_for
+from conftest import deploy, wait_for
 from test_cli import cli  # noqa: F401  (fixtures: the terminal and the notebook, as their tests run them)
 from test_magics import ip  # noqa: F401
 from test_magics import md as magic
@@ -268,6 +269,33 @@ def test_stop_start_and_delete(deck: Any):
     with pytest.raises(NotFound) as err:
         deck.deployment("iris-prod")
     assert err.value.code == "Deployment.NotFound"
+
+
+def test_a_restart_serves_what_served_and_finishes_what_was_being_deleted(tmp_path: Path):
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    settings = Settings(home=tmp_path / "home")
+    first = deploy(settings)
+    try:
+        with md.connect(url=first.url, api_key=first.admin_key) as deck:
+            deck.register("iris", examples.onnx_linear(tmp_path / "linear.onnx"), format="ONNX", progress=False)
+            for name in ("kept", "gone"):
+                deck.deploy("iris", name=name, replicas=1)
+    finally:
+        first.close()
+    with sqlite3.connect(make_url(settings.database_url).database) as db:  # stopped while deleting `gone`
+        db.execute("UPDATE deployments SET status = 'Deleting' WHERE name = 'gone'")
+    second = deploy(settings)
+    try:
+        with md.connect(url=second.url, api_key=second.admin_key) as deck:
+            wait_for(lambda: [(d.name, d.status) for d in deck.deployments()] == [("kept", "Running")], timeout=120)
+            assert deck.predict(None, X, deployment="kept").raw["deployment"] == "kept"
+            with pytest.raises(NotFound):
+                deck.deployment("gone")
+    finally:
+        second.close()
 
 
 def test_the_platform_route_predicts_through_the_replicas(deck: Any, deployment: Any):

@@ -170,6 +170,10 @@ class Controller:
         ))  # fmt: skip
 
     def _delete(self, command: Command) -> None:
+        with self.platform.store.read() as db:
+            row = db.get(Deployment, self.id)
+        if self.engine is None and row is not None and row.engine == "ray":  # its Serve application outlives us
+            self._engine(row)
         if self.engine is not None:
             self.engine.close()
             self.engine = None
@@ -234,10 +238,15 @@ class Deployments:
         self.template = Template()  # forks the local engine's replicas (started on the first one)
 
     def restore(self) -> None:
-        """After a restart: bring back what was serving (or on its way to) before."""
+        """After a restart: bring back what was serving (or on its way to) before, and finish deleting what
+        was being deleted."""
         with self.platform.store.read() as db:
-            ids = db.scalars(select(Deployment.id).where(Deployment.status.in_(spec.LIVE))).all()
-        for dep_id in ids:
+            rows = db.execute(select(Deployment.id, Deployment.status).where(
+                Deployment.status.in_(spec.RESTORED))).all()  # fmt: skip
+        for dep_id, status in rows:
+            if status == "Deleting":
+                self.command(dep_id, Command("delete"))
+                continue
             self._write_status(dep_id, "Creating")
             self.command(dep_id, Command("start"))
 
