@@ -74,6 +74,9 @@ def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_ht
     deck.deploy("tiny", name="tiny-prod", replicas=1)  # a deployment named apart from its model
     assert client.chat.completions.create(model="tiny-prod", messages=MESSAGES, **GREEDY).choices[0].message.content == registered
     answered(deck, "tiny-prod", 1)
+    listed = [m.id for m in client.models.list()]  # deployments by name, then models (`tiny` once: it chats with the deployment)
+    assert listed == ["tiny", "tiny-prod", "iris"]
+    assert client.models.retrieve("tiny-prod").id == "tiny-prod" and client.models.retrieve("iris").id == "iris"
 
     endpoint, auth = dep.endpoint, {"Authorization": f"Bearer {deployment.admin_key}"}
     for _ in range(16):  # a fresh connection each: the kernel spreads them over both replicas
