@@ -162,9 +162,13 @@ async def _relayed(response: httpx.Response, stream: bool) -> Response:
             await response.aclose()
 
     async def relay() -> AsyncIterator[bytes]:
+        import httpx
+
         try:
             async for piece in response.aiter_raw():
                 yield piece
+        except httpx.TransportError:  # the server stopped mid-way: a typed error event, never a hang
+            yield b"\n\n" + chatwire.error_event(chatwire.cut_off())  # after any half-sent event
         finally:
             await response.aclose()
 
