@@ -110,7 +110,7 @@ class Load:
     def until_every_replica_answered(self) -> None:
         """Until each replica the deployment has now answered at least once (connections land where the
         kernel puts them, and move on after a few dozen requests)."""
-        serving = {r["replica"] for r in self.decks[0].deployment(self.name).replica_status}
+        serving = {r["replica"] for r in self.decks[0].deployment(self.name).replica_status if r["replica"]}
         wait_for(lambda: serving <= self.replicas(), timeout=60)
 
     def __exit__(self, *exc: object) -> None:

@@ -170,7 +170,7 @@ class ReplicaApp:
     piled on the replicas that survived). That costs one reconnect per 64 requests.
     """
 
-    def __init__(self, config: dict[str, Any], runtime: Any, guard: Guard) -> None:
+    def __init__(self, config: dict[str, Any], runtime: Any, guard: Guard, spread: bool = True) -> None:
         self.target = Target(**config["target"])
         self.runtime = runtime
         self.chatting = self.target.format_type in chat.CHAT_FORMATS
@@ -182,6 +182,7 @@ class ReplicaApp:
         self.fallback: list[str] = []  # the private addresses of the replaced version's replicas, on probation
         self._relay: Any = None
         self._uses: dict[Any, int] = {}
+        self.spread = spread  # False behind a proxy (Ray Serve's), which spreads the requests itself
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,7 +193,7 @@ class ReplicaApp:
         except Exception as exc:
             status, body, kind = await self.failed_on(scope, raw, exc)
         headers = [*self.headers]
-        if self._used(scope.get("client")) >= REQUESTS_PER_CONNECTION:
+        if self.spread and self._used(scope.get("client")) >= REQUESTS_PER_CONNECTION:
             headers.append((b"connection", b"close"))
         if isinstance(body, StreamingResponse):
             body.raw_headers += headers
@@ -202,7 +203,7 @@ class ReplicaApp:
         await send({"type": "http.response.body", "body": body})
 
     async def route(self, scope: Scope, raw: bytes) -> Answer:
-        path, post = scope["path"], scope["method"] == "POST"
+        path, post = _path(scope), scope["method"] == "POST"
         if path == "/health":
             return 200, json.dumps({"status": "ok", **self.extra, "version": self.target.version}).encode(), JSON
         if path == "/predict" and post:
@@ -229,7 +230,7 @@ class ReplicaApp:
             self._count_failure(exc)
         if not isinstance(exc, DeckError):  # the model's own failure: counted, never shown with its details
             exc = DeckError("The deployment's model failed.", hint="See the deployment's events.")
-        shape = {"error": chatwire.openai_error(exc)} if scope["path"].startswith("/v1/") else exc.to_dict()
+        shape = {"error": chatwire.openai_error(exc)} if _path(scope).startswith("/v1/") else exc.to_dict()
         return exc.status or 500, json.dumps(shape).encode(), JSON
 
     def _count_failure(self, exc: BaseException) -> None:
@@ -328,6 +329,12 @@ class ReplicaApp:
 
 
 JSON = b"application/json"
+
+
+def _path(scope: Scope) -> str:
+    """The path below the app's mount point (Ray Serve mounts it at the deployment's route prefix)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
 
 
 async def _body(receive: Receive) -> bytes:
