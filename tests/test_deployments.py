@@ -256,6 +256,24 @@ def test_a_killed_replica_is_restarted_while_the_others_answer(deck: Any, deploy
     assert replacement in answered_by() <= {victim["replica"], dep.replica_status[1]["replica"], replacement}
 
 
+def test_a_killed_template_is_replaced_and_its_replicas_still_drain(deck: Any):
+    dep = deck.deploy("iris", "1.0.0", name="iris-prod", replicas=1)
+    old = dep.replica_status[0]["pid"]
+    os.kill(_parent(old), signal.SIGKILL)  # the template that forked the replicas
+    dep = deck.upgrade("iris-prod", "2.0.0", mode="full")
+    assert (dep.status, dep.versions) == ("Running", ["2.0.0"]), dep.status_reason
+    assert deck.predict(None, X, deployment="iris-prod").version == "2.0.0"
+    assert old not in {r["pid"] for r in dep.replica_status}
+    wait_for(lambda: not Path(f"/proc/{old}").exists() or "Z" in _state(old), timeout=30)  # drained and gone
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def test_stop_start_and_delete(deck: Any):
     deck.deploy("iris", "1.0.0", name="iris-prod", replicas=1)
     dep = deck.stop("iris-prod")

@@ -15,6 +15,7 @@ negative signal number for a killed one). End of input means the platform is gon
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 MAX_MESSAGE = 4096
@@ -33,9 +35,10 @@ ENTRY = "import sys; from modeldeck.platform.deployments.forks import main; sys.
 class Forked:
     """A replica process forked by the template; what `Replica` needs of a `subprocess.Popen`."""
 
-    def __init__(self, pid: int, stdin: Any, stdout: Any, template: Template) -> None:
-        self.pid, self.stdin, self.stdout, self._template = pid, stdin, stdout, template
+    def __init__(self, pid: int, stdin: Any, stdout: Any) -> None:
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
         self.returncode: int | None = None
+        self.orphaned = False  # its template ended: its exit code will not be told, only seen
         self._ended = threading.Event()
 
     def _exited(self, code: int) -> None:
@@ -43,7 +46,7 @@ class Forked:
         self._ended.set()
 
     def poll(self) -> int | None:
-        if self.returncode is None and self._template.lost and not _exists(self.pid):
+        if self.returncode is None and self.orphaned and not _exists(self.pid):
             self._exited(-1)  # the template died: its replica's code is unknown
         return self.returncode
 
@@ -73,13 +76,12 @@ def _packet(sock: socket.socket) -> dict[str, Any] | None:
 
 
 def _exists(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie no one reaps, once its template is gone, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state not in ("Z", "X")
 
 
 class Template:
@@ -93,7 +95,7 @@ class Template:
         self._pids: list[int] = []
         self._early: dict[int, int] = {}  # exit codes heard before `spawn` took its replica's pid
         self._answered = threading.Condition()
-        self.lost = False  # the template process ended: the exit codes of its replicas are not known
+        self.lost = False  # the template process ended (the next `spawn` starts another)
 
     def _ensure(self) -> socket.socket:
         if self._sock is not None and self._proc is not None and self._proc.poll() is None:
@@ -110,30 +112,38 @@ class Template:
         return ours
 
     def spawn(self, format_type: str) -> Forked:
-        """A new replica process, its stdin and stdout connected to pipes of this process."""
+        """A new replica process, its stdin and stdout connected to pipes of this process (from a new
+        template if the one there was has ended)."""
         with self._lock:
-            sock = self._ensure()
-            child_in, our_in = os.pipe()
-            our_out, child_out = os.pipe()
             try:
-                with self._answered:
-                    socket.send_fds(sock, [json.dumps({"format_type": format_type}).encode() + b"\n"],
-                                    [child_in, child_out])  # fmt: skip
-                    while not self._pids and not self.lost:
-                        self._answered.wait(1.0)
-                    if not self._pids:
-                        raise OSError("the replica template process ended")
-                    pid = self._pids.pop(0)
-                    forked = Forked(pid, os.fdopen(our_in, "w", buffering=1), os.fdopen(our_out, "r"), self)
-                    self._children[pid] = forked
-                    if pid in self._early:
-                        forked._exited(self._early.pop(pid))
-            except BaseException:
-                os.close(our_in), os.close(our_out)
-                raise
-            finally:
-                os.close(child_in), os.close(child_out)
-            return forked
+                return self._fork(format_type)
+            except OSError:
+                self._stop()
+                return self._fork(format_type)
+
+    def _fork(self, format_type: str) -> Forked:
+        sock = self._ensure()
+        child_in, our_in = os.pipe()
+        our_out, child_out = os.pipe()
+        try:
+            with self._answered:
+                socket.send_fds(sock, [json.dumps({"format_type": format_type}).encode() + b"\n"],
+                                [child_in, child_out])  # fmt: skip
+                while not self._pids and not self.lost:
+                    self._answered.wait(1.0)
+                if not self._pids:
+                    raise OSError("the replica template process ended")
+                pid = self._pids.pop(0)
+                forked = Forked(pid, os.fdopen(our_in, "w", buffering=1), os.fdopen(our_out, "r"))
+                self._children[pid] = forked
+                if pid in self._early:
+                    forked._exited(self._early.pop(pid))
+        except BaseException:
+            os.close(our_in), os.close(our_out)
+            raise
+        finally:
+            os.close(child_in), os.close(child_out)
+        return forked
 
     def _read(self, sock: socket.socket) -> None:
         while message := _packet(sock):
@@ -146,12 +156,16 @@ class Template:
                 else:
                     self._early[message["exited"]] = message["code"]
         with self._answered:
-            self.lost = True
+            self.lost = self.lost or sock is self._sock
+            for child in self._children.values():
+                child.orphaned = True
             self._answered.notify_all()
 
     def _stop(self) -> None:
         if self._sock is not None:
-            self._sock.close()  # end of input: the template exits
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)  # end of input: the template exits (and our reader wakes)
+            self._sock.close()
             self._sock = None
         if self._proc is not None:
             try:
