@@ -1,6 +1,7 @@
 """Deployments on the local engine: where requests really go, and what an upgrade costs.
 
-(a) Throughput at concurrency 16 (wrk, keep-alive): POST {endpoint}/predict of a deployment with 2
+(a) Throughput at concurrency 16 (wrk, one thread, keep-alive: one is plenty for 16 connections, and a
+    second would take CPU from the replicas on 2 cores): POST {endpoint}/predict of a deployment with 2
     replicas against the platform's own in-process predict (`/api/v1/models/linear/predict`, one process),
     same model and body. Target: >= 1.6x (the replicas share the port through SO_REUSEPORT, no relay).
     A 1-replica deployment is shown too, for the cost of the replica process itself.
@@ -50,7 +51,7 @@ def wrk(url: str, key: str, duration: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(WRK_SCRIPT.format(body=BODY, key=key))
     try:
-        command = ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{duration}s", "--latency", "-s", fh.name, url]
+        command = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{duration}s", "--latency", "-s", fh.name, url]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(fh.name)
@@ -119,7 +120,7 @@ def main() -> int:
     if args is None:
         return 1
     print(env_line())
-    print(f"load generator: wrk -t2 -c{CONCURRENCY} -d{args.duration}s, keep-alive")
+    print(f"load generator: wrk -t1 -c{CONCURRENCY} -d{args.duration}s, keep-alive")
     tmp = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     server = Server(tmp / "home")
     try:

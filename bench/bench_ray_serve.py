@@ -37,7 +37,7 @@ def main() -> int:
         print("ray is not installed (pip install 'modeldeck[serve]'): this bench needs Ray Serve")
         return 1
     print(env_line() + f", ray {importlib.metadata.version('ray')}")
-    print(f"load generator: wrk -t2 -c{CONCURRENCY} -d{args.duration}s, keep-alive")
+    print(f"load generator: wrk -t1 -c{CONCURRENCY} -d{args.duration}s, keep-alive")
     tmp = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
         with ray_head(tmp) as head:

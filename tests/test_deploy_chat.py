@@ -15,7 +15,7 @@ import pytest
 
 import modeldeck as md
 from modeldeck import examples
-from modeldeck.errors import AccessDenied, InvalidParameter
+from modeldeck.errors import AccessDenied, ConnectionFailed, InvalidParameter
 
 from conftest import wait_for
 
@@ -74,6 +74,9 @@ def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_ht
     deck.deploy("tiny", name="tiny-prod", replicas=1)  # a deployment named apart from its model
     assert client.chat.completions.create(model="tiny-prod", messages=MESSAGES, **GREEDY).choices[0].message.content == registered
     answered(deck, "tiny-prod", 1)
+    listed = [m.id for m in client.models.list()]  # deployments by name, then models (`tiny` once: it chats with the deployment)
+    assert listed == ["tiny", "tiny-prod", "iris"]
+    assert client.models.retrieve("tiny-prod").id == "tiny-prod" and client.models.retrieve("iris").id == "iris"
 
     endpoint, auth = dep.endpoint, {"Authorization": f"Bearer {deployment.admin_key}"}
     for _ in range(16):  # a fresh connection each: the kernel spreads them over both replicas
@@ -105,6 +108,34 @@ def test_chat_and_predict_refuse_the_other_kind_and_a_stopped_deployment(deck: A
         sdk(deployment).chat.completions.create(model="iris", messages=MESSAGES)
     assert stopped.value.status_code == 409 and stopped.value.body["code"] == "Deployment.NotServing"
     assert "pin a version" in stopped.value.body["hint"]
+
+
+def test_a_stream_cut_mid_way_by_a_killed_replica_raises_a_typed_error(deck: Any, deployment: Any):
+    """Straight to the replica (the deck) and through the OpenAI facade (the SDK): the stream ends in an
+    error the caller catches, never a hang; its text so far cannot be taken back, so it is not retried."""
+    openai = pytest.importorskip("openai")
+    long = {"max_tokens": 400, "temperature": 0}
+
+    def serving() -> int:
+        wait_for(lambda: [r["state"] for r in deck.deployment("tiny").replica_status] == ["serving"], timeout=180)
+        return deck.deployment("tiny").replica_status[0]["pid"]
+
+    deck.deploy("tiny", name="tiny", replicas=1)
+    stream = deck.chat(None, MESSAGES, stream=True, deployment="tiny", **long)
+    next(iter(stream))
+    victim = serving()
+    os.kill(victim, signal.SIGKILL)
+    with pytest.raises(ConnectionFailed) as err:
+        list(stream)
+    assert err.value.code == "Stream.Interrupted" and err.value.hint
+
+    wait_for(lambda: serving() != victim, timeout=180)
+    chunks = sdk(deployment).chat.completions.create(model="tiny", messages=MESSAGES, stream=True, **long)
+    next(iter(chunks))
+    os.kill(serving(), signal.SIGKILL)
+    with pytest.raises(openai.APIError) as sdk_err:
+        list(chunks)
+    assert sdk_err.value.body["code"] == "Stream.Interrupted" and sdk_err.value.body["hint"]
 
 
 def test_a_viewer_may_not_chat_with_a_deployment(deck: Any, deployment: Any):

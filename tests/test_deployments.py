@@ -19,8 +19,9 @@ import pytest
 import modeldeck as md
 from modeldeck import examples
 from modeldeck.errors import AccessDenied, Conflict, InvalidParameter, ModelAccessDenied, NotFound
+from modeldeck.platform import Settings
 
-from conftest import wait_for
+from conftest import deploy, wait_for
 from test_cli import cli  # noqa: F401  (fixtures: the terminal and the notebook, as their tests run them)
 from test_magics import ip  # noqa: F401
 from test_magics import md as magic
@@ -50,6 +51,10 @@ def test_a_deployment_serves_its_version_from_replica_processes(deck: Any):
     assert dep.versions == ["1.0.0"] and len(dep.replica_status) == 2
     pids = {r["pid"] for r in dep.replica_status}
     assert os.getpid() not in pids and len(pids) == 2
+    # forked from one warm template (no interpreter start, no imports per replica), serving at normal priority
+    parents = {_parent(pid) for pid in pids}
+    assert len(parents) == 1 and parents != {os.getpid()} and _parent(parents.pop()) == os.getpid()
+    assert {os.sched_getscheduler(pid) for pid in pids} == {os.SCHED_OTHER}
     answer = deck.predict(None, X, deployment="iris-prod")
     assert answer.version == "1.0.0"
     assert answer.outputs["logits"][0] == pytest.approx(outputs(deck, "1.0.0"))
@@ -57,6 +62,10 @@ def test_a_deployment_serves_its_version_from_replica_processes(deck: Any):
     assert [d.name for d in deck.deployments()] == ["iris-prod"]
     kinds = [e.kind for e in deck.deployment_events("iris-prod")]
     assert kinds == ["running", "created"]
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 class Load:
@@ -88,11 +97,21 @@ class Load:
         target = self.count() + n
         wait_for(lambda: self.count() >= target, timeout=60)
 
+    def replicas(self) -> set[str]:
+        return {replica for answers in self.answers for _, replica, _ in list(answers)}
+
     def __enter__(self) -> Load:
         for thread in self.threads:
             thread.start()
         self.more(20)
+        self.until_every_replica_answered()
         return self
+
+    def until_every_replica_answered(self) -> None:
+        """Until each replica the deployment has now answered at least once (connections land where the
+        kernel puts them, and move on after a few dozen requests)."""
+        serving = {r["replica"] for r in self.decks[0].deployment(self.name).replica_status if r["replica"]}
+        wait_for(lambda: serving <= self.replicas(), timeout=60)
 
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
@@ -125,7 +144,7 @@ def test_an_upgrade_under_load_fails_no_request_and_switches_each_client_once(de
     deck.deploy("iris", "1.0.0", name="iris-prod", replicas=2, upgrade=mode)
     with Load(deployment, "iris-prod") as load:
         dep = deck.upgrade("iris-prod", "2.0.0")
-        load.more(40)
+        load.until_every_replica_answered()
     assert dep.status == "Running" and dep.version == "2.0.0" and dep.previous_version == "1.0.0"
     assert dep.versions == ["2.0.0"] and len(dep.replica_status) == 2
     assert load.failures == []
@@ -237,6 +256,24 @@ def test_a_killed_replica_is_restarted_while_the_others_answer(deck: Any, deploy
     assert replacement in answered_by() <= {victim["replica"], dep.replica_status[1]["replica"], replacement}
 
 
+def test_a_killed_template_is_replaced_and_its_replicas_still_drain(deck: Any):
+    dep = deck.deploy("iris", "1.0.0", name="iris-prod", replicas=1)
+    old = dep.replica_status[0]["pid"]
+    os.kill(_parent(old), signal.SIGKILL)  # the template that forked the replicas
+    dep = deck.upgrade("iris-prod", "2.0.0", mode="full")
+    assert (dep.status, dep.versions) == ("Running", ["2.0.0"]), dep.status_reason
+    assert deck.predict(None, X, deployment="iris-prod").version == "2.0.0"
+    assert old not in {r["pid"] for r in dep.replica_status}
+    wait_for(lambda: not Path(f"/proc/{old}").exists() or "Z" in _state(old), timeout=30)  # drained and gone
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def test_stop_start_and_delete(deck: Any):
     deck.deploy("iris", "1.0.0", name="iris-prod", replicas=1)
     dep = deck.stop("iris-prod")
@@ -250,6 +287,33 @@ def test_stop_start_and_delete(deck: Any):
     with pytest.raises(NotFound) as err:
         deck.deployment("iris-prod")
     assert err.value.code == "Deployment.NotFound"
+
+
+def test_a_restart_serves_what_served_and_finishes_what_was_being_deleted(tmp_path: Path):
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    settings = Settings(home=tmp_path / "home")
+    first = deploy(settings)
+    try:
+        with md.connect(url=first.url, api_key=first.admin_key) as deck:
+            deck.register("iris", examples.onnx_linear(tmp_path / "linear.onnx"), format="ONNX", progress=False)
+            for name in ("kept", "gone"):
+                deck.deploy("iris", name=name, replicas=1)
+    finally:
+        first.close()
+    with sqlite3.connect(make_url(settings.database_url).database) as db:  # stopped while deleting `gone`
+        db.execute("UPDATE deployments SET status = 'Deleting' WHERE name = 'gone'")
+    second = deploy(settings)
+    try:
+        with md.connect(url=second.url, api_key=second.admin_key) as deck:
+            wait_for(lambda: [(d.name, d.status) for d in deck.deployments()] == [("kept", "Running")], timeout=120)
+            assert deck.predict(None, X, deployment="kept").raw["deployment"] == "kept"
+            with pytest.raises(NotFound):
+                deck.deployment("gone")
+    finally:
+        second.close()
 
 
 def test_the_platform_route_predicts_through_the_replicas(deck: Any, deployment: Any):

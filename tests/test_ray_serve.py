@@ -17,6 +17,7 @@ from test_deployments import Load, failing_on_real_inputs
 
 import modeldeck as md
 from modeldeck import examples
+from modeldeck.errors import InvalidParameter
 from modeldeck.platform import Settings
 
 if importlib.util.find_spec("ray") is None:  # with the [serve] extra installed, Ray must start: no skip then
@@ -150,3 +151,30 @@ def test_a_broken_version_fails_on_serve_and_is_rolled_back(deck: Any, platform:
     assert app.status == "RUNNING" and app.deployments["version"].replica_states == {"RUNNING": 2}
     assert deck.predict(None, X, deployment="iris-broken").version == "2.0.0"
     deck.delete_deployment("iris-broken")
+
+
+def test_a_language_model_chats_on_ray_serve_through_the_deck_and_the_sdk(deck: Any, platform: Deployment,
+                                                                         tmp_path_factory: pytest.TempPathFactory):  # fmt: skip
+    """The same replica code as on the local engine, as Serve's ASGI ingress: OpenAI's chat completions,
+    whole and streamed, straight to the endpoint (the deck) and through the OpenAI facade (the SDK)."""
+    openai = pytest.importorskip("openai")
+    messages, greedy = [{"role": "user", "content": "the cat sat on the mat"}], {"max_tokens": 8, "temperature": 0}
+    lm = examples.tiny_causal_lm(tmp_path_factory.mktemp("lm") / "lm", seed=3)
+    deck.register("tiny", lm, format="SafeTensors", framework="Transformers", progress=False)
+    dep = deck.deploy("tiny", name="tiny-ray", replicas=1, engine="ray")
+    assert (dep.status, dep.engine) == ("Running", "ray"), dep.status_reason
+    registered = deck.chat("tiny:0.1.0", messages, **greedy).text  # pinned: the version, in the platform process
+
+    assert deck.chat(None, messages, deployment="tiny-ray", **greedy).text == registered
+    streamed = list(deck.chat(None, messages, stream=True, deployment="tiny-ray", **greedy))
+    assert "".join(c.text or "" for c in streamed) == registered
+    client = openai.OpenAI(base_url=f"{platform.url}/v1", api_key=platform.admin_key, max_retries=0)
+    assert client.chat.completions.create(model="tiny-ray", messages=messages, **greedy).choices[0].message.content == registered
+    chunks = client.chat.completions.create(model="tiny-ray", messages=messages, stream=True, **greedy)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == registered
+    refused = httpx.post(f"{dep.endpoint}/v1/chat/completions", json={"messages": messages}, timeout=60)
+    assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+    with pytest.raises(InvalidParameter) as err:
+        deck.predict(None, X, deployment="tiny-ray")
+    assert err.value.code == "Inference.NotPredict"
+    deck.delete_deployment("tiny-ray")

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 
 from ._http import Call, ErrorDecoder, _request_kwargs, raise_for
+from .errors import ConnectionFailed
 from .resources import Chunk
 
 OPEN_ATTEMPTS = 3  # a keyed stream (one that changes nothing) is opened again when its connection breaks
@@ -19,6 +20,13 @@ OPEN_ATTEMPTS = 3  # a keyed stream (one that changes nothing) is opened again w
 
 def _keyed(call: Call) -> bool:
     return "Idempotency-Key" in call.headers
+
+
+def _cut_off() -> ConnectionFailed:
+    """A stream whose connection broke after it began (its text so far cannot be taken back: not retried)."""
+    return ConnectionFailed("The answer was cut off mid-way: the connection closed before the end of the stream.",
+                            code="Stream.Interrupted", hint="Send the request again; a deployment's other "
+                            "replica (or the restarted one) answers it.")  # fmt: skip
 
 
 # A provider's decoder for one stream: each line of the event stream in, a Chunk out (None for lines that
@@ -53,6 +61,9 @@ class ChunkStream:
                 chunk = self._decode(line)
                 if chunk is not None:
                     return chunk
+        except httpx.TransportError:
+            self.close()
+            raise _cut_off() from None
         except BaseException:
             self.close()
             raise
@@ -107,6 +118,9 @@ class AsyncChunkStream:
                 chunk = self._decode(line)
                 if chunk is not None:
                     return chunk
+        except httpx.TransportError:
+            await self.aclose()
+            raise _cut_off() from None
         except BaseException:
             await self.aclose()
             raise

@@ -98,4 +98,17 @@ async def events(ident: str, created: int, model: str, pieces: AsyncIterator[Any
                     yield chunk({}, None, usage(piece.prompt_tokens, piece.completion_tokens))
         yield b"data: [DONE]\n\n"
     except DeckError as exc:  # after the first byte, an error can only travel as an event
-        yield b"data: " + json.dumps({"error": openai_error(exc)}).encode() + b"\n\n"
+        yield error_event(exc)
+
+
+def error_event(exc: DeckError) -> bytes:
+    """An error after a stream's first byte, as an event: OpenAI's SDK (and the deck) raise it."""
+    return b"data: " + json.dumps({"error": openai_error(exc)}).encode() + b"\n\n"
+
+
+def cut_off() -> DeckError:
+    """What a stream says when the server it relays stopped before the end (a replica killed mid-way)."""
+    from ..errors import ServerError
+
+    return ServerError("The answer was cut off mid-way: its server stopped before the end.", code="Stream.Interrupted",
+                       status=502, hint="Send the request again: another replica (or the restarted one) answers it.")  # fmt: skip

@@ -77,12 +77,12 @@ class Platform:
         return Deployments(self)
 
     def _serving(self) -> bool:
-        """Whether a deployment was serving (or starting) when the platform last stopped."""
-        from .deployments.spec import LIVE
+        """Whether a deployment was serving (or starting, or being deleted) when the platform last stopped."""
+        from .deployments.spec import RESTORED
         from .schema import Deployment
 
         with self.store.read() as db:
-            return db.scalar(select(Deployment.id).where(Deployment.status.in_(LIVE)).limit(1)) is not None
+            return db.scalar(select(Deployment.id).where(Deployment.status.in_(RESTORED)).limit(1)) is not None
 
     def _setup(self) -> str | None:
         """Migrate and provision once, whichever process gets here first; return a fresh admin key."""

@@ -20,6 +20,7 @@ from .. import inference, registry
 from ..events import publish
 from ..schema import Deployment, Model, ModelVersion
 from . import service, spec
+from .forks import Template
 from .service import PLATFORM
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class Controller:
             else:
                 from .local import LocalEngine
 
-                self.engine = LocalEngine(HOST, row.port, config)
+                self.engine = LocalEngine(HOST, row.port, config, self.deployments.template)
                 if row.port != self.engine.port:
                     self._write(lambda db, r: setattr(r, "port", self.engine.port))
         return self.engine
@@ -169,6 +170,10 @@ class Controller:
         ))  # fmt: skip
 
     def _delete(self, command: Command) -> None:
+        with self.platform.store.read() as db:
+            row = db.get(Deployment, self.id)
+        if self.engine is None and row is not None and row.engine == "ray":  # its Serve application outlives us
+            self._engine(row)
         if self.engine is not None:
             self.engine.close()
             self.engine = None
@@ -230,12 +235,18 @@ class Deployments:
         self._lock = threading.Lock()
         self._controllers: dict[str, Controller] = {}
         self._changed = threading.Condition()
+        self.template = Template()  # forks the local engine's replicas (started on the first one)
 
     def restore(self) -> None:
-        """After a restart: bring back what was serving (or on its way to) before."""
+        """After a restart: bring back what was serving (or on its way to) before, and finish deleting what
+        was being deleted."""
         with self.platform.store.read() as db:
-            ids = db.scalars(select(Deployment.id).where(Deployment.status.in_(spec.LIVE))).all()
-        for dep_id in ids:
+            rows = db.execute(select(Deployment.id, Deployment.status).where(
+                Deployment.status.in_(spec.RESTORED))).all()  # fmt: skip
+        for dep_id, status in rows:
+            if status == "Deleting":
+                self.command(dep_id, Command("delete"))
+                continue
             self._write_status(dep_id, "Creating")
             self.command(dep_id, Command("start"))
 
@@ -288,3 +299,4 @@ class Deployments:
             controller.commands.put(Command("close"))
         for controller in controllers:
             controller.thread.join(timeout=30)
+        self.template.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..inference import Target
+from .forks import Template
 
 START_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 15.0
@@ -55,19 +55,17 @@ class Served:
 
 
 class Replica:
-    """One worker process, driven through its stdin and read through its stdout."""
+    """One worker process (forked by the deployments' `Template`), driven through its stdin and read through
+    its stdout."""
 
-    def __init__(self, ident: str, slot: int, served: Served, config: dict[str, Any]) -> None:
+    def __init__(self, ident: str, slot: int, served: Served, config: dict[str, Any], template: Template) -> None:
         self.ident, self.slot, self.served, self.host = ident, slot, served, config["host"]
         self.state, self.reason = "loading", ""
         self.counts = (0, 0)  # served, failed
         self.last_failure = ""
         self.address: str | None = None  # its private http://host:port, once serving
         self._changed = threading.Condition()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "modeldeck.platform.deployments.replica"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, close_fds=True,
-        )  # fmt: skip
+        self.proc = template.spawn(served.target.format_type)
         target = served.target.__dict__
         self._send(json.dumps({**config, "replica": ident, "folder": str(served.folder), "target": target}))
         threading.Thread(target=self._read, name=f"modeldeck-replica-{ident}", daemon=True).start()
@@ -157,10 +155,11 @@ def reserve_port(host: str, port: int = 0) -> socket.socket:
 class LocalEngine:
     """The replicas of one deployment. Called from its controller's thread only."""
 
-    def __init__(self, host: str, port: int | None, config: dict[str, Any]) -> None:
+    def __init__(self, host: str, port: int | None, config: dict[str, Any], template: Template) -> None:
         self.reservation = reserve_port(host, port or 0)
         self.host, self.port = host, self.reservation.getsockname()[1]
         self.config = {**config, "host": host, "port": self.port}
+        self.template = template
         self.slots: list[Replica] = []
         self._generation = 0
         self._restarted: dict[int, float] = {}  # slot -> when it was last restarted
@@ -171,7 +170,7 @@ class LocalEngine:
 
     def _spawn(self, slot: int, served: Served) -> Replica:
         self._generation += 1
-        return Replica(f"r{slot}.{self._generation}", slot, served, self.config)
+        return Replica(f"r{slot}.{self._generation}", slot, served, self.config, self.template)
 
     def start(self, served: Served, replicas: int) -> None:
         """Bring up `replicas` replicas of a version (nothing else is serving)."""

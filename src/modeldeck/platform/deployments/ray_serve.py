@@ -2,8 +2,8 @@
 updates are Ray Serve's own. Imported only when a deployment uses it; Ray is started by whoever runs the
 cluster (`ray start --head`), and the platform connects to it (`Settings.ray_address`).
 
-Each replica answers POST {endpoint}/predict like a local replica, through the same code: `Guard` for who
-may call, `inference.answer` for the predict. A version whose replicas fail to start leaves the
+Each replica answers like a local replica, through the same code (`replica.ReplicaApp` as Serve's ASGI
+ingress): POST {endpoint}/predict, the V2 protocol, and OpenAI's chat completions for a language model. A version whose replicas fail to start leaves the
 application DEPLOY_FAILED: the engine deploys the old version again and says why.
 """
 
@@ -21,44 +21,40 @@ CONSTRUCTOR_RETRIES = 2  # a version whose replica fails to load twice is broken
 # registers and unregisters its module for pickling in one process-wide registry, so two threads at once
 # fail with "is not registered for pickle by value". One Serve call at a time in this process.
 _SERVE = threading.RLock()
+# What a request costs on Serve, ours to set: no access log line per request in each replica (Serve writes
+# one by default), enough requests in flight per replica that the proxy never queues a concurrency-16 load
+# (Serve's default is 5), and the app on the replica's own event loop (no hop to a second thread per request).
+MAX_ONGOING = 64
+LOGGING = {"enable_access_log": False, "log_level": "WARNING"}
+REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
 
 
 class ServedVersion:
-    """A Ray Serve replica of one version (the class Serve deploys; built in each replica's worker)."""
+    """A Ray Serve replica of one version (the class Serve deploys; built in each replica's worker): the
+    local engine's replica app (`replica.ReplicaApp`) as Serve's ASGI ingress, so the same code answers
+    predict, chat (streamed or whole) and the V2 protocol on either engine."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        from .. import runtimes
-        from ..inference import Target
         from .guard import Guard
-        from .replica import warm_up
+        from .replica import load, warm_up
 
-        self.target = Target(**config["target"])
-        self.runtime = runtimes.load_runtime(config["folder"], self.target.format_type, entry=self.target.entry)
+        self.config = config
+        self.runtime = load(config["folder"], config["target"])
         warm_up(self.runtime)
         self.guard = Guard(config["database_url"], config["workspace_id"])
-        self.deployment = config["deployment"]
+
+    def __serve_build_asgi_app__(self) -> Any:
+        from ray import serve
+
+        from .replica import ReplicaApp
+
+        replica = serve.get_replica_context().replica_id.unique_id
+        return ReplicaApp({**self.config, "replica": replica}, self.runtime, self.guard, spread=False)
 
     def check_health(self) -> None:
         from .replica import warm_up
 
         warm_up(self.runtime)
-
-    async def __call__(self, request: Any) -> Any:
-        from ray import serve
-        from starlette.responses import JSONResponse, Response
-
-        from ...errors import DeckError
-        from .. import fastpath, inference
-
-        try:
-            self.guard.check(request.headers.get("authorization"))
-            body = fastpath.parse(await request.body())
-            result = inference.answer(self.target, self.runtime, body)
-        except DeckError as exc:
-            return JSONResponse(exc.to_dict(), status_code=exc.status or 500)
-        replica = serve.get_replica_context().replica_id.unique_id
-        answer = fastpath.json_bytes({**result, "deployment": self.deployment, "replica": replica})
-        return Response(answer, media_type="application/json", headers={"x-modeldeck-replica": replica})
 
 
 class RayEngine:
@@ -86,13 +82,14 @@ class RayEngine:
     def _deploy(self, served: Served, mode: dict[str, Any] | None = None) -> None:
         from ray import serve
 
-        options = {"num_cpus": self.resources.get("cpus", 0.25)}
+        options = {"num_cpus": self.resources.get("cpus", 0.25), "runtime_env": {"env_vars": REPLICA_ENV}}
         if "memory_mb" in self.resources:
             options["memory"] = self.resources["memory_mb"] << 20
         with _SERVE:
-            deployment = serve.deployment(ServedVersion, name="version", num_replicas=self.replica_count,
-                                          ray_actor_options=options, health_check_period_s=2,
-                                          max_constructor_retry_count=CONSTRUCTOR_RETRIES,
+            deployment = serve.deployment(serve.ingress()(ServedVersion), name="version",
+                                          num_replicas=self.replica_count, ray_actor_options=options,
+                                          health_check_period_s=2, max_constructor_retry_count=CONSTRUCTOR_RETRIES,
+                                          max_ongoing_requests=MAX_ONGOING, logging_config=LOGGING,
                                           **_rollout(mode or {"mode": "rolling"}, self.replica_count))  # fmt: skip
             config = {**self.config, "folder": str(served.folder), "target": served.target.__dict__}
             try:

@@ -1,4 +1,5 @@
-"""One replica of a local deployment: a worker process serving one version, predict or chat.
+"""One replica of a local deployment: a worker process serving one version, predict or chat (forked from
+the warm template of `forks`, which then runs `main`).
 
 Every replica of a deployment listens on the deployment's port with SO_REUSEPORT, so the kernel spreads
 new connections over the replicas: no process of ours relays the bytes, and a replica that dies simply
@@ -26,6 +27,7 @@ The controller speaks to it in JSON lines:
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import sys
@@ -50,6 +52,7 @@ CHAT_PATH = "/v1/chat/completions"
 RELAYED_HEADERS = (b"authorization", b"content-type", b"inference-header-content-length")
 REPORT_INTERVAL = 0.05  # seconds between count reports: the controller's probation reads them
 REQUESTS_PER_CONNECTION = 64
+BACKGROUND_SECONDS = 2.0  # at most this long at idle priority while loading (see `Background`)
 
 
 def warm_up(runtime: Any) -> None:
@@ -65,6 +68,69 @@ def warm_up(runtime: Any) -> None:
         shape = [d or 1 for d in spec.shape]
         inputs[spec.name] = np.full(shape, "", dtype=object) if spec.dtype == "string" else np.zeros(shape, spec.dtype)
     runtime.predict(inputs)
+
+
+# What each format's runtime imports: the replica template imports it once, so its forks start with it.
+RUNTIME_MODULES = {"ONNX": ("onnx", "onnxruntime"), "SkopsModel": ("skops.io",), "XGBoost": ("xgboost",),
+                   "SafeTensors": ("torch", "transformers")}  # fmt: skip
+
+
+def prepare(format_type: str) -> None:
+    """Import the runtime of `format_type` (what a replica of it would import first); a missing one is
+    left for the replica to report."""
+    import importlib
+
+    from .. import runtimes  # noqa: F401
+
+    for name in RUNTIME_MODULES.get(format_type, ()):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            return
+        if name == "transformers":  # its classes load on first use
+            module.AutoTokenizer, module.AutoModelForCausalLM  # noqa: B018
+
+
+class Background:
+    """While a new replica loads and warms up, it runs at idle priority, so the replicas that serve keep
+    the CPU; its threads are put back to normal priority once it is healthy, or after `BACKGROUND_SECONDS`
+    (replicas kept busy would otherwise starve it, and an upgrade would never finish). Only where this
+    process may raise its priority again (root, or a nice limit that allows it); elsewhere it loads as it is."""
+
+    def __enter__(self) -> Background:
+        self.timer = threading.Timer(BACKGROUND_SECONDS, self.restore)  # started first: it keeps normal priority
+        self.timer.daemon = True
+        self.idle = _may_restore()
+        if self.idle:
+            self.timer.start()
+            self.idle = _set_policy(0, os.SCHED_IDLE)
+        return self
+
+    def restore(self) -> None:
+        for tid in os.listdir("/proc/self/task"):  # threads started meanwhile inherited idle priority
+            _set_policy(int(tid), os.SCHED_OTHER)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.timer.cancel()
+        if self.idle:
+            self.restore()
+
+
+def _may_restore() -> bool:
+    if not hasattr(os, "SCHED_IDLE") or not os.path.isdir("/proc/self/task"):
+        return False
+    import resource
+
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
+
+
+def _set_policy(tid: int, policy: int) -> bool:
+    try:
+        os.sched_setscheduler(tid, policy, os.sched_param(0))
+    except OSError:
+        return False
+    return True
 
 
 def load(folder: str, target: dict[str, Any]) -> Any:
@@ -104,7 +170,7 @@ class ReplicaApp:
     piled on the replicas that survived). That costs one reconnect per 64 requests.
     """
 
-    def __init__(self, config: dict[str, Any], runtime: Any, guard: Guard) -> None:
+    def __init__(self, config: dict[str, Any], runtime: Any, guard: Guard, spread: bool = True) -> None:
         self.target = Target(**config["target"])
         self.runtime = runtime
         self.chatting = self.target.format_type in chat.CHAT_FORMATS
@@ -116,6 +182,7 @@ class ReplicaApp:
         self.fallback: list[str] = []  # the private addresses of the replaced version's replicas, on probation
         self._relay: Any = None
         self._uses: dict[Any, int] = {}
+        self.spread = spread  # False behind a proxy (Ray Serve's), which spreads the requests itself
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,7 +193,7 @@ class ReplicaApp:
         except Exception as exc:
             status, body, kind = await self.failed_on(scope, raw, exc)
         headers = [*self.headers]
-        if self._used(scope.get("client")) >= REQUESTS_PER_CONNECTION:
+        if self.spread and self._used(scope.get("client")) >= REQUESTS_PER_CONNECTION:
             headers.append((b"connection", b"close"))
         if isinstance(body, StreamingResponse):
             body.raw_headers += headers
@@ -136,7 +203,7 @@ class ReplicaApp:
         await send({"type": "http.response.body", "body": body})
 
     async def route(self, scope: Scope, raw: bytes) -> Answer:
-        path, post = scope["path"], scope["method"] == "POST"
+        path, post = _path(scope), scope["method"] == "POST"
         if path == "/health":
             return 200, json.dumps({"status": "ok", **self.extra, "version": self.target.version}).encode(), JSON
         if path == "/predict" and post:
@@ -163,7 +230,7 @@ class ReplicaApp:
             self._count_failure(exc)
         if not isinstance(exc, DeckError):  # the model's own failure: counted, never shown with its details
             exc = DeckError("The deployment's model failed.", hint="See the deployment's events.")
-        shape = {"error": chatwire.openai_error(exc)} if scope["path"].startswith("/v1/") else exc.to_dict()
+        shape = {"error": chatwire.openai_error(exc)} if _path(scope).startswith("/v1/") else exc.to_dict()
         return exc.status or 500, json.dumps(shape).encode(), JSON
 
     def _count_failure(self, exc: BaseException) -> None:
@@ -264,6 +331,12 @@ class ReplicaApp:
 JSON = b"application/json"
 
 
+def _path(scope: Scope) -> str:
+    """The path below the app's mount point (Ray Serve mounts it at the deployment's route prefix)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 async def _body(receive: Receive) -> bytes:
     chunks = []
     while True:
@@ -289,13 +362,14 @@ def say(**message: Any) -> None:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    try:
-        runtime = load(config["folder"], config["target"])
-        warm_up(runtime)
-    except Exception as exc:
-        say(state="failed", reason=failure(exc))
-        return 1
-    app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"]))
+    with Background():
+        try:
+            runtime = load(config["folder"], config["target"])
+            warm_up(runtime)
+        except Exception as exc:
+            say(state="failed", reason=failure(exc))
+            return 1
+        app = ReplicaApp(config, runtime, Guard(config["database_url"], config["workspace_id"]))
     say(state="ready")
     command = sys.stdin.readline().strip()
     if not command.startswith("serve"):
@@ -329,7 +403,3 @@ def main() -> int:
     threading.Thread(target=report, daemon=True).start()
     server.run(sockets=[shared, private])
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

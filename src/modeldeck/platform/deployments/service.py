@@ -35,6 +35,9 @@ def event(db: Session, row: Deployment, actor: str, kind: str, message: str, *, 
 
 
 def set_status(db: Session, row: Deployment, status: str, reason: str = "") -> None:
+    """Deleting is final: a change that finishes after the delete was asked for never brings it back."""
+    if row.status == "Deleting" and status != "Deleting":
+        return
     row.status, row.status_reason, row.updated_at = status, reason, utcnow()
     publish(db, "deployment", "updated", row.workspace_id, row.id, model=row.model_id)
 

@@ -1,4 +1,5 @@
-"""The OpenAI facade's routes, scoped to the caller's workspace: `GET /v1/models`, `POST /v1/chat/completions`.
+"""The OpenAI facade's routes, scoped to the caller's workspace: `GET /v1/models` (deployments and models),
+`POST /v1/chat/completions`.
 
 The official `openai` SDK works against it unmodified (base_url=<platform>/v1, api_key=<key>, the workspace
 in the `X-ModelDeck-Workspace` default header). Streaming is server-sent events ending in `data: [DONE]`;
@@ -36,27 +37,47 @@ router = Router(tags=["openai"])
 
 @router.get("/models")
 def models(platform: PlatformDep, caller: CallerDep) -> dict[str, Any]:
-    """The models this workspace may call (owned, or granted for inference), as OpenAI lists models."""
+    """What this workspace may chat with, as OpenAI lists models: its deployments (by name), then the models
+    it owns or was granted for inference (a model named like a deployment is left out: the name reaches the
+    deployment; `name:version` still reaches the model)."""
+    from ....deployments import service as deployments
+
     data, cursor = [], None
     with platform.store.read() as db:
+        while "list" in caller.permissions:  # a key that may not list the workspace sees no deployments
+            page = PageRequest(platform.cursors, MAX_LIMIT, cursor)
+            rows, cursor = deployments.listing(db, caller, page)
+            data += [_deployment(caller, r) for r in rows]
+            if not cursor:
+                break
+        deployed = {entry["id"] for entry in data}
         while True:
             page = PageRequest(platform.cursors, MAX_LIMIT, cursor)
             views, cursor = registry.list_models(db, caller, page, action="inference")
-            data += [_model(v) for v in views]
+            data += [_model(v) for v in views if v.model.model_name not in deployed]
             if not cursor:
                 return {"object": "list", "data": data}
 
 
 @router.get("/models/{model}")
 def model(platform: PlatformDep, caller: CallerDep, model: str) -> dict[str, Any]:
-    """One model this workspace may call."""
+    """One deployment or model this workspace may call."""
+    from ....deployments import service as deployments
+
     with platform.store.read() as db:
+        if "list" in caller.permissions and (row := deployments.named(db, caller, model)) is not None:
+            return _deployment(caller, row)
         return _model(registry.resolve_model(db, caller, model, need="inference"))
 
 
 def _model(view: registry.ModelView) -> dict[str, Any]:
     created = int(utc_datetime(view.model.created_at).timestamp())
     return {"id": view.model.model_name, "object": "model", "created": created, "owned_by": view.owner}
+
+
+def _deployment(caller: Any, row: Any) -> dict[str, Any]:
+    created = int(utc_datetime(row.created_at).timestamp())
+    return {"id": row.name, "object": "model", "created": created, "owned_by": caller.workspace_name}
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -141,9 +162,13 @@ async def _relayed(response: httpx.Response, stream: bool) -> Response:
             await response.aclose()
 
     async def relay() -> AsyncIterator[bytes]:
+        import httpx
+
         try:
             async for piece in response.aiter_raw():
                 yield piece
+        except httpx.TransportError:  # the server stopped mid-way: a typed error event, never a hang
+            yield b"\n\n" + chatwire.error_event(chatwire.cut_off())  # after any half-sent event
         finally:
             await response.aclose()
 
