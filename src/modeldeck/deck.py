@@ -162,6 +162,18 @@ class _Operations:
         """The account behind the key, and the current workspace with this account's role in it."""
         return (yield from self._plans.whoami())
 
+    @operation
+    def _arrive(self) -> dict[str, Any]:
+        """`whoami` at connect time; where the platform answers no workspace (DashScope knows none) but the
+        settings name one, it is looked up as `use()` would, so a name is sent as the id the cloud expects."""
+        me = yield from self._plans.whoami()
+        named = self._transport.settings.workspace
+        if not me.get("workspace") and named and "switch" in self.capabilities:
+            ws = yield from self._plans.workspace(named)
+            self._transport.use(ws.id)
+            me = {**me, "workspace": ws.raw}
+        return me
+
     @operation("workspaces")
     def workspaces(self) -> list[Workspace]:
         """The workspaces this account may enter, with its role in each."""
@@ -691,7 +703,7 @@ class Deck(_Operations):
         name, settings = resolve(profile, **where)
         deck = cls(settings, profile=name)
         try:
-            deck._connected(deck.whoami())
+            deck._connected(deck._arrive())
         except BaseException:
             deck.close()
             raise
@@ -794,7 +806,7 @@ class AsyncDeck(_Operations):
 
     async def __aenter__(self) -> AsyncDeck:
         try:
-            self._connected(await self.whoami())
+            self._connected(await self._arrive())
         except BaseException:
             await self.aclose()
             raise
