@@ -13,6 +13,7 @@ import asyncio
 import functools
 import hashlib
 import os
+import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -39,18 +40,16 @@ def operation(capability: str | Callable[..., Any] | None = None) -> Any:
         return operation(None)(capability)
 
     def wrap(plan: Callable[..., Any]) -> Any:
+        @functools.wraps(plan)
+        def run(deck: Any, *args: Any, **kwargs: Any) -> Any:
+            if capability:
+                deck.require(capability)
+            return deck._run(plan(deck, *args, **kwargs))
+
         class Bound:
             def __get__(self, deck: Any, owner: type) -> Any:
-                if deck is None:
-                    return plan
-
-                @functools.wraps(plan)
-                def run(*args: Any, **kwargs: Any) -> Any:
-                    if capability:
-                        deck.require(capability)
-                    return deck._run(plan(deck, *args, **kwargs))
-
-                return run
+                # bound like a method, cheaply: this runs on every call of every operation
+                return plan if deck is None else types.MethodType(run, deck)
 
         return Bound()
 
