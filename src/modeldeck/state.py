@@ -617,7 +617,9 @@ class DeckState(HasTraits):
         if not model:
             self.versions, self.grants = [], []
             return
-        self.versions = [_version(v) for v in self.deck.versions(model)] if self._can("versions") else []
+        row = next((m for m in self.models if m["id"] == model), None)
+        versioned = self._can("versions") and versioned_model(row)
+        self.versions = [_version(v) for v in self.deck.versions(model)] if versioned else []
         self._load_grants(model)
 
     def _load_grants(self, model: str) -> None:
@@ -637,6 +639,12 @@ class DeckState(HasTraits):
             raise InvalidParameter(f"No variable {name!r} in the kernel.", code="InvalidParameter.Variable",
                                    hint="Run the cell that defines it, then refresh the variable list.")
         return namespace[name]
+
+
+def versioned_model(model: Mapping[str, Any] | None) -> bool:
+    """Whether a listed model can have versions: not one Model Studio authorizes (`authorized`: a DashScope
+    model, which no version registry holds; on the `alibaba` kind versions are PAI's registry's)."""
+    return model is None or model["source"] != "authorized"
 
 
 def grantor(workspace: Mapping[str, Any] | None, model: Mapping[str, Any]) -> bool:

@@ -304,6 +304,8 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
   const admin = workspace?.role === "admin";
   const owned = model.source === "owned";
   const granting = grantor(workspace, model);
+  // a model Model Studio authorizes (DashScope's) is in no version registry: the kernel's `versioned_model`
+  const versioned = can("versions") && model.source !== "authorized";
   return (
     <article class="md-detail" aria-label={model.name}>
       <h3 class="md-detail-title">{model.name}</h3>
@@ -313,8 +315,8 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           .join(" · ")}
       </p>
       {model.description && <p class="md-description">{model.description}</p>}
-      {can("versions") && <Headline versions={versions} />}
-      {can("versions") && (
+      {versioned && <Headline versions={versions} />}
+      {versioned && (
         <section data-testid="md-versions">
           <h4 class="md-subtitle">Versions</h4>
           {versions.length === 0 ? (
