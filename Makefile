@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test test-deps system-deps install bench clean
+.PHONY: lab test test-deps system-deps install bench clean alipai-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,17 @@ system-deps:
 	  else echo "error: install $(SYSTEM_PACKAGES) (sudo apt-get install $(SYSTEM_PACKAGES))"; exit 1; fi; \
 	fi
 
-test-deps: install system-deps
+# alipai (PAI's Python SDK) pins numpy<2, which .venv cannot take: it gets a venv of its own, which
+# tests/test_alibaba_alipai.py runs its registration flow in (as a subprocess).
+ALIPAI_VENV := .venv-alipai
+$(ALIPAI_VENV)/.installed:
+	$(PYTHON) -m venv $(ALIPAI_VENV)
+	$(ALIPAI_VENV)/bin/python -m pip install --quiet "alipai==0.4.13"
+	touch $@
+
+alipai-venv: $(ALIPAI_VENV)/.installed
+
+test-deps: install system-deps alipai-venv
 
 # The front ends' unit tests (vitest), then everything else: platform, client, magics, tutorials, browser.
 test: test-deps
@@ -55,4 +65,4 @@ bench: install
 	status=0; for script in bench/bench_*.py; do $(PY) $$script || status=1; done; exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist
+	rm -rf $(VENV) $(ALIPAI_VENV) .pytest_cache build dist

@@ -250,7 +250,7 @@ def test_a_token_lifetime_out_of_range_is_refused(deployment: Deployment, ttl: A
 def test_endpoints_name_each_protocols_base_url(deployment: Deployment):
     assert deployment.admin.ok("GET", f"{API}/endpoints") == {
         "native": deployment.url, "openai": deployment.url + "/v1", "dashscope": deployment.url + "/dashscope/api/v1",
-        "modelstudio": deployment.url,
+        "modelstudio": deployment.url, "aiworkspace": deployment.url + "/aiworkspace",
     }  # fmt: skip
     assert code_of(deployment.client("mdk-nope").get(f"{API}/endpoints"), 401) == "InvalidApiKey"
 
@@ -261,6 +261,7 @@ def test_endpoints_use_the_public_url_when_configured(tmp_path: Path):
         assert dep.admin.ok("GET", f"{API}/endpoints") == {
             "native": "https://models.example.org/deck", "openai": "https://models.example.org/deck/v1",
             "dashscope": "https://models.example.org/deck/dashscope/api/v1", "modelstudio": "https://models.example.org/deck",
+            "aiworkspace": "https://models.example.org/deck/aiworkspace",
         }  # fmt: skip
     finally:
         dep.close()

@@ -82,4 +82,5 @@ def test_endpoints_are_the_sdk_base_urls():
     assert endpoints("http://127.0.0.1:8765/") == {
         "native": "http://127.0.0.1:8765", "openai": "http://127.0.0.1:8765/v1",
         "dashscope": "http://127.0.0.1:8765/dashscope/api/v1", "modelstudio": "http://127.0.0.1:8765",
+        "aiworkspace": "http://127.0.0.1:8765/aiworkspace",
     }  # fmt: skip

@@ -3,7 +3,8 @@ its services take: the DashScope API key (inference, in a workspace) and the Acc
 management: workspaces and model authorization; PAI later). docs/clouds/alibaba.md says how to set it up.
 
 The main service is DashScope (the profile's `url`, or the region's host); management calls go to the
-`modelstudio` service (`Call(service="modelstudio")`). Credentials in the cloud's own variables.
+`modelstudio` service (`Call(service="modelstudio")`), PAI's model registry to `pai` (AIWorkspace, `pai.py`).
+Credentials in the cloud's own variables.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..base import Provider
-from . import dashscope, endpoints, modelstudio
+from . import dashscope, endpoints, modelstudio, pai
 from .auth import WORKSPACE_HEADER, auth
 from .errors import error
 
@@ -19,13 +20,15 @@ PROVIDER = Provider(
     name="alibaba",
     title="Alibaba Cloud Model Studio",
     kinds=("alibaba",),
-    capabilities=frozenset({"workspaces", "switch", "models", "grants", "chat", "tasks"}),
+    capabilities=frozenset({"workspaces", "switch", "models", "grants", "chat", "tasks", "versions", "register", "approve"}),
     service="dashscope",
     plans=SimpleNamespace(
         whoami=dashscope.whoami, workspaces=modelstudio.workspaces, workspace=modelstudio.workspace,
         models=dashscope.models, model=dashscope.model, grants=modelstudio.grants, authorize=modelstudio.authorize,
         revoke=modelstudio.revoke, chat=dashscope.chat, submit=dashscope.submit, task=dashscope.task,
         cancel_task=dashscope.cancel_task, tasks=dashscope.tasks,
+        versions=pai.versions, version=pai.version, ensure_model=pai.ensure_model, create_version=pai.create_version,
+        update_version=pai.update_version, decide=pai.decide, delete_version=pai.delete_version,
     ),  # fmt: skip
     auth=auth,
     error=error,

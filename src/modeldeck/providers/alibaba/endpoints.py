@@ -2,7 +2,8 @@
 
 DashScope (inference, API key): the China host, the international (Singapore) and Hong Kong hosts, and the
 per-workspace MaaS host `https://{workspace}.{region}.maas.aliyuncs.com` that the SDK recommends (the only
-one in the other MaaS regions). Model Studio management (AccessKey): `modelstudio.{region}.aliyuncs.com`.
+one in the other MaaS regions). Model Studio management (AccessKey): `modelstudio.{region}.aliyuncs.com`;
+PAI's AIWorkspace (AccessKey): `aiworkspace.{region}.aliyuncs.com`.
 A profile's `url` (or `endpoints = {dashscope = ..., modelstudio = ...}`) replaces them, e.g. for the local
 facades: `url = "http://127.0.0.1:PORT/dashscope"`, `endpoints = {modelstudio = "http://127.0.0.1:PORT"}`.
 """
@@ -25,6 +26,11 @@ REGIONS: dict[str, dict[str, str]] = {
              "modelstudio": f"https://modelstudio.{region}.aliyuncs.com"}
     for region in MAAS_REGIONS
 }  # fmt: skip
+# PAI's AIWorkspace (`pai` service): regional, `aiworkspace.{region}.aliyuncs.com` (the SDK's endpoint rule)
+PAI_REGIONS = ("cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen", "cn-hongkong", "ap-southeast-1",
+               "ap-northeast-1", "us-east-1", "us-west-1", "eu-central-1")  # fmt: skip
+for _region in PAI_REGIONS:
+    REGIONS.setdefault(_region, {})["pai"] = f"https://aiworkspace.{_region}.aliyuncs.com"
 _WORKSPACE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # it becomes a DNS label (the SDK's rule)
 _API_SUFFIX = re.compile(r"/api/v1/?$")
 

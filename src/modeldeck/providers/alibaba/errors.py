@@ -1,7 +1,8 @@
 """Alibaba Cloud's error bodies as typed errors, with hints written for this cloud.
 
 DashScope answers `{"code", "message", "request_id"}`, its compatible mode `{"error": {...}}`, Model Studio
-management `{"code", "message", "requestId"}` (sometimes with HTTP 200 and `success: false`).
+management `{"code", "message", "requestId"}` (sometimes with HTTP 200 and `success: false`), PAI's AIWorkspace
+the OpenAPI's PascalCase `{"Code", "Message", "RequestId"}` (cloud-protocols.md 3.3).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ HINTS = {
     "fails on the China host and the other way round, so check the profile's region.",
     "Signature.Mismatch": "Check ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET and the machine's clock.",
     "Arrearage": "The account is in arrears: top it up in the Alibaba Cloud console.",
+    "Version.ApprovalFinal": "PAI keeps an approval decision final: register a new version to decide again.",
+    "Model.NotFound": "Check the model's name or ModelId, and PAI_WORKSPACE_ID (the PAI workspace it lives in).",
+    "InvalidParameter.WorkspaceId": "Set PAI_WORKSPACE_ID to the numeric id PAI's ListWorkspaces shows (PAI console > "
+    "Workspaces).",
     "Throttling": "Model Studio is limiting requests (per model and account): wait, and retry after Retry-After.",
 }
 
@@ -33,6 +38,8 @@ def hint_for(code: str) -> str | None:
 
 
 def fields_of(payload: dict[str, Any]) -> dict[str, Any]:
+    if "Code" in payload:  # the OpenAPI's PascalCase body (AIWorkspace)
+        payload = {"code": payload["Code"], "message": payload.get("Message"), "request_id": payload.get("RequestId")}
     fields = error_fields(payload)
     return {**fields, "request_id": fields.get("request_id") or payload.get("request_id") or fields.get("requestId")}
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import dashscope, modelstudio, openai
+from . import aiworkspace, dashscope, modelstudio, openai
 from .base import Facade
 
-FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE)
+FACADES: tuple[Facade, ...] = (openai.FACADE, dashscope.FACADE, modelstudio.FACADE, aiworkspace.FACADE)
 
 
 def endpoints(base: str, facades: Sequence[Facade] = FACADES) -> dict[str, str]:
