@@ -8,7 +8,6 @@ unknown raises `OutcomeUnknown`, so the caller re-reads instead of repeating it 
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import ipaddress
 import random
@@ -275,6 +274,8 @@ class AsyncTransport(_Base):
             if delay is None:
                 assert response is not None
                 return response
+            import asyncio  # here, not at the top: a blocking deck never needs it, and it costs an import
+
             await asyncio.sleep(delay)
         raise AssertionError("the last attempt always returns or raises")
 

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -40,18 +41,16 @@ def operation(capability: str | Callable[..., Any] | None = None) -> Any:
         return operation(None)(capability)
 
     def wrap(plan: Callable[..., Any]) -> Any:
+        @functools.wraps(plan)
+        def run(deck: Any, *args: Any, **kwargs: Any) -> Any:
+            if capability:
+                deck.require(capability)
+            return deck._run(plan(deck, *args, **kwargs))
+
         class Bound:
             def __get__(self, deck: Any, owner: type) -> Any:
-                if deck is None:
-                    return plan
-
-                @functools.wraps(plan)
-                def run(*args: Any, **kwargs: Any) -> Any:
-                    if capability:
-                        deck.require(capability)
-                    return deck._run(plan(deck, *args, **kwargs))
-
-                return run
+                # bound like a method, cheaply: this runs on every call of every operation
+                return plan if deck is None else types.MethodType(run, deck)
 
         return Bound()
 
@@ -162,6 +161,18 @@ class _Operations:
     def whoami(self) -> dict[str, Any]:
         """The account behind the key, and the current workspace with this account's role in it."""
         return (yield from self._plans.whoami())
+
+    @operation
+    def _arrive(self) -> dict[str, Any]:
+        """`whoami` at connect time; where the platform answers no workspace (DashScope knows none) but the
+        settings name one, it is looked up as `use()` would, so a name is sent as the id the cloud expects."""
+        me = yield from self._plans.whoami()
+        named = self._transport.settings.workspace
+        if not me.get("workspace") and named and "switch" in self.capabilities:
+            ws = yield from self._plans.workspace(named)
+            self._transport.use(ws.id)
+            me = {**me, "workspace": ws.raw}
+        return me
 
     @operation("workspaces")
     def workspaces(self) -> list[Workspace]:
@@ -697,7 +708,7 @@ class Deck(_Operations):
         name, settings = resolve(profile, **where)
         deck = cls(settings, profile=name)
         try:
-            deck._connected(deck.whoami())
+            deck._connected(deck._arrive())
         except BaseException:
             deck.close()
             raise
@@ -808,7 +819,7 @@ class AsyncDeck(_Operations):
 
     async def __aenter__(self) -> AsyncDeck:
         try:
-            self._connected(await self.whoami())
+            self._connected(await self._arrive())
         except BaseException:
             await self.aclose()
             raise

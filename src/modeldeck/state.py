@@ -617,13 +617,14 @@ class DeckState(HasTraits):
         if not model:
             self.versions, self.grants = [], []
             return
-        self.versions = [_version(v) for v in self.deck.versions(model)] if self._can("versions") else []
+        row = next((m for m in self.models if m["id"] == model), None)
+        versioned = self._can("versions") and versioned_model(row)
+        self.versions = [_version(v) for v in self.deck.versions(model)] if versioned else []
         self._load_grants(model)
 
     def _load_grants(self, model: str) -> None:
         row = next((m for m in self.models if m["id"] == model), None)
-        admin = (self.workspace or {}).get("role") == "admin"
-        shown = admin and row and row["source"] == "owned" and self._can("grants")
+        shown = row is not None and grantor(self.workspace, row) and self._can("grants")
         self.grants = [_grant(g) for g in self.deck.grants(model)] if shown else []
 
     def _decide(self, decide: Callable[[str, str], Any], model: str, version: str) -> dict[str, Any]:
@@ -638,6 +639,22 @@ class DeckState(HasTraits):
             raise InvalidParameter(f"No variable {name!r} in the kernel.", code="InvalidParameter.Variable",
                                    hint="Run the cell that defines it, then refresh the variable list.")
         return namespace[name]
+
+
+def versioned_model(model: Mapping[str, Any] | None) -> bool:
+    """Whether a listed model can have versions: not one Model Studio authorizes (`authorized`: a DashScope
+    model, which no version registry holds; on the `alibaba` kind versions are PAI's registry's)."""
+    return model is None or model["source"] != "authorized"
+
+
+def grantor(workspace: Mapping[str, Any] | None, model: Mapping[str, Any]) -> bool:
+    """Whether this workspace grants `model` to others: an admin of the workspace that owns it, or (Model
+    Studio, where grants are made from the default workspace and roles are not listed) the default workspace
+    for a model it is authorized for. The view's `grantor` (js/src/panel/model-detail.tsx) is the same rule."""
+    ws = workspace or {}
+    if model["source"] == "owned":
+        return ws.get("role") == "admin"
+    return model["source"] == "authorized" and bool(ws.get("is_default"))
 
 
 # ---- JSON shapes of the records (docs/panel-protocol.md) -------------------------------------------

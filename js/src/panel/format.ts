@@ -1,3 +1,5 @@
+import type { ModelInfo } from "./types";
+
 // Numbers for people: metrics and outputs carry float noise (0.9099999999999999) that hides the value.
 
 /** `digits` significant digits, without ever rounding away digits before the point. */
@@ -32,4 +34,11 @@ const LABELS: Record<string, string> = {
 /** An enum value for display (the value itself stays what is sent): "fine_tune" → "Fine-tune". */
 export function humanLabel(value: string): string {
   return LABELS[value] ?? value.replace(/_/g, " ");
+}
+
+/** Where a listed model comes from, as its row says it: owned here, granted by its owner workspace, or
+ * (Model Studio, which names no owner) authorized for this workspace. */
+export function origin(model: Pick<ModelInfo, "source" | "owner_workspace_name">): string {
+  if (model.source === "owned") return "owned";
+  return model.owner_workspace_name ? `from ${model.owner_workspace_name}` : model.source;
 }

@@ -4,10 +4,10 @@ import { useState } from "preact/hooks";
 import { MetricChart } from "./chart";
 import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { DeployButton } from "./deployments";
-import { formatNumber, formatTime, humanLabel } from "./format";
+import { formatNumber, formatTime, humanLabel, origin } from "./format";
 import { callName, looksLikeChat, servedByLatest } from "./inference";
 import { useAction, useCan, useCodeContext, useTrait } from "./model";
-import type { Grant, ModelInfo, Version } from "./types";
+import type { Grant, ModelInfo, Version, Workspace } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 
 function metricNames(versions: readonly Version[]): string[] {
@@ -157,9 +157,10 @@ function MetricView({ versions }: { versions: readonly Version[] }) {
 
 function Authorize({ model }: { model: ModelInfo }) {
   const workspaces = useTrait("workspaces");
+  const current = useTrait("workspace");
   const enums = useTrait("enums");
   const [authorize, authorizing] = useAction("authorize");
-  const others = workspaces.filter((w) => w.id !== model.owner_workspace_id);
+  const others = workspaces.filter((w) => w.id !== model.owner_workspace_id && w.id !== current?.id);
   const [target, setTarget] = useState("");
   const [actions, setActions] = useState<string[]>(["inference"]);
   const workspace = others.some((w) => w.id === target) ? target : "";
@@ -286,6 +287,14 @@ function Headline({ versions }: { versions: readonly Version[] }) {
   );
 }
 
+/** Whether this workspace grants the model to others: an admin of its owner, or (Model Studio, where grants
+ * are made from the default workspace and roles are not listed) the default workspace for a model it is
+ * authorized for. The kernel's `state.grantor` is the same rule. */
+export function grantor(workspace: Workspace | null, model: ModelInfo): boolean {
+  if (model.source === "owned") return workspace?.role === "admin";
+  return model.source === "authorized" && !!workspace?.is_default;
+}
+
 export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
@@ -294,17 +303,20 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
   const can = useCan();
   const admin = workspace?.role === "admin";
   const owned = model.source === "owned";
+  const granting = grantor(workspace, model);
+  // a model Model Studio authorizes (DashScope's) is in no version registry: the kernel's `versioned_model`
+  const versioned = can("versions") && model.source !== "authorized";
   return (
     <article class="md-detail" aria-label={model.name}>
       <h3 class="md-detail-title">{model.name}</h3>
       <p class="md-muted">
-        {[model.task, model.domain, owned ? "owned" : `granted by ${model.owner_workspace_name}`]
+        {[model.task, model.domain, origin(model)]
           .filter(Boolean)
           .join(" · ")}
       </p>
       {model.description && <p class="md-description">{model.description}</p>}
-      {can("versions") && <Headline versions={versions} />}
-      {can("versions") && (
+      {versioned && <Headline versions={versions} />}
+      {versioned && (
         <section data-testid="md-versions">
           <h4 class="md-subtitle">Versions</h4>
           {versions.length === 0 ? (
@@ -320,11 +332,11 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
       )}
       <h4 class="md-subtitle">Code</h4>
       <ModelCode model={model} versions={versions} owned={owned} />
-      {owned && can("grants") && (
+      {(owned || granting) && can("grants") && (
         <>
           <h4 class="md-subtitle">Access</h4>
-          <Grants model={model} grants={grants} admin={admin} />
-          {admin && <Authorize model={model} />}
+          <Grants model={model} grants={grants} admin={granting} />
+          {granting && <Authorize model={model} />}
         </>
       )}
     </article>

@@ -3,7 +3,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ModelInfo } from "./types";
-import { humanLabel } from "./format";
+import { humanLabel, origin } from "./format";
 import { Badge, useUid } from "./ui";
 import { revealRow, stepIndex, visibleWindow } from "./virtual";
 
@@ -43,7 +43,7 @@ function ModelRow({ model, index, count, id, selected, active, onPick }: {
         )}
       </div>
       <div class="md-model-line md-muted">
-        <span>{model.source === "owned" ? "owned" : `from ${model.owner_workspace_name}`}</span>
+        <span>{origin(model)}</span>
         {(model.actions ?? []).length > 0 && <span>· {model.actions.map(humanLabel).join(", ")}</span>}
       </div>
     </div>

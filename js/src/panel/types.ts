@@ -36,7 +36,7 @@ export interface ModelInfo {
   domain: string;
   owner_workspace_id: string;
   owner_workspace_name: string;
-  source: "owned" | "granted";
+  source: "owned" | "granted" | "public" | "authorized";
   actions: string[];
   latest_version: string | null;
   latest_approval: Approval | null;

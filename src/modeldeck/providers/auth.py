@@ -55,7 +55,11 @@ def canonical_headers(headers: Iterable[tuple[str, str]]) -> tuple[str, str]:
 
 def canonical_request(method: str, path: str, query: str, headers: Iterable[tuple[str, str]], hashed: str) -> str:
     """METHOD, URI as sent (`/` if empty), canonical query, canonical headers, signed names, payload hash."""
-    canonical, signed = canonical_headers(headers)
+    return _canonical_request(method, path, query, canonical_headers(headers), hashed)
+
+
+def _canonical_request(method: str, path: str, query: str, headers: tuple[str, str], hashed: str) -> str:
+    canonical, signed = headers
     return f"{method}\n{path or '/'}\n{query}\n{canonical}\n{signed}\n{hashed}"
 
 
@@ -65,7 +69,7 @@ def string_to_sign(canonical: str) -> str:
 
 def signature(secret: str, canonical: str) -> str:
     """hex(HMAC-SHA256(the raw AccessKey secret, StringToSign))."""
-    return hmac.new(secret.encode(), string_to_sign(canonical).encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), string_to_sign(canonical).encode(), "sha256").hex()
 
 
 def authorization(access_key_id: str, signed_headers: str, sig: str) -> str:
@@ -114,16 +118,14 @@ class ACS3Auth(httpx.Auth):
     def sign(self, request: httpx.Request, *, now: float | None = None, nonce: str | None = None) -> None:
         """Set the x-acs-* headers and the Authorization of `request` (in place)."""
         hashed = payload_hash(request.content)
-        request.headers["x-acs-date"] = timestamp(now)
-        request.headers["x-acs-signature-nonce"] = nonce or new_nonce()
-        request.headers["x-acs-content-sha256"] = hashed
+        added = {"x-acs-date": timestamp(now), "x-acs-signature-nonce": nonce or new_nonce(), "x-acs-content-sha256": hashed}
         if self._token:
-            request.headers["x-acs-security-token"] = self._token
+            added["x-acs-security-token"] = self._token
+        request.headers.update(added)
         path, _, query = request.url.raw_path.decode("ascii").partition("?")
-        signed = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in UNSIGNED]
-        canonical = canonical_request(request.method, path, canonical_query(query_pairs(query)), signed, hashed)
-        names = canonical_headers(signed)[1]
-        request.headers["Authorization"] = authorization(self.access_key_id, names, signature(self._secret, canonical))
+        headers = canonical_headers((k, v) for k, v in request.headers.multi_items() if k.lower() not in UNSIGNED)
+        canonical = _canonical_request(request.method, path, canonical_query(query_pairs(query)), headers, hashed)
+        request.headers["Authorization"] = authorization(self.access_key_id, headers[1], signature(self._secret, canonical))
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)
