@@ -14,31 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Deployment, deploy
+from conftest import Deployment
 from obs import CompleteMultipartUploadRequest, CompletePart, ObsClient
-
-from modeldeck.platform.settings import Settings
-
-PART = 128 << 10
+from test_objects_oss import PART, pair, server, workspace  # noqa: F401  (the same server, key and bucket fixtures)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    dep = deploy(Settings(home=tmp_path_factory.mktemp("obs") / "home"))
-    yield dep
-    dep.close()
-
-
-@pytest.fixture(scope="module")
-def pair(server: Deployment) -> dict[str, str]:
-    return server.admin.ok("POST", "/api/v1/access-keys", json={"description": "obs"})
-
-
-@pytest.fixture(scope="module")
-def bucket(server: Deployment) -> str:
-    listed = server.admin.ok("GET", "/api/v1/workspaces")
-    items = listed["items"] if isinstance(listed, dict) else listed
-    return next(w["id"] for w in items if w["name"] == "default")
+def bucket(workspace: str) -> str:
+    return workspace  # a bucket is a workspace, named by its id
 
 
 def client_of(server: Deployment, key_id: str, secret: str) -> ObsClient:
