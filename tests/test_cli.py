@@ -166,7 +166,7 @@ def test_a_command_the_profile_cannot_do_is_refused_before_anything_is_sent(cli,
         assert "local or server" in refused.stderr and "ConnectionFailed" not in refused.stderr
     reached = cli("--profile", "vllm", "models", ok=False)  # a capability it has: it does try to connect
     assert "ConnectionFailed" in reached.stderr
-    unknown = cli("profile", "add", "x", "--kind", "huawei", ok=False)
+    unknown = cli("profile", "add", "x", "--kind", "azure", ok=False)
     assert unknown.returncode == 1 and "local, server, openai" in unknown.stderr
 
 
