@@ -19,13 +19,13 @@ import httpx
 from ...errors import InvalidParameter, Unsupported
 from ..base import Progress, Provider
 from . import endpoints, iam, modelarts, pangu, services
-from .errors import error
+from .errors import CLASSES, error, hint_for
 
 
 def upload(client: httpx.Client, path: Path, progress: bool | Progress | None) -> dict[str, Any]:
-    """A local checkpoint to OBS (`providers.huawei.obs.upload`, multipart and resumable), then registered by
-    its obs:// URI. The bucket is `HUAWEICLOUD_OBS_BUCKET`; the endpoint `HUAWEICLOUD_OBS_ENDPOINT`, else the
-    ModelArts host's (the local facades answer OBS on the same server)."""
+    """A local checkpoint (a file, or a folder file by file under one prefix) to OBS (`providers.huawei.obs.upload`,
+    multipart and resumable), then registered by its obs:// URI. The bucket is `HUAWEICLOUD_OBS_BUCKET`; the
+    endpoint `HUAWEICLOUD_OBS_ENDPOINT`, else the ModelArts host's (the local facades answer OBS on the same server)."""
     try:
         from . import obs  # type: ignore[attr-defined]
     except ImportError:
@@ -37,11 +37,35 @@ def upload(client: httpx.Client, path: Path, progress: bool | Progress | None) -
     if not bucket:
         raise InvalidParameter("Registering a local checkpoint needs an OBS bucket to put it in.", code="Profile.Invalid",
                                hint="Set HUAWEICLOUD_OBS_BUCKET (a bucket of the account in the region).")  # fmt: skip
+    _may_register(client)
     endpoint = os.environ.get("HUAWEICLOUD_OBS_ENDPOINT") or str(client.base_url).rstrip("/")
     credentials = getattr(client.auth, "credentials", None)
-    uri = obs.upload(path, endpoint=endpoint, bucket=bucket, key=f"modeldeck/{path.name}", credentials=credentials,
-                     progress=progress if callable(progress) else None)  # fmt: skip
-    return {"uri": uri}
+    report = progress if callable(progress) else None
+    if not path.is_dir():
+        return {"uri": obs.upload(path, endpoint=endpoint, bucket=bucket, key=f"modeldeck/{path.name}",
+                                  credentials=credentials, progress=report)}  # fmt: skip
+    # A folder (a Hugging Face checkpoint): file by file under one key prefix, registered as the prefix's URI.
+    sent = 0
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        key = f"modeldeck/{path.name}/{file.relative_to(path).as_posix()}"
+        step = (lambda n, before=sent: report(before + n)) if report else None
+        obs.upload(file, endpoint=endpoint, bucket=bucket, key=key, credentials=credentials, progress=step)
+        sent += file.stat().st_size
+    return {"uri": f"obs://{bucket}/modeldeck/{path.name}/"}
+
+
+def _may_register(client: httpx.Client) -> None:
+    """ValidateAuthorization before any byte goes to OBS: a register ModelArts would refuse is refused now, naming
+    what is missing, not after the upload. An account that may not ask (an error answer) goes on: the calls say."""
+    call = next(modelarts.check(["modelarts:model:create"]))
+    answer = client.request(call.method, call.path, json=call.json, headers=call.headers)
+    results = answer.json().get("results") if answer.status_code < 400 else None
+    why = modelarts.explain(results[0]) if results else {"allowed": True}
+    if not why["allowed"]:
+        code = {"workspace access": "ModelArts.0105"}.get(why["missing"], "ModelArts.0104")
+        missing = why["missing"] or "the permission"
+        raise CLASSES[code](f"Registering a model in this workspace is refused: {missing} is missing.", code=code,
+                            status=403, hint=why["hint"] or hint_for(code))  # fmt: skip
 
 
 PROVIDER = Provider(
