@@ -178,9 +178,9 @@ def test_a_task_submitted_and_polled(cloud: dict):
 
 
 def profile(url: str, name: str = "hw") -> str:
-    """A `huawei` profile aimed at the local facades: ModelArts, IAM and Pangu all answer at the server's root."""
+    """A `huawei` profile aimed at the local facades: ModelArts, IAM, Pangu and OBS all answer at the server's root."""
     file = ProfileFile.load()
-    file.profiles[name] = Profile(name, "huawei", url=url, endpoints={"iam": url, "pangu": url})
+    file.profiles[name] = Profile(name, "huawei", url=url, endpoints={"iam": url, "pangu": url, "obs": url})
     file.save()
     return name
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..base import Context, Progress, Provider
 from . import endpoints, iam, modelarts, pangu, services
-from .errors import error
+from .errors import CLASSES, error, hint_for
 
+if TYPE_CHECKING:
+    import httpx
 
 BUCKET_HINT = ("Name the OBS bucket checkpoints go to: `obs_bucket = \"...\"` in the profile (or "
                "HUAWEICLOUD_OBS_BUCKET), or register a checkpoint already in OBS by its obs://bucket/key uri.")  # fmt: skip
@@ -28,8 +30,23 @@ def upload(context: Context, local: Path, progress: Progress | None) -> dict[str
     from ..objects import put_checkpoint
     from . import obs
 
+    _may_register(context.client)
     return put_checkpoint(context, local, progress, put=obs.upload, scheme="obs", service="obs",
                           bucket_option="obs_bucket", bucket_hint=BUCKET_HINT)  # fmt: skip
+
+
+def _may_register(client: httpx.Client) -> None:
+    """ValidateAuthorization before any byte goes to OBS: a register ModelArts would refuse is refused now, naming
+    what is missing, not after the upload. An account that may not ask (an error answer) goes on: the calls say."""
+    call = next(modelarts.check(["modelarts:model:create"]))
+    answer = client.request(call.method, call.path, json=call.json, headers=call.headers)
+    results = answer.json().get("results") if answer.status_code < 400 else None
+    why = modelarts.explain(results[0]) if results else {"allowed": True}
+    if not why["allowed"]:
+        code = {"workspace access": "ModelArts.0105"}.get(why["missing"], "ModelArts.0104")
+        missing = why["missing"] or "the permission"
+        raise CLASSES[code](f"Registering a model in this workspace is refused: {missing} is missing.", code=code,
+                            status=403, hint=why["hint"] or hint_for(code))  # fmt: skip
 
 
 PROVIDER = Provider(

@@ -66,12 +66,17 @@ def create_workspace(body: dict[str, Any]):  # type: ignore[no-untyped-def]
     return as_workspace((yield _send("POST", "/workspaces", payload)).json())
 
 
+def _approval(item: dict[str, Any]) -> str:
+    """ModelArts has no approval: a model that failed to publish is Rejected, any other Approved."""
+    return "Rejected" if item.get("model_status") == "failed" else "Approved"
+
+
 def as_version(item: dict[str, Any]) -> ModelVersion:
     return ModelVersion.from_json({
         "version_id": item.get("model_id", ""), "model_id": item.get("model_name", ""),
         "model_name": item.get("model_name", ""), "version_name": item.get("model_version", ""),
         "uri": item.get("source_location") or "", "source_type": item.get("source_type") or None,
-        "approval_status": "Rejected" if item.get("model_status") == "failed" else "Approved",
+        "approval_status": _approval(item),
         "description": item.get("description") or "",
         "extra_info": {"model_type": item.get("model_type"), "model_status": item.get("model_status")},
     })  # fmt: skip
@@ -88,7 +93,8 @@ def _grouped(items: list[dict[str, Any]]) -> list[Model]:
         name = item.get("model_name", "")
         out[name] = {"id": name, "model_name": name, "workspace_id": item.get("workspace_id", ""), "source": "owned",
                      "model_type": item.get("model_type"), "description": item.get("description") or "",
-                     "latest_version": {"version_name": item.get("model_version"), "uri": item.get("source_location")}}  # fmt: skip
+                     "latest_version": {"version_name": item.get("model_version"), "uri": item.get("source_location"),
+                                        "approval_status": _approval(item)}}  # fmt: skip
     return [Model.from_json(m) for m in out.values()]
 
 

@@ -26,8 +26,11 @@ OPENAI_PATH = "/api/v2/chat/completions"
 # Pangu's (ModelArts') task phases -> the platform's task states
 TASK_STATES = {"Pending": "PENDING", "Creating": "PENDING", "Running": "RUNNING", "Completed": "SUCCEEDED",
                "Failed": "FAILED", "Abnormal": "FAILED", "Terminating": "RUNNING", "Terminated": "CANCELED"}  # fmt: skip
-def _sent(body: dict[str, Any]) -> dict[str, Any]:
-    """The chat body as ChatCompletionReq: what Pangu has no field for is refused, not dropped."""
+def _sent(body: dict[str, Any], stream: bool = False) -> dict[str, Any]:
+    """The chat body as ChatCompletionReq: what Pangu has no field for is refused, not dropped; except a stream's
+    `stream_options` (usage in its last chunk, as the CLI asks), which changes only what the stream reports."""
+    if stream:
+        body = {k: v for k, v in body.items() if k != "stream_options"}
     extra = sorted(set(body) - set(SDK_FIELDS) - {"model"})
     if extra:
         raise InvalidParameter(f"Pangu chat takes no {', '.join(extra)}.", code="InvalidParameter.Chat",
@@ -44,13 +47,14 @@ def chat(body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
     """Chat on a deployment: `model` is its id (or its name)."""
     path = _deployment(body["model"]) + "/chat/completions"
     if stream:
-        return (yield Stream(Call("POST", path, json={**_sent(body), "stream": True}, headers=HEADERS, service=SERVICE)))
+        sent = {**_sent(body, stream=True), "stream": True}
+        return (yield Stream(Call("POST", path, json=sent, headers=HEADERS, service=SERVICE)))
     return Completion.from_json((yield Call("POST", path, json=_sent(body), headers=HEADERS, service=SERVICE)).json())
 
 
 def deployment_chat(endpoint: str, body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
     """Chat with a deployment by name (`deck.chat(..., deployment=name)`): the OpenAI-format path."""
-    sent = {**_sent(body), "model": body["model"]}
+    sent = {**_sent(body, stream), "model": body["model"]}
     if stream:
         return (yield Stream(Call("POST", OPENAI_PATH, json={**sent, "stream": True}, headers=HEADERS, service=SERVICE)))
     return Completion.from_json((yield Call("POST", OPENAI_PATH, json=sent, headers=HEADERS, service=SERVICE)).json())

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from .....errors import InvalidParameter, NotFound
-from .... import registry
+from .... import registration, registry
 from ....authz import Caller, Principal, enter
 from ....schema import Model, ModelVersion
 from ...routing import Router
@@ -68,7 +68,8 @@ def create_model(request: Request, principal: ProjectPrincipal, body: CreateMode
     if body.model_type not in TYPES:
         raise InvalidParameter(f"model_type must be one of {', '.join(TYPES)}.", code="ModelArts.0101",
                                hint="PyTorch, TensorFlow, MindSpore, Custom, ...")  # fmt: skip
-    with request.app.state.platform.store.write() as db:
+    platform = request.app.state.platform
+    with platform.store.write() as db:
         caller = _caller(db, principal, body.workspace_id)
         caller.require("register")  # the action's permission first, then whether ModelArts may read OBS for it
         if body.source_location.startswith("obs://"):
@@ -77,11 +78,14 @@ def create_model(request: Request, principal: ProjectPrincipal, body: CreateMode
         if model is None:
             model = registry.create_model(db, caller, body.model_name, model_type=body.model_type,
                                           description=body.description)  # fmt: skip
-        spec = {"version_name": body.model_version, "uri": body.source_location, "description": body.description,
-                "extra_info": {"runtime": body.runtime} if body.runtime else {}}  # fmt: skip
-        version, _ = registry.create_version(db, caller, model.id, spec,
-                                             allowed_networks=request.app.state.platform.settings.allowed_networks)  # fmt: skip
-        return {"model_id": f"{model.id}.{version.version_name}"}
+        model_id = model.id
+    spec = {"version_name": body.model_version, "uri": body.source_location, "description": body.description,
+            "extra_info": {"runtime": body.runtime} if body.runtime else {}}  # fmt: skip
+    inspection = registration.inspect(platform, caller, model_id, spec)  # an object of ours: its format, so it deploys
+    with platform.store.write() as db:
+        version, _ = registry.create_version(db, caller, model_id, spec, allowed_networks=platform.settings.allowed_networks,
+                                             inspection=inspection)  # fmt: skip
+        return {"model_id": f"{model_id}.{version.version_name}"}
 
 
 @router.get("/v1/{project_id}/models")
