@@ -25,7 +25,7 @@ import httpx
 from . import checkpoints, vocabulary
 from ._http import AsyncTransport, Settings, Transport
 from ._stream import AsyncChunkStream, ChunkStream
-from .errors import InvalidParameter, MissingDependency
+from .errors import AccessDenied, InvalidParameter, MissingDependency, NotFound
 from .providers import for_kind, require
 from .providers.base import Ask, Context, Page, Pause, Progress, Provider, Stream, Upload, page_plan
 from .resources import AccessKey, Account, AsyncListing, Deployment, Listing, Model, TaskRecord, Workspace
@@ -165,7 +165,9 @@ class _Operations:
     @operation
     def _arrive(self) -> dict[str, Any]:
         """`whoami` at connect time; where the platform answers no workspace (DashScope knows none) but the
-        settings name one, it is looked up as `use()` would, so a name is sent as the id the cloud expects."""
+        settings name one, it is looked up as `use()` would, so a name is sent as the id the cloud expects.
+        One the caller may not see stays as named (see `connect`): connecting succeeds, and the first call says
+        why it is refused (or `huawei.check` does, before it)."""
         me = yield from self._plans.whoami()
         named = self._transport.settings.workspace
         if not me.get("workspace") and named and "switch" in self.capabilities:
@@ -708,7 +710,11 @@ class Deck(_Operations):
         name, settings = resolve(profile, **where)
         deck = cls(settings, profile=name)
         try:
-            deck._connected(deck._arrive())
+            try:
+                me = deck._arrive()
+            except (AccessDenied, NotFound):  # a workspace it may not see: it stays as named
+                me = deck.whoami()
+            deck._connected(me)
         except BaseException:
             deck.close()
             raise
@@ -819,7 +825,11 @@ class AsyncDeck(_Operations):
 
     async def __aenter__(self) -> AsyncDeck:
         try:
-            self._connected(await self._arrive())
+            try:
+                me = await self._arrive()
+            except (AccessDenied, NotFound):  # a workspace it may not see: it stays as named
+                me = await self.whoami()
+            self._connected(me)
         except BaseException:
             await self.aclose()
             raise
