@@ -45,7 +45,7 @@ REGION = "cn-north-4"
 VARIABLES = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN", "HUAWEICLOUD_SDK_PROJECT_ID",
              "HUAWEICLOUD_SDK_REGION", "HUAWEICLOUD_SDK_IAM_ENDPOINT", "HUAWEICLOUD_USER_NAME", "HUAWEICLOUD_PASSWORD",
              "HUAWEICLOUD_DOMAIN_NAME", "HUAWEICLOUD_MODELARTS_WORKSPACE_ID")  # fmt: skip
-_COUNTER = re.compile(r'^modeldeck_requests_total\{method="(\w+)",route="([^"]*)",status="\d+"\} (\d+)$', re.M)
+_COUNTER = re.compile(r'^modeldeck_requests_total\{method="(\w+)",route="([^"]*)",status="\d+"\} (\d+)$', re.MULTILINE)
 
 
 def requests_seen(server: Server) -> Counter[tuple[str, str]]:
