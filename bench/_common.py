@@ -1,5 +1,5 @@
 """Shared by the bench scripts: the platform as a subprocess, a light HTTP client, an environment line,
-medians and verdicts.
+alternated timings (calls, fresh interpreters), medians and verdicts.
 
 The server runs in its own process (`python -m modeldeck serve`) so the client's CPU use does not slow it
 through the GIL, as it would for a server thread inside the benchmark's process.
@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -141,3 +142,47 @@ def percentile(values: list[float], q: float) -> float:
 def verdict(name: str, text: str, ok: bool) -> bool:
     print(f"RESULT {name}: {text} {'PASS' if ok else 'FAIL'}", flush=True)
     return ok
+
+
+def alternate(ours: Callable[[], object], theirs: Callable[[], object], calls: int,
+              warmup: int = 20) -> tuple[list[float], list[float]]:  # fmt: skip
+    """Milliseconds per call of each side, alternating, each side first every other round, after a warm-up."""
+    mine, base = [], []
+    for i in range(calls + warmup):
+        pair = [(ours, mine), (theirs, base)]
+        for call, times in pair if i % 2 else pair[::-1]:
+            t0 = time.perf_counter()
+            call()
+            if i >= warmup:
+                times.append((time.perf_counter() - t0) * 1000)
+    return mine, base
+
+
+def versus_sdk(name: str, what: str, mine: list[float], sdk: list[float]) -> bool:
+    """Our median against the SDK's on the same call (target: at most 1.0x), the paired differences beside."""
+    ratio = median(mine) / median(sdk)
+    paired = median([a - b for a, b in zip(mine, sdk)])
+    print(f"{what}: ours p50 {median(mine):.3f} ms, the SDK's p50 {median(sdk):.3f} ms, "
+          f"paired difference p50 {paired:+.3f} ms ({len(mine)} calls each)")  # fmt: skip
+    return verdict(name, f"{ratio:.2f}x the SDK's time (target <= 1.0x)", ratio <= 1.0)
+
+
+def fresh_imports(ours: str, theirs: str, rounds: int, work: Path) -> tuple[list[float], list[float]]:
+    """Seconds to run each code in a fresh interpreter, alternated. Both sides from compiled bytecode, as
+    installed packages import (a source checkout run with PYTHONDONTWRITEBYTECODE would compile modeldeck on
+    every start): one untimed start each fills a cache."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        return time.perf_counter() - start
+
+    run(ours), run(theirs)
+    mine, base = [], []
+    for i in range(rounds):
+        pair = [(ours, mine), (theirs, base)]
+        for code, times in pair if i % 2 else pair[::-1]:
+            times.append(run(code))
+    return mine, base

@@ -22,43 +22,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import Server, env_line, median, verdict
+from _common import Server, alternate, env_line, fresh_imports, median, verdict, versus_sdk
 
 MODEL = "tiny-chat"
 MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
-WARMUP = 20
 VARIABLES = ("DASHSCOPE_API_KEY", "DASHSCOPE_WORKSPACE", "DASHSCOPE_WORKSPACE_ID", "DASHSCOPE_HTTP_BASE_URL",
              "DASHSCOPE_BASE_URL", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
              "ALIBABA_CLOUD_SECURITY_TOKEN")  # fmt: skip
-
-
-def alternate(ours: Callable[[], object], theirs: Callable[[], object], calls: int) -> tuple[list[float], list[float]]:
-    """Milliseconds per call of each side, alternating, each side first every other round."""
-    mine, sdk = [], []
-    for i in range(calls + WARMUP):
-        pair = [(ours, mine), (theirs, sdk)]
-        for call, times in pair if i % 2 else pair[::-1]:
-            t0 = time.perf_counter()
-            call()
-            if i >= WARMUP:
-                times.append((time.perf_counter() - t0) * 1000)
-    return mine, sdk
-
-
-def report(name: str, what: str, mine: list[float], sdk: list[float]) -> bool:
-    ratio = median(mine) / median(sdk)
-    paired = median([a - b for a, b in zip(mine, sdk)])
-    print(f"{what}: ours p50 {median(mine):.3f} ms, the SDK's p50 {median(sdk):.3f} ms, "
-          f"paired difference p50 {paired:+.3f} ms ({len(mine)} calls each)")  # fmt: skip
-    return verdict(name, f"{ratio:.2f}x the SDK's time (target <= 1.0x)", ratio <= 1.0)
 
 
 def bench_calls(calls: int, work: Path) -> bool:
@@ -105,32 +80,16 @@ def bench_calls(calls: int, work: Path) -> bool:
             def sdk_list() -> None:
                 assert len(management.list_workspaces(ms.ListWorkspacesRequest(max_results=100)).body.workspaces) == 2
 
-            ok = report("generation_call", "DashScope generation (1 token)", *alternate(ours_generate, sdk_generate, calls))
-            ok &= report("management_list", "Model Studio ListWorkspaces", *alternate(ours_list, sdk_list, calls))
+            ok = versus_sdk("generation_call", "DashScope generation (1 token)", *alternate(ours_generate, sdk_generate, calls))
+            ok &= versus_sdk("management_list", "Model Studio ListWorkspaces", *alternate(ours_list, sdk_list, calls))
         finally:
             deck.close()
     return ok
 
 
-def time_command(code: str, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
-    return time.perf_counter() - start
-
-
 def bench_import(rounds: int, work: Path) -> bool:
-    """Both sides from compiled bytecode, as installed packages import (a source checkout run with
-    PYTHONDONTWRITEBYTECODE would compile modeldeck on every start): one untimed start each fills a cache."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     ours_code = "import modeldeck; from modeldeck.providers import for_kind; for_kind('alibaba')"
-    for code in (ours_code, "import dashscope"):
-        time_command(code, env)
-    ours, theirs = [], []
-    for i in range(rounds):
-        pair = [(ours_code, ours), ("import dashscope", theirs)]
-        for code, times in pair if i % 2 else pair[::-1]:
-            times.append(time_command(code, env))
+    ours, theirs = fresh_imports(ours_code, "import dashscope", rounds, work)
     ratio = median(ours) / median(theirs)
     print(f"import modeldeck + the alibaba provider: p50 {median(ours) * 1000:.1f} ms; "
           f"import dashscope: p50 {median(theirs) * 1000:.1f} ms ({rounds} fresh interpreters each)")  # fmt: skip

@@ -156,14 +156,15 @@ class SdkHmacAuth(httpx.Auth):
         if self._token:
             request.headers["X-Security-Token"] = self._token
         request.headers.pop(DATE_HEADER, None)
-        path, _, raw_query = request.url.raw_path.decode("ascii").partition("?")
+        path, mark, raw_query = request.url.raw_path.decode("ascii").partition("?")
         given = {k: v for k, v in request.headers.items() if k.lower() not in NOT_SIGNED}
         signed, query = sign(request.method, path, query_pairs(raw_query), given, request.content,
                              self.access_key_id, self._secret, now=now)  # fmt: skip
         for name in (CONTENT_HEADER, DATE_HEADER, "Authorization"):
             if name in signed:
                 request.headers[name] = signed[name]
-        request.url = request.url.copy_with(query=query.encode("ascii") or None)
+        if query != raw_query or (mark and not query):  # a new URL (parsed again) only when the wire's changes
+            request.url = request.url.copy_with(query=query.encode("ascii") or None)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)
