@@ -196,6 +196,7 @@ def test_the_provider_lists_services_and_calls_them(cloud: dict[str, Any], ali: 
     listed = {d.name: d for d in ali.deployments()}
     assert set(listed) == {"iris-svc", "chat-svc"}
     assert listed["iris-svc"].model_name == "iris" and listed["iris-svc"].replicas == 2
+    assert [r["state"] for r in listed["iris-svc"].replica_status] == ["running", "running"]  # RunningInstance
     assert listed["iris-svc"].status == "Running" and listed["iris-svc"].endpoint.endswith("/eas/api/predict/iris-svc")
     assert ali.predict("iris", ROWS, deployment="iris-svc").outputs == cloud["outputs"]
     assert ali.chat(None, MESSAGES, deployment="chat-svc", **GREEDY).text == cloud["text"]

@@ -5,6 +5,13 @@ DashScope and Model Studio facades of a real platform server (the profile names 
 Both views, clicked: switch Model Studio workspaces (ListWorkspaces), see the models the workspace is
 authorized for with their actions (`/api/v1/models/permissions`), authorize the sub-workspace from the
 default one (UpdateModelPermissions), then chat there with a streamed reply.
+
+The panel also registers a checkpoint on PAI from its Register form, uploaded through the local OSS facade to
+the profile's `oss_bucket` with the upload's progress shown, and predicts on the approved version served as an
+EAS service (the Deployments view, against the `/eas` facade); the platform's native deploy, as its admin,
+stands in for creating the service in the PAI console. The approval goes through the panel's `approve`
+action from the kernel: on an `alibaba` profile the Models view lists DashScope's models only, so a PAI model
+has no row to click (docs/clouds/alibaba.md, "PAI in the panel").
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from typing import Any
 import pytest
 from test_alibaba_surfaces import Cloud, alibaba_cloud
 
+import modeldeck as md
+from modeldeck import examples
 from modeldeck.profiles import Profile, ProfileFile
 
 from .conftest import (
@@ -48,9 +57,10 @@ def ali_lab(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     main account's API key and AccessKey pair."""
     with running_lab(tmp_path_factory.mktemp("alibaba-lab")) as lab:
         file = ProfileFile.load(Path(lab.env["MODELDECK_CONFIG"]))
-        file.profiles["ali"] = Profile("ali", "alibaba", url=f"{cloud.url}/dashscope", endpoints={"modelstudio": cloud.url},
-                                       api_key=cloud.main, access_key_id=cloud.pair["id"],
-                                       access_key_secret=cloud.pair["secret"])  # fmt: skip
+        services = {"modelstudio": cloud.url, "pai": f"{cloud.url}/aiworkspace", "oss": cloud.url, "eas": f"{cloud.url}/eas"}
+        file.profiles["ali"] = Profile("ali", "alibaba", url=f"{cloud.url}/dashscope", endpoints=services,
+                                       oss_bucket=cloud.default.replace("ws_", "ws-"), api_key=cloud.main,
+                                       access_key_id=cloud.pair["id"], access_key_secret=cloud.pair["secret"])  # fmt: skip
         file.default = "ali"
         file.save()
         yield lab
@@ -158,3 +168,84 @@ def test_the_sidebar_switches_authorizes_and_chats(browser: Any, ali_lab: Lab, c
         view.screenshot(path=str(ARTIFACTS / "sidebar-alibaba.png"))
     finally:
         page.context.close()
+
+
+def padded_checkpoint(path: Path) -> Path:
+    """A small ONNX classifier padded to 48 MiB by an initializer no node reads: three OSS parts of 16 MiB,
+    so the upload reports progress between parts."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(examples.onnx_linear(path, seed=0)))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(12 * 1024 * 1024, dtype=np.float32), "pad"))
+    onnx.save(model, str(path))
+    return path
+
+
+def watch_register_job(page: Any) -> None:
+    """Record, at every change of the page, the running register job's progress detail as shown."""
+    page.evaluate("""() => {
+        window.__mdUpload = [];
+        const watch = new MutationObserver(() => {
+          for (const job of document.querySelectorAll('.jp-Notebook [data-testid=md-job]')) {
+            const label = job.querySelector('.md-job-label')?.textContent ?? '';
+            const bar = job.querySelector('[role=progressbar]');
+            if (label.startsWith('register iris') && bar)
+              window.__mdUpload.push(job.querySelector('.md-job-detail').textContent);
+          }
+        });
+        watch.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+    }""")
+
+
+def test_the_panel_registers_on_pai_through_oss_and_predicts_on_eas(notebook_page: Any, ali_lab: Lab, cloud: Cloud,
+                                                                    tmp_path: Path):  # fmt: skip
+    kernel = ali_lab.kernel("alibaba.ipynb")
+    checkpoint = padded_checkpoint(tmp_path / "iris.onnx")
+    try:
+        view = notebook_page.locator(".jp-Notebook [data-testid=md-panel]").first
+        watch_register_job(notebook_page)
+        view.get_by_test_id("md-tab-register").click()
+        view.get_by_test_id("md-register-source-path").fill(str(checkpoint))
+        view.get_by_test_id("md-register-model").fill("iris")
+        view.get_by_test_id("md-register-format").select_option("ONNX")
+        view.get_by_test_id("md-register-submit").click()
+        view.get_by_test_id("md-registered").filter(has_text="iris").filter(has_text="Pending").wait_for(timeout=120_000)
+        shown = notebook_page.evaluate("window.__mdUpload")
+        assert any(t.endswith("/ 48.0 MiB") and not t.startswith("48.0") for t in shown), shown  # between parts
+        job = next(j for j in kernel.eval("panel.state.jobs") if j["label"] == "register iris")
+        assert job["status"] == "succeeded" and job["progress"] == 1.0
+
+        # PAI holds the version at the uploaded object's oss:// uri; the panel's state has it selected
+        selected = kernel.eval("panel.state.selected")
+        versions = kernel.eval("panel.state.versions")
+        assert [(v["version_name"], v["approval_status"]) for v in versions] == [(selected["version"], "Pending")]
+        assert versions[0]["uri"].startswith(f"oss://{cloud.default.replace('ws_', 'ws-')}/modeldeck/")
+        kernel.run(f"panel.state.run('approve', model={selected['model']!r}, version={selected['version']!r})")
+        wait_for(lambda: [v["approval_status"] for v in kernel.eval("panel.state.versions")] == ["Approved"])
+
+        with md.connect(url=cloud.url, api_key=cloud.main) as admin:  # the PAI console's "create EAS service"
+            assert admin.deploy("iris", selected["version"], name="iris-svc").status == "Running"
+        try:
+            view.get_by_test_id("md-tab-deployments").click()
+            row = view.locator("[data-testid=md-deployment-row][data-name='iris-svc']")
+            row.locator("[data-testid=md-deployment-status][data-status=Running]").wait_for(timeout=60_000)
+            assert row.get_by_test_id("md-deployment-replicas").inner_text() == "1/1 ready"  # EAS's RunningInstance
+            row.click()
+            detail = view.get_by_test_id("md-deployment-detail")
+            detail.get_by_test_id("md-deployment-predict-input").fill("[[5.1, 3.5, 1.4, 0.2]]")
+            detail.get_by_test_id("md-deployment-predict-run").click()
+            output = detail.get_by_test_id("md-deployment-output")
+            output.wait_for(timeout=60_000)
+            assert "probabilities" in output.inner_text() and "iris" in output.inner_text()
+            shown = kernel.eval("{k: panel.state.prediction[k] for k in ('deployment', 'model_name', 'columns')}")
+            assert shown["deployment"] == "iris-svc" and shown["model_name"] == "iris" and "probabilities" in shown["columns"]
+            assert view.get_by_test_id("md-error").count() == 0 and notebook_page.errors == []
+            ARTIFACTS.mkdir(exist_ok=True)
+            view.screenshot(path=str(ARTIFACTS / "panel-alibaba-eas.png"))
+        finally:
+            with md.connect(url=cloud.url, api_key=cloud.main) as admin:
+                admin.delete_deployment("iris-svc")
+    finally:
+        kernel.close()

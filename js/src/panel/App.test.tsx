@@ -251,6 +251,13 @@ describe("capabilities", () => {
     expect([...el.querySelectorAll("label")].map((l) => l.textContent)).not.toContain("Version");
   });
 
+  it("chats with a model Model Studio authorizes, though the platform predicts too (through EAS)", () => {
+    const models = sampleModels(3).map((m) => ({ ...m, source: "authorized" as const, task: "", latest_format: null }));
+    const { q } = open({ view: "inference", models, selected: { model: models[1].id, version: null } });
+    expect(q("md-chat-input")).not.toBeNull();
+    expect(q("md-predict-input")).toBeNull();
+  });
+
   it("a platform without approve shows versions but no decision buttons", () => {
     const models = sampleModels(3);
     const capabilities = sampleTraits().connection.capabilities!.filter((c) => c !== "approve");

@@ -11,8 +11,10 @@ const CHAT_TASKS = /chat|text-generation|text2text|conversational|llm|completion
 
 const CHAT_FORMAT = "SafeTensors"; // the one format the platform chats with
 
-/** A language model by its task, or by the format of the chosen (else the latest) version. */
+/** A language model by its task, or by the format of the chosen (else the latest) version. A model Model
+ * Studio authorizes (DashScope's) is one: it has no versions, and predict there goes through an EAS service. */
 export function looksLikeChat(model: ModelInfo, version?: Version): boolean {
+  if (model.source === "authorized") return true;
   return CHAT_TASKS.test(model.task ?? "") || (version?.format_type ?? model.latest_format) === CHAT_FORMAT;
 }
 

@@ -39,14 +39,17 @@ def as_record(service: dict[str, Any]) -> dict[str, Any]:
     """A `Service` as the platform's deployment record (what `Deployment.from_json` reads)."""
     labels = {item.get("LabelKey"): item.get("LabelValue") for item in service.get("Labels") or []}
     status = STATUSES.get(service.get("Status", ""), service.get("Status", ""))
+    total, running = int(service.get("TotalInstance") or 0), int(service.get("RunningInstance") or 0)
     return {
         "id": service.get("ServiceId", ""), "name": service.get("ServiceName", ""),
         "workspace_id": service.get("WorkspaceId") or "", "model_name": labels.get("model"),
         "version": labels.get("version") or str(service.get("CurrentVersion") or ""),
-        "replicas": service.get("TotalInstance") or 0, "engine": labels.get("engine") or "eas", "status": status,
+        "replicas": total, "engine": labels.get("engine") or "eas", "status": status,
         "status_reason": service.get("Reason") or service.get("Message") or "",
         "resources": {"cpus": service.get("Cpu"), "memory_mb": service.get("Memory")},
         "endpoint": service.get("InternetEndpoint") if status == "Running" else None,
+        # EAS counts its instances (Running / Pending) without naming them: one unnamed entry per instance
+        "replica_status": [{"replica": None, "state": "running" if i < running else "pending"} for i in range(total)],
         "created_by": service.get("CallerUid") or "", "created_at": service.get("CreateTime"),
         "updated_at": service.get("UpdateTime"),
     }  # fmt: skip
