@@ -14,6 +14,7 @@ import base64
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,6 +75,26 @@ _HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modeldeck-md5")
 def _update(hasher: Any, chunks: list[bytes]) -> None:
     for chunk in chunks:
         hasher.update(chunk)
+
+
+_PREFIXES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modeldeck-sha256")
+
+
+class _Prefix:
+    """sha256 of an in-place upload's leading parts, hashed in the background as they land, so completing
+    reads only what is left instead of the whole object after the last part. Each hashed part is kept as
+    its row's (number, offset, size, md5, created_at): a part uploaded again since has another row, and
+    completing then hashes the object from the start (as a replica without this prefix does)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sha = hashlib.sha256()
+        self.end = 0
+        self.parts: list[tuple[Any, ...]] = []
+
+
+def _identity(part: UploadedPart) -> tuple[Any, ...]:
+    return (part.number, part.offset, part.size, part.md5, part.created_at)
 
 
 class Ingest:
@@ -173,6 +194,7 @@ class Objects:
         self.store, self.uploads = store, uploads
         self.blobs = uploads.blobs
         self.parts_root = f"{self.blobs.root}/multipart"
+        self._prefixes: dict[str, _Prefix] = {}
 
     # ---- buckets --------------------------------------------------------------------------------------
 
@@ -306,7 +328,40 @@ class Objects:
         with self.store.write() as db:
             self.upload(db, caller, key, upload_id)  # aborted meanwhile: its folder goes with it below
             db.merge(part)
+        if ingest.at is not None:
+            _PREFIXES.submit(self._hash_prefix, upload_id)
         return part
+
+    def _prefix(self, upload_id: str) -> _Prefix:
+        return self._prefixes.setdefault(upload_id, _Prefix())  # setdefault is atomic under the GIL
+
+    def _hash_prefix(self, upload_id: str) -> None:
+        """Extend the upload's hashed prefix over the in-place parts now contiguous with it (all of the
+        upload's part size: the last, shorter part is left to completing)."""
+        state = self._prefix(upload_id)
+        with state.lock:
+            with self.store.read() as db:
+                upload = db.get(MultipartUpload, upload_id)
+                rows = {p.number: p for p in db.scalars(select(UploadedPart).where(UploadedPart.upload_id == upload_id))}
+            if upload is None or not upload.part_size:
+                self._prefixes.pop(upload_id, None)
+                return
+            step = upload.part_size
+            try:
+                with open(Path(self.parts_root) / upload_id / "data", "rb", buffering=0) as fh:
+                    while (part := rows.get(len(state.parts) + 1)) is not None and part.size == step and part.offset == state.end:
+                        fh.seek(state.end)
+                        sha, left = state.sha.copy(), step  # kept only once the whole part is in it
+                        while left and (data := fh.read(min(READ, left))):
+                            sha.update(data)
+                            left -= len(data)
+                        if left:
+                            return
+                        state.sha = sha
+                        state.parts.append(_identity(part))
+                        state.end += step
+            except FileNotFoundError:  # completed or aborted meanwhile
+                self._prefixes.pop(upload_id, None)
 
     def _part_path(self, upload_id: str, number: int) -> str:
         return f"{self.parts_root}/{upload_id}/{number:05d}"
@@ -340,9 +395,15 @@ class Objects:
         sha = hashlib.sha256()
         if self._in_place(chosen):  # the parts already lie in order in one file: hash it, cut it to size
             out = Path(self.parts_root) / upload_id / "data"
+            state = self._prefixes.pop(upload_id, None) or _Prefix()
+            with state.lock:  # a prefix still being hashed is finished first
+                hashed = state.parts == [_identity(p) for p in chosen[: len(state.parts)]]
+                start = state.end if hashed else 0
+                if hashed:
+                    sha = state.sha.copy()
             with open(out, "r+b", buffering=0) as fh:
                 fh.truncate(size)
-                self._append(fh, 0, size, None, sha)
+                self._append(fh, start, size - start, None, sha)
                 os.fsync(fh.fileno())
         else:
             folder = Path(self.parts_root) / upload_id if self.blobs.local else self.uploads.scratch
@@ -423,6 +484,7 @@ class Objects:
         self._drop_upload(upload_id)
 
     def _drop_upload(self, upload_id: str) -> None:
+        self._prefixes.pop(upload_id, None)
         with self.store.write() as db:
             db.execute(delete(MultipartUpload).where(MultipartUpload.id == upload_id))
         _remove(self.blobs, f"{self.parts_root}/{upload_id}")

@@ -20,7 +20,8 @@ def upload(path: Path, *, endpoint: str, bucket: str, key: str, credentials: Any
     source = objects.check_source(path)
     obs = objects.sdk("obs", "esdk-obs-python", "huawei")
     key_id, secret, token = objects.access_key(credentials, "OBS")
-    client = obs.ObsClient(access_key_id=key_id, secret_access_key=secret, security_token=token, server=endpoint)
+    client = obs.ObsClient(access_key_id=key_id, secret_access_key=secret, security_token=token, server=endpoint,
+                           chunk_size=objects.SEND_BLOCK)  # fmt: skip
     name = hashlib.sha256(f"{endpoint}\n{bucket}\n{key}\n{source.resolve()}".encode()).hexdigest()[:32]
     record = objects.checkpoints("obs") / f"{name}.record"
     report = (lambda sent, _total, _seconds: progress(sent)) if progress is not None else None
