@@ -62,34 +62,6 @@ class IdleWatch:
         return self.active > 0 or time.monotonic() - self.last < grace
 
 
-def _protocol() -> Any:
-    """uvicorn's httptools protocol, handing each request body chunk on as the parser made it.
-
-    uvicorn appends every chunk to a bytearray and `receive()` copies that out as bytes: two copies of
-    every uploaded byte, into freshly allocated (page-faulting) buffers, under the GIL, on the event loop.
-    Flow control pauses reading once a chunk is buffered, so a chunk usually arrives with the buffer
-    empty: it is then kept as the bytes it is, which `bytes()` passes on uncopied. Anything else (a second
-    chunk before the app read the first, an upgrade, a finished response) takes uvicorn's own path.
-    Without httptools, uvicorn's choice ("auto")."""
-    try:
-        from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:
-        return "auto"
-
-    class BodyAsReceived(HttpToolsProtocol):  # type: ignore[misc]
-        def on_body(self, body: bytes) -> None:
-            cycle = self.cycle
-            if cycle.body or cycle.response_complete or self.parser.should_upgrade():
-                return super().on_body(body)
-            cycle.body = body
-            if len(body) > HIGH_WATER_LIMIT:
-                self.flow.pause_reading()
-            cycle.message_event.set()
-
-    return BodyAsReceived
-
-
 class PlatformServer:
     """A uvicorn server for one platform, on a socket bound before start so the port is known at once."""
 
@@ -119,8 +91,7 @@ class PlatformServer:
         self.idle_timeout = idle_timeout
         self.home = home
         self.runtime_idle = runtime_idle
-        options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, "http": _protocol(),
-                   **uvicorn_options}  # fmt: skip
+        options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, **uvicorn_options}
         self.server = uvicorn.Server(uvicorn.Config(self.idle, **options))
         self._uvicorn_shutdown = self.server.shutdown
         self.server.shutdown = self._shutdown  # type: ignore[method-assign]
