@@ -185,12 +185,20 @@ def signed_date(value: str, fmt: str, mismatch: Callable[[str], InvalidApiKey]) 
         raise mismatch(f"The signing time {value[:40]!r} is not a UTC time in the format {fmt}.") from None
 
 
-def _mismatch(message: str) -> InvalidApiKey:
-    return InvalidApiKey(
-        message, code="Signature.Mismatch",
-        hint="Sign with ACS3-HMAC-SHA256 over the request as sent (modeldeck.providers.auth.ACS3Auth does), "
-        "with the AccessKey's secret.",
-    )  # fmt: skip
+def mismatch_for(hint: str) -> Callable[[str], InvalidApiKey]:
+    """How a signature scheme refuses a request it cannot verify: one error code, the scheme's own hint
+    (which signer to use)."""
+
+    def mismatch(message: str) -> InvalidApiKey:
+        return InvalidApiKey(message, code="Signature.Mismatch", hint=hint)
+
+    return mismatch
+
+
+_mismatch = mismatch_for(
+    "Sign with ACS3-HMAC-SHA256 over the request as sent (modeldeck.providers.auth.ACS3Auth does), "
+    "with the AccessKey's secret."
+)
 
 
 class Authentication:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidApiKey
-from .authn import Presented, signed_by, signed_date
+from .authn import Presented, mismatch_for, signed_by, signed_date
 from .authz import Principal
 
 if TYPE_CHECKING:
@@ -62,9 +61,7 @@ class ROASignatures:
         )  # fmt: skip
 
 
-def _mismatch(message: str) -> InvalidApiKey:
-    return InvalidApiKey(
-        message, code="Signature.Mismatch",
-        hint="Sign with the ROA HMAC-SHA1 scheme over the request as sent (modeldeck.providers.alibaba.roa.ROAAuth "
-        "does), with the AccessKey's secret, or with ACS3-HMAC-SHA256.",
-    )  # fmt: skip
+_mismatch = mismatch_for(
+    "Sign with the ROA HMAC-SHA1 scheme over the request as sent (modeldeck.providers.alibaba.roa.ROAAuth "
+    "does), with the AccessKey's secret, or with ACS3-HMAC-SHA256."
+)

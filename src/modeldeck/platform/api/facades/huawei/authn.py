@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from .....errors import AccessDenied, InvalidApiKey
-from ....authn import Presented, require_signed, signed_by, signed_date
+from ....authn import Presented, mismatch_for, require_signed, signed_by, signed_date
 from ....authz import Principal, authenticate
 from ....ids import TOKEN_PREFIX
 from .ids import projects
@@ -40,12 +40,10 @@ def received(presented: Presented) -> dict[str, str]:
     return out
 
 
-def _mismatch(message: str) -> InvalidApiKey:
-    return InvalidApiKey(
-        message, code="Signature.Mismatch",
-        hint="Sign with SDK-HMAC-SHA256 over the request as sent (the huaweicloudsdk clients and "
-        "modeldeck.providers.huawei.auth.SdkHmacAuth do), with the AccessKey's secret.",
-    )  # fmt: skip
+_mismatch = mismatch_for(
+    "Sign with SDK-HMAC-SHA256 over the request as sent (the huaweicloudsdk clients and "
+    "modeldeck.providers.huawei.auth.SdkHmacAuth do), with the AccessKey's secret."
+)
 
 
 class SdkHmacSignatures:
