@@ -17,7 +17,7 @@ import pytest
 from modeldeck import errors
 from modeldeck._http import Credentials, RetryPolicy, Settings
 from modeldeck.deck import Deck
-from modeldeck.providers import KINDS, for_kind
+from modeldeck.providers import KINDS, auth, for_kind
 from modeldeck.providers.base import CAPABILITIES
 
 Answer = httpx.Response | Callable[[httpx.Request], httpx.Response]
@@ -155,7 +155,6 @@ def test_native_chat_streams_the_openai_dialect_from_its_v1():
 
 def test_access_keys_sign_requests_with_acs3():
     """An AccessKey pair maps to the platform's ACS3-HMAC-SHA256 signer (modeldeck.providers.auth)."""
-    auth = pytest.importorskip("modeldeck.providers.auth", reason="the ACS3 signer arrives with the facades branch")
     d, script = deck("server", {"GET /api/v1/whoami": httpx.Response(200, json={"account": {"name": "main"}})},
                      access_key_id="AKTEST", access_key_secret="not-shown", security_token="sts")  # fmt: skip
     assert isinstance(d._transport.client.auth, auth.ACS3Auth)
