@@ -320,7 +320,7 @@ class AsyncListing(Generic[T]):
 
 @dataclass(repr=False)
 class Completion(Resource):
-    """A chat reply: its text, why generation stopped, and the token counts."""
+    """A chat reply (or a text completion): its text, why generation stopped, and the token counts."""
 
     id: str = ""
     model: str = ""
@@ -334,7 +334,8 @@ class Completion(Resource):
         choice = (data.get("choices") or [{}])[0]
         return cls(
             raw=data, id=data.get("id", ""), model=data.get("model", ""),
-            text=(choice.get("message") or {}).get("content") or "", finish_reason=choice.get("finish_reason"),
+            text=(choice.get("message") or {}).get("content") or choice.get("text") or "",  # a text completion's
+            finish_reason=choice.get("finish_reason"),
             usage=data.get("usage") or {},
         )  # fmt: skip
 
@@ -355,7 +356,7 @@ class Chunk(Resource):
     def from_json(cls, data: dict[str, Any]) -> Chunk:
         choice = (data.get("choices") or [{}])[0]
         return cls(
-            raw=data, text=(choice.get("delta") or {}).get("content") or "",
+            raw=data, text=(choice.get("delta") or {}).get("content") or choice.get("text") or "",
             finish_reason=choice.get("finish_reason"), usage=data.get("usage"),
         )  # fmt: skip
 
