@@ -1,6 +1,7 @@
 """Pangu inference as `huaweicloudsdkpangulargemodels` (v1) writes it: chat on a deployment
 (`/v1/{project_id}/deployments/{deployment_id}/chat/completions`, `Content-Type: application/json`, only
-`ChatCompletionReq`'s fields) and text completions beside it (`.../text/completions`, `TextCompletionReq`), streamed as the docs say (OpenAI's event stream ending in `data: [DONE]`; the
+`ChatCompletionReq`'s fields) and text completions beside it (`.../text/completions`, `TextCompletionReq`),
+streamed as the docs say (OpenAI's event stream ending in `data: [DONE]`; the
 SDK leaves a stream unparsed); chat with a deployment by name on the OpenAI-format path; inference tasks.
 
 A task's id is `<deployment id>/<task id>`: Pangu polls a task under its deployment, and `deck.task(id)`

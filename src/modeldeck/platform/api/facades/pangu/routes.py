@@ -77,7 +77,8 @@ async def _caller(request: Request, project_id: str | None, ref: str) -> tuple[C
     return await run_in_threadpool(_entered, request, await deps.presented(request), project_id, ref)
 
 
-async def _chat(request: Request, project_id: str | None, ref: str, body: Any, shape: Any = wire.chat_request) -> Response:
+async def _chat(request: Request, project_id: str | None, ref: str, body: Any,
+                shape: Any = wire.chat_request) -> Response:  # fmt: skip
     """The deployment's replicas' answer to `body`, made their chat request by `shape`."""
     caller, row = await _caller(request, project_id, ref)
     sent = shape(body, row.name)
