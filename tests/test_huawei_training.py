@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from conftest import Deployment
+from conftest import Deployment, wait_for
 from fixtures.wire_recorder import Captured, Recorder, Reply, Route
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkmodelarts.v1 import model as ma
@@ -22,6 +22,7 @@ from test_huawei_provider import keys, no_huawei_environment, profile, signing_a
 import modeldeck as md
 from modeldeck.examples import onnx_linear
 from modeldeck.providers import huawei
+from modeldeck.state import DeckState
 
 JOB = "3f2c7a4e-9b1d-4c55-8e0f-2a6b1c9d7e10"  # a ModelArts training job id is a UUID
 PROJECT, AK, SK = "c" * 32, "AKTRAIN123", "SKTRAIN456"
@@ -72,6 +73,14 @@ def test_the_provider_shows_the_job_state_of_a_version_and_registers_one_from_a_
         shown = repr(deck.versions("iris"))
         assert "training_state='completed'" in shown and shown.count("training_state") == 1
         assert "<th style='text-align:left'>training_state</th>" in deck.versions("iris")._repr_html_()
+        state = DeckState(deck)  # the panel's versions pane reads the same field
+        try:
+            state.run("refresh")
+            state.run("select", model="iris")
+            wait_for(lambda: len(state.versions) == 2, timeout=30)
+            assert {v["version_name"]: v["training_state"] for v in state.versions} == {"1.0.0": "completed", "1.1.0": None}
+        finally:
+            state.close()
         huawei.agency(deck, delegate_to="all")  # ModelArts reads OBS through it
         made = deck.register("resnet", "obs://models/ckpt/model.pt", version="1.0.0", framework="pytorch",
                              source_type="TrainingService", source_id="job-7")  # fmt: skip
