@@ -8,6 +8,8 @@ the SDK's on the wire.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -84,6 +86,11 @@ def test_the_provider_shows_the_job_state_of_a_version_and_registers_one_from_a_
         huawei.agency(deck, delegate_to="all")  # ModelArts reads OBS through it
         made = deck.register("resnet", "obs://models/ckpt/model.pt", version="1.0.0", framework="pytorch",
                              source_type="TrainingService", source_id="job-7")  # fmt: skip
+    listed = subprocess.run([sys.executable, "-m", "modeldeck", "--profile", "hw-train", "versions", "iris", "--json"],
+                            capture_output=True, text=True, timeout=120)  # the CLI, as a user runs it
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["version_name"]: r.get("training_state") for r in json.loads(listed.stdout)}
+    assert rows == {"1.0.0": "completed", "1.1.0": None}
     native = server.admin.ok("GET", f"/api/v1/models/resnet/versions/{made.version_name}")
     assert (native["source_type"], native["source_id"]) == ("TrainingService", "job-7")
     assert made.training_state == "completed"

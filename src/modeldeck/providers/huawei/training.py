@@ -53,5 +53,5 @@ def with_states(versions: list[ModelVersion]):  # type: ignore[no-untyped-def]
         if version.source_type == FROM_TRAINING and version.source_id:
             if version.source_id not in known:
                 known[version.source_id] = yield from job_state(version.source_id)
-            version.training_state = known[version.source_id]
+            version.training_state = version.raw["training_state"] = known[version.source_id]
     return versions
