@@ -262,8 +262,8 @@ CHUNKS = [(b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"mode
 
 
 TEXT_COMPLETION = {**COMPLETION, "object": "text_completion", "choices": [{"index": 0, "text": "hi", "finish_reason": "stop"}]}
-TEXT_CHUNKS = [b'data: {"id":"c1","object":"text_completion","created":1,"choices":[{"index":0,"text":"hi",'
-               b'"finish_reason":"stop"}]}\n\n', b"data: [DONE]\n\n"]  # fmt: skip
+TEXT_CHUNKS = [(b'data: {"id":"c1","object":"text_completion","created":1,"choices":[{"index":0,"text":"hi",'
+                b'"finish_reason":"stop"}]}\n\n'), b"data: [DONE]\n\n"]  # fmt: skip
 
 
 def chat_reply(req: Captured) -> Reply:

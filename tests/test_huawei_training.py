@@ -19,7 +19,7 @@ from fixtures.wire_recorder import Captured, Recorder, Reply, Route
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkmodelarts.v1 import model as ma
 from test_huawei_modelarts import client, pair_of, server  # noqa: F401  (this module's own server)
-from test_huawei_provider import keys, no_huawei_environment, profile, signing_as, wire  # noqa: F401
+from test_huawei_provider import keys, no_huawei_environment, profile, signing_as, wire  # noqa: F401  (fixtures)
 
 import modeldeck as md
 from modeldeck.examples import onnx_linear
@@ -31,7 +31,7 @@ PROJECT, AK, SK = "c" * 32, "AKTRAIN123", "SKTRAIN456"
 
 
 @pytest.fixture(scope="module")
-def registered(server: Deployment, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
+def registered(server: Deployment, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """`iris` 1.0.0 registered from training job JOB, 1.1.0 from no job, in the default workspace."""
     checkpoint = onnx_linear(Path(tmp_path_factory.mktemp("training")) / "iris.onnx")
     with md.connect(url=server.url, api_key=server.admin_key) as deck:
@@ -40,14 +40,14 @@ def registered(server: Deployment, tmp_path_factory: pytest.TempPathFactory) -> 
     return {"job": JOB}
 
 
-def sdk_for(server: Deployment, key: str):  # type: ignore[no-untyped-def]  # noqa: F811
+def sdk_for(server: Deployment, key: str):  # type: ignore[no-untyped-def]
     from test_huawei_iam import token_for
 
     project = token_for(server.url, "main", server.admin_key).token.project.id
     return client(server.url, *pair_of(server, key), project)
 
 
-def test_the_sdk_reads_a_job_a_version_came_from_and_no_other(server: Deployment, keys: dict, registered: dict):  # noqa: F811
+def test_the_sdk_reads_a_job_a_version_came_from_and_no_other(server: Deployment, keys: dict, registered: dict):
     main = sdk_for(server, keys["main"])
     job = main.show_training_job_details(ma.ShowTrainingJobDetailsRequest(training_job_id=JOB))
     assert job.status_code == 200 and job.kind == "job"
@@ -65,7 +65,7 @@ def test_the_sdk_reads_a_job_a_version_came_from_and_no_other(server: Deployment
 
 
 def test_the_provider_shows_the_job_state_of_a_version_and_registers_one_from_a_job(
-        server: Deployment, keys: dict, registered: dict, monkeypatch: pytest.MonkeyPatch):  # noqa: F811  # fmt: skip
+        server: Deployment, keys: dict, registered: dict, monkeypatch: pytest.MonkeyPatch):  # fmt: skip
     signing_as(monkeypatch, server, keys["main"])
     with md.connect(profile(server.url, name="hw-train")) as deck:
         trained, plain = sorted(deck.versions("iris"), key=lambda v: v.version_name)
@@ -87,7 +87,7 @@ def test_the_provider_shows_the_job_state_of_a_version_and_registers_one_from_a_
         made = deck.register("resnet", "obs://models/ckpt/model.pt", version="1.0.0", framework="pytorch",
                              source_type="TrainingService", source_id="job-7")  # fmt: skip
     listed = subprocess.run([sys.executable, "-m", "modeldeck", "--profile", "hw-train", "versions", "iris", "--json"],
-                            capture_output=True, text=True, timeout=120)  # the CLI, as a user runs it
+                            capture_output=True, text=True, timeout=120, check=False)  # the CLI, as a user runs it
     assert listed.returncode == 0, listed.stderr
     rows = {r["version_name"]: r.get("training_state") for r in json.loads(listed.stdout)}
     assert rows == {"1.0.0": "completed", "1.1.0": None}
