@@ -26,6 +26,7 @@ import modeldeck as md
 from modeldeck import examples
 from modeldeck.platform import Settings
 from modeldeck.profiles import Profile, ProfileFile
+from modeldeck.providers import huawei
 
 MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
 TINY = {"max_tokens": 8, "temperature": 0}
@@ -140,6 +141,36 @@ def test_sdk_errors_in_huaweis_shape(cloud: dict, body: dict, status: int, code:
     assert foreign.value.status_code == 404 and "project" in foreign.value.error_msg
 
 
+PROMPT = MESSAGES[0]["content"]  # a text completion's prompt is the replicas' one user turn: the same reply
+
+
+def test_sdk_text_completion_v1_v2_and_its_stream(cloud: dict):
+    body = pangu_v1.TextCompletionReq(prompt=PROMPT, **TINY)
+    v1 = sdk(pangu_v1, cloud).execute_text_completion(
+        pangu_v1.ExecuteTextCompletionRequest(deployment_id=cloud["deployment"], body=body))  # fmt: skip
+    assert v1.status_code == 200 and v1.choices[0].text == cloud["expected"] and v1.choices[0].index == 0
+    assert v1.usage.total_tokens == v1.usage.prompt_tokens + v1.usage.completion_tokens > 0
+    v2 = sdk(pangu_v2, cloud).execute_text_completion(pangu_v2.ExecuteTextCompletionRequest(
+        pool_id="pool-1", deployment_id=cloud["deployment"], body=pangu_v2.TextCompletionReq(prompt=PROMPT, **TINY)))  # fmt: skip
+    assert v2.choices[0].text == cloud["expected"]
+    body.stream = True
+    streamed = sdk(pangu_v1, cloud).execute_text_completion(
+        pangu_v1.ExecuteTextCompletionRequest(deployment_id=cloud["deployment"], body=body))  # fmt: skip
+    assert streamed.choices is None  # unparsed, as for chat
+    events = [json.loads(e[len("data: "):]) for e in streamed.raw_content.decode().split("\n") if e and e != "data: [DONE]"]
+    assert streamed.raw_content.decode().rstrip().endswith("data: [DONE]")
+    assert all(e["object"] == "text_completion" and "delta" not in e["choices"][0] for e in events)
+    assert "".join(e["choices"][0]["text"] for e in events) == cloud["expected"]
+    assert events[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+@pytest.mark.parametrize("body", [{"prompt": ""}, {"messages": MESSAGES}, {"prompt": "hi", "top_p": 0}])
+def test_a_bad_text_completion_is_refused_in_huaweis_shape(cloud: dict, body: dict):
+    url = f"{cloud['server'].url}/v1/{cloud['project']}/deployments/{cloud['deployment']}/text/completions"
+    refused = httpx.post(url, json=body, headers=token_headers(cloud))
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "PanGu.0101"), refused.text
+
+
 # ---- raw httpx with an IAM token, as the docs describe -----------------------------------------------
 
 
@@ -209,6 +240,18 @@ def test_chat_streaming_and_a_task_through_the_provider(cloud: dict, monkeypatch
         assert missing.value.code == "PanGu.0102" and missing.value.request_id
 
 
+def test_text_completion_through_the_provider(cloud: dict, monkeypatch: pytest.MonkeyPatch):
+    signing(cloud, monkeypatch)
+    with md.connect(profile(cloud["server"].url)) as deck:
+        done = huawei.complete(deck, cloud["deployment"], PROMPT, **TINY)
+        assert done.text == cloud["expected"] and done.usage["completion_tokens"] > 0
+        pieces = list(huawei.complete(deck, cloud["deployment"], PROMPT, stream=True, **TINY))
+        assert "".join(c.text for c in pieces) == cloud["expected"] and pieces[-1].finish_reason in ("stop", "length")
+        with pytest.raises(md.errors.InvalidParameter) as refused:
+            huawei.complete(deck, cloud["deployment"], PROMPT, seed=1)
+        assert "seed" in str(refused.value)
+
+
 # ---- wire equality with the SDK ----------------------------------------------------------------------
 
 COMPLETION = {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
@@ -218,10 +261,16 @@ CHUNKS = [(b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"mode
            b'"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n'), b"data: [DONE]\n\n"]  # fmt: skip
 
 
+TEXT_COMPLETION = {**COMPLETION, "object": "text_completion", "choices": [{"index": 0, "text": "hi", "finish_reason": "stop"}]}
+TEXT_CHUNKS = [(b'data: {"id":"c1","object":"text_completion","created":1,"choices":[{"index":0,"text":"hi",'
+                b'"finish_reason":"stop"}]}\n\n'), b"data: [DONE]\n\n"]  # fmt: skip
+
+
 def chat_reply(req: Captured) -> Reply:
+    text = req.path.endswith("/text/completions")
     if json.loads(req.body).get("stream"):
-        return Reply(200, {"Content-Type": "text/event-stream"}, chunks=CHUNKS)
-    return Reply(200, {"Content-Type": "application/json"}, json.dumps(COMPLETION).encode())
+        return Reply(200, {"Content-Type": "text/event-stream"}, chunks=TEXT_CHUNKS if text else CHUNKS)
+    return Reply(200, {"Content-Type": "application/json"}, json.dumps(TEXT_COMPLETION if text else COMPLETION).encode())
 
 
 def wire(req: Captured) -> dict:
@@ -251,3 +300,23 @@ def test_chat_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
     assert len(ours) == len(theirs) == 2
     for mine, sdk_side in zip(ours, theirs):
         assert mine == sdk_side
+
+
+def test_text_completion_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
+    keys = {"ak": "AKLOCAL123", "sk": "SKLOCAL456", "project": "a" * 32}
+    routes = [Route("POST", r"/v1/.*/text/completions", handler=chat_reply),
+              Route("GET", r"/v1/auth-mode", json_body={"domain_id": "d", "mode": "strict"})]  # fmt: skip
+    params = {**TINY, "top_p": 0.5, "user": "u-1"}
+    with Recorder(routes) as rec:
+        client = sdk(pangu_v1, keys, rec.url)
+        for stream in (False, True):
+            body = pangu_v1.TextCompletionReq(prompt="你好 world", stream=stream or None, **params)
+            client.execute_text_completion(pangu_v1.ExecuteTextCompletionRequest(deployment_id="dep-1", body=body))
+        theirs = [wire(r) for r in rec.requests]
+        signing(keys, monkeypatch)
+        with md.connect(profile(rec.url)) as deck:
+            rec.requests.clear()
+            assert huawei.complete(deck, "dep-1", "你好 world", **params).text == "hi"
+            assert [c.text for c in huawei.complete(deck, "dep-1", "你好 world", stream=True, **params)] == ["hi"]
+        ours = [wire(r) for r in rec.requests]
+    assert len(ours) == len(theirs) == 2 and ours == theirs

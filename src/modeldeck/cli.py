@@ -219,8 +219,9 @@ def cmd_models(args: argparse.Namespace) -> None:
 def cmd_versions(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
         rows = [v.raw for v in versions_of(deck, args)]
-    print_table(rows, ["version_name", "approval_status", "format_type", "created_at", "metrics", "labels"], args.json,
-                "versions", keys=2)  # fmt: skip
+    trained = ["training_state"] if any(r.get("training_state") for r in rows) else []  # versions a training job made
+    print_table(rows, ["version_name", "approval_status", "format_type", *trained, "created_at", "metrics", "labels"],
+                args.json, "versions", keys=2)  # fmt: skip
 
 
 def json_arg(value: str | None, what: str) -> Any:

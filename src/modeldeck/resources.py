@@ -168,12 +168,21 @@ class ModelVersion(Resource):
     signature: dict[str, Any] | None = None
     runnable: bool = True
     not_runnable_reason: str | None = None
+    # a version a training job produced, on a cloud that says the job's state: training, completed, failed,
+    # stopped, stopping or abnormal (the console's words); None otherwise
+    training_state: str | None = None
     created_by: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
     shown: ClassVar[tuple[str, ...]] = (
         "model_name", "version_name", "approval_status", "format_type", "metrics", "labels", "created_at",
     )  # fmt: skip
+
+    def _row(self) -> dict[str, Any]:
+        row = super()._row()
+        if self.training_state is not None:  # shown only where there is one: most versions came from no job
+            row["training_state"] = self.training_state
+        return row
 
     @property
     def version(self) -> str:
@@ -288,11 +297,12 @@ class Listing(Generic[T]):
         items, cursor = self._first_page()
         if not items:
             return f"<p>{html.escape(self._title)}: none</p>"
-        columns = items[0].shown
+        rows = [r._row() for r in items]
+        columns = list(dict.fromkeys(c for row in rows for c in row))  # a column some rows have is shown for all
         head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in columns)
         body = "".join(
-            "<tr>" + "".join(f"<td style='text-align:left'>{_cell(v)}</td>" for v in r._row().values()) + "</tr>"
-            for r in items
+            "<tr>" + "".join(f"<td style='text-align:left'>{_cell(row.get(c))}</td>" for c in columns) + "</tr>"
+            for row in rows
         )
         more = "<p>… more pages: iterate the listing or call .list()</p>" if cursor else ""
         return f"<table><caption>{html.escape(self._title)}</caption><tr>{head}</tr>{body}</table>{more}"
@@ -320,7 +330,7 @@ class AsyncListing(Generic[T]):
 
 @dataclass(repr=False)
 class Completion(Resource):
-    """A chat reply: its text, why generation stopped, and the token counts."""
+    """A chat reply (or a text completion): its text, why generation stopped, and the token counts."""
 
     id: str = ""
     model: str = ""
@@ -334,7 +344,8 @@ class Completion(Resource):
         choice = (data.get("choices") or [{}])[0]
         return cls(
             raw=data, id=data.get("id", ""), model=data.get("model", ""),
-            text=(choice.get("message") or {}).get("content") or "", finish_reason=choice.get("finish_reason"),
+            text=(choice.get("message") or {}).get("content") or choice.get("text") or "",  # a text completion's
+            finish_reason=choice.get("finish_reason"),
             usage=data.get("usage") or {},
         )  # fmt: skip
 
@@ -355,7 +366,7 @@ class Chunk(Resource):
     def from_json(cls, data: dict[str, Any]) -> Chunk:
         choice = (data.get("choices") or [{}])[0]
         return cls(
-            raw=data, text=(choice.get("delta") or {}).get("content") or "",
+            raw=data, text=(choice.get("delta") or {}).get("content") or choice.get("text") or "",
             finish_reason=choice.get("finish_reason"), usage=data.get("usage"),
         )  # fmt: skip
 

@@ -680,7 +680,7 @@ def _version(v: Any) -> dict[str, Any]:
         "framework_type": v.framework_type, "approval_status": v.approval_status, "metrics": dict(v.metrics),
         "labels": dict(v.labels), "uri": v.uri, "description": v.description,
         "signature": v.signature, "runnable": v.runnable, "not_runnable_reason": v.not_runnable_reason,
-        "created_at": _iso(v.created_at),
+        "training_state": v.training_state, "created_at": _iso(v.created_at),
     }  # fmt: skip
 
 

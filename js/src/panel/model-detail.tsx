@@ -101,6 +101,11 @@ function Versions({ model, versions, decide }: { model: ModelInfo; versions: rea
             >
               <th scope="row" title={v.description || undefined}>
                 {v.version_name}
+                {v.training_state && (
+                  <span class="md-chip" data-testid="md-training-state" title="The state of the training job it came from">
+                    training job: {v.training_state}
+                  </span>
+                )}
               </th>
               <td>
                 <Badge kind={v.approval_status}>{v.approval_status}</Badge>

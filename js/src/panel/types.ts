@@ -64,6 +64,9 @@ export interface Version {
   signature?: Signature | null;
   runnable?: boolean;
   not_runnable_reason?: string | null;
+  /** The state of the training job the version came from (training, completed, failed, stopped, stopping,
+   * abnormal), where the provider knows it; null or absent otherwise. */
+  training_state?: string | null;
 }
 
 export interface Tensor {

@@ -103,3 +103,10 @@ def agency(deck: Any, delegate_to: str | None = None) -> dict[str, Any]:
     """Whether ModelArts has an agency delegated (to read OBS for this user); `delegate_to` an account id or
     'all' creates and delegates it first (the main account's step)."""
     return deck._run(modelarts.agency(delegate_to))
+
+
+def complete(deck: Any, deployment: str, prompt: str, stream: bool = False, **params: Any) -> Any:
+    """Pangu's text completion of `prompt` on a deployment (its id): a `Completion`, or with `stream=True` an
+    iterator of `Chunk`s. `params` are TextCompletionReq's (max_tokens, temperature, top_p, presence_penalty,
+    frequency_penalty, user, n); the deck's `chat` is for conversations, this for one prompt."""
+    return deck._run(pangu.text_completion(deployment, {"prompt": prompt, **params}, stream))

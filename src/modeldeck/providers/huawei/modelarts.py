@@ -15,6 +15,7 @@ from ..._http import Call
 from ...errors import InvalidParameter, NotFound
 from ...resources import Model, ModelVersion, Workspace
 from ..base import Page
+from . import training
 
 GET_JSON = {"Content-Type": "application/json"}
 SEND_JSON = {"Content-Type": "application/json;charset=utf-8"}
@@ -79,6 +80,7 @@ def as_version(item: dict[str, Any]) -> ModelVersion:
         "approval_status": _approval(item),
         "description": item.get("description") or "",
         "extra_info": {"model_type": item.get("model_type"), "model_status": item.get("model_status")},
+        **training.source_job(item),
     })  # fmt: skip
 
 
@@ -118,7 +120,7 @@ def model(ref: str):  # type: ignore[no-untyped-def]
 def versions(ref: str, params: dict[str, Any]) -> Page[ModelVersion]:
     def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
         items = yield from _listed({"model_name": ref, "exact_match": "true"})
-        return [as_version(i) for i in reversed(items)], None
+        return (yield from training.with_states([as_version(i) for i in reversed(items)])), None
 
     return Page(ModelVersion, BASE + "/models", {}, "versions", fetch=fetch)
 
@@ -128,7 +130,7 @@ def version(ref: str, name: str):  # type: ignore[no-untyped-def]
     if not found:
         raise NotFound(f"Model {ref!r} has no version {name!r} here.", code="ModelVersion.NotFound",
                        hint="List them with deck.versions(model).")  # fmt: skip
-    return as_version(found[0])
+    return (yield from training.with_states([as_version(found[0])]))[0]
 
 
 def ensure_model(name: str):  # type: ignore[no-untyped-def]
@@ -147,7 +149,8 @@ def create_version(name: str, spec: dict[str, Any], idempotency_key: str):  # ty
         version_name = f"{major}.{minor + 1}.0"
     body = {"model_name": name, "model_version": version_name, "source_location": spec["uri"],
             "model_type": TYPES.get(str(spec.get("framework_type") or "").lower(), "Custom"),
-            **({"description": spec["description"]} if spec.get("description") else {})}  # fmt: skip
+            **({"description": spec["description"]} if spec.get("description") else {}),
+            **training.job_of(spec)}  # fmt: skip
     (yield _send("POST", "/models", body)).json()
     return (yield from version(name, version_name))
 

@@ -1,6 +1,7 @@
 """Pangu inference as `huaweicloudsdkpangulargemodels` (v1) writes it: chat on a deployment
 (`/v1/{project_id}/deployments/{deployment_id}/chat/completions`, `Content-Type: application/json`, only
-`ChatCompletionReq`'s fields), streamed as the docs say (OpenAI's event stream ending in `data: [DONE]`; the
+`ChatCompletionReq`'s fields) and text completions beside it (`.../text/completions`, `TextCompletionReq`),
+streamed as the docs say (OpenAI's event stream ending in `data: [DONE]`; the
 SDK leaves a stream unparsed); chat with a deployment by name on the OpenAI-format path; inference tasks.
 
 A task's id is `<deployment id>/<task id>`: Pangu polls a task under its deployment, and `deck.task(id)`
@@ -22,20 +23,23 @@ SERVICE = "pangu"
 HEADERS = {"Content-Type": "application/json"}
 SDK_FIELDS = ("messages", "user", "stream", "temperature", "top_p", "max_tokens", "n", "presence_penalty",
               "frequency_penalty")  # fmt: skip
+TEXT_FIELDS = ("prompt", *SDK_FIELDS[1:])  # TextCompletionReq: a prompt, then chat's parameters
 OPENAI_PATH = "/api/v2/chat/completions"
 # Pangu's (ModelArts') task phases -> the platform's task states
 TASK_STATES = {"Pending": "PENDING", "Creating": "PENDING", "Running": "RUNNING", "Completed": "SUCCEEDED",
                "Failed": "FAILED", "Abnormal": "FAILED", "Terminating": "RUNNING", "Terminated": "CANCELED"}  # fmt: skip
-def _sent(body: dict[str, Any], stream: bool = False) -> dict[str, Any]:
-    """The chat body as ChatCompletionReq: what Pangu has no field for is refused, not dropped; except a stream's
-    `stream_options` (usage in its last chunk, as the CLI asks), which changes only what the stream reports."""
+def _sent(body: dict[str, Any], stream: bool = False, fields: tuple[str, ...] = SDK_FIELDS) -> dict[str, Any]:
+    """The body as ChatCompletionReq (or TextCompletionReq) has it: what Pangu has no field for is refused, not
+    dropped; except a stream's `stream_options` (usage in its last chunk, as the CLI asks), which changes only
+    what the stream reports."""
     if stream:
         body = {k: v for k, v in body.items() if k != "stream_options"}
-    extra = sorted(set(body) - set(SDK_FIELDS) - {"model"})
+    extra = sorted(set(body) - set(fields) - {"model"})
     if extra:
-        raise InvalidParameter(f"Pangu chat takes no {', '.join(extra)}.", code="InvalidParameter.Chat",
-                               hint=f"Use only {', '.join(SDK_FIELDS[1:])}.")  # fmt: skip
-    return {k: body[k] for k in SDK_FIELDS if body.get(k) is not None}
+        raise InvalidParameter(f"Pangu {'chat' if fields is SDK_FIELDS else 'text completion'} takes no "
+                               f"{', '.join(extra)}.", code="InvalidParameter.Chat",
+                               hint=f"Use only {', '.join(fields[1:])}.")  # fmt: skip
+    return {k: body[k] for k in fields if body.get(k) is not None}
 
 
 def _deployment(deployment: str) -> str:
@@ -50,6 +54,17 @@ def chat(body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
         sent = {**_sent(body, stream=True), "stream": True}
         return (yield Stream(Call("POST", path, json=sent, headers=HEADERS, service=SERVICE)))
     return Completion.from_json((yield Call("POST", path, json=_sent(body), headers=HEADERS, service=SERVICE)).json())
+
+
+def text_completion(deployment: str, body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]
+    """A text completion on a deployment (`/text/completions`): `body` is the prompt and its parameters; a
+    `Completion` (its text is `choices[0].text`), or the stream's chunks."""
+    path = _deployment(deployment) + "/text/completions"
+    if stream:
+        sent = {**_sent(body, stream=True, fields=TEXT_FIELDS), "stream": True}
+        return (yield Stream(Call("POST", path, json=sent, headers=HEADERS, service=SERVICE)))
+    answer = yield Call("POST", path, json=_sent(body, fields=TEXT_FIELDS), headers=HEADERS, service=SERVICE)
+    return Completion.from_json(answer.json())
 
 
 def deployment_chat(endpoint: str, body: dict[str, Any], stream: bool):  # type: ignore[no-untyped-def]

@@ -1,6 +1,8 @@
 """ModelArts models ("AI applications", cloud-protocols.md 4.5; not in the Python SDK): one ModelArts model
 is one version of a platform model, `model_id` = `<platform model id>.<version>`. Creating one from an OBS
 `source_location` needs the ModelArts agency delegated to the caller (ModelArts reads OBS through it).
+A model made by a training job names it in `source_job_id` (the platform's `source_id`, `source_type`
+TrainingService); `training.py` answers for that job.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ VERSION = re.compile(r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$")
 TYPES = ("TensorFlow", "MXNet", "Caffe", "Spark_MLlib", "Scikit_Learn", "XGBoost", "Image", "PyTorch", "Template",
          "Custom", "MindSpore")  # fmt: skip
 STATUS = {"Rejected": "failed"}  # any other approval status: published
+FROM_TRAINING = "TrainingService"  # the platform's source_type of a version a training job produced
 
 
 class CreateModel(BaseModel):
@@ -38,6 +41,7 @@ class CreateModel(BaseModel):
     description: str = Field(default="", max_length=100)
     runtime: str | None = None
     source_type: str | None = None
+    source_job_id: str | None = Field(default=None, min_length=1, max_length=256)  # the training job it came from
     install_type: list[str] | None = None
 
 
@@ -52,7 +56,8 @@ def as_model(model: Model, version: ModelVersion, cloud_ws: str, owner: str) -> 
             "source_type": version.source_type or "", "source_location": version.uri, "model_size": 0,
             "workspace_id": cloud_ws, "owner": owner, "create_at": int(version.created_at.timestamp() * 1000),
             "description": version.description, "install_type": ["real-time"],
-            "runtime": (version.extra_info or {}).get("runtime")}  # fmt: skip
+            "runtime": (version.extra_info or {}).get("runtime"),
+            **({"source_job_id": version.source_id} if version.source_type == FROM_TRAINING and version.source_id else {})}  # fmt: skip
 
 
 def _rows(db: Any, caller: Caller) -> Any:
@@ -80,7 +85,8 @@ def create_model(request: Request, principal: ProjectPrincipal, body: CreateMode
                                           description=body.description)  # fmt: skip
         model_id = model.id
     spec = {"version_name": body.model_version, "uri": body.source_location, "description": body.description,
-            "extra_info": {"runtime": body.runtime} if body.runtime else {}}  # fmt: skip
+            "extra_info": {"runtime": body.runtime} if body.runtime else {},
+            **({"source_type": FROM_TRAINING, "source_id": body.source_job_id} if body.source_job_id else {})}  # fmt: skip
     inspection = registration.inspect(platform, caller, model_id, spec)  # an object of ours: its format, so it deploys
     with platform.store.write() as db:
         version, _ = registry.create_version(db, caller, model_id, spec, allowed_networks=platform.settings.allowed_networks,

@@ -1,5 +1,6 @@
-"""The Pangu facade: Pangu's NLP inference API (`huaweicloudsdkpangulargemodels` v1 and v2, the OpenAI-format
-path, inference tasks) over the platform's deployments, with Huawei Cloud's error body.
+"""The Pangu facade: Pangu's NLP inference API (`huaweicloudsdkpangulargemodels` v1 and v2 chat and text
+completions, the OpenAI-format chat path, inference tasks) over the platform's deployments, with Huawei
+Cloud's error body.
 
 Its paths are answered at the server's root (`Facade.roots`: the SDK keeps only an endpoint's scheme and
 host), so the SDK, curl and the `huawei` provider all take the server's URL as Pangu's endpoint.
@@ -21,7 +22,7 @@ from .relay import RelayTokens
 
 def build(platform: Services) -> FastAPI:
     app = FastAPI(title="modeldeck Pangu-compatible API", version=__version__,
-                  description="Pangu chat completions (v1, v2 pools, OpenAI format) and inference tasks on deployments.")  # fmt: skip
+                  description="Pangu chat and text completions (v1, v2 pools; chat also in OpenAI format) and inference tasks on deployments.")  # fmt: skip
     app.state.platform = platform
     app.state.authentication = authentication()
     app.state.relay = RelayTokens()

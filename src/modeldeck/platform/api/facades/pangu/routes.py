@@ -1,5 +1,6 @@
 """Pangu's inference API over the platform's deployments: chat on a deployment (the v1 path, the v2 pools
-path, the OpenAI-format path), streamed or not, and inference tasks submitted and polled.
+path, the OpenAI-format path) and text completions (v1, v2), streamed or not, and inference tasks
+submitted and polled.
 
 A Pangu deployment is a platform deployment of a language-model version; its id is the deployment's id
 (`dep-…`; the OpenAI-format path's `model` may also be its name). The caller is authorized in the
@@ -16,11 +17,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from .....errors import InvalidParameter, NotFound, error_fields, error_from_payload
-from .... import chat
+from .... import chat, chatwire
 from ....authz import Caller, enter, member_workspaces
 from ....schema import Deployment, Model
 from ....wirejson import parse_json
@@ -28,7 +29,7 @@ from ... import deps
 from ...routing import Router
 from ..huawei.ids import region_of
 from ..openai import routes as openai_routes
-from . import wire
+from . import text, wire
 
 router = Router(tags=["pangu"])
 
@@ -76,9 +77,11 @@ async def _caller(request: Request, project_id: str | None, ref: str) -> tuple[C
     return await run_in_threadpool(_entered, request, await deps.presented(request), project_id, ref)
 
 
-async def _chat(request: Request, project_id: str | None, ref: str, body: Any) -> Response:
+async def _chat(request: Request, project_id: str | None, ref: str, body: Any,
+                shape: Any = wire.chat_request) -> Response:  # fmt: skip
+    """The deployment's replicas' answer to `body`, made their chat request by `shape`."""
     caller, row = await _caller(request, project_id, ref)
-    sent = wire.chat_request(body, row.name)
+    sent = shape(body, row.name)
     platform = request.app.state.platform
     bearer = await run_in_threadpool(request.app.state.relay.bearer, platform, caller.principal)
     found = chat.DeploymentChat(row.id, row.name)
@@ -101,6 +104,25 @@ async def chat_v1(request: Request, project_id: str, deployment_id: str) -> Resp
 @router.post("/v2/{project_id}/pools/{pool_id}/deployments/{deployment_id}/chat/completions")
 async def chat_v2(request: Request, project_id: str, pool_id: str, deployment_id: str) -> Response:
     return await _chat(request, project_id, deployment_id, parse_json(await request.body()))
+
+
+async def _text(request: Request, project_id: str, ref: str) -> Response:
+    answer = await _chat(request, project_id, ref, parse_json(await request.body()), wire.text_request)
+    if isinstance(answer, StreamingResponse):
+        return StreamingResponse(text.events(answer.body_iterator), media_type="text/event-stream",
+                                 headers=chatwire.SSE_HEADERS)  # fmt: skip
+    return JSONResponse(text.answer(json.loads(bytes(answer.body))))
+
+
+@router.post("/v1/{project_id}/deployments/{deployment_id}/text/completions")
+async def text_v1(request: Request, project_id: str, deployment_id: str) -> Response:
+    """Pangu's text completion: the prompt completed by the deployment; `stream: true` answers events."""
+    return await _text(request, project_id, deployment_id)
+
+
+@router.post("/v2/{project_id}/pools/{pool_id}/deployments/{deployment_id}/text/completions")
+async def text_v2(request: Request, project_id: str, pool_id: str, deployment_id: str) -> Response:
+    return await _text(request, project_id, deployment_id)
 
 
 @router.post("/api/v2/chat/completions")

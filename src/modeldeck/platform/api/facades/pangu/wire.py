@@ -64,6 +64,19 @@ def chat_request(body: Any, model: str) -> dict[str, Any]:
     return {**{k: body[k] for k in FORWARDED if body.get(k) is not None}, "messages": sent, "model": model}
 
 
+def text_request(body: Any, model: str) -> dict[str, Any]:
+    """A checked Pangu text completion body (`TextCompletionReq`: a `prompt` and chat's parameters) as the
+    chat request the deployment's replicas answer: the prompt is the one user turn."""
+    if not isinstance(body, dict):
+        raise _invalid("The request body must be a JSON object.")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise InvalidParameter("prompt must be the text to complete.", code="PanguLargeModels.InvalidParameter",
+                               hint='Send {"prompt": "Once upon a time", "max_tokens": 64}.')  # fmt: skip
+    rest = {k: v for k, v in body.items() if k != "prompt"}
+    return chat_request({**rest, "messages": [{"role": "user", "content": prompt}]}, model)
+
+
 def task_input(body: Any) -> dict[str, Any]:
     """An inference task's body, `{"name"?, "input": {"messages": [...], ...parameters}}`, as the platform
     chat task's input (which keeps the name)."""
