@@ -3,7 +3,9 @@ describes services (`Config(endpoint="127.0.0.1:PORT/eas", protocol="HTTP")`, AC
 verifies); predict and chat as EAS clients send them (raw token, `Bearer`, and eas_prediction's `EAS`
 signature, reproduced here since that SDK's pins keep it out of the venv); the `openai` SDK on a service's
 `/v1`; the same through the `alibaba` provider; and the provider's requests equal to the SDKs' on the wire.
-One platform per module: an ONNX service (2 replicas) and a tiny language-model service."""
+Managing services (create, rolling update, version rollback, stop, start, delete) is the same story with
+the SDK and with the provider through the deck. One platform per module: an ONNX service (2 replicas), a
+tiny language-model service, a second ONNX version to upgrade to, and a developer of another workspace."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Any
@@ -29,7 +32,8 @@ from test_alibaba_provider import wire
 
 import modeldeck as md
 from modeldeck import examples
-from modeldeck.errors import AccessDenied, DeckError, InvalidApiKey, NotFound, Unsupported
+from modeldeck.errors import AccessDenied, DeckError, InvalidApiKey, InvalidParameter, NotFound, Unsupported
+from modeldeck.platform.api.facades.aiworkspace.ids import pai_workspace_id
 from modeldeck.platform.settings import Settings
 from modeldeck.profiles import Profile, ProfileFile
 from modeldeck.resources import Prediction
@@ -57,11 +61,18 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 assert deck.deploy("tiny", name="chat-svc").status == "Running"
                 expected = deck.predict(None, ROWS, deployment="iris-svc").outputs
                 text = deck.chat(None, MESSAGES, deployment="chat-svc", **GREEDY).text
+                deck.register("iris", examples.onnx_linear(root / "iris2.onnx", seed=1), "0.2.0", format="ONNX",
+                              progress=False)  # fmt: skip
                 pair = dep.admin.ok("POST", "/api/v1/access-keys", json={"description": "eas"})
                 viewer_key = dep.subaccount("vic", {"default": "viewer"})
                 viewer = dep.client(viewer_key).ok("POST", "/api/v1/access-keys", json={})
+                deck.create_workspace("team")
+                deck.authorize("iris", "team", actions=["inference"])  # not for deploy
+                dev_key = dep.subaccount("dev", {"team": "developer"})
+                developer = dep.client(dev_key).ok("POST", "/api/v1/access-keys", json={})
+                uris = {v.version_name: v.uri for v in deck.versions("iris")}
                 yield {"dep": dep, "pair": pair, "viewer": viewer, "outputs": expected, "text": text, "deck": deck,
-                       "home": root / "home"}  # fmt: skip
+                       "home": root / "home", "developer": developer, "uris": uris}  # fmt: skip
                 for d in deck.deployments():
                     deck.delete_deployment(d.name)
         finally:
@@ -176,10 +187,11 @@ def test_chat_on_a_language_model_service_raw_and_with_the_openai_sdk(cloud: dic
 # ---- the alibaba provider --------------------------------------------------------------------------
 
 
-def profile(url: str, pair: dict[str, str], api_key: str, name: str = "ali-eas") -> str:
+def profile(url: str, pair: dict[str, str], api_key: str, name: str = "ali-eas", pai_workspace: str | None = None) -> str:
     """An `alibaba` profile on the local facades: its DashScope key and the AccessKey pair together."""
     file = ProfileFile.load()
-    file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope", endpoints={"eas": f"{url}/eas"},
+    file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope",
+                                  endpoints={"eas": f"{url}/eas", "pai": f"{url}/aiworkspace"}, pai_workspace=pai_workspace,
                                   access_key_id=pair["id"], access_key_secret=pair["secret"], api_key=api_key)  # fmt: skip
     file.save()
     return name
@@ -212,8 +224,11 @@ def test_the_provider_types_eas_errors(cloud: dict[str, Any], ali: md.Deck):
     assert missing.value.code == "Service.NotFound" and "region" in missing.value.hint
     with pytest.raises(Unsupported):
         ali.predict("iris", ROWS)  # only through a service
+    with pytest.raises(InvalidParameter) as unnamed:
+        ali.deploy("iris", name="x")  # an EAS service serves one named version
+    assert "deck.deploy(model, '1.0.0'" in unnamed.value.hint
     with pytest.raises(Unsupported):
-        ali.deploy("iris", name="x")
+        ali.export_deployment("iris-svc", "kserve")
     with md.connect(profile(cloud["dep"].url, cloud["viewer"], cloud["dep"].admin_key, "viewer")) as viewer:
         with pytest.raises(AccessDenied) as hidden:
             viewer.predict(None, ROWS, deployment="iris-svc")
@@ -238,6 +253,138 @@ def test_a_refused_token_and_a_stopped_service_get_eas_hints():
         finally:
             SERVICE["Status"] = "Running"
         assert stopped.value.code == "Deployment.NotServing"
+
+
+# ---- managing services ---------------------------------------------------------------------------
+
+SETTLING = {"Creating", "Updating", "Deleting"}
+
+
+def settled(client: Client, name: str) -> eas_models.Service:
+    """DescribeService once the change under way is done (EAS's clients poll it the same way)."""
+    for _ in range(600):
+        service = client.describe_service("local", name).body
+        if service.status not in SETTLING:
+            return service
+        time.sleep(0.1)
+    raise AssertionError(f"{name} is still {service.status}")
+
+
+def spec_of(cloud: dict[str, Any], name: str, version: str, **metadata: Any) -> str:
+    """The service spec as our provider writes it (compact JSON), so the SDK's body is the same bytes."""
+    spec = {"name": name, "model_path": cloud["uris"][version], "processor": "onnx", "metadata": metadata}
+    return json.dumps(spec, separators=(",", ":"))
+
+
+def predicted(service: eas_models.Service) -> Any:
+    answer = httpx.post(service.internet_endpoint, json={"inputs": ROWS}, headers={"Authorization": service.access_token})
+    assert answer.status_code == 200, answer.text
+    return Prediction.from_json(answer.json()).outputs
+
+
+def labels(service: eas_models.Service) -> dict[str, str]:
+    return {label.label_key: label.label_value for label in service.labels}
+
+
+def test_the_sdk_creates_updates_rolls_back_stops_starts_and_deletes_a_service(cloud: dict[str, Any]):
+    client = management(cloud["dep"].url, cloud["pair"])
+    rolling = {"max_surge": 1, "max_unavailable": 0}
+    body = spec_of(cloud, "sdk-svc", "0.1.0", instance=2, cpu=1, memory=512, rolling_strategy=rolling)
+    created = client.create_service(eas_models.CreateServiceRequest(body=body, labels={"model": "iris"})).body
+    assert created.service_name == "sdk-svc" and created.region == "local" and created.status in ("Creating", "Running")
+    service = settled(client, "sdk-svc")
+    assert (service.status, service.total_instance, service.running_instance) == ("Running", 2, 2)
+    assert (service.current_version, service.latest_version) == (1, 1) and labels(service)["version"] == "0.1.0"
+    assert json.loads(service.service_config)["metadata"] == {"instance": 2, "cpu": 1, "memory": 512, "rolling_strategy": rolling}
+    assert predicted(service) == cloud["outputs"]
+
+    update = json.dumps({"model_path": cloud["uris"]["0.2.0"]})  # merged into the current spec: a rolling update
+    client.update_service("local", "sdk-svc", eas_models.UpdateServiceRequest(body=update))
+    service = settled(client, "sdk-svc")
+    assert (service.status, service.running_instance, labels(service)["version"]) == ("Running", 2, "0.2.0")
+    assert (service.current_version, service.latest_version) == (2, 2) and predicted(service) != cloud["outputs"]
+    assert json.loads(service.service_config)["metadata"]["rolling_strategy"] == rolling
+    upgraded = cloud["deck"].deployment("sdk-svc")
+    assert upgraded.upgrade == {"mode": "rolling", "batch_size": 1, "max_unavailable": 0}
+    listed = client.list_service_versions("local", "sdk-svc", eas_models.ListServiceVersionsRequest()).body
+    assert listed.total_count == 2 and [v.image_id for v in listed.versions] == [2, 1]
+
+    client.update_service_version("local", "sdk-svc", eas_models.UpdateServiceVersionRequest(version=1))
+    service = settled(client, "sdk-svc")
+    assert (service.current_version, service.latest_version, labels(service)["version"]) == (1, 2, "0.1.0")
+    assert predicted(service) == cloud["outputs"]
+    kinds = [e.reason for e in client.describe_service_event("local", "sdk-svc", eas_models.DescribeServiceEventRequest()).body.events]
+    assert "rolling_back" in kinds and "upgrading" in kinds
+
+    client.stop_service("local", "sdk-svc")
+    service = client.describe_service("local", "sdk-svc").body
+    assert (service.status, service.running_instance) == ("Stopped", 0)
+    client.start_service("local", "sdk-svc")
+    service = settled(client, "sdk-svc")
+    assert (service.status, service.running_instance) == ("Running", 2) and predicted(service) == cloud["outputs"]
+
+    client.delete_service("local", "sdk-svc")
+    with pytest.raises(ClientException) as gone:
+        for _ in range(600):
+            settled(client, "sdk-svc")
+            time.sleep(0.1)
+    assert gone.value.code == "Service.NotFound" and gone.value.status_code == 404
+
+
+def test_the_sdk_gets_eas_errors_for_a_bad_spec_and_a_missing_right(cloud: dict[str, Any]):
+    client = management(cloud["dep"].url, cloud["pair"])
+
+    def refused(client: Client, body: str, workspace: str | None = None) -> ClientException:
+        with pytest.raises(ClientException) as error:
+            client.create_service(eas_models.CreateServiceRequest(body=body, workspace_id=workspace))
+        return error.value
+
+    unknown = refused(client, json.dumps({"name": "x", "model_path": cloud["uris"]["0.1.0"], "containers": [{}]}))
+    assert unknown.status_code == 400 and unknown.code == "InvalidParameter.ServiceSpec" and "containers" in unknown.message
+    assert "model_path" in unknown.data["Recommend"]
+    surge = refused(client, spec_of(cloud, "x", "0.1.0", instance=2, rolling_strategy={"max_surge": "lots"}))
+    assert surge.code == "InvalidParameter.RollingStrategy" and "max_surge" in surge.data["Recommend"]
+    nowhere = refused(client, json.dumps({"name": "x", "model_path": "oss://nobody/here/"}))
+    assert nowhere.code == "InvalidParameter.ServiceSpec" and "CreateModelVersion" in nowhere.data["Recommend"]
+    assert refused(client, "not json").status_code == 400
+    assert refused(client, spec_of(cloud, "x", "0.1.0") .replace('"onnx"', '"llm"')).code == "InvalidParameter.ServiceSpec"
+
+    developer = management(cloud["dep"].url, cloud["developer"])  # team may run iris, not deploy it
+    denied = refused(developer, spec_of(cloud, "dev-svc", "0.1.0"), "team")
+    assert denied.status_code == 403 and denied.code == "Model.AccessDenied" and "deploy" in denied.data["Recommend"]
+    assert refused(developer, spec_of(cloud, "dev-svc", "0.1.0")).code == "Workspace.AccessDenied"  # no WorkspaceId
+    viewer = refused(management(cloud["dep"].url, cloud["viewer"]), spec_of(cloud, "v-svc", "0.1.0"), "default")
+    assert viewer.status_code == 403 and "developer" in viewer.data["Recommend"]
+    with pytest.raises(ClientException) as scaling:
+        client.update_service("local", "iris-svc", eas_models.UpdateServiceRequest(body=json.dumps({"metadata": {"instance": 5}})))
+    assert scaling.value.code == "InvalidParameter.ServiceSpec" and "instance" in scaling.value.data["Recommend"]
+    with pytest.raises(ClientException) as version:
+        client.update_service_version("local", "iris-svc", eas_models.UpdateServiceVersionRequest(version=7))
+    assert version.value.code == "InvalidParameter.ServiceSpec" and "ListServiceVersions" in version.value.data["Recommend"]
+    assert [d.name for d in cloud["deck"].deployments()] == ["chat-svc", "iris-svc"]  # nothing was made
+
+
+def test_the_provider_manages_a_service_through_the_deck(cloud: dict[str, Any], ali: md.Deck):
+    made = ali.deploy("iris", "0.1.0", name="deck-svc", replicas=2, upgrade={"mode": "rolling", "batch_size": 1, "max_unavailable": 0})
+    assert (made.status, made.replicas, made.version, made.model_name) == ("Running", 2, "0.1.0", "iris")
+    assert [r["state"] for r in made.replica_status] == ["running", "running"] and made.upgrade["mode"] == "rolling"
+    assert ali.predict(None, ROWS, deployment="deck-svc").outputs == cloud["outputs"]
+    upgraded = ali.upgrade("deck-svc", "0.2.0")
+    assert (upgraded.status, upgraded.version) == ("Running", "0.2.0")
+    assert ali.predict(None, ROWS, deployment="deck-svc").outputs != cloud["outputs"]
+    full = ali.upgrade("deck-svc", "0.1.0", mode="full")
+    assert (full.version, full.upgrade) == ("0.1.0", {"mode": "full"})
+    back = ali.rollback("deck-svc")
+    assert (back.status, back.version) == ("Running", "0.2.0")
+    assert ali.stop("deck-svc").status == "Stopped"
+    assert ali.start("deck-svc").status == "Running"
+    ali.delete_deployment("deck-svc")
+    assert "deck-svc" not in {d.name for d in ali.deployments()}
+    default = next(w.id for w in cloud["deck"].workspaces() if w.name == "default")
+    viewing = profile(cloud["dep"].url, cloud["viewer"], cloud["dep"].admin_key, "viewer", pai_workspace_id(default))
+    with md.connect(viewing) as viewer, pytest.raises(AccessDenied) as refused:
+        viewer.deploy("iris", "0.1.0", name="viewer-svc")  # may read the version in PAI, may not deploy it
+    assert "'deploy'" in refused.value.message and "developer" in refused.value.hint
 
 
 # ---- wire equality ---------------------------------------------------------------------------------

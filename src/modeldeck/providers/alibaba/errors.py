@@ -53,7 +53,8 @@ def fields_of(payload: dict[str, Any]) -> dict[str, Any]:
 def error(response: httpx.Response) -> DeckError:
     payload = response_payload(response)
     fields = fields_of(payload)
-    fields["hint"] = fields.get("hint") or hint_for(str(fields.get("code") or ""))
+    # this cloud's hint for a known code, else the one the OpenAPI answer recommends (the local facades' own)
+    fields["hint"] = fields.get("hint") or hint_for(str(fields.get("code") or "")) or payload.get("Recommend") or None
     return error_from_payload(response.status_code, fields, response.headers.get("x-request-id"))
 
 
