@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -500,3 +501,52 @@ def test_a_stopped_service_says_so_on_every_road(cloud: dict[str, Any], ali: md.
         ali.predict(None, ROWS, deployment="iris-svc")
     assert stopped.value.code == "Deployment.NotServing"
     assert {d.name: d.status for d in ali.deployments()}["iris-svc"] == "Stopped"
+
+
+def test_management_requests_equal_the_sdks():
+    """Create, update (full), roll back, stop, start, delete: our provider's request for each equals the SDK's."""
+    uris = {"0.1.0": "oss://bucket/iris/1/", "0.2.0": "oss://bucket/iris/2/"}
+    versions = [Route("GET", rf"/aiworkspace/api/v1/models/m-1/versions/{re.escape(v)}",
+                      json_body={"VersionName": v, "Uri": uri, "FormatType": "ONNX"}) for v, uri in uris.items()]  # fmt: skip
+    described = {**SERVICE, "CurrentVersion": 2, "LatestVersion": 2}
+    done = {"RequestId": "r", "Message": "ok"}
+    routes = [*versions, Route("GET", r"/aiworkspace/api/v1/models", json_body={"Models": [{"ModelId": "m-1", "ModelName": "iris"}]}),
+              Route("GET", r"/eas/api/v2/services", handler=lambda req: _services_reply()),
+              Route("POST", r"/eas/api/v2/services", json_body={"RequestId": "r", "ServiceName": "svc1", "Status": "Creating"}),
+              Route("GET", r"/eas/api/v2/services/cn-beijing/svc1", json_body={"RequestId": "r", **described}),
+              Route("*", r"/eas/api/v2/services/cn-beijing/svc1(/.*)?", json_body=done)]  # fmt: skip
+    rolling = {"max_surge": 1, "max_unavailable": 0}
+    created = {"name": "svc1", "model_path": uris["0.1.0"], "processor": "onnx", "metadata": {"instance": 2, "rolling_strategy": rolling}}
+    updated = {"model_path": uris["0.2.0"], "processor": "onnx", "metadata": {"rolling_strategy": {"max_surge": "100%", "max_unavailable": 0}}}
+    compact = {"separators": (",", ":")}
+    with Recorder(routes + [CONNECT]) as rec:
+        file = ProfileFile.load()
+        file.profiles["rec-pai"] = Profile("rec-pai", "alibaba", url=f"{rec.url}/dashscope", access_key_id="AKTEST",
+                                           access_key_secret="SECRETTEST", api_key="sk-test",
+                                           endpoints={"eas": f"{rec.url}/eas", "pai": f"{rec.url}/aiworkspace"})  # fmt: skip
+        file.save()
+        client = management(rec.url, {"id": "AKTEST", "secret": "SECRETTEST"}, "cn-beijing")
+        client.create_service(eas_models.CreateServiceRequest(body=json.dumps(created, **compact),
+                                                              labels={"model": "iris", "version": "0.1.0"}))  # fmt: skip
+        client.update_service("cn-beijing", "svc1", eas_models.UpdateServiceRequest(body=json.dumps(updated, **compact)))
+        client.update_service_version("cn-beijing", "svc1", eas_models.UpdateServiceVersionRequest(version=1))
+        client.stop_service("cn-beijing", "svc1")
+        client.start_service("cn-beijing", "svc1")
+        client.delete_service("cn-beijing", "svc1")
+        theirs = [wire(r) for r in rec.requests]
+        rec.requests.clear()
+
+        with md.connect("rec-pai", workspace="ws_1") as deck:
+            rec.requests.clear()
+            made = deck.deploy("iris", "0.1.0", name="svc1", replicas=2, upgrade={"mode": "rolling", "batch_size": 1})
+            assert made.name == "svc1" and made.status == "Running"
+            deck.upgrade("svc1", "0.2.0", mode="full")
+            deck.rollback("svc1")
+            deck.stop("svc1")
+            deck.start("svc1")
+            deck.delete_deployment("svc1", wait=False)
+        ours = [wire(r) for r in rec.requests if r.method != "GET"]  # the reads before each change are the provider's own
+
+    assert [r["headers"]["x-acs-action"] for r in ours] == ["CreateService", "UpdateService", "UpdateServiceVersion",
+                                                          "StopService", "StartService", "DeleteService"]  # fmt: skip
+    assert ours == theirs
