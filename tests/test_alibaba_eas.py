@@ -33,7 +33,7 @@ from test_alibaba_provider import wire
 
 import modeldeck as md
 from modeldeck import examples
-from modeldeck.errors import AccessDenied, DeckError, InvalidApiKey, InvalidParameter, NotFound, Unsupported
+from modeldeck.errors import AccessDenied, DeckError, InvalidApiKey, NotFound, Unsupported
 from modeldeck.platform.api.facades.aiworkspace.ids import pai_workspace_id
 from modeldeck.platform.settings import Settings
 from modeldeck.profiles import Profile, ProfileFile
@@ -225,9 +225,9 @@ def test_the_provider_types_eas_errors(cloud: dict[str, Any], ali: md.Deck):
     assert missing.value.code == "Service.NotFound" and "region" in missing.value.hint
     with pytest.raises(Unsupported):
         ali.predict("iris", ROWS)  # only through a service
-    with pytest.raises(InvalidParameter) as unnamed:
-        ali.deploy("iris", name="x")  # an EAS service serves one named version
-    assert "deck.deploy(model, '1.0.0'" in unnamed.value.hint
+    with pytest.raises(NotFound) as unregistered:
+        ali.deploy("nothing-here", name="x")
+    assert unregistered.value.code == "Model.NotFound"
     with pytest.raises(Unsupported):
         ali.export_deployment("iris-svc", "kserve")
     with md.connect(profile(cloud["dep"].url, cloud["viewer"], cloud["dep"].admin_key, "viewer")) as viewer:
@@ -373,6 +373,9 @@ def test_the_provider_manages_a_service_through_the_deck(cloud: dict[str, Any], 
     upgraded = ali.upgrade("deck-svc", "0.2.0")
     assert (upgraded.status, upgraded.version) == ("Running", "0.2.0")
     assert ali.predict(None, ROWS, deployment="deck-svc").outputs != cloud["outputs"]
+    newest = ali.deploy("iris", name="newest-svc")  # no version: PAI's newest
+    assert newest.version == "0.2.0" and newest.replicas == 1
+    ali.delete_deployment("newest-svc")
     full = ali.upgrade("deck-svc", "0.1.0", mode="full")
     assert (full.version, full.upgrade) == ("0.1.0", {"mode": "full"})
     back = ali.rollback("deck-svc")

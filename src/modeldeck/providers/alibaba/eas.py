@@ -176,24 +176,30 @@ def deployment(name: str, wait: int | None = None, gone: bool = False):  # type:
 
 
 def _version_uri(model: str, version: Any):  # type: ignore[no-untyped-def]
-    """The `Uri` of a registered PAI model version: what an EAS service's `model_path` loads."""
-    if not isinstance(version, str) or not version:
-        raise InvalidParameter("An EAS service serves one registered model version.", code="InvalidParameter.Version",
-                               hint="Name it: deck.deploy(model, '1.0.0', name='svc'); deck.versions(model) lists them.")  # fmt: skip
-    found = yield from pai.version(model, version)
-    return found.uri, PROCESSORS.get(found.format_type or "", "")
+    """The `Uri` and processor of a registered PAI model version (None: the newest not rejected), what an
+    EAS service's `model_path` loads."""
+    if version is None:
+        listed, _ = yield from pai.versions(model, {}).fetch(None, 100)
+        usable = [v for v in listed if v.approval_status != "Rejected"]
+        if not usable:
+            raise InvalidParameter(f"PAI model '{model}' has no version to serve.", code="Version.NotFound",
+                                   hint="Register a version first (deck.register), or name one: deck.deploy(model, '1.0.0').")  # fmt: skip
+        found = max(usable, key=lambda v: str(v.created_at or ""))
+    else:
+        found = yield from pai.version(model, version)
+    return found.uri, found.version_name, PROCESSORS.get(found.format_type or "", "")
 
 
 def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
     """CreateService with the spec EAS takes, the model and version as the service's labels."""
     if body.get("engine") not in (None, "local"):
         raise Unsupported("EAS services run on EAS's own instances.", hint="Leave engine out on an Alibaba profile.")
-    uri, processor = yield from _version_uri(body["model"], body.get("version"))
+    uri, version, processor = yield from _version_uri(body["model"], body.get("version"))
     resources = body.get("resources") or {}
     metadata = {"instance": body.get("replicas") or 1, "rolling_strategy": rolling_strategy(body.get("upgrade")),
                 **{eas: resources[ours] for ours, eas in (("cpus", "cpu"), ("memory_mb", "memory")) if ours in resources}}  # fmt: skip
     spec = {"name": body["name"], "model_path": uri, "processor": processor, "metadata": metadata}
-    labels = json.dumps({"model": body["model"], "version": body["version"]}, separators=(",", ":"))
+    labels = json.dumps({"model": body["model"], "version": version}, separators=(",", ":"))
     ws = yield from pai.workspace_id()
     params = {"Labels": labels, **({"WorkspaceId": ws} if ws else {})}
     yield _call("/api/v2/services", "CreateService", params, "POST", spec)
@@ -207,7 +213,7 @@ def change_deployment(name: str, action: str, body: dict[str, Any]):  # type: ig
     path = _path(service.get("Region") or "", name)
     if action == "upgrade":
         record = as_record(service)
-        uri, processor = yield from _version_uri(record["model_name"] or "", body.get("version"))
+        uri, _, processor = yield from _version_uri(record["model_name"] or "", body.get("version") or "")
         spec: dict[str, Any] = {"model_path": uri, "processor": processor}
         if body.get("mode") is not None:
             spec["metadata"] = {"rolling_strategy": rolling_strategy(body["mode"])}

@@ -33,8 +33,8 @@ HINTS = {
     "Invocation information); a token belongs to one service and changes when the service is created again.",
     "Service.NotFound": "EAS services are regional: set the profile's region (or ALIBABA_CLOUD_REGION_ID) to the service's, "
     "and check the name with deck.deployments().",
-    "Deployment.NotServing": "The EAS service is not running: start it in the PAI console (EAS) and wait until it is "
-    "Running, then call it again.",
+    "Deployment.NotServing": "The EAS service is not running: start it (deck.start(name), or the PAI console) and wait "
+    "until it is Running, then call it again.",
     "Throttling": "Model Studio is limiting requests (per model and account): wait, and retry after Retry-After.",
 }
 
