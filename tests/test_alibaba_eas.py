@@ -298,6 +298,8 @@ def test_the_sdk_creates_updates_rolls_back_stops_starts_and_deletes_a_service(c
     assert (service.current_version, service.latest_version) == (1, 1) and labels(service)["version"] == "0.1.0"
     assert json.loads(service.service_config)["metadata"] == {"instance": 2, "cpu": 1, "memory": 512, "rolling_strategy": rolling}
     assert predicted(service) == cloud["outputs"]
+    instances = client.list_service_instances("local", "sdk-svc", eas_models.ListServiceInstancesRequest()).body
+    assert instances.total_count == 2 and {(i.status, i.ready_processes) for i in instances.instances} == {("Running", 1)}
 
     update = json.dumps({"model_path": cloud["uris"]["0.2.0"]})  # merged into the current spec: a rolling update
     client.update_service("local", "sdk-svc", eas_models.UpdateServiceRequest(body=update))
@@ -320,6 +322,7 @@ def test_the_sdk_creates_updates_rolls_back_stops_starts_and_deletes_a_service(c
     client.stop_service("local", "sdk-svc")
     service = client.describe_service("local", "sdk-svc").body
     assert (service.status, service.running_instance) == ("Stopped", 0)
+    assert client.list_service_instances("local", "sdk-svc", eas_models.ListServiceInstancesRequest()).body.total_count == 0
     client.start_service("local", "sdk-svc")
     service = settled(client, "sdk-svc")
     assert (service.status, service.running_instance) == ("Running", 2) and predicted(service) == cloud["outputs"]
@@ -422,12 +425,13 @@ def _service_reply():  # type: ignore[no-untyped-def]
     return Reply(200, {"Content-Type": "application/json"}, json.dumps({"RequestId": "r", **SERVICE}).encode())
 
 
-def recording_profile(url: str) -> str:
+def recording_profile(url: str, name: str = "rec") -> str:
     file = ProfileFile.load()
-    file.profiles["rec"] = Profile("rec", "alibaba", url=f"{url}/dashscope", endpoints={"eas": f"{url}/eas"},
-                                   access_key_id="AKTEST", access_key_secret="SECRETTEST", api_key="sk-test")  # fmt: skip
+    file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope", access_key_id="AKTEST",
+                                  access_key_secret="SECRETTEST", api_key="sk-test",
+                                  endpoints={"eas": f"{url}/eas", "pai": f"{url}/aiworkspace"})  # fmt: skip
     file.save()
-    return "rec"
+    return name
 
 
 def test_requests_equal_the_sdks():
@@ -523,11 +527,6 @@ def test_management_requests_equal_the_sdks():
     updated = {"model_path": uris["0.2.0"], "processor": "onnx", "metadata": {"rolling_strategy": {"max_surge": "100%", "max_unavailable": 0}}}
     compact = {"separators": (",", ":")}
     with Recorder(routes + [CONNECT]) as rec:
-        file = ProfileFile.load()
-        file.profiles["rec-pai"] = Profile("rec-pai", "alibaba", url=f"{rec.url}/dashscope", access_key_id="AKTEST",
-                                           access_key_secret="SECRETTEST", api_key="sk-test",
-                                           endpoints={"eas": f"{rec.url}/eas", "pai": f"{rec.url}/aiworkspace"})  # fmt: skip
-        file.save()
         client = management(rec.url, {"id": "AKTEST", "secret": "SECRETTEST"}, "cn-beijing")
         client.create_service(eas_models.CreateServiceRequest(body=json.dumps(created, **compact),
                                                               labels={"model": "iris", "version": "0.1.0"}))  # fmt: skip
@@ -539,7 +538,7 @@ def test_management_requests_equal_the_sdks():
         theirs = [wire(r) for r in rec.requests]
         rec.requests.clear()
 
-        with md.connect("rec-pai", workspace="ws_1") as deck:
+        with md.connect(recording_profile(rec.url, "rec-pai"), workspace="ws_1") as deck:
             rec.requests.clear()
             made = deck.deploy("iris", "0.1.0", name="svc1", replicas=2, upgrade={"mode": "rolling", "batch_size": 1})
             assert made.name == "svc1" and made.status == "Running"
@@ -553,3 +552,16 @@ def test_management_requests_equal_the_sdks():
     assert [r["headers"]["x-acs-action"] for r in ours] == ["CreateService", "UpdateService", "UpdateServiceVersion",
                                                           "StopService", "StartService", "DeleteService"]  # fmt: skip
     assert ours == theirs
+
+
+def test_an_eas_refusal_keeps_its_recommendation():
+    """Model.AccessDenied from EAS is a missing deploy grant: its Recommend, not Model Studio's authorize hint."""
+    refusal = {"RequestId": "r", "Code": "Model.AccessDenied", "Message": "Workspace 'team' may not deploy 'iris'.",
+               "Recommend": "An admin of 'default' grants deploy: deck.authorize('iris', 'team', actions=['deploy'])."}  # fmt: skip
+    routes = [Route("GET", r"/aiworkspace/api/v1/models/m-1/versions/0.1.0", json_body={"VersionName": "0.1.0", "Uri": "oss://b/k/"}),
+              Route("GET", r"/aiworkspace/api/v1/models", json_body={"Models": [{"ModelId": "m-1", "ModelName": "iris"}]}),
+              Route("POST", r"/eas/api/v2/services", status=403, json_body=refusal)]  # fmt: skip
+    with Recorder(routes + [CONNECT]) as rec:
+        with md.connect(recording_profile(rec.url, "rec-deny"), workspace="ws_1") as deck, pytest.raises(AccessDenied) as denied:
+            deck.deploy("iris", "0.1.0", name="svc1")
+    assert denied.value.code == "Model.AccessDenied" and "actions=['deploy']" in denied.value.hint

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from ...errors import DeckError, error_fields, error_from_payload, response_payload
+from .eas import VERSION as EAS_VERSION
 
 HINTS = {
     "Workspace.AccessDenied": "A RAM sub-account's API key must name its workspace: pass workspace='ws_…' (deck.use) "
@@ -53,8 +54,11 @@ def fields_of(payload: dict[str, Any]) -> dict[str, Any]:
 def error(response: httpx.Response) -> DeckError:
     payload = response_payload(response)
     fields = fields_of(payload)
-    # this cloud's hint for a known code, else the one the OpenAPI answer recommends (the local facades' own)
-    fields["hint"] = fields.get("hint") or hint_for(str(fields.get("code") or "")) or payload.get("Recommend") or None
+    # EAS's codes overlap Model Studio's (Model.AccessDenied there is a missing deploy grant, not an
+    # authorization for inference), so an EAS management answer's own recommendation comes first
+    recommended = payload.get("Recommend") or None
+    ours = None if recommended and response.request.headers.get("x-acs-version") == EAS_VERSION else hint_for(str(fields.get("code") or ""))
+    fields["hint"] = fields.get("hint") or ours or recommended
     return error_from_payload(response.status_code, fields, response.headers.get("x-request-id"))
 
 

@@ -150,3 +150,24 @@ def describe_service_event(
             "TotalPageNum": -(-len(events) // PageSize),
             "Events": [{"Time": e.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "Type": "Warning" if e.reason else "Normal",
                         "Reason": e.kind, "Message": e.message + (f": {e.reason}" if e.reason else "")} for e in shown]}  # fmt: skip
+
+
+# a replica's states (the local engine's, Ray Serve's lowercased) as EAS writes an instance's; the rest Pending
+INSTANCE_STATUSES = {"serving": "Running", "running": "Running", "failed": "Failed", "exited": "Terminating"}
+READY = ("serving", "running")
+
+
+@router.get("/api/v2/services/{cluster_id}/{service_name}/instances")
+def list_service_instances(request: Request, principal: PrincipalDep, cluster_id: str, service_name: str,
+                           PageNumber: PageQuery = 1, PageSize: SizeQuery = 100) -> dict[str, Any]:  # fmt: skip
+    """The service's instances: its replicas as the platform runs them (one process each, on this host)."""
+    platform = request.app.state.platform
+    with platform.store.read() as db:
+        row, _ = find_service(db, principal, cluster_id, service_name)
+    replicas = platform.deployments.live(row.id)["replicas"]
+    shown = replicas[(PageNumber - 1) * PageSize:PageNumber * PageSize]
+    instances = [{"InstanceName": f"{row.name}-{r.get('replica')}", "Namespace": row.name, "HostIP": "127.0.0.1",
+                  "Status": INSTANCE_STATUSES.get(r.get("state") or "", "Pending"), "ReadyProcesses": int(r.get("state") in READY),
+                  "TotalProcesses": 1, "RestartCount": 0, "Role": "Replica"} for r in shown]  # fmt: skip
+    return {"RequestId": request_id(request), "PageNumber": PageNumber, "PageSize": PageSize, "TotalCount": len(replicas),
+            "Instances": instances}  # fmt: skip
