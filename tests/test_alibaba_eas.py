@@ -561,7 +561,10 @@ def test_an_eas_refusal_keeps_its_recommendation():
     routes = [Route("GET", r"/aiworkspace/api/v1/models/m-1/versions/0.1.0", json_body={"VersionName": "0.1.0", "Uri": "oss://b/k/"}),
               Route("GET", r"/aiworkspace/api/v1/models", json_body={"Models": [{"ModelId": "m-1", "ModelName": "iris"}]}),
               Route("POST", r"/eas/api/v2/services", status=403, json_body=refusal)]  # fmt: skip
-    with Recorder(routes + [CONNECT]) as rec:
-        with md.connect(recording_profile(rec.url, "rec-deny"), workspace="ws_1") as deck, pytest.raises(AccessDenied) as denied:
-            deck.deploy("iris", "0.1.0", name="svc1")
+    with (
+        Recorder(routes + [CONNECT]) as rec,
+        md.connect(recording_profile(rec.url, "rec-deny"), workspace="ws_1") as deck,
+        pytest.raises(AccessDenied) as denied,
+    ):
+        deck.deploy("iris", "0.1.0", name="svc1")
     assert denied.value.code == "Model.AccessDenied" and "actions=['deploy']" in denied.value.hint
