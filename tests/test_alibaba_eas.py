@@ -362,6 +362,9 @@ def test_the_sdk_gets_eas_errors_for_a_bad_spec_and_a_missing_right(cloud: dict[
     with pytest.raises(ClientException) as scaling:
         client.update_service("local", "iris-svc", eas_models.UpdateServiceRequest(body=json.dumps({"metadata": {"instance": 5}})))
     assert scaling.value.code == "InvalidParameter.ServiceSpec" and "instance" in scaling.value.data["Recommend"]
+    with pytest.raises(ClientException) as processor:  # merged into the spec of a service the native API made
+        client.update_service("local", "iris-svc", eas_models.UpdateServiceRequest(body=json.dumps({"processor": "llm"})))
+    assert processor.value.code == "InvalidParameter.ServiceSpec" and '"processor": "onnx"' in processor.value.data["Recommend"]
     with pytest.raises(ClientException) as version:
         client.update_service_version("local", "iris-svc", eas_models.UpdateServiceVersionRequest(version=7))
     assert version.value.code == "InvalidParameter.ServiceSpec" and "ListServiceVersions" in version.value.data["Recommend"]

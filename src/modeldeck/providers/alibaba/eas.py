@@ -39,6 +39,7 @@ BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})
 POLL = 0.5  # seconds between DescribeService polls while a change is under way
 PROCESSORS = {"ONNX": "onnx", "SkopsModel": "sklearn", "XGBoost": "xgboost", "SafeTensors": "llm"}
 _PERCENT = re.compile(r"^(\d{1,3})%$")
+RESOURCES = (("cpus", "cpu"), ("memory_mb", "memory"))  # a deployment's resources as `metadata`'s fields
 
 
 def _call(path: str, action: str, params: dict[str, Any] | None = None, method: str = "GET",
@@ -197,7 +198,7 @@ def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
     uri, version, processor = yield from _version_uri(body["model"], body.get("version"))
     resources = body.get("resources") or {}
     metadata = {"instance": body.get("replicas") or 1, "rolling_strategy": rolling_strategy(body.get("upgrade")),
-                **{eas: resources[ours] for ours, eas in (("cpus", "cpu"), ("memory_mb", "memory")) if ours in resources}}  # fmt: skip
+                **{eas: resources[ours] for ours, eas in RESOURCES if ours in resources}}  # fmt: skip
     spec = {"name": body["name"], "model_path": uri, "processor": processor, "metadata": metadata}
     labels = json.dumps({"model": body["model"], "version": version}, separators=(",", ":"))
     ws = yield from pai.workspace_id()

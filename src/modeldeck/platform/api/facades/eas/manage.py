@@ -36,7 +36,7 @@ from ...deps import PrincipalDep
 from ...errors import request_id
 from ...routing import Router
 from ..aiworkspace.ids import platform_workspace_id
-from . import spec, tokens, versions
+from . import spec, versions
 from .services import REGION, STATUSES, PageQuery, SizeQuery, endpoint, find_service
 
 router = Router(tags=["eas"])
@@ -219,13 +219,12 @@ def start_service(request: Request, principal: PrincipalDep, cluster_id: str, se
 
 @router.delete(SERVICE)
 def delete_service(request: Request, principal: PrincipalDep, cluster_id: str, service_name: str) -> dict[str, Any]:
-    """Stops the instances, then the service is gone (DescribeService answers 404); its token and versions go now."""
+    """Stops the instances, then the service is gone (DescribeService answers 404); its versions go now."""
     caller, row, _ = _in_service(request, principal, cluster_id, service_name)
     platform = request.app.state.platform
     routes_deployments.delete(platform, caller, row.id)
     with platform.store.write() as db:
         versions.forget(db, row.id)
-        tokens.forget(db, row.id)
     return _done(request, f"Service '{service_name}' is being deleted.")
 
 

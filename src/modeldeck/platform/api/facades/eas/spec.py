@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .....errors import InvalidParameter
-from .....providers.alibaba.eas import PROCESSORS
+from .....providers.alibaba.eas import PROCESSORS, RESOURCES
 from ....deployments import spec as deployment_spec
 from ....wirejson import parse_json
 
@@ -63,8 +63,7 @@ def check(spec: dict[str, Any]) -> dict[str, Any]:
 def resources(spec: dict[str, Any]) -> dict[str, Any]:
     """`metadata.cpu` / `memory` as a deployment's resources."""
     metadata = spec.get("metadata") or {}
-    return deployment_spec.resources({ours: metadata[eas] for eas, ours in (("cpu", "cpus"), ("memory", "memory_mb"))
-                                      if eas in metadata})  # fmt: skip
+    return deployment_spec.resources({ours: metadata[eas] for ours, eas in RESOURCES if eas in metadata})
 
 
 def merge(current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:

@@ -56,13 +56,6 @@ def token_of(platform: Any, deployment_id: str) -> str:
         return platform.sealer.open(row.value, key)
 
 
-def forget(db: Session, deployment_id: str) -> None:
-    """Drop a deleted service's token: a service created again under its name gets a new one."""
-    row = db.get(Meta, _meta_key(deployment_id))
-    if row is not None:
-        db.delete(row)
-
-
 def eas_signature(token: str, body: bytes, content_type: str, date: str, service: str) -> str:
     """What eas_prediction's PredictClient sends after `EAS ` (predict_client.py::generate_singaure)."""
     text = f"POST\n{hashlib.md5(body).hexdigest()}\n{content_type}\n{date}\n/api/predict/{service}".strip()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .....providers.alibaba.eas import PROCESSORS, rolling_strategy
+from .....providers.alibaba.eas import PROCESSORS, RESOURCES, rolling_strategy
 from ....schema import Deployment, Meta, Model, ModelVersion
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -46,10 +46,11 @@ def synthesized(db: Session, row: Deployment) -> dict[str, Any]:
     version = db.scalar(select(ModelVersion).where(ModelVersion.model_id == row.model_id,
                                                    ModelVersion.version_name == row.version))  # fmt: skip
     resources = row.resources or {}
+    metadata = {"instance": row.replicas, **{eas: resources[ours] for ours, eas in RESOURCES if ours in resources},
+                "rolling_strategy": rolling_strategy(row.upgrade)}  # fmt: skip
     return {"name": row.name, "model_path": version.uri if version else "",
             "processor": PROCESSORS.get(version.format_type or "", "") if version else "",
-            "metadata": {"instance": row.replicas, "cpu": resources.get("cpus", 1), "memory": resources.get("memory_mb", 0),
-                         "rolling_strategy": rolling_strategy(row.upgrade)}} if model else {}  # fmt: skip
+            "metadata": metadata} if model else {}  # fmt: skip
 
 
 def of(db: Session, row: Deployment) -> History:
