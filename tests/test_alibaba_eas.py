@@ -3,7 +3,9 @@ describes services (`Config(endpoint="127.0.0.1:PORT/eas", protocol="HTTP")`, AC
 verifies); predict and chat as EAS clients send them (raw token, `Bearer`, and eas_prediction's `EAS`
 signature, reproduced here since that SDK's pins keep it out of the venv); the `openai` SDK on a service's
 `/v1`; the same through the `alibaba` provider; and the provider's requests equal to the SDKs' on the wire.
-One platform per module: an ONNX service (2 replicas) and a tiny language-model service."""
+Managing services (create, rolling update, version rollback, stop, start, delete) is the same story with
+the SDK and with the provider through the deck. One platform per module: an ONNX service (2 replicas), a
+tiny language-model service, a second ONNX version to upgrade to, and a developer of another workspace."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Any
@@ -30,6 +34,7 @@ from test_alibaba_provider import wire
 import modeldeck as md
 from modeldeck import examples
 from modeldeck.errors import AccessDenied, DeckError, InvalidApiKey, NotFound, Unsupported
+from modeldeck.platform.api.facades.aiworkspace.ids import pai_workspace_id
 from modeldeck.platform.settings import Settings
 from modeldeck.profiles import Profile, ProfileFile
 from modeldeck.resources import Prediction
@@ -57,11 +62,18 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 assert deck.deploy("tiny", name="chat-svc").status == "Running"
                 expected = deck.predict(None, ROWS, deployment="iris-svc").outputs
                 text = deck.chat(None, MESSAGES, deployment="chat-svc", **GREEDY).text
+                deck.register("iris", examples.onnx_linear(root / "iris2.onnx", seed=1), "0.2.0", format="ONNX",
+                              progress=False)  # fmt: skip
                 pair = dep.admin.ok("POST", "/api/v1/access-keys", json={"description": "eas"})
                 viewer_key = dep.subaccount("vic", {"default": "viewer"})
                 viewer = dep.client(viewer_key).ok("POST", "/api/v1/access-keys", json={})
+                deck.create_workspace("team")
+                deck.authorize("iris", "team", actions=["inference"])  # not for deploy
+                dev_key = dep.subaccount("dev", {"team": "developer"})
+                developer = dep.client(dev_key).ok("POST", "/api/v1/access-keys", json={})
+                uris = {v.version_name: v.uri for v in deck.versions("iris")}
                 yield {"dep": dep, "pair": pair, "viewer": viewer, "outputs": expected, "text": text, "deck": deck,
-                       "home": root / "home"}  # fmt: skip
+                       "home": root / "home", "developer": developer, "uris": uris}  # fmt: skip
                 for d in deck.deployments():
                     deck.delete_deployment(d.name)
         finally:
@@ -176,10 +188,11 @@ def test_chat_on_a_language_model_service_raw_and_with_the_openai_sdk(cloud: dic
 # ---- the alibaba provider --------------------------------------------------------------------------
 
 
-def profile(url: str, pair: dict[str, str], api_key: str, name: str = "ali-eas") -> str:
+def profile(url: str, pair: dict[str, str], api_key: str, name: str = "ali-eas", pai_workspace: str | None = None) -> str:
     """An `alibaba` profile on the local facades: its DashScope key and the AccessKey pair together."""
     file = ProfileFile.load()
-    file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope", endpoints={"eas": f"{url}/eas"},
+    file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope",
+                                  endpoints={"eas": f"{url}/eas", "pai": f"{url}/aiworkspace"}, pai_workspace=pai_workspace,
                                   access_key_id=pair["id"], access_key_secret=pair["secret"], api_key=api_key)  # fmt: skip
     file.save()
     return name
@@ -212,8 +225,11 @@ def test_the_provider_types_eas_errors(cloud: dict[str, Any], ali: md.Deck):
     assert missing.value.code == "Service.NotFound" and "region" in missing.value.hint
     with pytest.raises(Unsupported):
         ali.predict("iris", ROWS)  # only through a service
+    with pytest.raises(NotFound) as unregistered:
+        ali.deploy("nothing-here", name="x")
+    assert unregistered.value.code == "Model.NotFound"
     with pytest.raises(Unsupported):
-        ali.deploy("iris", name="x")
+        ali.export_deployment("iris-svc", "kserve")
     with md.connect(profile(cloud["dep"].url, cloud["viewer"], cloud["dep"].admin_key, "viewer")) as viewer:
         with pytest.raises(AccessDenied) as hidden:
             viewer.predict(None, ROWS, deployment="iris-svc")
@@ -238,6 +254,147 @@ def test_a_refused_token_and_a_stopped_service_get_eas_hints():
         finally:
             SERVICE["Status"] = "Running"
         assert stopped.value.code == "Deployment.NotServing"
+
+
+# ---- managing services ---------------------------------------------------------------------------
+
+SETTLING = {"Creating", "Updating", "Deleting"}
+
+
+def settled(client: Client, name: str) -> eas_models.Service:
+    """DescribeService once the change under way is done (EAS's clients poll it the same way)."""
+    for _ in range(600):
+        service = client.describe_service("local", name).body
+        if service.status not in SETTLING:
+            return service
+        time.sleep(0.1)
+    raise AssertionError(f"{name} is still {service.status}")
+
+
+def spec_of(cloud: dict[str, Any], name: str, version: str, **metadata: Any) -> str:
+    """The service spec as our provider writes it (compact JSON), so the SDK's body is the same bytes."""
+    spec = {"name": name, "model_path": cloud["uris"][version], "processor": "onnx", "metadata": metadata}
+    return json.dumps(spec, separators=(",", ":"))
+
+
+def predicted(service: eas_models.Service) -> Any:
+    answer = httpx.post(service.internet_endpoint, json={"inputs": ROWS}, headers={"Authorization": service.access_token})
+    assert answer.status_code == 200, answer.text
+    return Prediction.from_json(answer.json()).outputs
+
+
+def labels(service: eas_models.Service) -> dict[str, str]:
+    return {label.label_key: label.label_value for label in service.labels}
+
+
+def test_the_sdk_creates_updates_rolls_back_stops_starts_and_deletes_a_service(cloud: dict[str, Any]):
+    client = management(cloud["dep"].url, cloud["pair"])
+    rolling = {"max_surge": 1, "max_unavailable": 0}
+    body = spec_of(cloud, "sdk-svc", "0.1.0", instance=2, cpu=1, memory=512, rolling_strategy=rolling)
+    created = client.create_service(eas_models.CreateServiceRequest(body=body, labels={"model": "iris"})).body
+    assert created.service_name == "sdk-svc" and created.region == "local" and created.status in ("Creating", "Running")
+    service = settled(client, "sdk-svc")
+    assert (service.status, service.total_instance, service.running_instance) == ("Running", 2, 2)
+    assert (service.current_version, service.latest_version) == (1, 1) and labels(service)["version"] == "0.1.0"
+    assert json.loads(service.service_config)["metadata"] == {"instance": 2, "cpu": 1, "memory": 512, "rolling_strategy": rolling}
+    assert predicted(service) == cloud["outputs"]
+    instances = client.list_service_instances("local", "sdk-svc", eas_models.ListServiceInstancesRequest()).body
+    assert instances.total_count == 2 and {(i.status, i.ready_processes) for i in instances.instances} == {("Running", 1)}
+
+    update = json.dumps({"model_path": cloud["uris"]["0.2.0"]})  # merged into the current spec: a rolling update
+    client.update_service("local", "sdk-svc", eas_models.UpdateServiceRequest(body=update))
+    service = settled(client, "sdk-svc")
+    assert (service.status, service.running_instance, labels(service)["version"]) == ("Running", 2, "0.2.0")
+    assert (service.current_version, service.latest_version) == (2, 2) and predicted(service) != cloud["outputs"]
+    assert json.loads(service.service_config)["metadata"]["rolling_strategy"] == rolling
+    upgraded = cloud["deck"].deployment("sdk-svc")
+    assert upgraded.upgrade == {"mode": "rolling", "batch_size": 1, "max_unavailable": 0}
+    listed = client.list_service_versions("local", "sdk-svc", eas_models.ListServiceVersionsRequest()).body
+    assert listed.total_count == 2 and [v.image_id for v in listed.versions] == [2, 1]
+
+    client.update_service_version("local", "sdk-svc", eas_models.UpdateServiceVersionRequest(version=1))
+    service = settled(client, "sdk-svc")
+    assert (service.current_version, service.latest_version, labels(service)["version"]) == (1, 2, "0.1.0")
+    assert predicted(service) == cloud["outputs"]
+    kinds = [e.reason for e in client.describe_service_event("local", "sdk-svc", eas_models.DescribeServiceEventRequest()).body.events]
+    assert "rolling_back" in kinds and "upgrading" in kinds
+
+    client.stop_service("local", "sdk-svc")
+    service = client.describe_service("local", "sdk-svc").body
+    assert (service.status, service.running_instance) == ("Stopped", 0)
+    assert client.list_service_instances("local", "sdk-svc", eas_models.ListServiceInstancesRequest()).body.total_count == 0
+    client.start_service("local", "sdk-svc")
+    service = settled(client, "sdk-svc")
+    assert (service.status, service.running_instance) == ("Running", 2) and predicted(service) == cloud["outputs"]
+
+    client.delete_service("local", "sdk-svc")
+    with pytest.raises(ClientException) as gone:
+        for _ in range(600):
+            settled(client, "sdk-svc")
+            time.sleep(0.1)
+    assert gone.value.code == "Service.NotFound" and gone.value.status_code == 404
+
+
+def test_the_sdk_gets_eas_errors_for_a_bad_spec_and_a_missing_right(cloud: dict[str, Any]):
+    client = management(cloud["dep"].url, cloud["pair"])
+
+    def refused(client: Client, body: str, workspace: str | None = None) -> ClientException:
+        with pytest.raises(ClientException) as error:
+            client.create_service(eas_models.CreateServiceRequest(body=body, workspace_id=workspace))
+        return error.value
+
+    unknown = refused(client, json.dumps({"name": "x", "model_path": cloud["uris"]["0.1.0"], "containers": [{}]}))
+    assert unknown.status_code == 400 and unknown.code == "InvalidParameter.ServiceSpec" and "containers" in unknown.message
+    assert "model_path" in unknown.data["Recommend"]
+    surge = refused(client, spec_of(cloud, "x", "0.1.0", instance=2, rolling_strategy={"max_surge": "lots"}))
+    assert surge.code == "InvalidParameter.RollingStrategy" and "max_surge" in surge.data["Recommend"]
+    nowhere = refused(client, json.dumps({"name": "x", "model_path": "oss://nobody/here/"}))
+    assert nowhere.code == "InvalidParameter.ServiceSpec" and "CreateModelVersion" in nowhere.data["Recommend"]
+    assert refused(client, "not json").status_code == 400
+    assert refused(client, spec_of(cloud, "x", "0.1.0") .replace('"onnx"', '"llm"')).code == "InvalidParameter.ServiceSpec"
+
+    developer = management(cloud["dep"].url, cloud["developer"])  # team may run iris, not deploy it
+    denied = refused(developer, spec_of(cloud, "dev-svc", "0.1.0"), "team")
+    assert denied.status_code == 403 and denied.code == "Model.AccessDenied" and "deploy" in denied.data["Recommend"]
+    assert refused(developer, spec_of(cloud, "dev-svc", "0.1.0")).code == "Workspace.AccessDenied"  # no WorkspaceId
+    viewer = refused(management(cloud["dep"].url, cloud["viewer"]), spec_of(cloud, "v-svc", "0.1.0"), "default")
+    assert viewer.status_code == 403 and "developer" in viewer.data["Recommend"]
+    with pytest.raises(ClientException) as scaling:
+        client.update_service("local", "iris-svc", eas_models.UpdateServiceRequest(body=json.dumps({"metadata": {"instance": 5}})))
+    assert scaling.value.code == "InvalidParameter.ServiceSpec" and "instance" in scaling.value.data["Recommend"]
+    with pytest.raises(ClientException) as processor:  # merged into the spec of a service the native API made
+        client.update_service("local", "iris-svc", eas_models.UpdateServiceRequest(body=json.dumps({"processor": "llm"})))
+    assert processor.value.code == "InvalidParameter.ServiceSpec" and '"processor": "onnx"' in processor.value.data["Recommend"]
+    with pytest.raises(ClientException) as version:
+        client.update_service_version("local", "iris-svc", eas_models.UpdateServiceVersionRequest(version=7))
+    assert version.value.code == "InvalidParameter.ServiceSpec" and "ListServiceVersions" in version.value.data["Recommend"]
+    assert [d.name for d in cloud["deck"].deployments()] == ["chat-svc", "iris-svc"]  # nothing was made
+
+
+def test_the_provider_manages_a_service_through_the_deck(cloud: dict[str, Any], ali: md.Deck):
+    made = ali.deploy("iris", "0.1.0", name="deck-svc", replicas=2, upgrade={"mode": "rolling", "batch_size": 1, "max_unavailable": 0})
+    assert (made.status, made.replicas, made.version, made.model_name) == ("Running", 2, "0.1.0", "iris")
+    assert [r["state"] for r in made.replica_status] == ["running", "running"] and made.upgrade["mode"] == "rolling"
+    assert ali.predict(None, ROWS, deployment="deck-svc").outputs == cloud["outputs"]
+    upgraded = ali.upgrade("deck-svc", "0.2.0")
+    assert (upgraded.status, upgraded.version) == ("Running", "0.2.0")
+    assert ali.predict(None, ROWS, deployment="deck-svc").outputs != cloud["outputs"]
+    newest = ali.deploy("iris", name="newest-svc")  # no version: PAI's newest
+    assert newest.version == "0.2.0" and newest.replicas == 1
+    ali.delete_deployment("newest-svc")
+    full = ali.upgrade("deck-svc", "0.1.0", mode="full")
+    assert (full.version, full.upgrade) == ("0.1.0", {"mode": "full"})
+    back = ali.rollback("deck-svc")
+    assert (back.status, back.version) == ("Running", "0.2.0")
+    assert ali.stop("deck-svc").status == "Stopped"
+    assert ali.start("deck-svc").status == "Running"
+    ali.delete_deployment("deck-svc")
+    assert "deck-svc" not in {d.name for d in ali.deployments()}
+    default = next(w.id for w in cloud["deck"].workspaces() if w.name == "default")
+    viewing = profile(cloud["dep"].url, cloud["viewer"], cloud["dep"].admin_key, "viewer", pai_workspace_id(default))
+    with md.connect(viewing) as viewer, pytest.raises(AccessDenied) as refused:
+        viewer.deploy("iris", "0.1.0", name="viewer-svc")  # may read the version in PAI, may not deploy it
+    assert "'deploy'" in refused.value.message and "developer" in refused.value.hint
 
 
 # ---- wire equality ---------------------------------------------------------------------------------
@@ -271,12 +428,13 @@ def _service_reply():  # type: ignore[no-untyped-def]
     return Reply(200, {"Content-Type": "application/json"}, json.dumps({"RequestId": "r", **SERVICE}).encode())
 
 
-def recording_profile(url: str) -> str:
+def recording_profile(url: str, name: str = "rec") -> str:
     file = ProfileFile.load()
-    file.profiles["rec"] = Profile("rec", "alibaba", url=f"{url}/dashscope", endpoints={"eas": f"{url}/eas"},
-                                   access_key_id="AKTEST", access_key_secret="SECRETTEST", api_key="sk-test")  # fmt: skip
+    file.profiles[name] = Profile(name, "alibaba", url=f"{url}/dashscope", access_key_id="AKTEST",
+                                  access_key_secret="SECRETTEST", api_key="sk-test",
+                                  endpoints={"eas": f"{url}/eas", "pai": f"{url}/aiworkspace"})  # fmt: skip
     file.save()
-    return "rec"
+    return name
 
 
 def test_requests_equal_the_sdks():
@@ -353,3 +511,63 @@ def test_a_stopped_service_says_so_on_every_road(cloud: dict[str, Any], ali: md.
         ali.predict(None, ROWS, deployment="iris-svc")
     assert stopped.value.code == "Deployment.NotServing"
     assert {d.name: d.status for d in ali.deployments()}["iris-svc"] == "Stopped"
+
+
+def test_management_requests_equal_the_sdks():
+    """Create, update (full), roll back, stop, start, delete: our provider's request for each equals the SDK's."""
+    uris = {"0.1.0": "oss://bucket/iris/1/", "0.2.0": "oss://bucket/iris/2/"}
+    versions = [Route("GET", rf"/aiworkspace/api/v1/models/m-1/versions/{re.escape(v)}",
+                      json_body={"VersionName": v, "Uri": uri, "FormatType": "ONNX"}) for v, uri in uris.items()]  # fmt: skip
+    described = {**SERVICE, "CurrentVersion": 2, "LatestVersion": 2}
+    done = {"RequestId": "r", "Message": "ok"}
+    routes = [*versions, Route("GET", r"/aiworkspace/api/v1/models", json_body={"Models": [{"ModelId": "m-1", "ModelName": "iris"}]}),
+              Route("GET", r"/eas/api/v2/services", handler=lambda req: _services_reply()),
+              Route("POST", r"/eas/api/v2/services", json_body={"RequestId": "r", "ServiceName": "svc1", "Status": "Creating"}),
+              Route("GET", r"/eas/api/v2/services/cn-beijing/svc1", json_body={"RequestId": "r", **described}),
+              Route("*", r"/eas/api/v2/services/cn-beijing/svc1(/.*)?", json_body=done)]  # fmt: skip
+    rolling = {"max_surge": 1, "max_unavailable": 0}
+    created = {"name": "svc1", "model_path": uris["0.1.0"], "processor": "onnx", "metadata": {"instance": 2, "rolling_strategy": rolling}}
+    updated = {"model_path": uris["0.2.0"], "processor": "onnx", "metadata": {"rolling_strategy": {"max_surge": "100%", "max_unavailable": 0}}}
+    compact = {"separators": (",", ":")}
+    with Recorder(routes + [CONNECT]) as rec:
+        client = management(rec.url, {"id": "AKTEST", "secret": "SECRETTEST"}, "cn-beijing")
+        client.create_service(eas_models.CreateServiceRequest(body=json.dumps(created, **compact),
+                                                              labels={"model": "iris", "version": "0.1.0"}))  # fmt: skip
+        client.update_service("cn-beijing", "svc1", eas_models.UpdateServiceRequest(body=json.dumps(updated, **compact)))
+        client.update_service_version("cn-beijing", "svc1", eas_models.UpdateServiceVersionRequest(version=1))
+        client.stop_service("cn-beijing", "svc1")
+        client.start_service("cn-beijing", "svc1")
+        client.delete_service("cn-beijing", "svc1")
+        theirs = [wire(r) for r in rec.requests]
+        rec.requests.clear()
+
+        with md.connect(recording_profile(rec.url, "rec-pai"), workspace="ws_1") as deck:
+            rec.requests.clear()
+            made = deck.deploy("iris", "0.1.0", name="svc1", replicas=2, upgrade={"mode": "rolling", "batch_size": 1})
+            assert made.name == "svc1" and made.status == "Running"
+            deck.upgrade("svc1", "0.2.0", mode="full")
+            deck.rollback("svc1")
+            deck.stop("svc1")
+            deck.start("svc1")
+            deck.delete_deployment("svc1", wait=False)
+        ours = [wire(r) for r in rec.requests if r.method != "GET"]  # the reads before each change are the provider's own
+
+    assert [r["headers"]["x-acs-action"] for r in ours] == ["CreateService", "UpdateService", "UpdateServiceVersion",
+                                                          "StopService", "StartService", "DeleteService"]  # fmt: skip
+    assert ours == theirs
+
+
+def test_an_eas_refusal_keeps_its_recommendation():
+    """Model.AccessDenied from EAS is a missing deploy grant: its Recommend, not Model Studio's authorize hint."""
+    refusal = {"RequestId": "r", "Code": "Model.AccessDenied", "Message": "Workspace 'team' may not deploy 'iris'.",
+               "Recommend": "An admin of 'default' grants deploy: deck.authorize('iris', 'team', actions=['deploy'])."}  # fmt: skip
+    routes = [Route("GET", r"/aiworkspace/api/v1/models/m-1/versions/0.1.0", json_body={"VersionName": "0.1.0", "Uri": "oss://b/k/"}),
+              Route("GET", r"/aiworkspace/api/v1/models", json_body={"Models": [{"ModelId": "m-1", "ModelName": "iris"}]}),
+              Route("POST", r"/eas/api/v2/services", status=403, json_body=refusal)]  # fmt: skip
+    with (
+        Recorder(routes + [CONNECT]) as rec,
+        md.connect(recording_profile(rec.url, "rec-deny"), workspace="ws_1") as deck,
+        pytest.raises(AccessDenied) as denied,
+    ):
+        deck.deploy("iris", "0.1.0", name="svc1")
+    assert denied.value.code == "Model.AccessDenied" and "actions=['deploy']" in denied.value.hint

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from ...errors import DeckError, error_fields, error_from_payload, response_payload
+from .eas import VERSION as EAS_VERSION
 
 HINTS = {
     "Workspace.AccessDenied": "A RAM sub-account's API key must name its workspace: pass workspace='ws_…' (deck.use) "
@@ -33,8 +34,8 @@ HINTS = {
     "Invocation information); a token belongs to one service and changes when the service is created again.",
     "Service.NotFound": "EAS services are regional: set the profile's region (or ALIBABA_CLOUD_REGION_ID) to the service's, "
     "and check the name with deck.deployments().",
-    "Deployment.NotServing": "The EAS service is not running: start it in the PAI console (EAS) and wait until it is "
-    "Running, then call it again.",
+    "Deployment.NotServing": "The EAS service is not running: start it (deck.start(name), or the PAI console) and wait "
+    "until it is Running, then call it again.",
     "Throttling": "Model Studio is limiting requests (per model and account): wait, and retry after Retry-After.",
 }
 
@@ -53,7 +54,11 @@ def fields_of(payload: dict[str, Any]) -> dict[str, Any]:
 def error(response: httpx.Response) -> DeckError:
     payload = response_payload(response)
     fields = fields_of(payload)
-    fields["hint"] = fields.get("hint") or hint_for(str(fields.get("code") or ""))
+    # EAS's codes overlap Model Studio's (Model.AccessDenied there is a missing deploy grant, not an
+    # authorization for inference), so an EAS management answer's own recommendation comes first
+    recommended = payload.get("Recommend") or None
+    ours = None if recommended and response.request.headers.get("x-acs-version") == EAS_VERSION else hint_for(str(fields.get("code") or ""))
+    fields["hint"] = fields.get("hint") or ours or recommended
     return error_from_payload(response.status_code, fields, response.headers.get("x-request-id"))
 
 

@@ -1,6 +1,6 @@
 """PAI-EAS at `/eas`: the data plane (`/eas/api/predict/<service>`, a service token in `Authorization`) and
-the management API (eas 2021-07-01: `/eas/api/v2/services`, AccessKey-signed), over the platform's
-deployments. The official management client is configured with `Config(endpoint="127.0.0.1:PORT/eas",
+the management API (eas 2021-07-01: `/eas/api/v2/services`, AccessKey-signed: reads in `services.py`,
+create / update / version rollback / stop / start / delete in `manage.py`), over the platform's deployments. The official management client is configured with `Config(endpoint="127.0.0.1:PORT/eas",
 protocol="HTTP")`: the tea client puts the endpoint, path included, in the URL and in the signed `host`,
 and signs its own pathname (`/api/v2/services`), which `ManagementSignatures` verifies.
 
@@ -23,7 +23,7 @@ from ....authz import Principal
 from ....context import Services
 from ... import errors
 from ..base import Facade
-from . import predict, services
+from . import manage, predict, services
 from .tokens import Relay
 
 PREFIX = "/eas"
@@ -41,7 +41,7 @@ class ManagementSignatures(AccessKeySignatures):
 
 def error_body(error: Any) -> dict[str, Any]:
     return {"RequestId": error.request_id or "", "Code": error.code, "Message": error.message,
-            "error": chatwire.openai_error(error)}  # fmt: skip
+            "Recommend": error.hint or "", "error": chatwire.openai_error(error)}  # fmt: skip
 
 
 def build(platform: Services) -> FastAPI:
@@ -51,6 +51,7 @@ def build(platform: Services) -> FastAPI:
     app.state.authentication = Authentication(ManagementSignatures())
     app.state.relay = Relay()
     app.include_router(services.router)
+    app.include_router(manage.router)
     app.include_router(predict.router)
     errors.install(app, error_body)
     return app
