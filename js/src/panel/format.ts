@@ -36,9 +36,10 @@ export function humanLabel(value: string): string {
   return LABELS[value] ?? value.replace(/_/g, " ");
 }
 
-/** Where a listed model comes from, as its row says it: owned here, granted by its owner workspace, or
- * (Model Studio, which names no owner) authorized for this workspace. */
+/** Where a listed model comes from, as its row says it: owned here, granted by its owner workspace,
+ * (Model Studio, which names no owner) authorized for this workspace, or (Alibaba) PAI's registry. */
 export function origin(model: Pick<ModelInfo, "source" | "owner_workspace_name">): string {
   if (model.source === "owned") return "owned";
+  if (model.source === "pai") return "PAI registry";
   return model.owner_workspace_name ? `from ${model.owner_workspace_name}` : model.source;
 }
