@@ -23,7 +23,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 // Enum values as the platform spells them (PAI's wire words) mapped to how people write them.
 const LABELS: Record<string, string> = {
-  fine_tune: "Fine-tune", inference: "Inference", deploy: "Deploy",
+  fine_tune: "Fine-tune", inference: "Inference", deploy: "Deploy", register: "Register", approve: "Approve",
   Pytorch: "PyTorch", ScikitLearn: "scikit-learn", TensorFlow: "TensorFlow", XGBoost: "XGBoost",
   Transformers: "Transformers", SkopsModel: "skops", PickleModel: "Pickle", SafeTensors: "safetensors",
   OfflineModel: "Offline model", SavedModel: "SavedModel", TorchScript: "TorchScript",
