@@ -61,8 +61,13 @@ def no_alibaba_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_caller_and_its_roles_with_the_official_clients(server: dict):
     dep: Deployment = server["deployment"]
     ws = server["ws"]
-    me = {who: STS(config(dep.url, pair, "/sts")).get_caller_identity().body for who, pair in server["pairs"].items()}
-    assert me["main"].identity_type == "Account" and me["main"].arn == f"acs:ram::{me['main'].account_id}:root"
+    me = {
+        who: STS(config(dep.url, pair, "/sts")).get_caller_identity().body
+        for who, pair in server["pairs"].items()
+    }
+    assert (
+        me["main"].identity_type == "Account" and me["main"].arn == f"acs:ram::{me['main'].account_id}:root"
+    )
     assert me["alice"].identity_type == "RAMUser" and me["alice"].arn.endswith(":user/alice")
     assert me["alice"].account_id == me["main"].account_id != me["alice"].user_id
 
@@ -70,12 +75,19 @@ def test_the_caller_and_its_roles_with_the_official_clients(server: dict):
     listed = bob.list_members(ws, pai.ListMembersRequest()).body
     assert [(m.member_name, m.roles) for m in listed.members] == [
         ("main", ["PAI.WorkspaceOwner"]), ("alice", ["PAI.AlgoDeveloper"]), ("bob", ["PAI.WorkspaceAdmin"])]  # fmt: skip
-    assert listed.total_count == 3 and listed.members[1].account_type == 5 and listed.members[0].account_type == 1
+    assert (
+        listed.total_count == 3
+        and listed.members[1].account_type == 5
+        and listed.members[0].account_type == 1
+    )
     mine = bob.list_members(ws, pai.ListMembersRequest(user_id=me["alice"].user_id)).body.members
     assert [m.member_name for m in mine] == ["alice"]
     admins = bob.list_members(ws, pai.ListMembersRequest(roles="PAI.WorkspaceAdmin,PAI.WorkspaceOwner")).body
     assert [m.member_name for m in admins.members] == ["main", "bob"]
-    assert [m.member_name for m in bob.list_members(ws, pai.ListMembersRequest(page_size=1, page_number=2)).body.members] == ["alice"]
+    assert [
+        m.member_name
+        for m in bob.list_members(ws, pai.ListMembersRequest(page_size=1, page_number=2)).body.members
+    ] == ["alice"]
     got = bob.get_member(ws, pai.GetMemberRequest(user_id=me["bob"].user_id)).body
     assert (got.member_name, got.roles, got.member_id) == ("bob", ["PAI.WorkspaceAdmin"], me["bob"].user_id)
 
@@ -86,7 +98,9 @@ def test_the_caller_and_its_roles_with_the_official_clients(server: dict):
         bob.get_member(ws, pai.GetMemberRequest(user_id=me["carol"].user_id))
     assert missing.value.status_code == 404 and missing.value.code == "Member.NotFound"
     with pytest.raises(ClientException) as outside:  # carol may not enter team-b
-        AIWorkspace(config(dep.url, server["pairs"]["carol"], "/aiworkspace")).list_members(ws, pai.ListMembersRequest())
+        AIWorkspace(config(dep.url, server["pairs"]["carol"], "/aiworkspace")).list_members(
+            ws, pai.ListMembersRequest()
+        )
     assert outside.value.status_code == 403 and outside.value.code == "Workspace.AccessDenied"
     with pytest.raises(ClientException) as forged:
         STS(config(dep.url, (server["pairs"]["bob"][0], "not-the-secret"), "/sts")).get_caller_identity()
@@ -96,7 +110,12 @@ def test_the_caller_and_its_roles_with_the_official_clients(server: dict):
 def profile(url: str, who: str, server: dict, sts: bool = True, **options: str) -> str:
     """An `alibaba` profile at the facades as `who`: its API key for DashScope, its AccessKey pair for the rest."""
     pair = server["pairs"][who]
-    services = {"modelstudio": url, "pai": f"{url}/aiworkspace", "oss": url, **({"sts": f"{url}/sts"} if sts else {})}
+    services = {
+        "modelstudio": url,
+        "pai": f"{url}/aiworkspace",
+        "oss": url,
+        **({"sts": f"{url}/sts"} if sts else {}),
+    }
     file = ProfileFile.load()
     file.profiles[who] = Profile(who, "alibaba", url=f"{url}/dashscope", endpoints=services, api_key=server["keys"].get(who),
                                  access_key_id=pair[0], access_key_secret=pair[1], **options)  # fmt: skip
@@ -107,7 +126,9 @@ def profile(url: str, who: str, server: dict, sts: bool = True, **options: str) 
 def test_one_list_of_both_worlds_with_the_actions_pai_roles_allow(server: dict):
     dep: Deployment = server["deployment"]
     ws = server["ws"]
-    with md.connect(profile(dep.url, "alice", server, pai_workspace=ws, workspace=server["studio_ws"])) as alice:
+    with md.connect(
+        profile(dep.url, "alice", server, pai_workspace=ws, workspace=server["studio_ws"])
+    ) as alice:
         registered = alice.register("detector", URI, format="SavedModel", framework="TensorFlow")
         listed = [(m.source, m.model_name) for m in alice.models()]
         # one store behind both services: team-b may call its own model (Model Studio's row), and PAI holds it
@@ -115,14 +136,18 @@ def test_one_list_of_both_worlds_with_the_actions_pai_roles_allow(server: dict):
         row = next(m for m in alice.models() if m.source == "pai")
         assert (row.id, row.model_name, row.workspace_id) == (registered.model_id, "detector", ws)
         assert row.actions == ["register"] and row.latest_version["approval_status"] == "Pending"
-        assert [v.version_name for v in alice.versions(row.id)] == ["0.1.0"]  # its versions pane, by the row's id
+        assert [v.version_name for v in alice.versions(row.id)] == [
+            "0.1.0"
+        ]  # its versions pane, by the row's id
     with md.connect(profile(dep.url, "bob", server, pai_workspace=ws, workspace=server["studio_ws"])) as bob:
         (row,) = [m for m in bob.models() if m.source == "pai"]
         assert row.actions == ["register", "approve"]
         assert bob.approve(row.id, "0.1.0").approval_status == "Approved"
         with pytest.raises(md.errors.Conflict):  # a decided version is final
             bob.reject(row.id, "0.1.0")
-    with md.connect(profile(dep.url, "bob", server, sts=False, pai_workspace=ws, workspace=server["studio_ws"])) as unnamed:
+    with md.connect(
+        profile(dep.url, "bob", server, sts=False, pai_workspace=ws, workspace=server["studio_ws"])
+    ) as unnamed:
         (row,) = [m for m in unnamed.models() if m.source == "pai"]
         assert row.actions == []  # no STS endpoint: the caller cannot be found among the members
 
@@ -134,9 +159,13 @@ def test_the_main_account_lists_model_studio_and_its_default_pai_workspace(serve
     with md.connect(profile(dep.url, "main", server)) as main:
         rows = [(m.source, m.model_name, m.actions) for m in main.models()]
     studio = [r for r in rows if r[0] == "authorized"]
-    assert ("pai", "lm", ["register", "approve"]) in rows and rows.index(studio[-1]) < rows.index(("pai", "lm", ["register", "approve"]))
+    assert ("pai", "lm", ["register", "approve"]) in rows and rows.index(studio[-1]) < rows.index(
+        ("pai", "lm", ["register", "approve"])
+    )
     file = ProfileFile.load()
-    file.profiles["keyonly"] = Profile("keyonly", "alibaba", url=f"{dep.url}/dashscope", api_key=dep.admin_key)
+    file.profiles["keyonly"] = Profile(
+        "keyonly", "alibaba", url=f"{dep.url}/dashscope", api_key=dep.admin_key
+    )
     file.save()
     with md.connect("keyonly") as key_only:  # no AccessKey pair: Model Studio's models only
         assert {m.source for m in key_only.models()} == {"authorized"}
@@ -173,7 +202,9 @@ def test_provider_requests_equal_the_sdks(server: dict):
         with md.connect("rec") as deck:
             rows = list(deck.models())
         ours = [wire(r) for r in rec.requests if r.header("x-acs-action")]
-    assert [(m.source, m.model_name, m.actions) for m in rows] == [("pai", "detector", ["register", "approve"])]
+    assert [(m.source, m.model_name, m.actions) for m in rows] == [
+        ("pai", "detector", ["register", "approve"])
+    ]
     for request in (*theirs, *ours):  # the SDK's host names the endpoint's path; ours the server
         request["headers"].pop("host", None)
     by_action = {r["headers"]["x-acs-action"]: r for r in ours}

@@ -39,7 +39,9 @@ def get_caller_identity(request: Request, principal: PrincipalDep) -> dict[str, 
 
 
 def build(platform: Services) -> FastAPI:
-    app = FastAPI(title="modeldeck STS API", version=__version__, description="STS 2015-04-01: GetCallerIdentity.")
+    app = FastAPI(
+        title="modeldeck STS API", version=__version__, description="STS 2015-04-01: GetCallerIdentity."
+    )
     app.state.platform = platform
     app.state.authentication = Gateway(AccessKeySignatures(), prefix=PREFIX)
     app.include_router(router)
