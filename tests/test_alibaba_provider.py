@@ -226,7 +226,8 @@ def test_endpoints_per_region_and_from_the_sdks_variables(monkeypatch: pytest.Mo
     assert settings.services == {"modelstudio": "https://modelstudio.ap-southeast-1.aliyuncs.com",
                                  "pai": "https://aiworkspace.ap-southeast-1.aliyuncs.com",
                                  "eas": "https://pai-eas.ap-southeast-1.aliyuncs.com",
-                                 "oss": "https://oss-ap-southeast-1.aliyuncs.com"}  # fmt: skip
+                                 "oss": "https://oss-ap-southeast-1.aliyuncs.com",
+                                 "sts": "https://sts.ap-southeast-1.aliyuncs.com"}  # fmt: skip
     monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "http://127.0.0.1:9/dashscope/api/v1")
     monkeypatch.setenv("DASHSCOPE_WORKSPACE_ID", "ws_abc")
     settings = resolve("env")[1]

@@ -85,5 +85,6 @@ def test_endpoints_are_the_sdk_base_urls():
         "aiworkspace": "http://127.0.0.1:8765/aiworkspace",
         "eas": "http://127.0.0.1:8765/eas",
         "iam": "http://127.0.0.1:8765", "modelarts": "http://127.0.0.1:8765", "pangu": "http://127.0.0.1:8765",
+        "sts": "http://127.0.0.1:8765/sts",
         "oss": "http://127.0.0.1:8765", "obs": "http://127.0.0.1:8765",  # their SDKs keep no path
     }  # fmt: skip

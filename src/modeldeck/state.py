@@ -643,7 +643,7 @@ class DeckState(HasTraits):
 
 def versioned_model(model: Mapping[str, Any] | None) -> bool:
     """Whether a listed model can have versions: not one Model Studio authorizes (`authorized`: a DashScope
-    model, which no version registry holds; on the `alibaba` kind versions are PAI's registry's)."""
+    model, which no version registry holds; on the `alibaba` kind versions are PAI's registry's: its rows, `pai`)."""
     return model is None or model["source"] != "authorized"
 
 

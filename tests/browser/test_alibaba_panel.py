@@ -1,17 +1,19 @@
 """The panel and the sidebar on an `alibaba` profile, in a real JupyterLab and Chromium, against the local
-DashScope and Model Studio facades of a real platform server (the profile names its `url` and its
-`modelstudio` endpoint, with the main account's API key and AccessKey pair).
+DashScope, Model Studio, AIWorkspace, STS, OSS and EAS facades of a real platform server (the profile names its
+`url` and its other services' endpoints, with the main account's API key and AccessKey pair).
 
 Both views, clicked: switch Model Studio workspaces (ListWorkspaces), see the models the workspace is
 authorized for with their actions (`/api/v1/models/permissions`), authorize the sub-workspace from the
-default one (UpdateModelPermissions), then chat there with a streamed reply.
+default one (UpdateModelPermissions), then chat there with a streamed reply. The Models tab lists PAI's
+registry beside them (rows of `source` `pai`): the sidebar opens a PAI model's versions pane and approves a
+version there, Approve offered because PAI names the caller its workspace's owner (GetCallerIdentity, then
+ListMembers).
 
 The panel also registers a checkpoint on PAI from its Register form, uploaded through the local OSS facade to
-the profile's `oss_bucket` with the upload's progress shown, and predicts on the approved version served as an
-EAS service (the Deployments view, against the `/eas` facade); the platform's native deploy, as its admin,
-stands in for creating the service in the PAI console. The approval goes through the panel's `approve`
-action from the kernel: on an `alibaba` profile the Models view lists DashScope's models only, so a PAI model
-has no row to click (docs/clouds/alibaba.md, "PAI in the panel").
+the profile's `oss_bucket` with the upload's progress shown; "Show in Models" lands on the PAI model with the
+new version selected, Approve there makes it Approved, and the panel predicts on it served as an EAS service
+(the Deployments view, against the `/eas` facade); the platform's native deploy, as its admin, stands in for
+creating the service in the PAI console.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def ali_lab(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     main account's API key and AccessKey pair."""
     with running_lab(tmp_path_factory.mktemp("alibaba-lab")) as lab:
         file = ProfileFile.load(Path(lab.env["MODELDECK_CONFIG"]))
-        services = {"modelstudio": cloud.url, "pai": f"{cloud.url}/aiworkspace", "oss": cloud.url, "eas": f"{cloud.url}/eas"}
+        services = {"modelstudio": cloud.url, "pai": f"{cloud.url}/aiworkspace", "oss": cloud.url, "eas": f"{cloud.url}/eas",
+                    "sts": f"{cloud.url}/sts"}  # fmt: skip
         file.profiles["ali"] = Profile("ali", "alibaba", url=f"{cloud.url}/dashscope", endpoints=services,
                                        oss_bucket=cloud.default.replace("ws_", "ws-"), api_key=cloud.main,
                                        access_key_id=cloud.pair["id"], access_key_secret=cloud.pair["secret"])  # fmt: skip
@@ -83,9 +86,13 @@ def switch(view: Any, ws: str) -> None:
     row(view, ws).and_(view.locator("[aria-current=true]")).wait_for()
 
 
+STUDIO_ROW = "[data-testid=md-model-row][data-source=authorized]"  # Model Studio's rows; PAI's are `pai`
+
+
 def models_shown(view: Any) -> list[str]:
+    """The Model Studio rows of the Models tab (PAI's registry, listed beside them, is the same in every one)."""
     view.get_by_test_id("md-tab-models").click()
-    return view.get_by_test_id("md-model-row").all_inner_texts()
+    return view.locator(STUDIO_ROW).all_inner_texts()
 
 
 def authorize_and_chat(view: Any, page: Any, cloud: Cloud, chat_text: Any) -> None:
@@ -98,7 +105,7 @@ def authorize_and_chat(view: Any, page: Any, cloud: Cloud, chat_text: Any) -> No
 
     switch(view, cloud.default)
     view.get_by_test_id("md-tab-models").click()
-    tiny = view.get_by_test_id("md-model-row").filter(has_text="tiny")
+    tiny = view.locator(STUDIO_ROW).filter(has_text="tiny")
     tiny.wait_for()
     assert "authorized\n· Inference, Fine-tune, Deploy" in tiny.inner_text()  # everything, in the default workspace
     tiny.click()
@@ -108,9 +115,9 @@ def authorize_and_chat(view: Any, page: Any, cloud: Cloud, chat_text: Any) -> No
     assert cloud.granted() == [("team-b", ["inference"])]
 
     switch(view, cloud.ws)
-    wait_for(lambda: [t.split("\n")[0] for t in models_shown(view)] == ["tiny"])
-    listed = view.get_by_test_id("md-model-row").filter(has_text="tiny")
-    assert "Inference" in listed.inner_text() and "Deploy" not in listed.inner_text()
+    # team-b's list once it has loaded: tiny, for inference only (the default workspace's row said all three)
+    wait_for(lambda: models_shown(view) == ["tiny\nauthorized\n· Inference"])
+    listed = view.locator(STUDIO_ROW).filter(has_text="tiny")
     listed.click()
     view.get_by_test_id("md-tab-inference").click()
     watch_replies(page)
@@ -163,11 +170,26 @@ def test_the_sidebar_switches_authorizes_and_chats(browser: Any, ali_lab: Lab, c
 
         authorize_and_chat(view, page, cloud, reply)
         page.get_by_test_id("md-status").filter(has_text="team-b").wait_for()
-        assert page.errors == []
+
+        # PAI's registry, listed beside Model Studio's models: tiny's PAI row opens its versions pane
+        view.get_by_test_id("md-tab-models").click()
+        view.locator("[data-testid=md-model-row][data-source=pai]").filter(has_text="tiny").click()
+        approve_the_version(view, "0.1.0")
+        assert view.get_by_test_id("md-error").count() == 0 and page.errors == []
         ARTIFACTS.mkdir(exist_ok=True)
         view.screenshot(path=str(ARTIFACTS / "sidebar-alibaba.png"))
     finally:
         page.context.close()
+
+
+def approve_the_version(view: Any, version: str) -> None:
+    """In the open versions pane, `version` is Pending with Approve (the caller owns the PAI workspace):
+    click it; the version shows Approved and no more Approve (a decision is final)."""
+    row = view.locator(f"[data-testid=md-version-row][data-id='{version}']")
+    row.filter(has_text="Pending").wait_for()
+    row.get_by_test_id("md-approve").click()
+    row.filter(has_text="Approved").wait_for()
+    assert row.get_by_test_id("md-approve").count() == 0 and row.get_by_test_id("md-reject").count() == 0
 
 
 def padded_checkpoint(path: Path) -> Path:
@@ -217,13 +239,18 @@ def test_the_panel_registers_on_pai_through_oss_and_predicts_on_eas(notebook_pag
         job = next(j for j in kernel.eval("panel.state.jobs") if j["label"] == "register iris")
         assert job["status"] == "succeeded" and job["progress"] == 1.0
 
-        # PAI holds the version at the uploaded object's oss:// uri; the panel's state has it selected
+        # PAI holds the version at the uploaded object's oss:// uri; Show in Models lands on its PAI model
         selected = kernel.eval("panel.state.selected")
         versions = kernel.eval("panel.state.versions")
         assert [(v["version_name"], v["approval_status"]) for v in versions] == [(selected["version"], "Pending")]
         assert versions[0]["uri"].startswith(f"oss://{cloud.default.replace('ws_', 'ws-')}/modeldeck/")
-        kernel.run(f"panel.state.run('approve', model={selected['model']!r}, version={selected['version']!r})")
-        wait_for(lambda: [v["approval_status"] for v in kernel.eval("panel.state.versions")] == ["Approved"])
+        view.get_by_test_id("md-registered").get_by_role("button", name="Show in Models").click()
+        iris = view.locator(f"[data-testid=md-model-row][data-source=pai][data-id='{selected['model']}']")
+        iris.and_(view.locator("[aria-selected=true]")).wait_for()
+        assert "PAI registry" in iris.inner_text() and "Approve" in iris.inner_text()
+        view.get_by_test_id("md-versions").wait_for()
+        approve_the_version(view, selected["version"])
+        assert [v["approval_status"] for v in kernel.eval("panel.state.versions")] == ["Approved"]
 
         with md.connect(url=cloud.url, api_key=cloud.main) as admin:  # the PAI console's "create EAS service"
             assert admin.deploy("iris", selected["version"], name="iris-svc").status == "Running"

@@ -268,6 +268,26 @@ describe("capabilities", () => {
     expect(q("md-versions")).not.toBeNull();
     expect(q("md-approve")).toBeNull();
   });
+
+  it("a PAI registry model (Alibaba) shows its versions, and Approve when the caller's PAI role allows it", () => {
+    const workspace = { id: "ws_1", name: "default", role: null, is_default: true, description: "" };
+    const pai = (actions: string[]) =>
+      sampleModels(3).map((m) => ({ ...m, source: "pai" as const, owner_workspace_name: "", actions }));
+    const admin = pai(["register", "approve"]);
+    const shown = open({ view: "models", models: admin, workspace, selected: { model: admin[1].id, version: null },
+                         versions: sampleVersions() });  // prettier-ignore
+    expect(shown.q("md-versions")).not.toBeNull();
+    expect(shown.q("md-approve")).not.toBeNull();
+    expect(shown.q("md-authorize-workspace")).toBeNull(); // PAI grants nothing: Model Studio does
+    const row = shown.el.querySelector<HTMLElement>("[data-testid=md-model-row][data-source=pai]")!;
+    expect(row.textContent).toContain("PAI registry");
+    close();
+    const developer = pai(["register"]);
+    const { q } = open({ view: "models", models: developer, workspace, selected: { model: developer[1].id, version: null },
+                         versions: sampleVersions() });  // prettier-ignore
+    expect(q("md-versions")).not.toBeNull();
+    expect(q("md-approve")).toBeNull();
+  });
 });
 
 describe("a host that has not loaded yet", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatNumber, formatTime, humanLabel, plural } from "./format";
+import { formatNumber, formatTime, humanLabel, origin, plural } from "./format";
 
 describe("formatNumber", () => {
   it("hides float noise, keeps integers and large values whole", () => {
@@ -37,5 +37,14 @@ describe("humanLabel", () => {
     expect(humanLabel("ScikitLearn")).toBe("scikit-learn");
     expect(humanLabel("ONNX")).toBe("ONNX");
     expect(humanLabel("some_new_value")).toBe("some new value");
+    expect(["register", "approve"].map(humanLabel)).toEqual(["Register", "Approve"]); // a PAI model's actions
+  });
+});
+
+describe("origin", () => {
+  it("names each world of an Alibaba profile: Model Studio's authorized models and PAI's registry", () => {
+    expect(origin({ source: "authorized", owner_workspace_name: "" })).toBe("authorized");
+    expect(origin({ source: "pai", owner_workspace_name: "" })).toBe("PAI registry");
+    expect(origin({ source: "granted", owner_workspace_name: "team-a" })).toBe("from team-a");
   });
 });

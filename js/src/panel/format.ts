@@ -23,7 +23,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 // Enum values as the platform spells them (PAI's wire words) mapped to how people write them.
 const LABELS: Record<string, string> = {
-  fine_tune: "Fine-tune", inference: "Inference", deploy: "Deploy",
+  fine_tune: "Fine-tune", inference: "Inference", deploy: "Deploy", register: "Register", approve: "Approve",
   Pytorch: "PyTorch", ScikitLearn: "scikit-learn", TensorFlow: "TensorFlow", XGBoost: "XGBoost",
   Transformers: "Transformers", SkopsModel: "skops", PickleModel: "Pickle", SafeTensors: "safetensors",
   OfflineModel: "Offline model", SavedModel: "SavedModel", TorchScript: "TorchScript",
@@ -36,9 +36,10 @@ export function humanLabel(value: string): string {
   return LABELS[value] ?? value.replace(/_/g, " ");
 }
 
-/** Where a listed model comes from, as its row says it: owned here, granted by its owner workspace, or
- * (Model Studio, which names no owner) authorized for this workspace. */
+/** Where a listed model comes from, as its row says it: owned here, granted by its owner workspace,
+ * (Model Studio, which names no owner) authorized for this workspace, or (Alibaba) PAI's registry. */
 export function origin(model: Pick<ModelInfo, "source" | "owner_workspace_name">): string {
   if (model.source === "owned") return "owned";
+  if (model.source === "pai") return "PAI registry";
   return model.owner_workspace_name ? `from ${model.owner_workspace_name}` : model.source;
 }

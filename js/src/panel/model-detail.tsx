@@ -300,13 +300,19 @@ export function grantor(workspace: Workspace | null, model: ModelInfo): boolean 
   return model.source === "authorized" && !!workspace?.is_default;
 }
 
+/** Whether the caller may approve or reject this model's versions: a model of PAI's registry says so in
+ * its actions (from the caller's PAI roles: owner or admin), any other an admin of this workspace. */
+export function approver(workspace: Workspace | null, model: ModelInfo): boolean {
+  if (model.source === "pai") return (model.actions ?? []).includes("approve");
+  return workspace?.role === "admin";
+}
+
 export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
   const selected = useTrait("selected");
   const workspace = useTrait("workspace");
   const can = useCan();
-  const admin = workspace?.role === "admin";
   const owned = model.source === "owned";
   const granting = grantor(workspace, model);
   // a model Model Studio authorizes (DashScope's) is in no version registry: the kernel's `versioned_model`
@@ -327,7 +333,7 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           {versions.length === 0 ? (
             <Empty>No versions yet.</Empty>
           ) : (
-            <Versions model={model} versions={versions} decide={admin && can("approve")} />
+            <Versions model={model} versions={versions} decide={approver(workspace, model) && can("approve")} />
           )}
           <MetricView versions={versions} />
         </section>

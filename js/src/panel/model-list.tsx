@@ -27,6 +27,7 @@ function ModelRow({ model, index, count, id, selected, active, onPick }: {
       class={`md-model-row${selected ? " md-selected" : ""}${active ? " md-active" : ""}`}
       data-testid="md-model-row"
       data-id={model.id}
+      data-source={model.source}
       aria-selected={selected}
       aria-setsize={count}
       aria-posinset={index + 1}

@@ -36,7 +36,7 @@ export interface ModelInfo {
   domain: string;
   owner_workspace_id: string;
   owner_workspace_name: string;
-  source: "owned" | "granted" | "public" | "authorized";
+  source: "owned" | "granted" | "public" | "authorized" | "pai";
   actions: string[];
   latest_version: string | null;
   latest_approval: Approval | null;

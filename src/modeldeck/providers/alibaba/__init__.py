@@ -5,6 +5,7 @@ management: workspaces and model authorization; PAI-EAS services: `eas.py`). doc
 The main service is DashScope (the profile's `url`, or the region's host); management calls go to the
 `modelstudio` service (`Call(service="modelstudio")`), PAI's model registry to `pai` (AIWorkspace, `pai.py`);
 a local checkpoint registers on PAI after `upload.py` puts it in the profile's OSS bucket (`oss` service).
+The model list holds both worlds, Model Studio's and PAI's (`models.py`); STS (`sts`) names the caller.
 Credentials in the cloud's own variables.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..base import Provider
-from . import dashscope, eas, endpoints, modelstudio, pai, upload
+from . import dashscope, eas, endpoints, models, modelstudio, pai, upload
 from .auth import WORKSPACE_HEADER, auth
 from .errors import error
 
@@ -26,7 +27,7 @@ PROVIDER = Provider(
     service="dashscope",
     plans=SimpleNamespace(
         whoami=dashscope.whoami, workspaces=modelstudio.workspaces, workspace=modelstudio.workspace,
-        models=dashscope.models, model=dashscope.model, grants=modelstudio.grants, authorize=modelstudio.authorize,
+        models=models.models, model=dashscope.model, grants=modelstudio.grants, authorize=modelstudio.authorize,
         revoke=modelstudio.revoke, chat=dashscope.chat, submit=dashscope.submit, task=dashscope.task,
         versions=pai.versions, version=pai.version, ensure_model=pai.ensure_model, create_version=pai.create_version,
         update_version=pai.update_version, decide=pai.decide, delete_version=pai.delete_version,

@@ -4,7 +4,8 @@ DashScope (inference, API key): the China host, the international (Singapore) an
 per-workspace MaaS host `https://{workspace}.{region}.maas.aliyuncs.com` that the SDK recommends (the only
 one in the other MaaS regions). Model Studio management (AccessKey): `modelstudio.{region}.aliyuncs.com`;
 PAI's AIWorkspace (AccessKey): `aiworkspace.{region}.aliyuncs.com`; OSS (uploads for PAI): `oss-{region}.aliyuncs.com`;
-EAS management (AccessKey): `pai-eas.{region}.aliyuncs.com` (a service's calls go to the endpoint it reports).
+EAS management (AccessKey): `pai-eas.{region}.aliyuncs.com` (a service's calls go to the endpoint it reports);
+STS (who an AccessKey is, for PAI's member roles): `sts.{region}.aliyuncs.com`.
 A profile's `url` (or `endpoints = {dashscope = ..., modelstudio = ...}`) replaces them, e.g. for the local
 facades: `url = "http://127.0.0.1:PORT/dashscope"`, `endpoints = {modelstudio = "http://127.0.0.1:PORT", eas = "http://127.0.0.1:PORT/eas"}`.
 """
@@ -24,7 +25,8 @@ SHARED_HOSTS = {
 }
 REGIONS: dict[str, dict[str, str]] = {
     region: {**({"dashscope": SHARED_HOSTS[region]} if region in SHARED_HOSTS else {}),
-             "modelstudio": f"https://modelstudio.{region}.aliyuncs.com", "eas": f"https://pai-eas.{region}.aliyuncs.com"}
+             "modelstudio": f"https://modelstudio.{region}.aliyuncs.com", "eas": f"https://pai-eas.{region}.aliyuncs.com",
+             "sts": f"https://sts.{region}.aliyuncs.com"}
     for region in MAAS_REGIONS
 }  # fmt: skip
 # PAI's AIWorkspace (`pai` service): regional, `aiworkspace.{region}.aliyuncs.com` (the SDK's endpoint rule)
@@ -33,6 +35,7 @@ PAI_REGIONS = ("cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen", "cn-ho
 for _region in PAI_REGIONS:
     REGIONS.setdefault(_region, {})["pai"] = f"https://aiworkspace.{_region}.aliyuncs.com"
     REGIONS[_region]["oss"] = f"https://oss-{_region}.aliyuncs.com"  # where PAI's checkpoints are uploaded
+    REGIONS[_region]["sts"] = f"https://sts.{_region}.aliyuncs.com"
 _WORKSPACE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # it becomes a DNS label (the SDK's rule)
 _API_SUFFIX = re.compile(r"/api/v1/?$")
 

@@ -8,6 +8,10 @@ by its name (found by ListModels' exact match, `ModelName="<name>"`, as alipai l
 The PAI workspace is the profile's `pai_workspace`, or `PAI_WORKSPACE_ID` (alipai's variable;
 `PAI_AI_WORKSPACE_ID` too); without one, PAI answers from the account's default workspace. A local
 checkpoint reaches PAI through OSS (`upload.py`), then registers by its `oss://` uri.
+
+The workspace's models are listed beside Model Studio's (`models`, source `pai`), each with the actions the
+caller's PAI roles allow: STS's GetCallerIdentity names the caller, ListMembers (`UserId`) gives its roles
+there, as alipai finds them (`get_roles_in_workspace`); an owner or admin may approve.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from urllib.parse import quote
 
 from ..._http import Call
 from ...errors import Conflict, InvalidParameter
-from ...resources import ModelVersion
+from ...resources import Model, ModelVersion
 from ..base import ASK, Page
 
 SERVICE = "pai"
@@ -31,6 +35,10 @@ FIELDS = {"uri": "Uri", "version_name": "VersionName", "description": "VersionDe
           "training_spec": "TrainingSpec", "inference_spec": "InferenceSpec", "extra_info": "ExtraInfo",
           "options": "Options"}  # fmt: skip
 DECISIONS = {"approve": "Approved", "reject": "Rejected"}
+# PAI's workspace roles (ListMembers' `Roles`) and what each lets a member do with the registry's models
+APPROVERS = frozenset({"PAI.WorkspaceOwner", "PAI.WorkspaceAdmin"})
+REGISTRARS = APPROVERS | {"PAI.AlgoDeveloper", "PAI.AlgoOperator", "PAI.MaxComputeDeveloper"}
+STS_VERSION = "2015-04-01"
 
 
 def segment(value: str) -> str:
@@ -43,9 +51,13 @@ def workspace_id():  # type: ignore[no-untyped-def]
     return (yield ASK).options.get("pai_workspace")
 
 
+def _headers(action: str, version: str = VERSION) -> dict[str, str]:
+    return {"accept": "application/json", "x-acs-action": action, "x-acs-version": version,
+            "x-acs-credentials-provider": "static_ak"}  # fmt: skip
+
+
 def _call(method: str, path: str, action: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Call:
-    headers = {"accept": "application/json", "x-acs-action": action, "x-acs-version": VERSION,
-               "x-acs-credentials-provider": "static_ak"}  # fmt: skip
+    headers = _headers(action)
     if body is not None:  # the SDK's bytes: compact, UTF-8, its fields in name order
         headers["content-type"] = "application/json; charset=utf-8"
         content = json.dumps(dict(sorted(body.items())), ensure_ascii=False, separators=(",", ":")).encode()
@@ -96,6 +108,68 @@ def ensure_model(name: str):  # type: ignore[no-untyped-def]
     if not again:
         raise Conflict(f"Model '{name}' could not be created here.", hint="Retry the registration.")
     return again
+
+
+# ---- the workspace's models, with what the caller's roles allow -----------------------------------------
+
+
+def caller_id():  # type: ignore[no-untyped-def]
+    """The AccessKey's user (STS GetCallerIdentity's UserId, RPC style as `alibabacloud-sts20150401` sends it)."""
+    return (yield Call("POST", "/", headers=_headers("GetCallerIdentity", STS_VERSION), service="sts")).json()["UserId"]
+
+
+def workspace_or_default():  # type: ignore[no-untyped-def]
+    """The profile's PAI workspace, or the account's default one (GetDefaultWorkspace)."""
+    ws = yield from workspace_id()
+    if ws:
+        return ws
+    return (yield _call("GET", "/defaultWorkspaces", "GetDefaultWorkspace")).json()["WorkspaceId"]
+
+
+def roles(ws: str):  # type: ignore[no-untyped-def]
+    """The caller's roles in a PAI workspace (none when it is not a member, or no STS endpoint says who it is)."""
+    if "sts" not in (yield ASK).services:
+        return []
+    me = yield from caller_id()
+    params = {"UserId": me, "PageNumber": 1, "PageSize": 10}
+    body = (yield _call("GET", f"/workspaces/{segment(ws)}/members", "ListMembers", params=params)).json()
+    return sorted({r for m in body.get("Members") or [] if m.get("UserId") == me for r in m.get("Roles") or []})
+
+
+def allowed(held: list[str]) -> list[str]:
+    """What PAI roles let their holder do with a model of the registry."""
+    return [a for a, who in (("register", REGISTRARS), ("approve", APPROVERS)) if who & set(held)]
+
+
+def as_model(item: dict[str, Any], actions: list[str]) -> Model:
+    latest = item.get("LatestVersion") or None
+    return Model.from_json({
+        "id": item.get("ModelId", ""), "model_name": item.get("ModelName", ""), "source": "pai", "actions": actions,
+        "workspace_id": item.get("WorkspaceId") or "", "task": item.get("Task"), "domain": item.get("Domain"),
+        "origin": item.get("Origin"), "accessibility": item.get("Accessibility") or "PRIVATE",
+        "description": item.get("ModelDescription") or "",
+        "labels": {i.get("Key"): i.get("Value") or "" for i in item.get("Labels") or []},
+        "latest_version": {"version_name": latest.get("VersionName"), "approval_status": latest.get("ApprovalStatus"),
+                           "format_type": latest.get("FormatType")} if latest else None,
+    })  # fmt: skip
+
+
+def models_page(query: str | None):  # type: ignore[no-untyped-def]
+    """ListModels of the workspace, page by page; the caller's roles asked once, with the first page."""
+    held: list[list[str]] = []
+
+    def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
+        ws = yield from workspace_or_default()
+        if not held:
+            held.append(allowed((yield from roles(ws))))
+        number, size = int(cursor or 1), min(limit or 50, 100)
+        params = {"WorkspaceId": ws, "PageNumber": number, "PageSize": size, **({"ModelName": query} if query else {})}
+        body = (yield _call("GET", "/models", "ListModels", params=params)).json()
+        items = [as_model(m, held[0]) for m in body.get("Models") or []]
+        more = number * size < int(body.get("TotalCount") or 0) and items
+        return items, (str(number + 1) if more else None)
+
+    return fetch
 
 
 def _versions_page(ref: str, params: dict[str, Any]):  # type: ignore[no-untyped-def]

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from . import aiworkspace, dashscope, eas, iam, modelarts, modelstudio, openai, pangu
+from . import aiworkspace, dashscope, eas, iam, modelarts, modelstudio, openai, pangu, sts
 from .base import Facade
 
 FACADES: tuple[Facade, ...] = (
     openai.FACADE, dashscope.FACADE, modelstudio.FACADE, aiworkspace.FACADE, eas.FACADE, iam.FACADE, modelarts.FACADE,
-    pangu.FACADE,
+    pangu.FACADE, sts.FACADE,
 )
 
 

@@ -30,12 +30,17 @@ PREFIX = "/aiworkspace"
 
 
 class Gateway(Authentication):
-    """Authentication that reads the signed path as the client composed it with its endpoint."""
+    """Authentication that reads the signed path as the client composed it with its endpoint (an SDK
+    given `host:port/<prefix>` signs the path below the prefix). STS's facade is reached the same way."""
+
+    def __init__(self, *backends: Any, prefix: str = PREFIX) -> None:
+        super().__init__(*backends)
+        self.prefix = prefix
 
     def principal(self, platform: Services, db: Session, presented: Presented) -> Principal:
         host = presented.header("host") or ""
-        if host.endswith(PREFIX) and presented.path.startswith(PREFIX + "/"):
-            presented = dataclasses.replace(presented, path=presented.path[len(PREFIX) :])
+        if host.endswith(self.prefix) and presented.path.startswith(self.prefix + "/"):
+            presented = dataclasses.replace(presented, path=presented.path[len(self.prefix) :])
         return super().principal(platform, db, presented)
 
 
@@ -49,7 +54,7 @@ def build(platform: Services) -> FastAPI:
     from . import routes
 
     app = FastAPI(title="modeldeck PAI AIWorkspace API", version=__version__,
-                  description="AIWorkspace 2021-02-04: workspaces, models and their versions.")  # fmt: skip
+                  description="AIWorkspace 2021-02-04: workspaces, members, models and their versions.")  # fmt: skip
     app.state.platform = platform
     app.state.authentication = Gateway(AccessKeySignatures(), ROASignatures())
     app.include_router(routes.router)
@@ -59,4 +64,4 @@ def build(platform: Services) -> FastAPI:
 
 FACADE = Facade("aiworkspace", PREFIX, PREFIX, build)
 
-__all__ = ["FACADE", "pai_workspace_id", "platform_workspace_id"]
+__all__ = ["FACADE", "Gateway", "error_body", "pai_workspace_id", "platform_workspace_id"]

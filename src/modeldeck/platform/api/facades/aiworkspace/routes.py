@@ -1,5 +1,5 @@
-"""Workspaces, models, versions and version labels of AIWorkspace 2021-02-04 (docs/clouds/alibaba-sdks.md 3),
-answered from the registry with its rules: a model belongs to one workspace (the one that created it),
+"""Workspaces, their members, models, versions and version labels of AIWorkspace 2021-02-04
+(docs/clouds/alibaba-sdks.md 3), answered from the registry with its rules: a model belongs to one workspace (the one that created it),
 its versions' approval goes through UpdateModelVersion's ApprovalStatus with the platform's `approve`
 right, and a decision is final.
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from .....errors import Conflict, InvalidParameter, NotFound, WorkspaceAccessDenied
 from .... import fields, registration, registry, workspaces
 from ....authz import Caller, Principal, enter
-from ....schema import Model, ModelVersion, Workspace
+from ....schema import Account, Member, Model, ModelVersion, Workspace
 from ...deps import PrincipalDep
 from ...errors import request_id
 from ...routing import Router
@@ -124,6 +124,61 @@ def get_default_workspace(request: Request, principal: PrincipalDep) -> dict[str
     with request.app.state.platform.store.read() as db:
         caller = _entered(db, principal, None)
         return _ok(request, **_workspace(db.get_one(Workspace, caller.workspace_id), principal.account_id))
+
+
+# ---- members: the platform's, with PAI's role names --------------------------------------------------
+
+# the platform's role -> PAI's (the main account owns every workspace, as an Alibaba Cloud account does)
+PAI_ROLES = {"admin": "PAI.WorkspaceAdmin", "developer": "PAI.AlgoDeveloper", "viewer": "PAI.WorkspaceGuest"}
+OWNER = "PAI.WorkspaceOwner"
+
+
+def _member(account: Account, roles: list[str], since: datetime) -> dict[str, Any]:
+    return {"MemberId": account.id, "UserId": account.id, "MemberName": account.name, "DisplayName": account.name,
+            "AccountName": account.name, "AccountType": 1 if account.kind == "main" else 5, "Roles": roles,
+            "GmtCreateTime": _time(since)}  # fmt: skip
+
+
+def _members(db: Session, caller: Caller) -> list[dict[str, Any]]:
+    """The workspace's owner (the main account), then its recorded members by name."""
+    caller.require("list")
+    owner = db.get_one(Account, caller.principal.root_id)
+    ws = db.get_one(Workspace, caller.workspace_id)
+    rows = db.execute(select(Account, Member).join(Member, Member.account_id == Account.id)
+                      .where(Member.workspace_id == ws.id, Member.role != "none", Account.id != owner.id)
+                      .order_by(Account.name)).all()  # fmt: skip
+    return [_member(owner, [OWNER], ws.created_at),
+            *(_member(a, [PAI_ROLES[m.role]], m.created_at) for a, m in rows)]  # fmt: skip
+
+
+@router.get("/api/v1/workspaces/{workspace_id}/members")
+def list_members(
+    request: Request, principal: PrincipalDep, workspace_id: str, PageNumber: PageNumber = 1, PageSize: PageSize = 20,
+    UserId: str | None = None, MemberName: str | None = None, Roles: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """ListMembers, filtered by `UserId`, `MemberName` (a substring) and `Roles` (a comma list: any of them)."""
+    wanted = {r.strip() for r in Roles.split(",") if r.strip()} if Roles else None
+    with request.app.state.platform.store.read() as db:
+        found = [m for m in _members(db, _entered(db, principal, workspace_id))
+                 if (not UserId or m["UserId"] == UserId) and (not MemberName or MemberName in m["MemberName"])
+                 and (wanted is None or wanted & set(m["Roles"]))]  # fmt: skip
+    start = (PageNumber - 1) * PageSize
+    return _ok(request, TotalCount=len(found), Members=found[start : start + PageSize])
+
+
+@router.get("/api/v1/workspaces/{workspace_id}/member")
+def get_member(request: Request, principal: PrincipalDep, workspace_id: str, UserId: str | None = None,
+               MemberId: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """GetMember by `UserId` or `MemberId` (exactly one, as the SDK documents)."""
+    if bool(UserId) == bool(MemberId):
+        raise InvalidParameter("GetMember takes exactly one of UserId and MemberId.", code="InvalidParameter.Member",
+                               hint="Pass the member's UserId (GetCallerIdentity gives your own) or its MemberId.")  # fmt: skip
+    with request.app.state.platform.store.read() as db:
+        found = [m for m in _members(db, _entered(db, principal, workspace_id)) if (UserId or MemberId) == m["UserId"]]
+    if not found:
+        raise NotFound(f"No member {(UserId or MemberId or '')[:64]!r} in workspace {workspace_id[:20]!r}.",
+                       code="Member.NotFound", hint="List the workspace's members with ListMembers.")  # fmt: skip
+    return _ok(request, **found[0])
 
 
 # ---- models --------------------------------------------------------------------------------------------
