@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Select, and_, bindparam, create_engine, event, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Engine, Select, and_, bindparam, create_engine, event
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
@@ -37,15 +37,10 @@ _WORKSPACE = WORKSPACE_HEADER.lower().encode()
 
 
 def _statement(latest: bool) -> Select[Any]:
-    v = aliased(ModelVersion)  # the newest usable version, as registry.get_version picks it
+    # the newest usable version, as registry.get_version picks it ('Rejected' written into the SQL, so the
+    # prepared statement's generic plan holds for every model: see registry._REJECTED)
     version_match = (
-        ModelVersion.seq
-        == select(v.seq)
-        .where(v.model_id == Model.id, v.approval_status != "Rejected")
-        .order_by(v.major.desc(), v.minor.desc(), v.patch.desc(), v.version_name.desc())
-        .limit(1)
-        .correlate(Model)
-        .scalar_subquery()
+        ModelVersion.seq == registry.newest_serving(Model.id, Model)
         if latest
         else ModelVersion.version_name == bindparam("version")
     )
