@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, ColumnElement, Text, and_, delete, literal_column, null, or_, select, union_all, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .. import vocabulary
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
@@ -126,7 +126,7 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
             branch = branch.where(Model.task == task)
         branches[i] = select(*keyset(branch, MODEL_ORDER, after, limit).subquery().c)
     page = union_all(*branches).subquery("page")
-    newest = _serving(_ordered_versions(page.c.id, ModelVersion.seq)).limit(1).correlate(page).scalar_subquery()
+    newest = newest_serving(page.c.id, page)
     return (
         select(page, Workspace.name.label("owner"), ModelVersion.version_name.label("latest_name"),
                ModelVersion.approval_status.label("latest_status"))  # fmt: skip
@@ -168,22 +168,24 @@ _REJECTED = literal_column("'Rejected'")
 _PUBLIC = literal_column("'PUBLIC'")
 
 
-def _serving(versions: Any) -> Any:
+def _serving(versions: Any, table: Any = ModelVersion) -> Any:
     """Versions `latest` may pick: a rejected one never serves (and so never heads its model)."""
-    return versions.where(ModelVersion.approval_status != _REJECTED)
+    return versions.where(table.approval_status != _REJECTED)
 
 
-def _ordered_versions(model_id: Any, *columns: Any):  # type: ignore[no-untyped-def]
+def _ordered_versions(model_id: Any, *columns: Any, table: Any = ModelVersion):  # type: ignore[no-untyped-def]
     return (
-        select(*(columns or (ModelVersion,)))
-        .where(ModelVersion.model_id == model_id)
-        .order_by(
-            ModelVersion.major.desc(),
-            ModelVersion.minor.desc(),
-            ModelVersion.patch.desc(),
-            ModelVersion.version_name.desc(),
-        )
+        select(*(columns or (table,)))
+        .where(table.model_id == model_id)
+        .order_by(table.major.desc(), table.minor.desc(), table.patch.desc(), table.version_name.desc())
     )
+
+
+def newest_serving(model_id: Any, outer: Any) -> Any:
+    """The seq of the version `latest` serves for `model_id` (a column of `outer`): a correlated scalar
+    subquery over an alias, so the statement around it may join model_versions itself."""
+    v = aliased(ModelVersion)
+    return _serving(_ordered_versions(model_id, v.seq, table=v), v).limit(1).correlate(outer).scalar_subquery()
 
 
 def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> ModelView:
@@ -502,8 +504,18 @@ VERSION_ORDER = (ModelVersion.seq,)  # a versions page's unique sort key (descen
 
 
 def versions_statement(model_id: Any, approval_status: Any = None):  # type: ignore[no-untyped-def]
-    """A model's versions (`model_id` and `approval_status`, already checked: values or bind parameters)."""
-    stmt = select(*LISTED_VERSION_COLUMNS).where(ModelVersion.model_id == model_id)
+    """A model's versions (`model_id` and `approval_status`, already checked: values or bind parameters),
+    in (model, seq) order for `keyset` to continue by seq.
+
+    The model is a range of one value, not an equality: under `model_id = $1` PostgreSQL's generic plan (the
+    one a prepared statement keeps) may walk the primary key (seq) backwards and filter by model, which
+    reads every newer version of every other model first (10,000 rows for a small model beside a big one);
+    ordered by (model, seq) from a range, the (model_id, seq) index is the one plan, a page's rows for any model."""
+    stmt = (
+        select(*LISTED_VERSION_COLUMNS)
+        .where(ModelVersion.model_id.between(model_id, model_id))
+        .order_by(ModelVersion.model_id.desc())
+    )
     if approval_status is not None:
         stmt = stmt.where(ModelVersion.approval_status == approval_status)
     return stmt
