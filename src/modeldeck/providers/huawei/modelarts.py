@@ -107,11 +107,20 @@ def models(params: dict[str, Any]) -> Page[Model]:
     return Page(Model, BASE + "/models", {}, "models", fetch=fetch)
 
 
+def _no_model(ref: str) -> NotFound:
+    return NotFound(f"No model {ref!r} in this workspace.", code="Model.NotFound",
+                    hint="List them with deck.models(); register one with deck.register(name, 'obs://…').")  # fmt: skip
+
+
+def _no_version(ref: str, name: str) -> NotFound:
+    return NotFound(f"Model {ref!r} has no version {name!r} here.", code="ModelVersion.NotFound",
+                    hint=f"List them with deck.versions({ref!r}).")  # fmt: skip
+
+
 def model(ref: str):  # type: ignore[no-untyped-def]
     found = _grouped((yield from _listed({"model_name": ref, "exact_match": "true"})))
     if not found:
-        raise NotFound(f"No model {ref!r} in this workspace.", code="Model.NotFound",
-                       hint="List them with deck.models(); register one with deck.register(name, 'obs://…').")  # fmt: skip
+        raise _no_model(ref)
     return found[0]
 
 
@@ -126,8 +135,19 @@ def versions(ref: str, params: dict[str, Any]) -> Page[ModelVersion]:
 def version(ref: str, name: str):  # type: ignore[no-untyped-def]
     found = yield from _listed({"model_name": ref, "exact_match": "true", "model_version": name})
     if not found:
-        raise NotFound(f"Model {ref!r} has no version {name!r} here.", code="ModelVersion.NotFound",
-                       hint="List them with deck.versions(model).")  # fmt: skip
+        raise _no_version(ref, name)
+    return as_version(found[0])
+
+
+def existing_version(ref: str, name: str):  # type: ignore[no-untyped-def]
+    """The version a service is to serve, or NotFound naming what is missing (the model, or only that version):
+    asked before the deploy, whose refusal of a missing model would not say so."""
+    items = yield from _listed({"model_name": ref, "exact_match": "true"})
+    if not items:
+        raise _no_model(ref)
+    found = [i for i in items if i.get("model_version") == name]
+    if not found:
+        raise _no_version(ref, name)
     return as_version(found[0])
 
 
