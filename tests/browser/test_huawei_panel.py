@@ -45,7 +45,7 @@ from .conftest import (
     watch_register_job,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]  # a platform, a lab and a language model start first
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +116,15 @@ def register_through_obs(view: Any, page: Any, checkpoint: Path, version: str) -
 
 
 def settled(view: Any, name: str, version: str) -> Any:
-    """The deployment's row once it serves `version` on both instances (the view polls the provider)."""
+    """The deployment's row once it serves `version` on both instances (the view polls the provider); if it
+    does not, the view as shown is left in the artifacts."""
     row = view.locator(f"[data-testid=md-deployment-row][data-name='{name}']").filter(has_text=f"iris {version}")
-    row.locator("[data-testid=md-deployment-status][data-status=Running]").wait_for(timeout=180_000)
+    try:
+        row.locator("[data-testid=md-deployment-status][data-status=Running]").wait_for(timeout=180_000)
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        view.screenshot(path=str(ARTIFACTS / f"huawei-{name}-not-running.png"))
+        raise AssertionError(f"{name} does not serve {version}: {view.inner_text()}") from None
     wait_for(lambda: row.get_by_test_id("md-deployment-replicas").inner_text() == "2/2 ready", timeout=120)
     return row
 
