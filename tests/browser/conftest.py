@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -398,14 +398,19 @@ def shown_while_streaming(page: Any, final: str) -> bool:
 
 def stream_a_reply(view: Any, page: Any, chat_text: Any) -> str:
     """On the Inference tab of a chat model: ask for a long story, see the reply grow while it streams, stop
-    it; `chat_text()` reads the final reply (from the kernel, or the view)."""
+    it if it still streams; `chat_text()` reads the final reply (from the kernel, or the view)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     watch_replies(page)
     view.get_by_test_id("md-chat-input").fill("tell me a long story")
     view.get_by_test_id("md-chat-send").click()
     view.get_by_test_id("md-chat-stop").wait_for()
+    # the first chat loads the model (tens of seconds on a busy machine): a generous bound, not a timing
     wait_until_the_reply_grows(page)
-    view.get_by_test_id("md-chat-stop").click()
-    view.get_by_test_id("md-chat-stop").wait_for(state="detached")
+    stop = view.get_by_test_id("md-chat-stop")
+    with suppress(PlaywrightTimeout):  # a warm model may end its reply before Stop is clicked
+        stop.click(timeout=2_000)
+    stop.wait_for(state="detached")
     final = chat_text()
     assert final and shown_while_streaming(page, final)
     return final

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_huawei_pangu import profile
 from test_huawei_surfaces import cloud  # noqa: F401  (the module's platform: tiny deployed, research, bob)
 
@@ -121,7 +122,7 @@ def settled(view: Any, name: str, version: str) -> Any:
     row = view.locator(f"[data-testid=md-deployment-row][data-name='{name}']").filter(has_text=f"iris {version}")
     try:
         row.locator("[data-testid=md-deployment-status][data-status=Running]").wait_for(timeout=180_000)
-    except Exception:
+    except PlaywrightTimeout:
         ARTIFACTS.mkdir(exist_ok=True)
         view.screenshot(path=str(ARTIFACTS / f"huawei-{name}-not-running.png"))
         raise AssertionError(f"{name} does not serve {version}: {view.inner_text()}") from None
