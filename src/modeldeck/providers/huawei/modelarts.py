@@ -124,11 +124,6 @@ def _no_model(ref: str) -> NotFound:
                     hint="List them with deck.models(); register one with deck.register(name, 'obs://…').")  # fmt: skip
 
 
-def _no_version(ref: str, name: str) -> NotFound:
-    return NotFound(f"Model {ref!r} has no version {name!r} here.", code="ModelVersion.NotFound",
-                    hint=f"List them with deck.versions({ref!r}).")  # fmt: skip
-
-
 def model(ref: str):  # type: ignore[no-untyped-def]
     items = yield from _listed({"model_name": ref, "exact_match": "true"})
     if not items:
@@ -145,21 +140,15 @@ def versions(ref: str, params: dict[str, Any]) -> Page[ModelVersion]:
 
 
 def version(ref: str, name: str):  # type: ignore[no-untyped-def]
-    found = yield from _listed({"model_name": ref, "exact_match": "true", "model_version": name})
-    if not found:
-        raise _no_version(ref, name)
-    return as_version(found[0])
-
-
-def existing_version(ref: str, name: str):  # type: ignore[no-untyped-def]
-    """The version a service is to serve, or NotFound naming what is missing (the model, or only that version):
-    asked before the deploy, whose refusal of a missing model would not say so."""
+    """A model's version, or NotFound naming what is missing: the model, or only that version (a deploy asks
+    first, since the create's refusal of a missing model would not say so)."""
     items = yield from _listed({"model_name": ref, "exact_match": "true"})
     if not items:
         raise _no_model(ref)
     found = [i for i in items if i.get("model_version") == name]
     if not found:
-        raise _no_version(ref, name)
+        raise NotFound(f"Model {ref!r} has no version {name!r} here.", code="ModelVersion.NotFound",
+                       hint=f"List them with deck.versions({ref!r}).")  # fmt: skip
     return as_version(found[0])
 
 

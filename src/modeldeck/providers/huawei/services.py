@@ -143,7 +143,7 @@ def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
     if not isinstance(version, str) or not _VERSION.match(version):
         raise InvalidParameter("A ModelArts service serves one model version, like 1.0.0.", code="InvalidParameter.Version",
                                hint="Pass the version: deck.deploy(model, '1.0.0', ...).")  # fmt: skip
-    yield from modelarts.existing_version(body["model"], version)  # else the refusal would not say it is missing
+    yield from modelarts.version(body["model"], version)  # a missing model is NotFound, not the create's refusal
     count = body.get("replicas") or 1
     sent = {
         "name": body["name"], "version": version, "type": "REAL_TIME",
