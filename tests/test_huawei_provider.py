@@ -99,6 +99,7 @@ def test_the_strict_mode_story_through_the_provider(server: Deployment, keys: di
         second = alice.register("resnet", "obs://models/ckpt/model-2.pt")  # no version: the minor is bumped
         assert (first.version_name, second.version_name, first.uri) == ("1.0.0", "1.1.0", OBS)
         assert [m.model_name for m in alice.models()] == ["resnet"] and alice.model("resnet").model_type == "PyTorch"
+        assert alice.model("resnet").actions == ["inference", "fine_tune", "deploy"]  # a developer's, in team-b
         assert [v.version_name for v in alice.versions("resnet")] == ["1.1.0", "1.0.0"]
         assert alice.version("resnet", "1.0.0").uri == OBS
     with md.connect(name) as alice:  # the default workspace ("0"): alice is no member there

@@ -164,7 +164,9 @@ def test_deploy_upgrade_rolling_then_full_through_the_provider(cloud: dict, monk
     with md.connect(profile(cloud["server"].url)) as deck:
         dep = deck.deploy("tiny", "1.0.0", name="svc-p", replicas=2, upgrade={"mode": "rolling", "batch_size": 1})
         assert (dep.status, dep.version, dep.replicas) == ("Running", "1.0.0", 2)
-        assert [d.name for d in deck.deployments()] == ["svc-p"]
+        [listed] = deck.deployments()  # read from the service itself: its instance groups
+        assert (listed.name, listed.model_name, listed.model_id, listed.replicas) == ("svc-p", "tiny", "tiny", 2)
+        assert [r["state"] for r in listed.replica_status] == ["running", "running"]
         assert deck.chat(None, MESSAGES, deployment="svc-p", **TINY).text == cloud["texts"]["1.0.0"]
         rolled = deck.upgrade("svc-p", "1.0.1", mode={"mode": "rolling", "batch_size": 1, "max_unavailable": 1})
         assert (rolled.status, rolled.version, rolled.upgrade["max_unavailable"]) == ("Running", "1.0.1", 1)
@@ -189,7 +191,8 @@ LISTED = {"data": [{"id": "svc-1", "name": "svc", "status": "RUNNING", "version"
 def test_service_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
     keys = {"ak": "AKLOCAL123", "sk": "SKLOCAL456", "project": "a" * 32}
     routes = [Route("GET", r"/v2/.*/services", json_body=LISTED), Route("GET", r"/v1/auth-mode", json_body={"mode": "strict"}),
-              Route("*", r"/v2/.*/services.*", json_body=SHOWN)]  # fmt: skip
+              Route("*", r"/v2/.*/services.*", json_body=SHOWN),
+              Route("GET", r"/v1/.*/models", json_body={"models": [{"model_name": "tiny", "model_version": "1.0.0"}]})]  # fmt: skip
     with Recorder(routes) as rec:
         api = client(keys, rec.url)
         group = ma.GroupConfig(name="svc", count=2, model=ma.ModelResource(source="MODELARTS", asset_id="tiny"))
@@ -215,3 +218,15 @@ def test_service_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
     assert [o["method"] for o in ours] == [t["method"] for t in theirs] == ["POST", "PUT", "POST", "POST"]
     for mine, sdk_side in zip(ours, theirs):
         assert mine == sdk_side
+
+
+def test_deploying_a_model_that_does_not_exist_is_not_found(cloud: dict, monkeypatch: pytest.MonkeyPatch):
+    signing(cloud, monkeypatch)
+    with md.connect(profile(cloud["server"].url)) as deck:
+        with pytest.raises(md.errors.NotFound) as missing:
+            deck.deploy("no-such-model", "1.0.0", name="ghost")
+        assert "no-such-model" in str(missing.value) and "deck.models()" in missing.value.hint
+        with pytest.raises(md.errors.NotFound) as missing:
+            deck.deploy("tiny", "9.9.9", name="ghost")
+        assert "9.9.9" in str(missing.value) and "deck.versions" in missing.value.hint
+        assert list(deck.deployments()) == []

@@ -217,6 +217,8 @@ class DeckState(HasTraits):
         }  # fmt: skip
         for loaded in lists:
             loaded.result()
+        if self._deploying and self.deployment_events["name"]:  # a platform without events is polled: this too
+            self._load_events(self.deployment_events["name"])
         if self.selected.get("model"):
             self._load_selection()
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,6 +279,53 @@ def open_sidebar(page: Any) -> Any:
     return view
 
 
+def workspace_row(view: Any, ws: str) -> Any:
+    return view.locator(f"[data-testid=md-workspace-row][data-id='{ws}']")
+
+
+def switch(view: Any, ws: str) -> None:
+    """Click a workspace on the Workspaces tab; wait until it is the current one."""
+    view.get_by_test_id("md-tab-workspaces").click()
+    workspace_row(view, ws).locator("button").click()
+    workspace_row(view, ws).and_(view.locator("[aria-current=true]")).wait_for()
+
+
+def padded_checkpoint(path: Path) -> Path:
+    """A small ONNX classifier padded to 48 MiB by an initializer no node reads: three object-store parts of
+    16 MiB, so the upload reports progress between parts."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(examples.onnx_linear(path, seed=0)))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(12 * 1024 * 1024, dtype=np.float32), "pad"))
+    onnx.save(model, str(path))
+    return path
+
+
+def watch_register_job(page: Any, label: str) -> None:
+    """Record, at every change of the page, the progress detail shown by the running job labelled `label`
+    (`register <model>`)."""
+    page.evaluate("""(wanted) => {
+        window.__mdUpload = [];
+        const watch = new MutationObserver(() => {
+          for (const job of document.querySelectorAll('[data-testid=md-job]')) {
+            const label = job.querySelector('.md-job-label')?.textContent ?? '';
+            const bar = job.querySelector('[role=progressbar]');
+            if (label.startsWith(wanted) && bar)
+              window.__mdUpload.push(job.querySelector('.md-job-detail').textContent);
+          }
+        });
+        watch.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+    }""", label)
+
+
+def shown_between_parts(page: Any, total: str = "48.0 MiB") -> bool:
+    """Whether the register job showed a part of the upload done (not none of it, not all of it)."""
+    shown = page.evaluate("window.__mdUpload")
+    return any(t.endswith(f"/ {total}") and not t.startswith(total) for t in shown)
+
+
 def goto_notebook(page: Any, url: str) -> None:
     """Open a notebook's page (JupyterLab's or Notebook 7's) and wait until its kernel is idle."""
     page.goto(url)
@@ -347,3 +394,23 @@ def wait_until_the_reply_grows(page: Any) -> None:
 def shown_while_streaming(page: Any, final: str) -> bool:
     """Whether part of the final reply was on screen before the reply ended."""
     return any(0 < n < len(final) and streaming for n, streaming in page.evaluate("window.__mdSeen"))
+
+
+def stream_a_reply(view: Any, page: Any, chat_text: Any) -> str:
+    """On the Inference tab of a chat model: ask for a long story, see the reply grow while it streams, stop
+    it if it still streams; `chat_text()` reads the final reply (from the kernel, or the view)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    watch_replies(page)
+    view.get_by_test_id("md-chat-input").fill("tell me a long story")
+    view.get_by_test_id("md-chat-send").click()
+    view.get_by_test_id("md-chat-stop").wait_for()
+    # the first chat loads the model (tens of seconds on a busy machine): a generous bound, not a timing
+    wait_until_the_reply_grows(page)
+    stop = view.get_by_test_id("md-chat-stop")
+    with suppress(PlaywrightTimeout):  # a warm model may end its reply before Stop is clicked
+        stop.click(timeout=2_000)
+    stop.wait_for(state="detached")
+    final = chat_text()
+    assert final and shown_while_streaming(page, final)
+    return final

@@ -26,7 +26,6 @@ import pytest
 from test_alibaba_surfaces import Cloud, alibaba_cloud
 
 import modeldeck as md
-from modeldeck import examples
 from modeldeck.profiles import Profile, ProfileFile
 
 from .conftest import (
@@ -37,11 +36,13 @@ from .conftest import (
     new_page,
     open_panel,
     open_sidebar,
+    padded_checkpoint,
     running_lab,
-    shown_while_streaming,
+    shown_between_parts,
+    stream_a_reply,
+    switch,
     wait_for,
-    wait_until_the_reply_grows,
-    watch_replies,
+    watch_register_job,
 )
 
 pytestmark = pytest.mark.browser
@@ -73,17 +74,6 @@ def ali_lab(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def browser(ali_lab: Lab) -> Iterator[Any]:
     with chromium() as browser:
         yield browser
-
-
-def row(view: Any, ws: str) -> Any:
-    return view.locator(f"[data-testid=md-workspace-row][data-id='{ws}']")
-
-
-def switch(view: Any, ws: str) -> None:
-    """Click a workspace on the Workspaces tab; wait until it is the current one."""
-    view.get_by_test_id("md-tab-workspaces").click()
-    row(view, ws).locator("button").click()
-    row(view, ws).and_(view.locator("[aria-current=true]")).wait_for()
 
 
 STUDIO_ROW = "[data-testid=md-model-row][data-source=authorized]"  # Model Studio's rows; PAI's are `pai`
@@ -120,16 +110,7 @@ def authorize_and_chat(view: Any, page: Any, cloud: Cloud, chat_text: Any) -> No
     listed = view.locator(STUDIO_ROW).filter(has_text="tiny")
     listed.click()
     view.get_by_test_id("md-tab-inference").click()
-    watch_replies(page)
-    view.get_by_test_id("md-chat-input").fill("tell me a long story")
-    view.get_by_test_id("md-chat-send").click()
-    view.get_by_test_id("md-chat-stop").wait_for()
-    # the first chat loads the model (tens of seconds on a busy machine): a generous bound, not a timing
-    wait_until_the_reply_grows(page)
-    view.get_by_test_id("md-chat-stop").click()
-    view.get_by_test_id("md-chat-stop").wait_for(state="detached")
-    final = chat_text()
-    assert final and shown_while_streaming(page, final)
+    stream_a_reply(view, page, chat_text)
     assert view.get_by_test_id("md-error").count() == 0
 
 
@@ -192,50 +173,20 @@ def approve_the_version(view: Any, version: str) -> None:
     assert row.get_by_test_id("md-approve").count() == 0 and row.get_by_test_id("md-reject").count() == 0
 
 
-def padded_checkpoint(path: Path) -> Path:
-    """A small ONNX classifier padded to 48 MiB by an initializer no node reads: three OSS parts of 16 MiB,
-    so the upload reports progress between parts."""
-    import numpy as np
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(str(examples.onnx_linear(path, seed=0)))
-    model.graph.initializer.append(numpy_helper.from_array(np.zeros(12 * 1024 * 1024, dtype=np.float32), "pad"))
-    onnx.save(model, str(path))
-    return path
-
-
-def watch_register_job(page: Any) -> None:
-    """Record, at every change of the page, the running register job's progress detail as shown."""
-    page.evaluate("""() => {
-        window.__mdUpload = [];
-        const watch = new MutationObserver(() => {
-          for (const job of document.querySelectorAll('.jp-Notebook [data-testid=md-job]')) {
-            const label = job.querySelector('.md-job-label')?.textContent ?? '';
-            const bar = job.querySelector('[role=progressbar]');
-            if (label.startsWith('register iris') && bar)
-              window.__mdUpload.push(job.querySelector('.md-job-detail').textContent);
-          }
-        });
-        watch.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
-    }""")
-
-
 def test_the_panel_registers_on_pai_through_oss_and_predicts_on_eas(notebook_page: Any, ali_lab: Lab, cloud: Cloud,
                                                                     tmp_path: Path):  # fmt: skip
     kernel = ali_lab.kernel("alibaba.ipynb")
     checkpoint = padded_checkpoint(tmp_path / "iris.onnx")
     try:
         view = notebook_page.locator(".jp-Notebook [data-testid=md-panel]").first
-        watch_register_job(notebook_page)
+        watch_register_job(notebook_page, "register iris")
         view.get_by_test_id("md-tab-register").click()
         view.get_by_test_id("md-register-source-path").fill(str(checkpoint))
         view.get_by_test_id("md-register-model").fill("iris")
         view.get_by_test_id("md-register-format").select_option("ONNX")
         view.get_by_test_id("md-register-submit").click()
         view.get_by_test_id("md-registered").filter(has_text="iris").filter(has_text="Pending").wait_for(timeout=120_000)
-        shown = notebook_page.evaluate("window.__mdUpload")
-        assert any(t.endswith("/ 48.0 MiB") and not t.startswith("48.0") for t in shown), shown  # between parts
+        assert shown_between_parts(notebook_page), notebook_page.evaluate("window.__mdUpload")
         job = next(j for j in kernel.eval("panel.state.jobs") if j["label"] == "register iris")
         assert job["status"] == "succeeded" and job["progress"] == 1.0
 

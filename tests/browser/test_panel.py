@@ -19,10 +19,8 @@ from .conftest import (
     XSS,
     Lab,
     open_panel,
-    shown_while_streaming,
+    stream_a_reply,
     wait_for,
-    wait_until_the_reply_grows,
-    watch_replies,
 )
 
 pytestmark = pytest.mark.browser
@@ -151,16 +149,7 @@ def test_the_predict_form_starts_from_the_signature(page: Any):
 def test_chat_streams_before_the_reply_ends(page: Any, kernel: Any):
     view = first_view(page)
     _pick_model(view, "tiny-lm")
-    watch_replies(page)
-    view.get_by_test_id("md-chat-input").fill("tell me a long story")
-    view.get_by_test_id("md-chat-send").click()
-    view.get_by_test_id("md-chat-stop").wait_for()
-    # the first chat loads the model (tens of seconds on a busy machine): a generous bound, not a timing
-    wait_until_the_reply_grows(page)
-    view.get_by_test_id("md-chat-stop").click()
-    view.get_by_test_id("md-chat-stop").wait_for(state="detached")
-    final = kernel.eval("panel.state.chat['messages'][-1]['content']")
-    assert final and shown_while_streaming(page, final)
+    stream_a_reply(view, page, lambda: kernel.eval("panel.state.chat['messages'][-1]['content']"))
 
 
 def test_an_access_denied_error_shows_its_hint(page: Any, kernel: Any, seeded: dict[str, Any]):

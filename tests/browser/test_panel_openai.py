@@ -16,7 +16,7 @@ import modeldeck as md
 from modeldeck.profiles import Profile, ProfileFile
 
 from .conftest import ARTIFACTS, Lab, open_panel, wait_for
-from .conftest import shown_while_streaming, wait_until_the_reply_grows, watch_replies
+from .conftest import stream_a_reply
 
 pytestmark = pytest.mark.browser
 
@@ -64,16 +64,7 @@ def test_list_select_and_chat_with_streaming(page: Any, kernel: Any):
     wait_for(lambda: kernel.eval("panel.state.selected['model']") == "tiny-lm")
     assert panel.get_by_test_id("md-versions").count() == 0 and "Authorize" not in panel.inner_text()
     panel.get_by_test_id("md-tab-inference").click()
-    watch_replies(page)
-    panel.get_by_test_id("md-chat-input").fill("tell me a long story")
-    panel.get_by_test_id("md-chat-send").click()
-    panel.get_by_test_id("md-chat-stop").wait_for()
-    # the first chat loads the model (tens of seconds on a busy machine): a generous bound, not a timing
-    wait_until_the_reply_grows(page)
-    panel.get_by_test_id("md-chat-stop").click()
-    panel.get_by_test_id("md-chat-stop").wait_for(state="detached")
-    final = kernel.eval("panel.state.chat['messages'][-1]['content']")
-    assert final and shown_while_streaming(page, final)
+    stream_a_reply(panel, page, lambda: kernel.eval("panel.state.chat['messages'][-1]['content']"))
     assert panel.get_by_test_id("md-error").count() == 0 and kernel.eval("panel.state.error") is None
     assert page.errors == []
     ARTIFACTS.mkdir(exist_ok=True)

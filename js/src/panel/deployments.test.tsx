@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { close, input, open as mountPanel } from "../testing/mounted";
 import { OPENAI_CONNECTION, sampleModels, sampleVersions } from "../testing/sample";
 import { deployCode, deploymentPredictCode } from "./deploy-code";
-import { human } from "./deployments";
+import { human, rollingChoice } from "./deployments";
 import type { DeploymentInfo } from "./types";
 
 
@@ -171,5 +171,14 @@ describe("deployments as code", () => {
   it("labels enum values for people", () => {
     expect(human("RollingBack")).toBe("Rolling back");
     expect(human("replica_exited")).toBe("Replica exited");
+  });
+});
+
+describe("rollingChoice", () => {
+  it("names the rolling upgrade's choice: add instances, remove them first, or both", () => {
+    expect(rollingChoice({ batch_size: 1, max_unavailable: 0 })).toMatch(/^adds instances/);
+    expect(rollingChoice({ batch_size: 1, max_unavailable: 1 })).toMatch(/^removes instances/);
+    expect(rollingChoice({ batch_size: 2, max_unavailable: 1 })).toBe("adds and removes instances");
+    expect(rollingChoice({})).toMatch(/^adds instances/);
   });
 });

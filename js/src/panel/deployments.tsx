@@ -35,6 +35,16 @@ export function replicasText(d: Pick<DeploymentInfo, "ready" | "replicas">): str
   return `${d.ready}/${d.replicas} ready`;
 }
 
+/**
+ * A rolling upgrade's choice, in the words clouds use for it (ModelArts' add-instances / remove-instances):
+ * new replicas start beside the old ones (nothing freed), or old ones are freed first, or both.
+ */
+export function rollingChoice(u: Pick<UpgradeMode, "batch_size" | "max_unavailable">): string {
+  const freed = u.max_unavailable ?? 0;
+  if (freed === 0) return "adds instances: new ones start beside the old";
+  return freed >= (u.batch_size ?? 1) ? "removes instances: old ones are freed first" : "adds and removes instances";
+}
+
 /** The model as code names it: by name, by id only where the name is not unique in this workspace. */
 function codeName(models: readonly ModelInfo[], id: string, name: string | null): string {
   return name && models.filter((m) => m.name === name).length <= 1 ? name : id;
@@ -187,6 +197,7 @@ function ModeFields({ mode, setMode }: { mode: UpgradeMode; setMode: (m: Upgrade
                 onInput={(e) => setMode({ ...mode, max_unavailable: Number(e.currentTarget.value) })} />
             )}
           </Field>
+          <p class="md-muted" data-testid="md-upgrade-choice">Each batch {rollingChoice(mode)}.</p>
         </div>
       )}
     </>
@@ -410,7 +421,7 @@ function Detail({ d, events }: { d: DeploymentInfo; events: readonly DeploymentE
     if (selected.model !== d.model_id && models.some((m) => m.id === d.model_id)) select({ model: d.model_id, version: null });
   }, [d.model_id]);
   const mode = d.upgrade?.mode === "rolling"
-    ? `rolling (batch ${d.upgrade.batch_size ?? 1}, max unavailable ${d.upgrade.max_unavailable ?? 0})`
+    ? `rolling (batch ${d.upgrade.batch_size ?? 1}, max unavailable ${d.upgrade.max_unavailable ?? 0}: ${rollingChoice(d.upgrade)})`
     : d.upgrade?.mode ?? "";
   return (
     <article class="md-detail" data-testid="md-deployment-detail" aria-label={d.name}>

@@ -22,6 +22,9 @@ SEND_JSON = {"Content-Type": "application/json;charset=utf-8"}
 BASE = "/v1/{project_id}"
 DEFAULT = "0"
 _CLOUD_ID = re.compile(r"^(0|[0-9a-f]{32})$")
+# the deck's model actions -> the ModelArts action that allows each (what a model row says the caller may do)
+ACTIONS = {"inference": "modelarts:service:invoke", "fine_tune": "modelarts:trainJob:create",
+           "deploy": "modelarts:service:create"}  # fmt: skip
 TYPES = {"pytorch": "PyTorch", "tensorflow": "TensorFlow", "sklearn": "Scikit_Learn", "xgboost": "XGBoost",
          "mindspore": "MindSpore"}  # fmt: skip
 
@@ -88,12 +91,20 @@ def _listed(params: dict[str, Any]):  # type: ignore[no-untyped-def]
     return (yield _get("/models", params)).json().get("models") or []
 
 
-def _grouped(items: list[dict[str, Any]]) -> list[Model]:
+def _allowed():  # type: ignore[no-untyped-def]
+    """The deck's actions (inference, fine_tune, deploy) the caller may do in this workspace: ModelArts grants
+    them per workspace, not per model, so ValidateAuthorization is asked once for every model listed."""
+    answers = yield from check(list(ACTIONS.values()))
+    return [deck for deck, why in zip(ACTIONS, answers) if why["allowed"]]
+
+
+def _grouped(items: list[dict[str, Any]], actions: list[str]) -> list[Model]:
     """ModelArts models are versions: one record per name, its newest version as `latest_version`."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         name = item.get("model_name", "")
         out[name] = {"id": name, "model_name": name, "workspace_id": item.get("workspace_id", ""), "source": "owned",
+                     "actions": actions,
                      "model_type": item.get("model_type"), "description": item.get("description") or "",
                      "latest_version": {"version_name": item.get("model_version"), "uri": item.get("source_location"),
                                         "approval_status": _approval(item)}}  # fmt: skip
@@ -104,17 +115,22 @@ def models(params: dict[str, Any]) -> Page[Model]:
     wanted = {"model_name": params["query"]} if params.get("query") else {}
 
     def fetch(cursor: str | None, limit: int | None):  # type: ignore[no-untyped-def]
-        return _grouped((yield from _listed({**wanted, "limit": 1000}))), None
+        items = yield from _listed({**wanted, "limit": 1000})
+        return _grouped(items, (yield from _allowed()) if items else []), None
 
     return Page(Model, BASE + "/models", {}, "models", fetch=fetch)
 
 
+def _no_model(ref: str) -> NotFound:
+    return NotFound(f"No model {ref!r} in this workspace.", code="Model.NotFound",
+                    hint="List them with deck.models(); register one with deck.register(name, 'obs://…').")  # fmt: skip
+
+
 def model(ref: str):  # type: ignore[no-untyped-def]
-    found = _grouped((yield from _listed({"model_name": ref, "exact_match": "true"})))
-    if not found:
-        raise NotFound(f"No model {ref!r} in this workspace.", code="Model.NotFound",
-                       hint="List them with deck.models(); register one with deck.register(name, 'obs://…').")  # fmt: skip
-    return found[0]
+    items = yield from _listed({"model_name": ref, "exact_match": "true"})
+    if not items:
+        raise _no_model(ref)
+    return _grouped(items, (yield from _allowed()))[0]
 
 
 def versions(ref: str, params: dict[str, Any]) -> Page[ModelVersion]:
@@ -126,10 +142,15 @@ def versions(ref: str, params: dict[str, Any]) -> Page[ModelVersion]:
 
 
 def version(ref: str, name: str):  # type: ignore[no-untyped-def]
-    found = yield from _listed({"model_name": ref, "exact_match": "true", "model_version": name})
+    """A model's version, or NotFound naming what is missing: the model, or only that version (a deploy asks
+    first, since the create's refusal of a missing model would not say so)."""
+    items = yield from _listed({"model_name": ref, "exact_match": "true"})
+    if not items:
+        raise _no_model(ref)
+    found = [i for i in items if i.get("model_version") == name]
     if not found:
         raise NotFound(f"Model {ref!r} has no version {name!r} here.", code="ModelVersion.NotFound",
-                       hint="List them with deck.versions(model).")  # fmt: skip
+                       hint=f"List them with deck.versions({ref!r}).")  # fmt: skip
     return (yield from training.with_states([as_version(found[0])]))[0]
 
 

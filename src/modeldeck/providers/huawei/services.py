@@ -25,6 +25,7 @@ from ..._http import Call
 from ...errors import InvalidParameter, Unsupported
 from ...resources import Deployment, DeploymentEvent
 from ..base import Page, Pause
+from . import modelarts
 
 JSON = "application/json;charset=utf-8"  # what the SDK sends with a body (its GETs: application/json)
 BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})
@@ -97,13 +98,16 @@ def as_deployment(service: dict[str, Any]) -> dict[str, Any]:
     """A ServiceResponse (or a list item) as the deck's deployment record."""
     version = service.get("version")
     shown = version if isinstance(version, dict) else {"version": version}
-    group = (shown.get("instance_groups") or [{}])[0]
-    count = group.get("count") or 1
-    config = shown.get("upgrade_config") or (group.get("advanced_config") or {}).get("upgrade_config")
+    groups = shown.get("instance_groups") or [{}]
+    count = sum(g.get("count") or 0 for g in groups) or 1
+    running = sum(g.get("running_count") or 0 for g in groups)
+    config = shown.get("upgrade_config") or (groups[0].get("advanced_config") or {}).get("upgrade_config")
+    model = (groups[0].get("model") or {}).get("asset_id")
     return {
         "id": service.get("id", ""), "name": service.get("name", ""), "workspace_id": service.get("workspace_id", ""),
-        "model_name": (group.get("model") or {}).get("asset_id"), "version": shown.get("version") or "",
+        "model_id": model or "", "model_name": model, "version": shown.get("version") or "",
         "replicas": count, "upgrade": upgrade_mode(config, count) if config else {},
+        "replica_status": [{"replica": None, "state": "running" if i < running else "pending"} for i in range(count)],
         "status": FROM_CLOUD.get(service.get("status") or "", "Failed"), "status_reason": service.get("failure_reason") or "",
         "endpoint": shown.get("predict_url"), "engine": "local",
     }  # fmt: skip
@@ -139,6 +143,7 @@ def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
     if not isinstance(version, str) or not _VERSION.match(version):
         raise InvalidParameter("A ModelArts service serves one model version, like 1.0.0.", code="InvalidParameter.Version",
                                hint="Pass the version: deck.deploy(model, '1.0.0', ...).")  # fmt: skip
+    yield from modelarts.version(body["model"], version)  # a missing model is NotFound, not the create's refusal
     count = body.get("replicas") or 1
     sent = {
         "name": body["name"], "version": version, "type": "REAL_TIME",
@@ -153,7 +158,11 @@ def deployments() -> Page[Deployment]:
         offset, size = int(cursor or 0), min(limit or 100, 1000)
         got = (yield Call("GET", BASE, params={"limit": size, "offset": offset}, headers=GET)).json()
         more = offset + size < int(got.get("total") or 0)
-        return [Deployment.from_json(as_deployment(i)) for i in got.get("data") or []], (str(offset + size) if more else None)
+        # a list item has no instance groups (count, running_count, model): each service is shown for them
+        shown = []
+        for item in got.get("data") or []:
+            shown.append(Deployment.from_json(as_deployment((yield from _show(item["id"])))))
+        return shown, (str(offset + size) if more else None)
 
     return Page(Deployment, BASE, {}, "deployments", fetch=fetch)
 
