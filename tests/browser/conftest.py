@@ -236,10 +236,11 @@ def jp_server_cleanup() -> None:
     return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Per module: Playwright's sync API keeps an event loop running while it is open, which would stop
-    later tests from calling `asyncio.run`."""
+    """One Chromium for the browser tests (each page is in a fresh context: no cookies or storage shared),
+    closed when they end: Playwright's sync API keeps an event loop running while it is open, which would stop
+    the tests after them from calling `asyncio.run`."""
     with chromium() as browser:
         yield browser
 
