@@ -35,17 +35,22 @@ def test_a_fresh_environment_without_node_shows_both_extensions_enabled(fresh: F
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert where.startswith(str(fresh.site))
 
-    def jupyter(entry: str, *args: str) -> str:
+    def jupyter(entry: str, *args: str) -> subprocess.Popen[str]:
         """A `jupyter-*` command by its entry point: the fresh environment has no scripts of its own for it."""
         module, function = entry.split(":")
         code = f"import sys; from {module} import {function} as main; sys.argv = ['jupyter', *sys.argv[1:]]; main()"
-        done = subprocess.run([str(python), "-c", code, *args], env=env, capture_output=True, text=True)
-        return (done.stdout + done.stderr).replace("\x1b[32m", "").replace("\x1b[0m", "")
+        return subprocess.Popen([str(python), "-c", code, *args], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
-    labextensions = jupyter("jupyterlab.labextensions:main", "list")
+    def output(command: subprocess.Popen[str]) -> str:
+        return command.communicate(timeout=300)[0].replace("\x1b[32m", "").replace("\x1b[0m", "")
+
+    # Both at once: each spends seconds importing Jupyter, and there are two cores.
+    with jupyter("jupyterlab.labextensions:main", "list") as lab, \
+            jupyter("jupyter_server.extension.serverextension:main", "list") as server:  # fmt: skip
+        labextensions, servers = output(lab), output(server)
     line = next(x for x in labextensions.splitlines() if x.strip().startswith("modeldeck"))
     assert f"v{__version__}" in line and "enabled" in line and "OK" in line, labextensions
-    servers = jupyter("jupyter_server.extension.serverextension:main", "list")
     assert "modeldeck enabled" in servers and f"modeldeck {__version__} OK" in servers, servers
 
 
