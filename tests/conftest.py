@@ -15,8 +15,9 @@ import pytest
 from modeldeck.platform import Platform, PlatformServer, Settings
 from services import Postgres, pg_bin, postgres_cluster
 
-# jp_fetch / jp_ws_fetch for the Jupyter server extension's tests (a plugin applies to the whole run).
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# jp_fetch / jp_ws_fetch for the Jupyter server extension's tests (a plugin applies to the whole run), and
+# the installed wheel's session fixtures (tests/installed.py).
+pytest_plugins = ["pytest_jupyter.jupyter_server", "installed"]
 
 WS_HEADER = "X-ModelDeck-Workspace"
 

@@ -247,7 +247,8 @@ RAY_START_TIMEOUT = 180.0
 # to register with the GCS, and the raylet waits (a fixed 15-30 s, then it aborts) for its Python agents to
 # import and write their ports, which on a loaded 2-core machine takes longer. So this launcher runs
 # `ray start` ahead of other processes while it starts (its niceness is put back once the head is up) and
-# with the first wait made RAY_START_TIMEOUT.
+# with the first wait made RAY_START_TIMEOUT. The raylet also waits a fixed 15 s for the port file of each
+# agent whose port is left to the agent, then aborts: every agent's port is given (`_ray_start`).
 RAY_HEAD_START = -10  # niceness while the head starts, where the system allows it (root); 0 after
 RAY_LAUNCHER = f"""
 import glob, os, sys, time
@@ -368,6 +369,8 @@ def _ray_start(folder: Path, env: dict[str, str], cpus: int) -> tuple[subprocess
                "--object-store-memory", str(100 << 20), "--temp-dir", str(folder), "--disable-usage-stats",
                "--include-dashboard", "false", "--dashboard-port", str(free_port()),
                "--dashboard-agent-listen-port", str(free_port()), "--ray-client-server-port", str(free_port()),
+               "--dashboard-agent-grpc-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
+               "--metrics-export-port", str(free_port()),
                "--include-log-monitor", "false", "--no-monitor"]  # fmt: skip
     log = folder / "ray-start.out"
     with open(log, "w") as out:

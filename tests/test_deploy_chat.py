@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,20 +16,36 @@ import pytest
 import modeldeck as md
 from modeldeck import examples
 from modeldeck.errors import AccessDenied, ConnectionFailed, InvalidParameter
+from modeldeck.platform import Settings
 
-from conftest import wait_for
+from conftest import Deployment, deploy, wait_for
 
 MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
 GREEDY = {"max_tokens": 8, "temperature": 0}
 
 
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One platform for the module, with language model `tiny` (version 0.1.0) and ONNX model `iris`: its
+    replica template imports the language-model runtime once, not once per test. Each test starts with no
+    deployment (`deck` deletes them, with their events) and only reads what it creates."""
+    folder = tmp_path_factory.mktemp("deploy-chat")
+    dep = deploy(Settings(home=folder / "home"))
+    try:
+        with md.connect(url=dep.url, api_key=dep.admin_key) as deck:
+            deck.register("tiny", examples.tiny_causal_lm(folder / "lm", seed=3), format="SafeTensors",
+                          framework="Transformers", progress=False)  # fmt: skip
+            deck.register("iris", examples.onnx_linear(folder / "iris.onnx"), format="ONNX", progress=False)
+        yield dep
+    finally:
+        dep.close()
+
+
 @pytest.fixture
-def deck(deployment: Any, tmp_path: Path) -> Any:
-    """The admin's deck with language model `tiny` (version 0.1.0) and ONNX model `iris`."""
-    with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
-        deck.register("tiny", examples.tiny_causal_lm(tmp_path / "lm", seed=3), format="SafeTensors",
-                      framework="Transformers", progress=False)  # fmt: skip
-        deck.register("iris", examples.onnx_linear(tmp_path / "iris.onnx"), format="ONNX", progress=False)
+def deck(platform: Deployment) -> Iterator[Any]:
+    """The admin's deck on the module's platform; the deployments a test made are deleted after it."""
+    with md.connect(url=platform.url, api_key=platform.admin_key) as deck:
+        assert [d.name for d in deck.deployments()] == []
         yield deck
         for dep in deck.deployments():
             deck.delete_deployment(dep.name)
@@ -44,12 +60,12 @@ def answered(deck: Any, name: str, n: int) -> None:
     wait_for(lambda: sum(served(deck, name).values()) == n, timeout=10)
 
 
-def sdk(deployment: Any) -> Any:
+def sdk(platform: Deployment) -> Any:
     openai = pytest.importorskip("openai")
-    return openai.OpenAI(base_url=f"{deployment.url}/v1", api_key=deployment.admin_key, max_retries=0)
+    return openai.OpenAI(base_url=f"{platform.url}/v1", api_key=platform.admin_key, max_retries=0)
 
 
-def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_http(deck: Any, deployment: Any):
+def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_http(deck: Any, platform: Deployment):
     dep = deck.deploy("tiny", name="tiny", replicas=2)
     assert dep.status == "Running", dep.status_reason
     assert len({r["pid"] for r in dep.replica_status} - {os.getpid()}) == 2
@@ -61,7 +77,7 @@ def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_ht
     assert "".join(c.text or "" for c in streamed) == registered
     answered(deck, "tiny", 2)
 
-    client = sdk(deployment)  # `model` names the deployment (here it shares its model's name: the deployment wins)
+    client = sdk(platform)  # `model` names the deployment (here it shares its model's name: the deployment wins)
     reply = client.chat.completions.create(model="tiny", messages=MESSAGES, **GREEDY)
     assert reply.choices[0].message.content == registered and reply.model == "tiny"
     chunks = client.chat.completions.create(model="tiny", messages=MESSAGES, stream=True,
@@ -78,7 +94,7 @@ def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_ht
     assert listed == ["tiny", "tiny-prod", "iris"]
     assert client.models.retrieve("tiny-prod").id == "tiny-prod" and client.models.retrieve("iris").id == "iris"
 
-    endpoint, auth = dep.endpoint, {"Authorization": f"Bearer {deployment.admin_key}"}
+    endpoint, auth = dep.endpoint, {"Authorization": f"Bearer {platform.admin_key}"}
     for _ in range(16):  # a fresh connection each: the kernel spreads them over both replicas
         answer = httpx.post(f"{endpoint}/v1/chat/completions", json={"messages": MESSAGES, **GREEDY}, headers=auth)
         assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == registered
@@ -94,23 +110,23 @@ def test_a_language_model_deployment_chats_through_the_deck_the_sdk_and_plain_ht
     assert err.value.code == "Inference.NotPredict" and err.value.hint
 
 
-def test_chat_and_predict_refuse_the_other_kind_and_a_stopped_deployment(deck: Any, deployment: Any):
+def test_chat_and_predict_refuse_the_other_kind_and_a_stopped_deployment(deck: Any, platform: Deployment):
     deck.deploy("iris", name="iris", replicas=1)
     with pytest.raises(InvalidParameter) as err:
         deck.chat(None, MESSAGES, deployment="iris")
     assert err.value.code == "Inference.NotChat"
     openai = pytest.importorskip("openai")
     with pytest.raises(openai.BadRequestError) as sdk_err:
-        sdk(deployment).chat.completions.create(model="iris", messages=MESSAGES)
+        sdk(platform).chat.completions.create(model="iris", messages=MESSAGES)
     assert sdk_err.value.body["code"] == "Inference.NotChat"
     deck.stop("iris")
     with pytest.raises(openai.APIStatusError) as stopped:
-        sdk(deployment).chat.completions.create(model="iris", messages=MESSAGES)
+        sdk(platform).chat.completions.create(model="iris", messages=MESSAGES)
     assert stopped.value.status_code == 409 and stopped.value.body["code"] == "Deployment.NotServing"
     assert "pin a version" in stopped.value.body["hint"]
 
 
-def test_a_stream_cut_mid_way_by_a_killed_replica_raises_a_typed_error(deck: Any, deployment: Any):
+def test_a_stream_cut_mid_way_by_a_killed_replica_raises_a_typed_error(deck: Any, platform: Deployment):
     """Straight to the replica (the deck) and through the OpenAI facade (the SDK): the stream ends in an
     error the caller catches, never a hang; its text so far cannot be taken back, so it is not retried."""
     openai = pytest.importorskip("openai")
@@ -130,7 +146,7 @@ def test_a_stream_cut_mid_way_by_a_killed_replica_raises_a_typed_error(deck: Any
     assert err.value.code == "Stream.Interrupted" and err.value.hint
 
     wait_for(lambda: serving() != victim, timeout=180)
-    chunks = sdk(deployment).chat.completions.create(model="tiny", messages=MESSAGES, stream=True, **long)
+    chunks = sdk(platform).chat.completions.create(model="tiny", messages=MESSAGES, stream=True, **long)
     next(iter(chunks))
     os.kill(serving(), signal.SIGKILL)
     with pytest.raises(openai.APIError) as sdk_err:
@@ -138,15 +154,15 @@ def test_a_stream_cut_mid_way_by_a_killed_replica_raises_a_typed_error(deck: Any
     assert sdk_err.value.body["code"] == "Stream.Interrupted" and sdk_err.value.body["hint"]
 
 
-def test_a_viewer_may_not_chat_with_a_deployment(deck: Any, deployment: Any):
+def test_a_viewer_may_not_chat_with_a_deployment(deck: Any, platform: Deployment):
     deck.deploy("tiny", name="tiny", replicas=1)
-    viewer_key = deployment.subaccount("vera", {"default": "viewer"})
-    with md.connect(url=deployment.url, api_key=viewer_key, workspace="default") as as_viewer:
+    viewer_key = platform.subaccount("vera", {"default": "viewer"})
+    with md.connect(url=platform.url, api_key=viewer_key, workspace="default") as as_viewer:
         with pytest.raises(AccessDenied):  # the replicas check the key themselves
             as_viewer.chat(None, MESSAGES, deployment="tiny")
 
 
-def test_a_killed_chat_replica_is_restarted_while_the_other_answers(deck: Any, deployment: Any):
+def test_a_killed_chat_replica_is_restarted_while_the_other_answers(deck: Any, platform: Deployment):
     """Whole completions are retried on the other replica (a stream cut mid-way by the kill would raise:
     its text so far cannot be taken back)."""
     dep = deck.deploy("tiny", name="tiny", replicas=2)
@@ -156,7 +172,7 @@ def test_a_killed_chat_replica_is_restarted_while_the_other_answers(deck: Any, d
     stopping = threading.Event()
 
     def chatter() -> None:
-        with md.connect(url=deployment.url, api_key=deployment.admin_key) as mine:
+        with md.connect(url=platform.url, api_key=platform.admin_key) as mine:
             while not stopping.is_set():
                 try:
                     answers.append(mine.chat(None, MESSAGES, deployment="tiny", **GREEDY).text)

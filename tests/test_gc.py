@@ -181,7 +181,8 @@ def _uploader(url: str, key: str, files: list[Path], acknowledged: dict[str, str
 def test_kill_9_cycles_during_uploads_then_gc_leaves_nothing_lost_or_orphaned(tmp_path: Path):
     home = tmp_path / "home"
     rng = random.Random(15)
-    files = [make_file(tmp_path / "src" / f"f{n}.bin", rng.randrange(1, 6 * MiB), seed=n) for n in range(30)]
+    # Up to 3 pieces each (PIECE is 1 MiB): enough to be cut mid-file by every kill, half the bytes of 6.
+    files = [make_file(tmp_path / "src" / f"f{n}.bin", rng.randrange(1, 3 * MiB), seed=n) for n in range(30)]
     acknowledged: dict[str, str] = {}
     key = None
     for cycle in range(4):

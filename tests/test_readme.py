@@ -1,15 +1,14 @@
 """The README as a newcomer reads it: its Python blocks run as written, top to bottom, in a fresh interpreter
-on a fresh home."""
+on a fresh home (the installed wheel's interpreter: tests/installed.py runs it once for the session)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from installed import ReadmeRun
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -29,11 +28,11 @@ def run_the_readme(python: str, cwd: Path, env: dict[str, str]) -> subprocess.Co
     return subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_the_readme_runs_as_written_on_a_fresh_home(tmp_path: Path, isolated_user: Path):
+def test_the_readme_runs_as_written_on_a_fresh_home(readme_run: ReadmeRun):
+    """One run, shared with test_packaging.py: the installed wheel's (the same sources as this checkout)."""
     blocks = python_blocks(README.read_text())
     assert len(blocks) >= 2 and "md.connect()" in blocks[0] and "deck.deploy(" in blocks[1]
-    assert not (isolated_user / "home").exists()
-    done = run_the_readme(sys.executable, tmp_path, dict(os.environ))
+    done = readme_run.done
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), "the chat printed nothing"
-    assert (tmp_path / "checkpoints" / "iris.onnx").is_file()
+    assert (readme_run.cwd / "checkpoints" / "iris.onnx").is_file()

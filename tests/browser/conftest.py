@@ -28,6 +28,7 @@ import modeldeck as md
 from modeldeck import examples
 
 from conftest import wait_for  # noqa: F401  (re-exported for the browser tests)
+from services import stop_tree
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 XSS = "<img src=x onerror=alert(1)>"
@@ -159,7 +160,9 @@ def running_lab(base: Path, app: str = "lab") -> Iterator[Lab]:
 
 @contextmanager
 def serving(command: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
-    """A server process (JupyterLab, Notebook 7, marimo), until its `ready` URL answers 200; stopped by its pid."""
+    """A server process (JupyterLab, Notebook 7, marimo), until its `ready` URL answers 200; stopped by its pid,
+    then any process it started (its kernels) that is still there. Jupyter Server can hang in its own shutdown
+    (jupyter_client's InvalidStateError on a kernel restarted by a test): it gets 10 s, then SIGKILL."""
     server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
@@ -174,11 +177,7 @@ def serving(command: list[str], env: dict[str, str], ready: str, log: Path) -> I
             time.sleep(0.2)
         yield
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_tree(server, timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -236,10 +235,11 @@ def jp_server_cleanup() -> None:
     return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Per module: Playwright's sync API keeps an event loop running while it is open, which would stop
-    later tests from calling `asyncio.run`."""
+    """One Chromium for the browser tests (each page is in a fresh context: no cookies or storage shared),
+    closed when they end: Playwright's sync API keeps an event loop running while it is open, which would stop
+    the tests after them from calling `asyncio.run`."""
     with chromium() as browser:
         yield browser
 
