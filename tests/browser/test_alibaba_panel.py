@@ -31,7 +31,6 @@ from modeldeck.profiles import Profile, ProfileFile
 from .conftest import (
     ARTIFACTS,
     Lab,
-    chromium,
     fresh_lab,
     new_page,
     open_panel,
@@ -68,12 +67,6 @@ def ali_lab(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         file.default = "ali"
         file.save()
         yield lab
-
-
-@pytest.fixture(scope="module")
-def browser(ali_lab: Lab) -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 STUDIO_ROW = "[data-testid=md-model-row][data-source=authorized]"  # Model Studio's rows; PAI's are `pai`

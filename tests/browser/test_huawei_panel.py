@@ -32,7 +32,6 @@ from modeldeck.providers import huawei
 from .conftest import (
     ARTIFACTS,
     Lab,
-    chromium,
     fresh_lab,
     new_page,
     open_panel,
@@ -79,12 +78,6 @@ def hw_lab(cloud: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
         file.save()
         cloud["research"] = research
         yield lab
-
-
-@pytest.fixture(scope="module")
-def browser(hw_lab: Lab) -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
 
 
 def model_row(view: Any, name: str) -> Any:
