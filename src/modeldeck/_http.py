@@ -9,6 +9,7 @@ unknown raises `OutcomeUnknown`, so the caller re-reads instead of repeating it 
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import logging
 import random
@@ -183,6 +184,22 @@ def target(settings: Settings, call: Call, base: str) -> str:
     return service_url(settings.services, call.service) + call.path
 
 
+def request_url(url: str, params: Mapping[str, Any] | None) -> httpx.URL:
+    """`url` with `params` as httpx.Request makes it, parsed once per distinct pair: a deck repeats the same few
+    calls, and httpx checks a URL character by character (a third of building a request)."""
+    if params is None:
+        return _parsed(url, None)
+    try:  # each value's type in the key too: True and 1, equal as keys, are "true" and "1" in a query
+        return _parsed(url, tuple((k, type(v), v) for k, v in params.items()))
+    except TypeError:  # a list among the values: no key, parsed each time
+        return httpx.URL(url, params=params)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(url: str, params: tuple[tuple[str, type, Any], ...] | None) -> httpx.URL:
+    return httpx.URL(url) if params is None else httpx.URL(url, params={k: v for k, _, v in params})
+
+
 def service_url(services: Mapping[str, str], name: str) -> str:
     """The base URL of one of the provider's other services, or the error that says how to give it."""
     base = services.get(name)
@@ -259,12 +276,12 @@ class _Base:
         client = self.client
         if client.is_closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
-        url = target(self.settings, call, self._base)
         kwargs = _request_kwargs(call)
+        kwargs["params"] = None  # in the URL
         kwargs["headers"] = headers = httpx.Headers(client.headers)
         headers.update(call.headers)
-        return httpx.Request(call.method, url, **kwargs, cookies=client.cookies or None,
-                             extensions={"timeout": self._timeout})  # fmt: skip
+        return httpx.Request(call.method, request_url(target(self.settings, call, self._base), call.params), **kwargs,
+                             cookies=client.cookies or None, extensions={"timeout": self._timeout})  # fmt: skip
 
     def _received(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         response.request = request
