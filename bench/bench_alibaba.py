@@ -9,8 +9,9 @@ facades of one platform server in the same run, and its import vs `import dashsc
    `alibabacloud_modelstudio20260210` client's `list_workspaces` (`Config(endpoint=..., protocol="HTTP")`).
    Both clients are made once, as a user keeps them.
    After a warm-up, `--rounds` rounds of `--calls / --rounds` calls a side, the sides alternating call by
-   call (each first every other call); target for each: the median over rounds of our median over the
-   SDK's at most 1.0x (the rounds' spread and the paired differences' median are printed too).
+   call (each first every other call); target for each: the median of the paired ratios (our call over
+   the SDK's call beside it) at most 1.0x (all calls' medians, the paired differences' median and each
+   round's ratio of medians are printed too).
 3. `import modeldeck` plus the alibaba provider (`modeldeck.providers.for_kind("alibaba")`) vs `import
    dashscope`, each in a fresh interpreter, alternated; target: at most 0.25x at the median.
 

@@ -10,8 +10,9 @@ facades of one platform server in the same run; its IAM token reuse; its import 
    `deck.chat(DEPLOYMENT_ID, MESSAGES, max_tokens=1)` vs `huaweicloudsdkpangulargemodels` v1
    `ExecuteChatCompletion` (skipped, with the reason, when the deployment does not come up).
    After a warm-up, `--rounds` rounds of `--calls / --rounds` calls a side, the sides alternating call by
-   call (each first every other call); target for each: the median over rounds of our median over the
-   SDK's at most 1.0x (the rounds' spread and the paired differences' median are printed too).
+   call (each first every other call); target for each: the median of the paired ratios (our call over
+   the SDK's call beside it) at most 1.0x (all calls' medians, the paired differences' median and each
+   round's ratio of medians are printed too).
 3. Token reuse: a deck on a password profile (`HUAWEICLOUD_USER_NAME` / `HUAWEICLOUD_PASSWORD`, the IAM
    password flow) makes `--calls` listings; the server's own counters (`/metrics`) say how many
    `POST /v3/auth/tokens` it answered. Target: exactly one (a token lasts 12 h on the platform and is
