@@ -178,10 +178,13 @@ def client_options(settings: Settings, wire: Wire) -> dict[str, Any]:
 
 def target(settings: Settings, call: Call, base: str) -> str:
     """Where a call goes: its path under the main service (`base`, the client's base URL, ending with "/",
-    joined as httpx joins them), or under the other service it names."""
-    if call.service is None:
+    joined as httpx joins them), under the other service it names, or a URL of its own (a deployment's
+    endpoint)."""
+    if call.service is not None:
+        return service_url(settings.services, call.service) + call.path
+    if call.path.startswith("/") or not httpx.URL(call.path).is_absolute_url:
         return base + call.path.lstrip("/")
-    return service_url(settings.services, call.service) + call.path
+    return call.path
 
 
 def request_url(url: str, params: Mapping[str, Any] | None) -> httpx.URL:
