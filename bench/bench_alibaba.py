@@ -8,12 +8,14 @@ facades of one platform server in the same run, and its import vs `import dashsc
 2. Model Studio management, ListWorkspaces (ACS3-signed): `deck.workspaces()` vs the official
    `alibabacloud_modelstudio20260210` client's `list_workspaces` (`Config(endpoint=..., protocol="HTTP")`).
    Both clients are made once, as a user keeps them.
-   Calls alternate between the sides, each taking turns to go first, after a warm-up; target for each:
-   our median at most 1.0x the SDK's (the paired differences' median is printed too).
+   After a warm-up, `--rounds` rounds of `--calls / --rounds` calls a side, the sides alternating call by
+   call (each first every other call); target for each: the median of the paired ratios (our call over
+   the SDK's call beside it) at most 1.0x (all calls' medians, the paired differences' median and each
+   round's ratio of medians are printed too).
 3. `import modeldeck` plus the alibaba provider (`modeldeck.providers.for_kind("alibaba")`) vs `import
    dashscope`, each in a fresh interpreter, alternated; target: at most 0.25x at the median.
 
-    python bench/bench_alibaba.py [--calls 300] [--imports 15]
+    python bench/bench_alibaba.py [--calls 300] [--rounds 6] [--imports 15]
 
 Needs the test extra's SDKs (`dashscope`, `alibabacloud-modelstudio20260210`).
 """
@@ -36,7 +38,7 @@ VARIABLES = ("DASHSCOPE_API_KEY", "DASHSCOPE_WORKSPACE", "DASHSCOPE_WORKSPACE_ID
              "ALIBABA_CLOUD_SECURITY_TOKEN")  # fmt: skip
 
 
-def bench_calls(calls: int, work: Path) -> bool:
+def bench_calls(calls: int, rounds: int, work: Path) -> bool:
     import dashscope
     from alibabacloud_modelstudio20260210 import models as ms
     from alibabacloud_modelstudio20260210.client import Client
@@ -80,8 +82,9 @@ def bench_calls(calls: int, work: Path) -> bool:
             def sdk_list() -> None:
                 assert len(management.list_workspaces(ms.ListWorkspacesRequest(max_results=100)).body.workspaces) == 2
 
-            ok = versus_sdk("generation_call", "DashScope generation (1 token)", *alternate(ours_generate, sdk_generate, calls))
-            ok &= versus_sdk("management_list", "Model Studio ListWorkspaces", *alternate(ours_list, sdk_list, calls))
+            ok = versus_sdk("generation_call", "DashScope generation (1 token)",
+                            alternate(ours_generate, sdk_generate, calls, rounds))
+            ok &= versus_sdk("management_list", "Model Studio ListWorkspaces", alternate(ours_list, sdk_list, calls, rounds))
         finally:
             deck.close()
     return ok
@@ -99,11 +102,12 @@ def bench_import(rounds: int, work: Path) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=300, help="timed calls per side and operation")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds the timed calls are split into")
     parser.add_argument("--imports", type=int, default=15, help="fresh interpreters per side")
     args = parser.parse_args()
     print(env_line())
     with tempfile.TemporaryDirectory() as tmp:
-        ok = bench_calls(args.calls, Path(tmp))
+        ok = bench_calls(args.calls, args.rounds, Path(tmp))
         ok &= bench_import(args.imports, Path(tmp))
     return 0 if ok else 1
 

@@ -9,8 +9,10 @@ facades of one platform server in the same run; its IAM token reuse; its import 
 2. Pangu v1 chat, not streamed, one token from a tiny language model's deployment:
    `deck.chat(DEPLOYMENT_ID, MESSAGES, max_tokens=1)` vs `huaweicloudsdkpangulargemodels` v1
    `ExecuteChatCompletion` (skipped, with the reason, when the deployment does not come up).
-   Calls alternate between the sides, each taking turns to go first, after a warm-up; target for each:
-   our median at most 1.0x the SDK's (the paired differences' median is printed too).
+   After a warm-up, `--rounds` rounds of `--calls / --rounds` calls a side, the sides alternating call by
+   call (each first every other call); target for each: the median of the paired ratios (our call over
+   the SDK's call beside it) at most 1.0x (all calls' medians, the paired differences' median and each
+   round's ratio of medians are printed too).
 3. Token reuse: a deck on a password profile (`HUAWEICLOUD_USER_NAME` / `HUAWEICLOUD_PASSWORD`, the IAM
    password flow) makes `--calls` listings; the server's own counters (`/metrics`) say how many
    `POST /v3/auth/tokens` it answered. Target: exactly one (a token lasts 12 h on the platform and is
@@ -19,7 +21,7 @@ facades of one platform server in the same run; its IAM token reuse; its import 
    (`import huaweicloudsdkmodelarts` alone is an empty package: nothing to compare), each in a fresh
    interpreter, alternated; informational.
 
-    python bench/bench_huawei.py [--calls 300] [--imports 15]
+    python bench/bench_huawei.py [--calls 300] [--rounds 6] [--imports 15]
 
 Needs the test extra's SDKs (`huaweicloudsdkmodelarts`, `huaweicloudsdkpangulargemodels`, 3.1.219).
 """
@@ -93,7 +95,7 @@ def profile(server: Server, name: str, **credentials: str) -> str:
     return name
 
 
-def bench_calls(server: Server, found: dict, calls: int) -> bool:
+def bench_calls(server: Server, found: dict, calls: int, rounds: int) -> bool:
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
     from huaweicloudsdkmodelarts.v1 import ModelArtsClient
     from huaweicloudsdkmodelarts.v1 import model as ma
@@ -134,7 +136,7 @@ def bench_calls(server: Server, found: dict, calls: int) -> bool:
         ok = True
         for name, (what, ours, theirs) in pairs.items():
             assert ours() and theirs(), f"{what}: a side did not answer as expected"
-            ok &= versus_sdk(name, what, *alternate(ours, theirs, calls))
+            ok &= versus_sdk(name, what, alternate(ours, theirs, calls, rounds))
     finally:
         deck.close()
         del os.environ["HUAWEICLOUD_SDK_PROJECT_ID"]
@@ -177,6 +179,7 @@ def bench_import(rounds: int, work: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=300, help="timed calls per side and operation; token-reuse calls")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds the timed calls are split into")
     parser.add_argument("--imports", type=int, default=15, help="fresh interpreters per side")
     args = parser.parse_args()
     print(env_line())
@@ -188,7 +191,7 @@ def main() -> int:
             os.environ.pop(name, None)
         with Server(work / "home") as server:
             found = setup(server, work)
-            ok = bench_calls(server, found, args.calls)
+            ok = bench_calls(server, found, args.calls, args.rounds)
             ok &= bench_token_reuse(server, found, args.calls)
         bench_import(args.imports, work)
     return 0 if ok else 1

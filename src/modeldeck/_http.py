@@ -9,7 +9,9 @@ unknown raises `OutcomeUnknown`, so the caller re-reads instead of repeating it 
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
+import logging
 import random
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -26,6 +28,8 @@ T = TypeVar("T")
 ErrorDecoder = Callable[[httpx.Response], DeckError]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_NO_AUTH = httpx.Auth()  # a flow that sends the request as it is
+_log = logging.getLogger("httpx")
 
 
 class OutcomeUnknown(ConnectionFailed):
@@ -172,11 +176,31 @@ def client_options(settings: Settings, wire: Wire) -> dict[str, Any]:
     }
 
 
-def target(settings: Settings, call: Call) -> str:
-    """Where a call goes: its path under the main service, or under the other service it names."""
-    if call.service is None:
-        return call.path
-    return service_url(settings.services, call.service) + call.path
+def target(settings: Settings, call: Call, base: str) -> str:
+    """Where a call goes: its path under the main service (`base`, the client's base URL, ending with "/",
+    joined as httpx joins them), under the other service it names, or a URL of its own (a deployment's
+    endpoint)."""
+    if call.service is not None:
+        return service_url(settings.services, call.service) + call.path
+    if call.path.startswith("/") or not httpx.URL(call.path).is_absolute_url:
+        return base + call.path.lstrip("/")
+    return call.path
+
+
+def request_url(url: str, params: Mapping[str, Any] | None) -> httpx.URL:
+    """`url` with `params` as httpx.Request makes it, parsed once per distinct pair: a deck repeats the same few
+    calls, and httpx checks a URL character by character (a third of building a request)."""
+    if params is None:
+        return _parsed(url, None)
+    try:  # each value's type in the key too: True and 1, equal as keys, are "true" and "1" in a query
+        return _parsed(url, tuple((k, type(v), v) for k, v in params.items()))
+    except TypeError:  # a list among the values: no key, parsed each time
+        return httpx.URL(url, params=params)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(url: str, params: tuple[tuple[str, type, Any], ...] | None) -> httpx.URL:
+    return httpx.URL(url) if params is None else httpx.URL(url, params={k: v for k, _, v in params})
 
 
 def service_url(services: Mapping[str, str], name: str) -> str:
@@ -223,10 +247,25 @@ def _next_step(
 
 
 class _Base:
+    """What the blocking and the async transport share: the settings, and each call as an httpx request.
+
+    `send` hands its request to the client's connection pool itself rather than through `httpx.Client.send`:
+    a deck follows no redirects and sets no event hooks, and that path's per-request work (the URL merged
+    with the base URL by parsing it again, the cookie jar's round trip through urllib's compatibility
+    objects, the redirect and hook loop) cost a call about 0.4 ms of CPU, more than the official SDKs'
+    whole client does beside the HTTP exchange (bench/bench_alibaba.py). Cookies are still kept when a
+    server sets any; streams (`_stream.ChunkStream`) and uploads use the client as it is.
+    """
+
     client: httpx.Client | httpx.AsyncClient
 
     def __init__(self, settings: Settings, wire: Wire) -> None:
         self.settings, self.wire = settings, wire
+
+    def _opened(self) -> None:
+        """After the client exists: what every request takes from it, worked out once."""
+        self._base = str(self.client.base_url).rstrip("/") + "/"  # its path ends with "/", as httpx makes it
+        self._timeout = self.client.timeout.as_dict()
 
     def use(self, workspace: str) -> None:
         """Send this workspace with every later request (uploads included), where the provider has a header."""
@@ -234,17 +273,42 @@ class _Base:
         if self.wire.workspace_header:
             self.client.headers[self.wire.workspace_header] = workspace
 
+    def _request(self, call: Call) -> httpx.Request:
+        """The request `client.build_request` makes of a call (base URL, the client's headers and cookies, its
+        timeout), built directly."""
+        client = self.client
+        if client.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        kwargs = _request_kwargs(call)
+        kwargs["params"] = None  # in the URL
+        kwargs["headers"] = headers = httpx.Headers(client.headers)
+        headers.update(call.headers)
+        return httpx.Request(call.method, request_url(target(self.settings, call, self._base), call.params), **kwargs,
+                             cookies=client.cookies or None, extensions={"timeout": self._timeout})  # fmt: skip
+
+    def _received(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        response.request = request
+        if "set-cookie" in response.headers:
+            self.client.cookies.extract_cookies(response)
+        if _log.isEnabledFor(logging.INFO):  # the line httpx's client logs for each request
+            _log.info('HTTP Request: %s %s "%s %d %s"', request.method, request.url, response.http_version,
+                      response.status_code, response.reason_phrase)  # fmt: skip
+        return response
+
 
 class Transport(_Base):
+    client: httpx.Client
+
     def __init__(self, settings: Settings, wire: Wire, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(settings, wire)
         self.client = httpx.Client(**client_options(settings, wire), transport=transport)
+        self._opened()
 
     def send(self, call: Call) -> httpx.Response:
         for attempt in range(self.settings.retry.attempts):
             response, error = None, None
             try:
-                response = self.client.request(call.method, target(self.settings, call), **_request_kwargs(call))
+                response = self._exchange(self._request(call))
             except httpx.TransportError as exc:
                 error = exc
             delay = _next_step(self.settings, self.wire, call, attempt, response, error)
@@ -254,20 +318,44 @@ class Transport(_Base):
             time.sleep(delay)
         raise AssertionError("the last attempt always returns or raises")
 
+    def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """The request through the provider's auth flow (which may send requests of its own first: an IAM
+        token) and the connection pool; the answer read whole."""
+        flow = (self.client.auth or _NO_AUTH).sync_auth_flow(request)
+        try:
+            request = next(flow)
+            while True:
+                response = self._received(request, self.client._transport_for_url(request.url).handle_request(request))
+                try:
+                    try:
+                        request = flow.send(response)
+                    except StopIteration:
+                        response.read()
+                        return response
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+        finally:
+            flow.close()
+
     def close(self) -> None:
         self.client.close()
 
 
 class AsyncTransport(_Base):
+    client: httpx.AsyncClient
+
     def __init__(self, settings: Settings, wire: Wire) -> None:
         super().__init__(settings, wire)
         self.client = httpx.AsyncClient(**client_options(settings, wire))
+        self._opened()
 
     async def send(self, call: Call) -> httpx.Response:
         for attempt in range(self.settings.retry.attempts):
             response, error = None, None
             try:
-                response = await self.client.request(call.method, target(self.settings, call), **_request_kwargs(call))
+                response = await self._exchange(self._request(call))
             except httpx.TransportError as exc:
                 error = exc
             delay = _next_step(self.settings, self.wire, call, attempt, response, error)
@@ -278,6 +366,27 @@ class AsyncTransport(_Base):
 
             await asyncio.sleep(delay)
         raise AssertionError("the last attempt always returns or raises")
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """`Transport._exchange`, awaited."""
+        flow = (self.client.auth or _NO_AUTH).async_auth_flow(request)
+        try:
+            request = await flow.__anext__()
+            while True:
+                pool = self.client._transport_for_url(request.url)
+                response = self._received(request, await pool.handle_async_request(request))
+                try:
+                    try:
+                        request = await flow.asend(response)
+                    except StopAsyncIteration:
+                        await response.aread()
+                        return response
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+        finally:
+            await flow.aclose()
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -26,8 +26,8 @@ UNSIGNED = frozenset({"authorization", "connection", "content-length", "accept-e
 
 
 def payload_hash(body: bytes) -> str:
-    """HashedRequestPayload: lowercase hex SHA-256 of the exact body bytes."""
-    return hashlib.sha256(body).hexdigest()
+    """HashedRequestPayload: lowercase hex SHA-256 of the exact body bytes (most calls have none)."""
+    return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
 
 
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:
@@ -118,14 +118,16 @@ class ACS3Auth(httpx.Auth):
     def sign(self, request: httpx.Request, *, now: float | None = None, nonce: str | None = None) -> None:
         """Set the x-acs-* headers and the Authorization of `request` (in place)."""
         hashed = payload_hash(request.content)
-        added = {"x-acs-date": timestamp(now), "x-acs-signature-nonce": nonce or new_nonce(), "x-acs-content-sha256": hashed}
+        headers = request.headers  # set one by one: `update` builds a Headers and searches it per name
+        headers["x-acs-date"] = timestamp(now)
+        headers["x-acs-signature-nonce"] = nonce or new_nonce()
+        headers["x-acs-content-sha256"] = hashed
         if self._token:
-            added["x-acs-security-token"] = self._token
-        request.headers.update(added)
+            headers["x-acs-security-token"] = self._token
         path, _, query = request.url.raw_path.decode("ascii").partition("?")
-        headers = canonical_headers((k, v) for k, v in request.headers.multi_items() if k.lower() not in UNSIGNED)
-        canonical = _canonical_request(request.method, path, canonical_query(query_pairs(query)), headers, hashed)
-        request.headers["Authorization"] = authorization(self.access_key_id, headers[1], signature(self._secret, canonical))
+        signed = canonical_headers((k, v) for k, v in headers.multi_items() if k not in UNSIGNED)  # names lowercase
+        canonical = _canonical_request(request.method, path, canonical_query(query_pairs(query)), signed, hashed)
+        headers["Authorization"] = authorization(self.access_key_id, signed[1], signature(self._secret, canonical))
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)
