@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # What the wheel's build hook (pyproject's jupyter-builder) builds with npm, and what it builds from.
 FRONT_END_SOURCES = ["js/src", "js/package.json", "labextension/src", "labextension/style", "labextension/package.json"]
 FRONT_END_TARGETS = ["src/modeldeck/static/panel.js", "src/modeldeck/labextension/package.json",
-                     "src/modeldeck/labextension/static/style.js"]  # fmt: skip
+                     "src/modeldeck/labextension/static/style.js", "src/modeldeck/labextension/install.json"]  # fmt: skip
 
 
 def front_ends_are_built() -> bool:

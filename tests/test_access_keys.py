@@ -251,7 +251,7 @@ def test_endpoints_name_each_protocols_base_url(deployment: Deployment):
     assert deployment.admin.ok("GET", f"{API}/endpoints") == {
         "native": deployment.url, "openai": deployment.url + "/v1", "dashscope": deployment.url + "/dashscope/api/v1",
         "modelstudio": deployment.url, "aiworkspace": deployment.url + "/aiworkspace", "eas": deployment.url + "/eas",
-        "iam": deployment.url, "modelarts": deployment.url, "pangu": deployment.url,
+        "sts": deployment.url + "/sts", "iam": deployment.url, "modelarts": deployment.url, "pangu": deployment.url,
         "oss": deployment.url, "obs": deployment.url,
     }  # fmt: skip
     assert code_of(deployment.client("mdk-nope").get(f"{API}/endpoints"), 401) == "InvalidApiKey"
@@ -264,7 +264,7 @@ def test_endpoints_use_the_public_url_when_configured(tmp_path: Path):
             "native": "https://models.example.org/deck", "openai": "https://models.example.org/deck/v1",
             "dashscope": "https://models.example.org/deck/dashscope/api/v1", "modelstudio": "https://models.example.org/deck",
             "aiworkspace": "https://models.example.org/deck/aiworkspace",
-            "eas": "https://models.example.org/deck/eas",
+            "eas": "https://models.example.org/deck/eas", "sts": "https://models.example.org/deck/sts",
             "iam": "https://models.example.org/deck", "modelarts": "https://models.example.org/deck",
             "pangu": "https://models.example.org/deck",
             "oss": "https://models.example.org", "obs": "https://models.example.org",  # SDKs that keep no path
