@@ -67,11 +67,7 @@ def of(db: Session, row: Deployment) -> History:
 
 def save(db: Session, deployment_id: str, history: History) -> None:
     value = json.dumps({"versions": history.versions, "current": history.current}, separators=(",", ":"))
-    stored = db.get(Meta, _key(deployment_id))
-    if stored is None:
-        db.add(Meta(key=_key(deployment_id), value=value))
-    else:
-        stored.value = value
+    db.merge(Meta(key=_key(deployment_id), value=value))  # inserted, or updated where the key is kept already
 
 
 def forget(db: Session, deployment_id: str) -> None:

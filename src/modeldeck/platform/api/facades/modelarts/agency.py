@@ -34,11 +34,7 @@ def settings(db: Session) -> dict[str, Any]:
 
 
 def _save(db: Session, value: dict[str, Any]) -> None:
-    row = db.get(Meta, KEY)
-    if row is None:
-        db.add(Meta(key=KEY, value=json.dumps(value)))
-    else:
-        row.value = json.dumps(value)
+    db.merge(Meta(key=KEY, value=json.dumps(value)))  # inserted, or updated where it is kept already
 
 
 def delegated(db: Session, principal: Principal) -> dict[str, Any] | None:
