@@ -64,6 +64,24 @@ def test_greedy_is_deterministic_and_matches_transformers_generate(runtime: Chat
     assert tokenizer(result.text, add_special_tokens=False)["input_ids"] == shown
 
 
+def test_a_continuation_is_the_raw_prompt_continued_as_transformers_generate_does(runtime: ChatRuntime, folder: Path):
+    """A text completion: the prompt's own tokens, no chat template, continued (not a reply to a user turn)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    prompt = "the cat sat on the"
+    pieces = list(runtime.continuation(prompt, max_tokens=12))
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
+    ids = tokenizer(prompt, return_tensors="pt")
+    n = ids["input_ids"].shape[1]
+    new = model.generate(**ids, max_new_tokens=12, do_sample=False)[0, n:].tolist()
+    assert (pieces[-1].prompt_tokens, pieces[-1].completion_tokens) == (n, len(new))
+    assert "".join(p.text for p in pieces) == tokenizer.decode(new, skip_special_tokens=True)
+    assert pieces[-1].prompt_tokens < runtime.complete([{"role": "user", "content": prompt}], max_tokens=1).prompt_tokens
+    with pytest.raises(InvalidParameter, match="top_p"):
+        runtime.continuation(prompt, top_p=0)
+
+
 def test_stream_delivers_each_token_as_it_comes(runtime: ChatRuntime):
     deltas = list(runtime.stream(MESSAGES, max_tokens=20))
     whole = runtime.complete(MESSAGES, max_tokens=20)

@@ -3,8 +3,9 @@
 httpx with an IAM token as the docs describe (streaming: the SDK does not parse streams), and by the
 `huawei` provider; the provider's requests equal the SDK's on the wire.
 
-A tiny real language model is registered twice (1.0.0, 1.0.1) and deployed; every answer must be the
-native chat's for the version the deployment serves.
+A tiny real language model is registered twice (1.0.0, 1.0.1) and deployed; every chat answer must be the
+native chat's for the version the deployment serves, and every text completion transformers' own greedy
+continuation of the prompt.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from modeldeck.profiles import Profile, ProfileFile
 from modeldeck.providers import huawei
 
 MESSAGES = [{"role": "user", "content": "the cat sat on the mat"}]
+PROMPT = MESSAGES[0]["content"]  # a text completion's prompt: the same words, continued instead of answered
 TINY = {"max_tokens": 8, "temperature": 0}
 REGION = "cn-north-4"
 HUAWEI_VARIABLES = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_PROJECT_ID", "HUAWEICLOUD_SDK_REGION",
@@ -67,15 +69,29 @@ def native_text(server: Deployment, version: str) -> str:
     return server.admin.ok("POST", "/v1/chat/completions", json=body)["choices"][0]["message"]["content"]
 
 
+def continued(folder: Path, prompt: str) -> str:
+    """What transformers' greedy `generate` writes on from the prompt's own tokens (no chat template, no turn):
+    a text completion's answer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
+    ids = tokenizer(prompt, return_tensors="pt")
+    new = model.generate(**ids, max_new_tokens=TINY["max_tokens"], do_sample=False)[0, ids["input_ids"].shape[1]:]
+    return tokenizer.decode(new.tolist(), skip_special_tokens=True)
+
+
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    found = platform_with_tiny(tmp_path_factory.mktemp("pangu"))
+    root = tmp_path_factory.mktemp("pangu")
+    found = platform_with_tiny(root)
     server = found["server"]
     try:
         dep = server.admin.ok("POST", "/api/v1/deployments", json={"name": "tiny", "model": "tiny", "version": "1.0.0"})
         ready = server.admin.ok("GET", f"/api/v1/deployments/{dep['name']}", params={"wait": 60})
         assert ready["status"] == "Running", ready
-        yield {**found, "deployment": dep["id"], "expected": native_text(server, "1.0.0")}
+        yield {**found, "deployment": dep["id"], "expected": native_text(server, "1.0.0"),
+               "continued": continued(root / "lm-3", PROMPT)}  # fmt: skip
     finally:
         server.close()
 
@@ -141,18 +157,15 @@ def test_sdk_errors_in_huaweis_shape(cloud: dict, body: dict, status: int, code:
     assert foreign.value.status_code == 404 and "project" in foreign.value.error_msg
 
 
-PROMPT = MESSAGES[0]["content"]  # a text completion's prompt is the replicas' one user turn: the same reply
-
-
 def test_sdk_text_completion_v1_v2_and_its_stream(cloud: dict):
     body = pangu_v1.TextCompletionReq(prompt=PROMPT, **TINY)
     v1 = sdk(pangu_v1, cloud).execute_text_completion(
         pangu_v1.ExecuteTextCompletionRequest(deployment_id=cloud["deployment"], body=body))  # fmt: skip
-    assert v1.status_code == 200 and v1.choices[0].text == cloud["expected"] and v1.choices[0].index == 0
+    assert v1.status_code == 200 and v1.choices[0].text == cloud["continued"] and v1.choices[0].index == 0
     assert v1.usage.total_tokens == v1.usage.prompt_tokens + v1.usage.completion_tokens > 0
     v2 = sdk(pangu_v2, cloud).execute_text_completion(pangu_v2.ExecuteTextCompletionRequest(
         pool_id="pool-1", deployment_id=cloud["deployment"], body=pangu_v2.TextCompletionReq(prompt=PROMPT, **TINY)))  # fmt: skip
-    assert v2.choices[0].text == cloud["expected"]
+    assert v2.choices[0].text == cloud["continued"]
     body.stream = True
     streamed = sdk(pangu_v1, cloud).execute_text_completion(
         pangu_v1.ExecuteTextCompletionRequest(deployment_id=cloud["deployment"], body=body))  # fmt: skip
@@ -160,8 +173,18 @@ def test_sdk_text_completion_v1_v2_and_its_stream(cloud: dict):
     events = [json.loads(e[len("data: "):]) for e in streamed.raw_content.decode().split("\n") if e and e != "data: [DONE]"]
     assert streamed.raw_content.decode().rstrip().endswith("data: [DONE]")
     assert all(e["object"] == "text_completion" and "delta" not in e["choices"][0] for e in events)
-    assert "".join(e["choices"][0]["text"] for e in events) == cloud["expected"]
+    assert "".join(e["choices"][0]["text"] for e in events) == cloud["continued"]
     assert events[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+def test_a_text_completion_continues_the_prompt_rather_than_replying_to_it(cloud: dict):
+    """The deployment writes on from the prompt's last word (transformers' greedy continuation of its raw
+    tokens); the chat with the same text as a user turn is a reply, and says something else."""
+    url = f"{cloud['server'].url}/v1/{cloud['project']}/deployments/{cloud['deployment']}/text/completions"
+    answer = httpx.post(url, json={"prompt": PROMPT, **TINY}, headers=token_headers(cloud)).json()
+    assert answer["choices"][0]["text"] == cloud["continued"] != cloud["expected"]
+    reply = httpx.post(url.replace("/text/", "/chat/"), json={"messages": MESSAGES, **TINY}, headers=token_headers(cloud)).json()
+    assert answer["usage"]["prompt_tokens"] < reply["usage"]["prompt_tokens"]  # no template, no turn markers
 
 
 @pytest.mark.parametrize("body", [{"prompt": ""}, {"messages": MESSAGES}, {"prompt": "hi", "top_p": 0}])
@@ -244,9 +267,9 @@ def test_text_completion_through_the_provider(cloud: dict, monkeypatch: pytest.M
     signing(cloud, monkeypatch)
     with md.connect(profile(cloud["server"].url)) as deck:
         done = huawei.complete(deck, cloud["deployment"], PROMPT, **TINY)
-        assert done.text == cloud["expected"] and done.usage["completion_tokens"] > 0
+        assert done.text == cloud["continued"] and done.usage["completion_tokens"] > 0
         pieces = list(huawei.complete(deck, cloud["deployment"], PROMPT, stream=True, **TINY))
-        assert "".join(c.text for c in pieces) == cloud["expected"] and pieces[-1].finish_reason in ("stop", "length")
+        assert "".join(c.text for c in pieces) == cloud["continued"] and pieces[-1].finish_reason in ("stop", "length")
         with pytest.raises(md.errors.InvalidParameter) as refused:
             huawei.complete(deck, cloud["deployment"], PROMPT, seed=1)
         assert "seed" in str(refused.value)

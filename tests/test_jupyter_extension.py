@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from modeldeck import __version__, doctor, embedded
 from modeldeck.jupyter.handlers import MAX_MESSAGE
 from modeldeck.jupyter import versions
 from modeldeck.jupyter.host import TRAITS, Sidebar
-from modeldeck.profiles import ProfileFile
+from modeldeck.profiles import Profile, ProfileFile
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,6 +166,24 @@ async def test_a_failed_connection_is_the_error_and_refresh_retries(open_sidebar
     assert (await client.act("refresh"))["ok"]
     await client.settle(connected)
     assert client.state["error"] is None
+
+
+async def test_use_profile_reconnects_on_another_configured_profile(open_sidebar: Any):
+    client = await open_sidebar()
+    await client.settle(connected)
+    assert (await client.act("create_workspace", name="team-b"))["ok"]
+    file = ProfileFile.load()
+    file.profiles["second"] = Profile("second", "local", home=os.environ["MODELDECK_HOME"], workspace="team-b")
+    file.save()
+    refused = await client.act("use_profile", profile="ghost")
+    assert not refused["ok"] and refused["error"]["code"] == "Profile.NotFound" and "second" in refused["error"]["hint"]
+    assert client.state["workspace"]["name"] == "default"  # still on the profile it had
+    assert client.state["profiles"] == [{"name": "second", "kind": "local"}]  # names and kinds: nothing secret
+    assert (await client.act("use_profile", profile=["second"]))["error"]["code"] == "Profile.Invalid"
+    done = await client.act("use_profile", profile="second")
+    assert done["ok"] and done["result"]["profile"] == "second"
+    await client.settle(lambda s: connected(s) and s["connection"]["profile"] == "second")
+    assert client.state["workspace"]["name"] == "team-b" and client.state["error"] is None
 
 
 BAD_FRAMES = [

@@ -1,13 +1,15 @@
-// The left-sidebar panel: the notebook Panel's view (js/src/panel) mounted over the websocket shim, or,
-// when the handshake fails, the sentence that says how to fix it.
+// The left-sidebar panel: the profile picker and the notebook Panel's view (js/src/panel) mounted over the
+// websocket shim, or, when the handshake fails, the sentence that says how to fix it.
 
 import { Widget } from "@lumino/widgets";
 import { mount } from "../../js/src/mount";
 import { deckIcon } from "./icon";
+import { ProfilePicker } from "./profiles";
 import type { SidebarModel } from "./shim";
 
 export class DeckSidebar extends Widget {
   private unmount: (() => void) | null = null;
+  private picker: ProfilePicker | null = null;
   private readonly body = document.createElement("div");
   private readonly banner = document.createElement("div");
 
@@ -26,9 +28,12 @@ export class DeckSidebar extends Widget {
     this.showMessage("Connecting to the modeldeck server extension…");
   }
 
-  /** The view, with a banner while the socket reconnects (the view keeps its last state meanwhile). */
+  /** The view under the profile picker, with a banner while the socket reconnects (the view keeps its last
+   * state meanwhile). */
   showView(model: SidebarModel): void {
     this.clear();
+    this.picker = new ProfilePicker(model);
+    this.banner.after(this.picker.node);
     this.unmount = mount(model, this.body);
     const status = (live: boolean) => {
       this.banner.hidden = live;
@@ -60,6 +65,8 @@ export class DeckSidebar extends Widget {
   private clear(): void {
     this.unmount?.();
     this.unmount = null;
+    this.picker?.dispose();
+    this.picker = null;
     this.body.replaceChildren();
   }
 

@@ -4,7 +4,9 @@
 it reconnects with backoff and jitter, resumes with `Last-Event-ID`, and calls `on_resync()` whenever it may
 have missed something (a resync frame, a reconnect). A platform without events (a 404, or a provider that
 does not declare the `events` capability) is polled instead: `on_resync()` every POLL_EVERY seconds while
-`visible()` says a view shows it. Callbacks run on the follower's threads; they must hand work off quickly.
+`visible()` says a view shows it, and while `busy()` says a deployment is changing, its rows again every
+BUSY_POLL_EVERY (`on_change({"kind": "deployment"})`), so an upgrade's steps show as they happen.
+Callbacks run on the follower's threads; they must hand work off quickly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/api/v1/events"
 POLL_EVERY = 10.0  # seconds between two reloads of a view whose platform has no events (3 small GETs each)
+BUSY_POLL_EVERY = 1.0  # seconds between two reloads of its deployments while one changes (one or two GETs)
 TICK = 0.5  # how often the follower checks that its deck is still open (an attribute read)
 BACKOFF = (0.25, 30.0)  # first and longest wait before reconnecting
 READ_TIMEOUT = 60.0  # the server sends a keepalive comment every 15 s
@@ -58,9 +61,10 @@ class Follower:
         *,
         on_closed: Callable[[], None] = lambda: None,
         visible: Callable[[], bool] = lambda: True,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.deck, self.on_change, self.on_resync, self.on_closed, self.visible = (
-            deck, on_change, on_resync, on_closed, visible
+        self.deck, self.on_change, self.on_resync, self.on_closed, self.visible, self.busy = (
+            deck, on_change, on_resync, on_closed, visible, busy
         )  # fmt: skip
         self.last_id: str | None = None
         self.connected = threading.Event()
@@ -85,16 +89,21 @@ class Follower:
     # ---- the threads ----------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        waited = 0.0
+        waited = since_busy = 0.0
         while not self._stop.wait(TICK):
             if is_closed(self.deck):
                 self.stop()
                 self.on_closed()
                 return
-            waited += TICK
-            if self.polling and waited >= POLL_EVERY and self.visible():
-                waited = 0.0
+            waited, since_busy = waited + TICK, since_busy + TICK
+            if not self.polling or not self.visible():
+                continue
+            if waited >= POLL_EVERY:
+                waited = since_busy = 0.0
                 self._call(self.on_resync)
+            elif since_busy >= BUSY_POLL_EVERY and self.busy():
+                since_busy = 0.0
+                self._call(self.on_change, {"kind": "deployment"})
 
     def _read(self) -> None:
         import httpx

@@ -87,6 +87,7 @@ class DeckState(HasTraits):
     view = Unicode("models")
     deployments = List()
     deployment_events = Dict({"name": None, "events": []})
+    OPENS_ITSELF: frozenset[str] = frozenset()  # actions that run before the first connection (a host's)
 
     def __init__(
         self,
@@ -159,7 +160,7 @@ class DeckState(HasTraits):
     def _perform(self, action_id: str, name: str, handler: Any, args: dict[str, Any], reply: Reply) -> None:
         self._acting.on, self._acting.id = True, action_id
         try:
-            if self.deck is None:
+            if self.deck is None and name not in self.OPENS_ITSELF:
                 self._open()
             result, error = handler(**args), None
         except TypeError as exc:  # wrong arguments from a view of another version
@@ -186,10 +187,7 @@ class DeckState(HasTraits):
         """Connect on the first action; a failure is that action's error, and the next action tries again."""
         with self._lock:
             if self.deck is None:
-                deck = self._connect()
-                self._stop_watching = deck.watch(self._on_use)
-                self.deck = deck
-                self._follow()
+                self._replace_deck(self._connect())
 
     def _done(self, action_id: str, result: Any, error: DeckError | None, name: str) -> dict[str, Any]:
         shown = None
@@ -295,19 +293,24 @@ class DeckState(HasTraits):
             deck = type(old)(dataclasses.replace(old._transport.settings), profile=old.profile)
         if old.workspace is not None:
             deck.use(old.workspace.id)
+        self._replace_deck(deck)
+        self._do_refresh()
+
+    def _replace_deck(self, deck: Any) -> Any:
+        """Follow `deck` instead of the current one, which is returned (its owner decides whether to close it)."""
         self._unfollow()
         with self._lock:
             self._stop_watching()
-            self.deck = deck
+            old, self.deck = self.deck, deck
             self._stop_watching = deck.watch(self._on_use)
         self._follow()
-        self._do_refresh()
+        return old
 
     # ---- following the platform's changes (modeldeck/events.py) ----------------------------------
 
     def _follow(self) -> None:
         self._follower = follow(self.deck, self._on_change, lambda: self._on_change(RESYNC),
-                                on_closed=self._on_closed, visible=self._visible)  # fmt: skip
+                                on_closed=self._on_closed, visible=self._visible, busy=self._changing)  # fmt: skip
 
     def _unfollow(self) -> None:
         if self._follower is not None:
@@ -409,6 +412,12 @@ class DeckState(HasTraits):
             others = [d for d in self.deployments if d["name"] != row["name"]]
             self.deployments = sorted([*others, row], key=lambda d: d["name"])
         return row
+
+    def _changing(self) -> bool:
+        """Whether a shown deployment is mid-change (its status, or replicas not all serving yet)."""
+        return self._deploying and any(d["status"] in vocabulary.DEPLOYMENT_BUSY
+                                       or (d["status"] == "Running" and d["ready"] < d["replicas"])
+                                       for d in self.deployments)  # fmt: skip
 
     def _load_deployments(self) -> None:
         self.deployments = [_deployment(d) for d in self.deck.deployments()] if self._can("deployments") else []

@@ -27,6 +27,7 @@ ACCESSIBILITIES = ("PRIVATE", "PUBLIC")
 GRANT_ACTIONS = ("inference", "fine_tune", "deploy")
 AUTHORIZATION_MODES = ("strict", "loose")
 ROLE_NAMES = ("admin", "developer", "viewer")
+DEPLOYMENT_BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})  # a change is under way
 # MAJOR.MINOR.PATCH[_suffix]: no leading zeros (01.2.3 would be a second 1.2.3), at most 9 digits a number
 # (they are stored as 32-bit integers). Match it whole (Python: fullmatch; `$` alone also matches before a
 # trailing newline); JavaScript reads the same text as a RegExp.

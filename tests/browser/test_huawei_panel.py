@@ -11,11 +11,14 @@ deployment `tiny`, streamed.
 The notebook also shows a second panel, signed as the IAM sub-user bob in strict mode: first no access to
 `research` (the hint: its owner or the main account must add him), then a member as viewer whose register is
 refused for the action permission (the hint names his role and who can grant one), before any byte is sent.
+The sidebar walks the same story on bob's profile, picked in its profile picker, then sees `ext` become
+usable once the admin makes him a developer, and goes back to the main account's profile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ from .conftest import (
     padded_checkpoint,
     running_lab,
     shown_between_parts,
+    sidebar,
     stream_a_reply,
     switch,
     wait_for,
@@ -164,28 +168,39 @@ def chat_with_tiny(view: Any, page: Any, chat_text: Any) -> None:
     stream_a_reply(view, page, chat_text)
 
 
+def make_bob(cloud: dict, role: str) -> None:
+    """What an admin of `research` does in the console: bob a member with `role`."""
+    cloud["server"].admin.ok("PUT", "/api/v1/workspaces/research/members/bob", json={"role": role})
+
+
 def bob_denied_twice(view: Any, cloud: dict, research: str, checkpoint: Path) -> None:
-    """Bob's panel opened in `research`: no access, then a viewer who may list but not register."""
+    """Bob's view opened in `research`: no access; made a viewer (the Refresh button shows it at once), who may
+    list but not register. He stays a viewer: the caller removes him."""
     error = view.get_by_test_id("md-error")
     error.filter(has_text="ModelArts.0105").wait_for(timeout=60_000)
     hint = error.get_by_test_id("md-error-hint").inner_text()
     assert "No access to this workspace" in hint and "owner or the main account to add you" in hint
-    cloud["server"].admin.ok("PUT", "/api/v1/workspaces/research/members/bob", json={"role": "viewer"})
+    make_bob(cloud, "viewer")
+    view.get_by_test_id("md-refresh").click()
+    switch(view, research)  # listed now, and entered
+    ext = model_row(view, "ext")
+    ext.wait_for()
+    assert "Inference" not in ext.inner_text() and "Deploy" not in ext.inner_text()  # a viewer calls nothing
+    view.get_by_test_id("md-tab-register").click()
+    view.get_by_test_id("md-register-source-path").fill(str(checkpoint))
+    view.get_by_test_id("md-register-model").fill("scorer")
+    view.get_by_test_id("md-register-submit").click()
+    error.filter(has_text="ModelArts.0104").wait_for(timeout=60_000)
+    hint = error.get_by_test_id("md-error-hint").inner_text()
+    assert "Your role there (viewer) does not allow modelarts:model:create" in hint and "main account" in hint
+
+
+@contextmanager
+def bob_removed_at_the_end(cloud: dict) -> Iterator[None]:
     try:
-        view.get_by_test_id("md-tab-workspaces").click()
-        switch(view, research)  # listed now (the view polls), and entered
-        ext = model_row(view, "ext")
-        ext.wait_for()
-        assert "Inference" not in ext.inner_text() and "Deploy" not in ext.inner_text()  # a viewer calls nothing
-        view.get_by_test_id("md-tab-register").click()
-        view.get_by_test_id("md-register-source-path").fill(str(checkpoint))
-        view.get_by_test_id("md-register-model").fill("scorer")
-        view.get_by_test_id("md-register-submit").click()
-        error.filter(has_text="ModelArts.0104").wait_for(timeout=60_000)
-        hint = error.get_by_test_id("md-error-hint").inner_text()
-        assert "Your role there (viewer) does not allow modelarts:model:create" in hint and "main account" in hint
+        yield
     finally:
-        cloud["server"].admin.ok("DELETE", "/api/v1/workspaces/research/members/bob")
+        cloud["server"].admin.request("DELETE", "/api/v1/workspaces/research/members/bob")  # a member or not
 
 
 def test_the_panel_on_a_huawei_profile(browser: Any, hw_lab: Lab, cloud: dict, tmp_path: Path):
@@ -199,7 +214,8 @@ def test_the_panel_on_a_huawei_profile(browser: Any, hw_lab: Lab, cloud: dict, t
     try:
         wait_for(lambda: kernel.eval("panel.state.connection.get('kind')") == "huawei")
         view, bobs = (page.locator(".jp-Notebook [data-testid=md-panel]").nth(i) for i in (0, 1))
-        bob_denied_twice(bobs, cloud, research, examples.onnx_linear(tmp_path / "scorer.onnx"))
+        with bob_removed_at_the_end(cloud):
+            bob_denied_twice(bobs, cloud, research, examples.onnx_linear(tmp_path / "scorer.onnx"))
         assert not any(j["label"] == "register scorer" and j["status"] == "succeeded" for j in kernel.eval("bob_panel.state.jobs"))
 
         switch_and_see_what_it_may_call(view, research)
@@ -239,8 +255,22 @@ def test_the_sidebar_on_a_huawei_profile(browser: Any, hw_lab: Lab, cloud: dict,
             with md.connect(url=cloud["server"].url, api_key=cloud["server"].admin_key) as admin:
                 admin.delete_deployment("iris-sb")
         chat_with_tiny(view, page, reply)
-        assert view.get_by_test_id("md-error").count() == 0 and page.errors == []
+        assert view.get_by_test_id("md-error").count() == 0
         ARTIFACTS.mkdir(exist_ok=True)
         view.screenshot(path=str(ARTIFACTS / "sidebar-huawei.png"))
+
+        picker = sidebar(page).get_by_test_id("md-sidebar-profile")
+        assert picker.locator("option").all_inner_texts() == ["hw (huawei)", "hw-bob (huawei)"]
+        picker.select_option("hw-bob")  # the data scientist's own profile: bob, strict mode, in research
+        with bob_removed_at_the_end(cloud):
+            bob_denied_twice(view, cloud, cloud["research"], examples.onnx_linear(tmp_path / "scorer.onnx"))
+            make_bob(cloud, "developer")  # the admin grants the actions
+            view.get_by_test_id("md-refresh").click()
+            model_row(view, "ext").filter(has_text="· Inference, Fine-tune, Deploy").wait_for()
+            view.get_by_test_id("md-error").wait_for(state="detached")  # the Refresh succeeded: the error is gone
+        picker.select_option("hw")  # and back to the main account, where the sidebar started
+        model_row(view, "tiny").filter(has_text="· Inference, Fine-tune, Deploy").wait_for()
+        assert picker.input_value() == "hw" and page.errors == []
+        view.screenshot(path=str(ARTIFACTS / "sidebar-huawei-bob.png"))
     finally:
         page.context.close()

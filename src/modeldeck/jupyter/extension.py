@@ -6,8 +6,6 @@ Enabled on install by `jupyter-config/server-config/modeldeck.json`; found throu
 
 from __future__ import annotations
 
-from functools import partial
-
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Unicode
 
@@ -26,12 +24,13 @@ class ModelDeckSidebar(ExtensionApp):
         None,
         allow_none=True,
         config=True,
-        help="The profile the sidebar connects with; by default the one `modeldeck.connect()` picks "
-        "(MODELDECK_PROFILE, else the profiles file's default, else the embedded platform).",
+        help="The profile the sidebar connects with first; by default the one `modeldeck.connect()` picks "
+        "(MODELDECK_PROFILE, else the profiles file's default, else the embedded platform). The sidebar's "
+        "profile picker switches to any other configured profile.",
     )
 
     def initialize_settings(self) -> None:
-        self.sidebar = Sidebar(partial(connect, self.profile))
+        self.sidebar = Sidebar(connect, self.profile)
         self.settings["modeldeck_sidebar"] = self.sidebar  # merged into the web app's settings
 
     def initialize_handlers(self) -> None:

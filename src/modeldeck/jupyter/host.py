@@ -9,19 +9,24 @@ state: anything the protocol does not define gets a typed `error` and changes no
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from traitlets import Unicode
+from traitlets import List, Unicode
 
-from ..profiles import save_workspace
+from ..errors import InvalidParameter
+from ..profiles import ProfileFile, save_workspace
 from ..state import SYNCED, DeckState
 
 log = logging.getLogger(__name__)
 
-TRAITS = (*SYNCED, "host")
+TRAITS = (*SYNCED, "host", "profiles")
+# what one profile's connection showed, forgotten when the sidebar changes profile
+SHOWN = ("workspace", "workspaces", "models", "selected", "versions", "grants", "chat", "prediction", "deployments",
+         "deployment_events")  # fmt: skip
 VIEW_TABS = ("workspaces", "models", "register", "inference", "deployments")
 
 
@@ -30,21 +35,65 @@ class Socket(Protocol):
 
 
 class SidebarState(DeckState):
-    """DeckState as the sidebar shows it: `use` also becomes the default of new connections."""
+    """DeckState as the sidebar shows it: `use` also becomes the default of new connections, and `use_profile`
+    reconnects on another configured profile (a sub-user's, say) without restarting the server."""
 
     host = Unicode("sidebar")
+    profiles = List()  # the profiles file's names and kinds: what the profile picker offers, never a secret
+    OPENS_ITSELF = frozenset({"use_profile"})
+
+    def __init__(self, connect: Callable[[str | None], Any], profile: str | None, **kwargs: Any) -> None:
+        super().__init__(connect=lambda: connect(self.profile), **kwargs)
+        self.profile = profile  # None: the one `modeldeck.connect()` picks
+
+    def _open(self) -> None:
+        self._load_profiles()  # before connecting, so a profile that cannot connect can still be left
+        super()._open()
+
+    def _do_refresh(self, initial: bool = False) -> None:
+        self._load_profiles()
+        super()._do_refresh(initial)
 
     def _do_use(self, workspace: str) -> dict[str, Any]:
         switched = super()._do_use(workspace)
         save_workspace(self.deck.profile, switched["name"])
         return switched
 
+    def _do_use_profile(self, profile: str) -> dict[str, Any]:
+        """Connect on `profile` (its own credentials and workspace), then show only what it sees; if it cannot
+        connect, the sidebar stays on the profile it had."""
+        if not isinstance(profile, str) or not profile or len(profile) > 200:
+            raise InvalidParameter("`profile` is the name of a configured profile.", code="Profile.Invalid",
+                                   hint="Pick one of the profiles the sidebar lists.")
+        self._load_profiles().get(profile)  # Profile.NotFound, with the known ones, before anything connects
+        chosen, self.profile = self.profile, profile
+        try:
+            deck = self._connect()
+        except Exception:
+            self.profile = chosen
+            raise
+        for job in list(self._running.values()):
+            job.cancelled.set()  # the old profile's jobs: nobody is left to show them
+        old = self._replace_deck(deck)
+        if old is not None:
+            old.close()
+        for name in SHOWN:
+            setattr(self, name, copy.deepcopy(self.trait_defaults(name)))
+        self._do_refresh()
+        return self.connection
+
+    def _load_profiles(self) -> ProfileFile:
+        file = ProfileFile.load()
+        self.profiles = [{"name": name, "kind": p.kind} for name, p in sorted(file.profiles.items())]
+        return file
+
 
 class Sidebar:
     """The server's one state and the sockets showing it."""
 
-    def __init__(self, connect: Callable[[], Any]) -> None:
+    def __init__(self, connect: Callable[[str | None], Any], profile: str | None = None) -> None:
         self._connect = connect
+        self._profile = profile
         self.state: SidebarState | None = None
         self.sockets: set[Socket] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -53,7 +102,7 @@ class Sidebar:
         """A socket opened (on the event loop): the first one creates the state; each gets the whole state."""
         if self.state is None:
             self._loop = asyncio.get_running_loop()
-            self.state = SidebarState(connect=self._connect, visible=lambda: bool(self.sockets))
+            self.state = SidebarState(self._connect, self._profile, visible=lambda: bool(self.sockets))
             self.state.observe(self._changed, names=list(TRAITS))
             self.state.submit("refresh", initial=True)
         self.sockets.add(socket)

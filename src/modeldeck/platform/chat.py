@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
-from . import fastpath, inference, registry, upstream
+from . import chatwire, fastpath, inference, registry, upstream
 from .upstream import Upstream
 from .artifacts import materialize
 from .authz import Caller, authenticate, enter
@@ -140,15 +140,31 @@ def stream(runtime: ChatRuntime, messages: Any, params: dict[str, Any], cancel: 
     return runtime.stream(messages, cancel=cancel, **params)
 
 
-def completion_body(model: str, result: ChatResult) -> dict[str, Any]:
-    """An OpenAI chat.completion object for a finished generation."""
+def continuation(runtime: ChatRuntime, prompt: Any, params: dict[str, Any], cancel: Any) -> Iterator[ChatDelta]:
+    """A text completion: the prompt continued as raw text (`ChatRuntime.continuation`), streamed."""
+    if not isinstance(prompt, str) or not prompt:
+        raise InvalidParameter("prompt must be the text to continue.", code="InvalidParameter.Chat",
+                               hint='Send {"prompt": "Once upon a time", "max_tokens": 64}.')  # fmt: skip
+    return runtime.continuation(prompt, cancel=cancel, **params)
+
+
+def complete_text(runtime: ChatRuntime, prompt: Any, params: dict[str, Any]) -> ChatResult:
+    from .runtimes.chat import collect
+
+    return collect(continuation(runtime, prompt, params, None))
+
+
+def completion_body(model: str, result: ChatResult, *, text: bool = False) -> dict[str, Any]:
+    """An OpenAI chat.completion object for a finished generation; with `text`, a text_completion (the
+    legacy `/v1/completions` answer: `choices[].text`)."""
+    choice: dict[str, Any] = (
+        {"text": result.text} if text else {"message": {"role": "assistant", "content": result.text}}
+    )
     return {
-        "id": "chatcmpl-" + secrets.token_hex(12), "object": "chat.completion", "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                     "finish_reason": result.finish_reason}],
-        "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                  "total_tokens": result.prompt_tokens + result.completion_tokens},
+        "id": ("cmpl-" if text else "chatcmpl-") + secrets.token_hex(12),
+        "object": "text_completion" if text else "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, **choice, "finish_reason": result.finish_reason}],
+        "usage": chatwire.usage(result.prompt_tokens, result.completion_tokens),
     }  # fmt: skip
 
 

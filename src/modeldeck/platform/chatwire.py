@@ -75,25 +75,34 @@ async def generated(items: Iterator[Any], cancel: threading.Event) -> AsyncItera
         sent.set()
 
 
-async def events(ident: str, created: int, model: str, pieces: AsyncIterator[Any], include_usage: bool) -> AsyncIterator[bytes]:
-    """The `text/event-stream` body of a streamed completion of `pieces` (ChatDeltas), ending in [DONE]."""
+async def events(ident: str, created: int, model: str, pieces: AsyncIterator[Any], include_usage: bool,
+                 *, text: bool = False) -> AsyncIterator[bytes]:  # fmt: skip
+    """The `text/event-stream` body of a streamed completion of `pieces` (ChatDeltas), ending in [DONE]:
+    `chat.completion.chunk`s, or with `text` the legacy completions' `text_completion` events
+    (`choices[].text`, no opening role-only chunk)."""
 
-    def chunk(delta: dict[str, Any], finish: str | None, counts: dict[str, int] | None = None) -> bytes:
+    def said(piece: str | None) -> dict[str, Any]:
+        if text:
+            return {"text": piece or ""}
+        return {"delta": {} if piece is None else {"content": piece}}
+
+    def chunk(choice: dict[str, Any], finish: str | None, counts: dict[str, int] | None = None) -> bytes:
         payload: dict[str, Any] = {
-            "id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if counts is None else [],
+            "id": ident, "object": "text_completion" if text else "chat.completion.chunk", "created": created,
+            "model": model, "choices": [{"index": 0, **choice, "finish_reason": finish}] if counts is None else [],
         }  # fmt: skip
         if counts is not None:
             payload["usage"] = counts
         return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
     try:
-        yield chunk({"role": "assistant", "content": ""}, None)
+        if not text:
+            yield chunk({"delta": {"role": "assistant", "content": ""}}, None)
         async for piece in pieces:
             if piece.text:
-                yield chunk({"content": piece.text}, None)
+                yield chunk(said(piece.text), None)
             if piece.finish_reason is not None:
-                yield chunk({}, piece.finish_reason)
+                yield chunk(said(None), piece.finish_reason)
                 if include_usage:
                     yield chunk({}, None, usage(piece.prompt_tokens, piece.completion_tokens))
         yield b"data: [DONE]\n\n"

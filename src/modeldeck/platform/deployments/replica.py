@@ -49,6 +49,7 @@ from . import oip
 from .guard import Guard
 
 CHAT_PATH = "/v1/chat/completions"
+TEXT_PATH = "/v1/completions"  # OpenAI's legacy completions: the prompt continued as raw text
 RELAYED_HEADERS = (b"authorization", b"content-type", b"inference-header-content-length")
 REPORT_INTERVAL = 0.05  # seconds between count reports: the controller's probation reads them
 REQUESTS_PER_CONNECTION = 64
@@ -208,8 +209,8 @@ class ReplicaApp:
             return 200, json.dumps({"status": "ok", **self.extra, "version": self.target.version}).encode(), JSON
         if path == "/predict" and post:
             return 200, await self.predict(scope, raw), JSON
-        if path == CHAT_PATH and post:
-            return await self.chat(scope, raw)
+        if path in (CHAT_PATH, TEXT_PATH) and post:
+            return await self.chat(scope, raw, text=path == TEXT_PATH)
         if path in oip.HEALTH:
             return 200, b"{}", JSON
         if not self.chatting and (action := oip.resolve(path, self.extra["deployment"], self.target)) is not None:
@@ -286,9 +287,10 @@ class ReplicaApp:
         self.served += 1
         return fastpath.json_bytes({**result, **self.extra})
 
-    async def chat(self, scope: Scope, raw: bytes) -> Answer:
-        """OpenAI's chat completions. A stream's first step runs before any byte is sent, so a model that
-        fails at once still gets a whole error answer (or, on probation, the old version's)."""
+    async def chat(self, scope: Scope, raw: bytes, text: bool = False) -> Answer:
+        """OpenAI's chat completions, or with `text` its text completions (`prompt` continued as raw text, no
+        chat template). A stream's first step runs before any byte is sent, so a model that fails at once still
+        gets a whole error answer (or, on probation, the old version's)."""
         self.guard.check(fastpath.header(scope, b"authorization"))
         if not self.chatting:
             raise _wrong_kind(False)
@@ -298,18 +300,25 @@ class ReplicaApp:
                                    hint="Send a chat completion request.")  # fmt: skip
         model, params = body.get("model") or self.extra["deployment"], chat.params_of(body)
         if not body.get("stream"):
-            result = await run_in_threadpool(chat.complete, self.runtime, body.get("messages"), params)
+            if text:
+                result = await run_in_threadpool(chat.complete_text, self.runtime, body.get("prompt"), params)
+            else:
+                result = await run_in_threadpool(chat.complete, self.runtime, body.get("messages"), params)
             self.served += 1
-            return 200, json.dumps(chat.completion_body(model, result)).encode(), JSON
+            return 200, json.dumps(chat.completion_body(model, result, text=text)).encode(), JSON
         cancel = threading.Event()
-        pieces = chatwire.generated(chat.stream(self.runtime, body.get("messages"), params, cancel), cancel)
+        if text:
+            generation = chat.continuation(self.runtime, body.get("prompt"), params, cancel)
+        else:
+            generation = chat.stream(self.runtime, body.get("messages"), params, cancel)
+        pieces = chatwire.generated(generation, cancel)
         try:
             first = await pieces.__anext__()
         except BaseException:
             cancel.set()
             raise
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        ident, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
+        ident, created = ("cmpl-" if text else "chatcmpl-") + secrets.token_hex(12), int(time.time())
 
         async def rest() -> AsyncIterator[Any]:
             yield first
@@ -318,7 +327,7 @@ class ReplicaApp:
 
         async def stream() -> AsyncIterator[bytes]:
             try:
-                async for part in chatwire.events(ident, created, model, rest(), include_usage):
+                async for part in chatwire.events(ident, created, model, rest(), include_usage, text=text):
                     yield part
                 self.served += 1
             finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import vocabulary
 from ...errors import InvalidParameter
 from .. import fields
 
@@ -12,7 +13,7 @@ MODES = ("full", "rolling")
 STATUSES = ("Creating", "Running", "Upgrading", "RollingBack", "Failed", "Stopped", "Deleting")
 LIVE = ("Creating", "Running", "Upgrading", "RollingBack")  # replicas serve, or should: restored on restart
 RESTORED = (*LIVE, "Deleting")  # what a restart carries on with: serving again, or deleting
-BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})  # a change is under way
+BUSY = vocabulary.DEPLOYMENT_BUSY  # a change is under way
 MAX_REPLICAS = 16
 RESOURCE_KEYS = {"cpus": float, "memory_mb": int}
 

@@ -96,24 +96,31 @@ class ChatRuntime:
         """
         given = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "seed": seed}
         messages, params = validate_chat_params(messages, {**given, "stop": stop})
-        prompt = self._prompt_ids(messages)
+        with self._text_lock:
+            ids = _encode_chat(self._tokenizer, messages)
+        return self._start(self._fits(ids, "conversation"), params, cancel)
+
+    def continuation(self, prompt: str, *, cancel: threading.Event | None = None, **given: Any) -> Iterator[ChatDelta]:
+        """The prompt's raw continuation (a text completion): its tokens as they are, no chat template and no
+        turn, so the model writes on from the prompt's last word. Checked now, generated as iterated."""
+        _, params = validate_chat_params([{"role": "user", "content": prompt}], given)
+        with self._text_lock:
+            ids = self._tokenizer(prompt)["input_ids"]
+        return self._start(self._fits(ids, "prompt"), params, cancel)
+
+    def complete(self, messages: list[dict], **params: Any) -> ChatResult:
+        return collect(self.stream(messages, **params))
+
+    def _start(self, prompt: list[int], params: dict[str, Any], cancel: threading.Event | None) -> Iterator[ChatDelta]:
         budget = min(params["max_tokens"], self._context - len(prompt))
         pick = _picker(params["temperature"], params["top_p"], params["seed"])
         return self._generate(prompt, budget, pick, params["stop"], cancel)
 
-    def complete(self, messages: list[dict], **params: Any) -> ChatResult:
-        parts: list[str] = []
-        for delta in self.stream(messages, **params):
-            parts.append(delta.text)
-        return ChatResult("".join(parts), delta.finish_reason, delta.prompt_tokens, delta.completion_tokens)
-
-    def _prompt_ids(self, messages: list[dict]) -> list[int]:
-        with self._text_lock:
-            ids = _encode_chat(self._tokenizer, messages)
+    def _fits(self, ids: list[int], what: str) -> list[int]:
         if len(ids) >= self._context:
             raise _chat_error(
-                f"The conversation is longer than the model's context of {self._context} tokens.",
-                hint="Send fewer or shorter messages.",
+                f"The {what} is longer than the model's context of {self._context} tokens.",
+                hint="Send fewer or shorter messages." if what == "conversation" else "Send a shorter prompt.",
             )
         return ids
 
@@ -176,6 +183,14 @@ class ChatRuntime:
     def _decode_ids(self, ids: list[int]) -> str:
         with self._text_lock:
             return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def collect(deltas: Iterator[ChatDelta]) -> ChatResult:
+    """A whole generation from its pieces (the last one carries the finish and the counts)."""
+    parts: list[str] = []
+    for delta in deltas:
+        parts.append(delta.text)
+    return ChatResult("".join(parts), delta.finish_reason, delta.prompt_tokens, delta.completion_tokens)
 
 
 class _Detokenizer:

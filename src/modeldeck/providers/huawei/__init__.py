@@ -108,5 +108,6 @@ def agency(deck: Any, delegate_to: str | None = None) -> dict[str, Any]:
 def complete(deck: Any, deployment: str, prompt: str, stream: bool = False, **params: Any) -> Any:
     """Pangu's text completion of `prompt` on a deployment (its id): a `Completion`, or with `stream=True` an
     iterator of `Chunk`s. `params` are TextCompletionReq's (max_tokens, temperature, top_p, presence_penalty,
-    frequency_penalty, user, n); the deck's `chat` is for conversations, this for one prompt."""
+    frequency_penalty, user, n). The deployment writes on from the prompt's last word (no chat template); the
+    deck's `chat` answers a conversation instead."""
     return deck._run(pangu.text_completion(deployment, {"prompt": prompt, **params}, stream))

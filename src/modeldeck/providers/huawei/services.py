@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from ... import vocabulary
 from ..._http import Call
 from ...errors import InvalidParameter, Unsupported
 from ...resources import Deployment, DeploymentEvent
@@ -28,7 +29,7 @@ from ..base import Page, Pause
 from . import modelarts
 
 JSON = "application/json;charset=utf-8"  # what the SDK sends with a body (its GETs: application/json)
-BUSY = frozenset({"Creating", "Upgrading", "RollingBack", "Deleting"})
+BUSY = vocabulary.DEPLOYMENT_BUSY
 POLL = 0.5  # seconds between polls while a change is under way
 # ModelArts' service statuses <-> the platform's deployment statuses
 STATUSES = {"Creating": "DEPLOYING", "Running": "RUNNING", "Upgrading": "UPGRADING", "RollingBack": "UPGRADING",

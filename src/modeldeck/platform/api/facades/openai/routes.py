@@ -179,10 +179,11 @@ DEPLOYMENT_ATTEMPTS = 3  # a replica that drains resets the connections queued o
 
 
 async def to_deployment(request: Request, found: chat.DeploymentChat, body: dict[str, Any],
-                        authorization: str | None = None) -> Response:  # fmt: skip
-    """Forward to the deployment's replicas with the caller's own key (they check it themselves), or with
-    `authorization` when a facade of other credentials proved its caller otherwise (an EAS service token, a
-    Huawei signature); their answer, errors included, is already in OpenAI's shapes."""
+                        authorization: str | None = None, path: str = "/v1/chat/completions") -> Response:  # fmt: skip
+    """Forward to the deployment's replicas' `path` (chat; `/v1/completions` for a text completion) with the
+    caller's own key (they check it themselves), or with `authorization` when a facade of other credentials
+    proved its caller otherwise (an EAS service token, a Huawei signature); their answer, errors included, is
+    already in OpenAI's shapes."""
     import httpx
 
     endpoint = request.app.state.platform.deployments.live(found.id)["endpoint"]
@@ -194,7 +195,7 @@ async def to_deployment(request: Request, found: chat.DeploymentChat, body: dict
     headers = {"Authorization": authorization or request.headers.get("authorization", "")}
     for attempt in range(DEPLOYMENT_ATTEMPTS):
         try:
-            outgoing = client.build_request("POST", f"{endpoint}/v1/chat/completions", json=body, headers=headers)
+            outgoing = client.build_request("POST", f"{endpoint}{path}", json=body, headers=headers)
             response = await client.send(outgoing, stream=True)
             break
         except httpx.TransportError as exc:

@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from .....errors import InvalidParameter, NotFound, error_fields, error_from_payload
-from .... import chat, chatwire
+from .... import chat
 from ....authz import Caller, enter, member_workspaces
 from ....schema import Deployment, Model
 from ....wirejson import parse_json
@@ -29,7 +29,7 @@ from ... import deps
 from ...routing import Router
 from ..huawei.ids import region_of
 from ..openai import routes as openai_routes
-from . import text, wire
+from . import wire
 
 router = Router(tags=["pangu"])
 
@@ -77,15 +77,15 @@ async def _caller(request: Request, project_id: str | None, ref: str) -> tuple[C
     return await run_in_threadpool(_entered, request, await deps.presented(request), project_id, ref)
 
 
-async def _chat(request: Request, project_id: str | None, ref: str, body: Any,
-                shape: Any = wire.chat_request) -> Response:  # fmt: skip
-    """The deployment's replicas' answer to `body`, made their chat request by `shape`."""
+async def _chat(request: Request, project_id: str | None, ref: str, body: Any, text: bool = False) -> Response:
+    """The deployment's replicas' answer to `body`: their chat, or with `text` their text completion."""
     caller, row = await _caller(request, project_id, ref)
-    sent = shape(body, row.name)
+    sent = (wire.text_request if text else wire.chat_request)(body, row.name)
     platform = request.app.state.platform
     bearer = await run_in_threadpool(request.app.state.relay.bearer, platform, caller.principal)
     found = chat.DeploymentChat(row.id, row.name)
-    answer = await openai_routes.to_deployment(request, found, sent, authorization=f"Bearer {bearer}")
+    answer = await openai_routes.to_deployment(request, found, sent, authorization=f"Bearer {bearer}",
+                                               path="/v1/completions" if text else "/v1/chat/completions")  # fmt: skip
     if answer.status_code >= 400:  # the replica's OpenAI-shaped error, raised again in Huawei's shape
         try:
             payload = json.loads(bytes(answer.body))
@@ -106,23 +106,16 @@ async def chat_v2(request: Request, project_id: str, pool_id: str, deployment_id
     return await _chat(request, project_id, deployment_id, parse_json(await request.body()))
 
 
-async def _text(request: Request, project_id: str, ref: str) -> Response:
-    answer = await _chat(request, project_id, ref, parse_json(await request.body()), wire.text_request)
-    if isinstance(answer, StreamingResponse):
-        return StreamingResponse(text.events(answer.body_iterator), media_type="text/event-stream",
-                                 headers=chatwire.SSE_HEADERS)  # fmt: skip
-    return JSONResponse(text.answer(json.loads(bytes(answer.body))))
-
-
 @router.post("/v1/{project_id}/deployments/{deployment_id}/text/completions")
 async def text_v1(request: Request, project_id: str, deployment_id: str) -> Response:
-    """Pangu's text completion: the prompt completed by the deployment; `stream: true` answers events."""
-    return await _text(request, project_id, deployment_id)
+    """Pangu's text completion: the prompt continued by the deployment's replicas as raw text (their
+    `/v1/completions`, already `choices[].text`, streamed as such); `stream: true` answers events."""
+    return await _chat(request, project_id, deployment_id, parse_json(await request.body()), text=True)
 
 
 @router.post("/v2/{project_id}/pools/{pool_id}/deployments/{deployment_id}/text/completions")
 async def text_v2(request: Request, project_id: str, pool_id: str, deployment_id: str) -> Response:
-    return await _text(request, project_id, deployment_id)
+    return await _chat(request, project_id, deployment_id, parse_json(await request.body()), text=True)
 
 
 @router.post("/api/v2/chat/completions")

@@ -65,8 +65,8 @@ def chat_request(body: Any, model: str) -> dict[str, Any]:
 
 
 def text_request(body: Any, model: str) -> dict[str, Any]:
-    """A checked Pangu text completion body (`TextCompletionReq`: a `prompt` and chat's parameters) as the
-    chat request the deployment's replicas answer: the prompt is the one user turn."""
+    """A checked Pangu text completion body (`TextCompletionReq`: a `prompt` and chat's parameters, bounded as
+    chat's are) as the text completion the deployment's replicas answer (`/v1/completions`)."""
     if not isinstance(body, dict):
         raise _invalid("The request body must be a JSON object.")
     prompt = body.get("prompt")
@@ -74,7 +74,9 @@ def text_request(body: Any, model: str) -> dict[str, Any]:
         raise InvalidParameter("prompt must be the text to complete.", code="PanguLargeModels.InvalidParameter",
                                hint='Send {"prompt": "Once upon a time", "max_tokens": 64}.')  # fmt: skip
     rest = {k: v for k, v in body.items() if k != "prompt"}
-    return chat_request({**rest, "messages": [{"role": "user", "content": prompt}]}, model)
+    checked = chat_request({**rest, "messages": [{"role": "user", "content": prompt}]}, model)
+    del checked["messages"]
+    return {**checked, "prompt": prompt}
 
 
 def task_input(body: Any) -> dict[str, Any]:
