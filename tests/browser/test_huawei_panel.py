@@ -271,6 +271,6 @@ def test_the_sidebar_on_a_huawei_profile(browser: Any, hw_lab: Lab, cloud: dict,
         picker.select_option("hw")  # and back to the main account, where the sidebar started
         model_row(view, "tiny").filter(has_text="· Inference, Fine-tune, Deploy").wait_for()
         assert picker.input_value() == "hw" and page.errors == []
-        view.screenshot(path=str(ARTIFACTS / "sidebar-huawei-bob.png"))
+        sidebar(page).screenshot(path=str(ARTIFACTS / "sidebar-huawei-bob.png"))  # the picker too
     finally:
         page.context.close()
