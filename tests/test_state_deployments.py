@@ -65,6 +65,25 @@ def test_deployments_load_when_a_view_asks_and_follow_the_platform(state: DeckSt
     wait_for(lambda: [d["name"] for d in state.deployments] == ["iris-prod"])
 
 
+def test_without_change_events_a_changing_deployment_is_followed_until_it_settles(deck: md.Deck,
+                                                                                   monkeypatch: pytest.MonkeyPatch):  # fmt: skip
+    """A platform without events (ModelArts) is polled; while a deployment changes its rows are reloaded on
+    their own, so Creating becomes Running with no full poll (pushed out of reach here) and no view action."""
+    from modeldeck import events
+
+    monkeypatch.setattr(events, "POLL_EVERY", 3600.0)
+    deck._provider = dataclasses.replace(deck._provider, capabilities=deck.capabilities - {"events"})
+    state = DeckState(deck)
+    try:
+        state.run("refresh")
+        state.run("load_deployments")
+        created = state.run("deploy", model=iris(state), version="1.0.0", name="iris-polled", replicas=1)
+        assert created["status"] == "Creating"
+        running(state, "iris-polled", ready=1)
+    finally:
+        state.close()
+
+
 def test_predict_through_a_deployment(state: DeckState, deck: md.Deck):
     state.run("load_deployments")
     state.run("deploy", model=iris(state), version="1.0.0", name="iris-prod", replicas=2)
