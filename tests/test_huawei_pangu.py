@@ -69,6 +69,18 @@ def native_text(server: Deployment, version: str) -> str:
     return server.admin.ok("POST", "/v1/chat/completions", json=body)["choices"][0]["message"]["content"]
 
 
+def serving(server: Deployment, name: str) -> None:
+    """Until the deployment runs: each request waits at most 20 s server-side (within the client's 60 s
+    timeout, which a loaded machine's first start of a language model can outlast), the whole a generous bound."""
+
+    def running() -> bool:
+        shown = server.admin.ok("GET", f"/api/v1/deployments/{name}", params={"wait": 20})
+        assert shown["status"] != "Failed", shown
+        return shown["status"] == "Running"
+
+    wait_for(running, timeout=600, interval=0)
+
+
 def continued(folder: Path, prompt: str) -> str:
     """What transformers' greedy `generate` writes on from the prompt's own tokens (no chat template, no turn):
     a text completion's answer."""
@@ -88,8 +100,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     server = found["server"]
     try:
         dep = server.admin.ok("POST", "/api/v1/deployments", json={"name": "tiny", "model": "tiny", "version": "1.0.0"})
-        ready = server.admin.ok("GET", f"/api/v1/deployments/{dep['name']}", params={"wait": 60})
-        assert ready["status"] == "Running", ready
+        serving(server, dep["name"])
         yield {**found, "deployment": dep["id"], "expected": native_text(server, "1.0.0"),
                "continued": continued(root / "lm-3", PROMPT)}  # fmt: skip
     finally:

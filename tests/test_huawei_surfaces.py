@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from test_huawei_pangu import TINY, native_text, no_huawei_environment, platform_with_tiny, profile  # noqa: F401
+from test_huawei_pangu import TINY, native_text, no_huawei_environment, platform_with_tiny, profile, serving  # noqa: F401
 from traitlets.config import Config
 
 from modeldeck import examples
@@ -33,7 +33,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         server.admin.ok("POST", "/api/v1/workspaces", json={"name": "research"})
         bob = server.client(server.subaccount("bob")).ok("POST", "/api/v1/access-keys", json={"description": "bob"})
         dep = server.admin.ok("POST", "/api/v1/deployments", json={"name": "tiny", "model": "tiny", "version": "1.0.0"})
-        assert server.admin.ok("GET", f"/api/v1/deployments/{dep['name']}", params={"wait": 60})["status"] == "Running"
+        serving(server, dep["name"])
         yield {**found, "bob": (bob["id"], bob["secret"]), "expected": native_text(server, "1.0.0")}
     finally:
         server.close()
