@@ -7,12 +7,13 @@ provider's requests equal the SDK's on the wire.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from conftest import wait_for
-from fixtures.wire_recorder import Recorder, Route
+from fixtures.wire_recorder import Captured, Recorder, Reply, Route
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkmodelarts import v1 as ma
@@ -218,6 +219,30 @@ def test_service_requests_equal_the_sdks(monkeypatch: pytest.MonkeyPatch):
     assert [o["method"] for o in ours] == [t["method"] for t in theirs] == ["POST", "PUT", "POST", "POST"]
     for mine, sdk_side in zip(ours, theirs):
         assert mine == sdk_side
+
+
+def test_a_service_deleted_between_its_listing_and_its_look_is_gone(monkeypatch: pytest.MonkeyPatch):
+    """ModelArts lists a service being deleted until it is gone; one that went between the listing and the
+    GET of its record is gone (the awaited end of a delete), never a NotFound, and the listing leaves it out."""
+    deleted = []
+
+    def show(req: Captured) -> Reply:
+        if deleted:
+            body = json.dumps({"error_code": "ModelArts.0102", "error_msg": "The service does not exist."}).encode()
+            return Reply(404, {"Content-Type": "application/json"}, body)
+        return Reply(200, {"Content-Type": "application/json"}, json.dumps(SHOWN).encode())
+
+    def delete(req: Captured) -> Reply:
+        deleted.append(req)
+        return Reply(200, {"Content-Type": "application/json"}, b'{"service_responses": []}')
+
+    routes = [Route("GET", r"/v2/.*/services", json_body=LISTED), Route("POST", r"/v2/.*/services/delete", handler=delete),
+              Route("GET", r"/v2/.*/services/svc-1", handler=show), Route("GET", r"/v1/auth-mode", json_body={"mode": "strict"})]  # fmt: skip
+    with Recorder(routes) as rec:
+        signing({"ak": "AKLOCAL123", "sk": "SKLOCAL456", "project": "a" * 32}, monkeypatch)
+        with md.connect(profile(rec.url)) as deck:
+            assert deck.delete_deployment("svc") is None and len(deleted) == 1
+            assert list(deck.deployments()) == []
 
 
 def test_deploying_a_model_that_does_not_exist_is_not_found(cloud: dict, monkeypatch: pytest.MonkeyPatch):

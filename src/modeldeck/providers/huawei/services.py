@@ -132,8 +132,10 @@ def _find(name: str):  # type: ignore[no-untyped-def]
     return next((i for i in items.get("data") or [] if i.get("name") == name), None)
 
 
-def _show(service_id: str):  # type: ignore[no-untyped-def]
-    return (yield Call("GET", f"{BASE}/{quote(service_id, safe='')}", headers=GET)).json()
+def _show(service_id: str, gone: bool = False):  # type: ignore[no-untyped-def]
+    """A service's record; with `gone`, None when it no longer exists (deleted since it was listed)."""
+    shown = yield Call("GET", f"{BASE}/{quote(service_id, safe='')}", headers=GET, ok=(404,) if gone else ())
+    return None if shown.status_code == 404 else shown.json()
 
 
 def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -160,9 +162,11 @@ def deployments() -> Page[Deployment]:
         got = (yield Call("GET", BASE, params={"limit": size, "offset": offset}, headers=GET)).json()
         more = offset + size < int(got.get("total") or 0)
         # a list item has no instance groups (count, running_count, model): each service is shown for them
+        # (one deleted since the listing is left out)
         shown = []
         for item in got.get("data") or []:
-            shown.append(Deployment.from_json(as_deployment((yield from _show(item["id"])))))
+            if (record := (yield from _show(item["id"], gone=True))) is not None:
+                shown.append(Deployment.from_json(as_deployment(record)))
         return shown, (str(offset + size) if more else None)
 
     return Page(Deployment, BASE, {}, "deployments", fetch=fetch)
@@ -173,7 +177,8 @@ def deployment(name: str, wait: int | None = None, gone: bool = False):  # type:
     waited = 0.0
     while True:
         item = yield from _find(name)
-        record = None if item is None else as_deployment((yield from _show(item["id"])))
+        shown = None if item is None else (yield from _show(item["id"], gone))
+        record = None if shown is None else as_deployment(shown)
         if record is None and not gone:
             raise InvalidParameter(f"No ModelArts service is called {name!r} in this workspace.",
                                    code="Deployment.NotFound", hint="List them with deck.deployments().")  # fmt: skip
