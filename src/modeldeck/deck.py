@@ -247,8 +247,20 @@ class _Operations:
         return self._listing(self._plans.models(params))
 
     @operation("models")
-    def model(self, model: Any) -> Model:
-        return (yield from self._plans.model(_ref(model)))
+    def model(self, model: Any, *, source: str | None = None) -> Model:
+        """One model, by name or id (or a listed record). Where a profile lists models from more than one place
+        (an alibaba profile: Model Studio's `authorized` ones and PAI's registry, `pai`), a name both hold is
+        ambiguous: `source` (a `Model.source`; a record brings its own) picks one."""
+        sources = self._provider.model_sources
+        if source is None and isinstance(model, Model) and model.source in sources:
+            source = model.source
+        if source is None:
+            return (yield from self._plans.model(_ref(model)))
+        if source not in sources:
+            raise InvalidParameter(f"This profile lists no models from {source!r}.", code="InvalidParameter.Source",
+                                   hint=f"Pass source= one of {', '.join(sources)}." if sources
+                                   else "Leave source out: this profile's models come from one place.")  # fmt: skip
+        return (yield from self._plans.model(_ref(model), source))
 
     @operation("register")
     def create_model(self, name: str, **fields: Any) -> Model:
@@ -740,7 +752,7 @@ class Deck(_Operations):
             return done.value
 
     def _listing(self, page: Page[Any]) -> Listing[Any]:
-        return Listing(lambda cursor, limit: self._run(page_plan(page, cursor, limit)), page.title)
+        return Listing(lambda cursor, limit: self._run(page_plan(page, cursor, limit)), page.title, page.notes)
 
     def _wrap_task(self, record: TaskRecord) -> Task:
         return Task(self, record)

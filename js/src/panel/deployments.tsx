@@ -3,6 +3,7 @@
 
 import { createContext } from "preact";
 import { useContext, useEffect, useState } from "preact/hooks";
+import { deployable } from "./capabilities";
 import { deployCode, deploymentPredictCode } from "./deploy-code";
 import { formatTime } from "./format";
 import { useAction, useCodeContext, useTrait, useView } from "./model";
@@ -212,8 +213,8 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
   const [select] = useAction("select");
   const [deploy, deploying] = useAction<DeploymentInfo>("deploy");
   const [open] = useAction("deployment_events");
-  const deployable = models.filter((m) => (m.actions ?? []).includes("deploy"));
-  const model = deployable.find((m) => m.id === selected.model);
+  const offered = models.filter(deployable);
+  const model = offered.find((m) => m.id === selected.model);
   const [name, setName] = useState<string | null>(null); // null: follow the model's name
   const [replicas, setReplicas] = useState(1);
   const [engine, setEngine] = useState("local");
@@ -243,7 +244,7 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
             <select id={id} class="md-input" data-testid="md-deploy-model" value={model?.id ?? ""}
               onChange={(e) => select({ model: e.currentTarget.value || null, version: null })}>
               <option value="">Choose…</option>
-              {deployable.map((m) => (
+              {offered.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name}
                 </option>
@@ -437,7 +438,7 @@ function Detail({ d, events }: { d: DeploymentInfo; events: readonly DeploymentE
           .join(" · ")}
       </p>
       {d.status_reason && <p class="md-field-error" data-testid="md-deployment-reason">{d.status_reason}</p>}
-      {d.endpoint && <p class="md-muted">Endpoint <code class="md-chip">{d.endpoint}</code></p>}
+      {d.endpoint && <p class="md-muted">Endpoint <code class="md-chip" data-testid="md-deployment-endpoint">{d.endpoint}</code></p>}
       <Controls d={d} />
       <h4 class="md-subtitle">Predict</h4>
       <PredictBox d={d} />

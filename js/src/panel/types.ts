@@ -187,6 +187,13 @@ export interface Enums {
   roles: string[];
 }
 
+/** What a part of the model list could not show (e.g. a PAI workspace that refuses the caller), and what to do. */
+export interface ListingNote {
+  code: string;
+  message: string;
+  hint: string;
+}
+
 export interface PanelError {
   code: string;
   message: string;
@@ -205,6 +212,7 @@ export interface Traits {
   workspace: Workspace | null;
   workspaces: Workspace[];
   models: ModelInfo[];
+  models_notes: ListingNote[];
   selected: Selection;
   versions: Version[];
   grants: Grant[];
@@ -227,6 +235,7 @@ export const DEFAULTS: Traits = {
   workspace: null,
   workspaces: [],
   models: [],
+  models_notes: [],
   selected: { model: null, version: null },
   versions: [],
   grants: [],
