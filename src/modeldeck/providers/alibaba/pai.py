@@ -166,18 +166,20 @@ def as_model(item: dict[str, Any], actions: list[str]) -> Model:
 
 
 def refused(ws: str, response: httpx.Response) -> DeckError:
-    """PAI's refusal of a caller that is no member of workspace `ws`, with what to do about it."""
+    """A 403 of PAI workspace `ws`: a caller that is no member of it (`Workspace.AccessDenied`) is told what to
+    do about it; another refusal keeps PAI's own message."""
     body = response_payload(response)
     code = str(body.get("Code") or "Workspace.AccessDenied")
-    return error_from_payload(403, {"code": code, "request_id": body.get("RequestId"),
-                                    "message": f"PAI workspace {ws} does not admit this AccessKey's user ({code}).",
-                                    "hint": f"Ask an admin of PAI workspace {ws} to add you as a member (PAI console > "
-                                    "Workspace > Members), or set the profile's pai_workspace (PAI_WORKSPACE_ID) to a "
-                                    "workspace you belong to."})  # fmt: skip
+    fields: dict[str, Any] = {"code": code, "request_id": body.get("RequestId"), "message": body.get("Message")}
+    if code.startswith("Workspace.AccessDenied"):
+        fields["message"] = f"PAI workspace {ws} does not admit this AccessKey's user ({code})."
+        fields["hint"] = (f"Ask an admin of PAI workspace {ws} to add you as a member (PAI console > Workspace > "
+                          "Members), or set the profile's pai_workspace (PAI_WORKSPACE_ID) to a workspace you belong to.")  # fmt: skip
+    return error_from_payload(403, fields)
 
 
 def _admitted(ws: str | None, response: httpx.Response) -> httpx.Response:
-    """A call's answer in PAI workspace `ws` (None: the default one); a refusal raises `refused`'s error."""
+    """A call's answer in PAI workspace `ws` (None: the default one); a 403 raises `refused`'s error."""
     if response.status_code == 403:
         raise refused(ws or "(the account's default)", response)
     return response
