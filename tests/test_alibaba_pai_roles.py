@@ -9,6 +9,7 @@ with the actions the caller's PAI roles allow; and the provider's new requests e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -221,6 +222,13 @@ def test_a_pai_workspace_that_refuses_the_caller_leaves_model_studio_listed(serv
             alice.model("scorer", source="pai")
         assert "add you as a member" in refused.value.hint
         assert alice.model("scorer").source == "authorized"  # the world it may see
+
+        async def listed_async() -> tuple[list[str], list[str]]:
+            async with md.AsyncDeck("alice") as deck:
+                listing = deck.models()
+                return [m.source async for m in listing], [n.code for n in listing.notes]
+
+        assert asyncio.run(listed_async()) == (["authorized"] * len(rows), ["Workspace.AccessDenied"])
         state = DeckState(alice)
         try:
             state.run("refresh")

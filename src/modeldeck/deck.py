@@ -827,7 +827,7 @@ class AsyncDeck(_Operations):
             transport.close()
 
     def _listing(self, page: Page[Any]) -> AsyncListing[Any]:
-        return AsyncListing(lambda cursor: self._run(page_plan(page, cursor)), page.title)
+        return AsyncListing(lambda cursor: self._run(page_plan(page, cursor)), page.title, page.notes)
 
     def _wrap_task(self, record: TaskRecord) -> AsyncTask:
         return AsyncTask(self, record)

@@ -315,11 +315,12 @@ class Listing(Generic[T]):
 
 
 class AsyncListing(Generic[T]):
-    """The async counterpart of `Listing`: `async for` over pages fetched on demand."""
+    """The async counterpart of `Listing`: `async for` over pages fetched on demand (with its `notes`)."""
 
-    def __init__(self, fetch: Callable[[str | None], Any], title: str = "") -> None:
+    def __init__(self, fetch: Callable[[str | None], Any], title: str = "", notes: list[Any] | None = None) -> None:
         self._fetch = fetch
         self._title = title
+        self.notes: list[Any] = notes if notes is not None else []
 
     async def __aiter__(self) -> AsyncIterator[T]:
         cursor: str | None = None
