@@ -115,6 +115,11 @@ class _Operations:
         return self._provider.capabilities
 
     @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines this platform's deployments run on (`deploy(engine=)`); a cloud's: its own only."""
+        return self._provider.engines
+
+    @property
     def provider(self) -> str:
         """The name of the provider speaking to the platform: native, openai, ..."""
         return self._provider.name

@@ -213,7 +213,7 @@ class DeckState(HasTraits):
         account = deck.account if initial and deck.account else deck.whoami()["account"]
         self.connection = {
             "profile": deck.profile or "", "kind": deck.kind, "provider": deck.provider, "url": deck.url,
-            "capabilities": sorted(deck.capabilities), "account": account.get("name", ""),
+            "capabilities": sorted(deck.capabilities), "engines": list(deck.engines), "account": account.get("name", ""),
             "account_kind": account.get("kind", ""), "status": "connected",
         }  # fmt: skip
         for loaded in lists:

@@ -206,6 +206,7 @@ def test_the_panel_registers_on_pai_through_oss_and_predicts_on_eas(notebook_pag
         assert "authorized" in {source for _, source in listed}  # Model Studio's rows are listed, and not offered
         assert selected["model"] in offered and set(offered) == {i for i, source in listed if source == "pai"}
         assert form.get_by_test_id("md-deploy-model").input_value() == selected["model"]
+        assert form.get_by_test_id("md-deploy-engine").count() == 0  # an EAS service runs on EAS: no engine to pick
         assert form.get_by_test_id("md-deploy-version").input_value() == selected["version"]
         form.get_by_test_id("md-deploy-name").fill("iris-svc")
         form.get_by_test_id("md-deploy-submit").click()

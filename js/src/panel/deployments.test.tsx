@@ -101,13 +101,15 @@ describe("the Deployments view", () => {
                      actions: ["inference", "fine_tune", "deploy"] };  // prettier-ignore
     const pai = { ...sampleModels(2)[1], id: "mdl-7", name: "iris", source: "pai" as const, actions: ["register", "deploy"] };
     const viewer = { ...pai, id: "mdl-8", name: "ranker", actions: [] };
-    const { q, last } = open({ models: [studio, pai, viewer], selected: { model: "mdl-7", version: "0.1.0" } });
+    const connection = { profile: "ali", kind: "alibaba", url: "", account: "", account_kind: "", engines: ["local"] };
+    const { q, last } = open({ connection, models: [studio, pai, viewer], selected: { model: "mdl-7", version: "0.1.0" } });
     act(() => q("md-deploy-new")!.click());
+    expect(q("md-deploy-engine")).toBeNull(); // EAS services run on EAS: no engine to choose
     const options = [...q<HTMLSelectElement>("md-deploy-model")!.options].map((o) => [o.value, o.textContent]);
     expect(options).toEqual([["", "Choose…"], ["mdl-7", "iris"]]);
     input(q<HTMLInputElement>("md-deploy-name")!, "iris-svc");
     submit(q("md-deploy-form")!);
-    expect(last()).toMatchObject({ name: "deploy", args: { model: "mdl-7", version: "0.1.0", name: "iris-svc" } });
+    expect(last()).toMatchObject({ name: "deploy", args: { model: "mdl-7", version: "0.1.0", name: "iris-svc", engine: "local" } });
   });
 
   it("shows a running service's endpoint in its detail", () => {

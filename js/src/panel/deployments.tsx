@@ -205,8 +205,12 @@ function ModeFields({ mode, setMode }: { mode: UpgradeMode; setMode: (m: Upgrade
   );
 }
 
-/** Serve a model's version under a name. The model and version are the shared selection (as in Inference). */
+const ENGINES: Record<string, string> = { local: "Local (worker processes)", ray: "Ray Serve" };
+
+/** Serve a model's version under a name. The model and version are the shared selection (as in Inference);
+ * the engine is asked only where the platform runs more than one (a cloud's services run on its own). */
 export function DeployForm({ onDone }: { onDone: () => void }) {
+  const engines = useTrait("connection").engines ?? ["local", "ray"];
   const models = useTrait("models");
   const selected = useTrait("selected");
   const ctx = useCodeContext();
@@ -217,7 +221,7 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
   const model = offered.find((m) => m.id === selected.model);
   const [name, setName] = useState<string | null>(null); // null: follow the model's name
   const [replicas, setReplicas] = useState(1);
-  const [engine, setEngine] = useState("local");
+  const [engine, setEngine] = useState(engines[0] ?? "local");
   const [mode, setMode] = useState<UpgradeMode>({ mode: "rolling", batch_size: 1, max_unavailable: 0 });
   const shownName = name ?? model?.name ?? "";
   const valid = !!model && /^[a-z0-9][a-z0-9-]*$/i.test(shownName) && replicas >= 1;
@@ -270,14 +274,19 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
               onInput={(e) => setReplicas(Number(e.currentTarget.value))} />
           )}
         </Field>
-        <Field label="Engine">
-          {({ id }) => (
-            <select id={id} class="md-input" data-testid="md-deploy-engine" value={engine} onChange={(e) => setEngine(e.currentTarget.value)}>
-              <option value="local">Local (worker processes)</option>
-              <option value="ray">Ray Serve</option>
-            </select>
-          )}
-        </Field>
+        {engines.length > 1 && (
+          <Field label="Engine">
+            {({ id }) => (
+              <select id={id} class="md-input" data-testid="md-deploy-engine" value={engine} onChange={(e) => setEngine(e.currentTarget.value)}>
+                {engines.map((e) => (
+                  <option key={e} value={e}>
+                    {ENGINES[e] ?? e}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        )}
       </div>
       <ModeFields mode={mode} setMode={setMode} />
       <div class="md-actions">

@@ -13,6 +13,8 @@ export interface Connection {
   url: string;
   /** Absent until the kernel has connected (and from an older kernel): then the view shows everything. */
   capabilities?: Capability[];
+  /** The engines its deployments run on; absent from an older kernel: the native platform's two. */
+  engines?: string[];
   account: string;
   account_kind: "main" | "sub" | "";
   /** "closed" once the deck behind the panel was closed (`deck.close()`): the view offers Reconnect. */

@@ -172,6 +172,8 @@ class Provider:
     options_environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # the `Model.source`s its `model(ref, source)` plan can be told to look in, where a name may be in several
     model_sources: tuple[str, ...] = ()
+    # the engines its deployments run on (`deck.deploy(engine=)`): a cloud's services run on the cloud's own
+    engines: tuple[str, ...] = ("local",)
 
     def endpoint(self, region: str | None, endpoints: Mapping[str, str], url: str | None) -> str | None:
         """The base URL of the main service: a per-service override, the profile's url, the region's default."""
