@@ -133,7 +133,7 @@ def workspace_or_default():  # type: ignore[no-untyped-def]
     ws = yield from workspace_id()
     if ws:
         return ws
-    return (yield _call("GET", "/defaultWorkspaces", "GetDefaultWorkspace")).json()["WorkspaceId"]
+    return _admitted(None, (yield _call("GET", "/defaultWorkspaces", "GetDefaultWorkspace", ok=(403,)))).json()["WorkspaceId"]
 
 
 def roles(ws: str):  # type: ignore[no-untyped-def]
