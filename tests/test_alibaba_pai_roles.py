@@ -9,6 +9,7 @@ with the actions the caller's PAI roles allow; and the provider's new requests e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -135,13 +136,13 @@ def test_one_list_of_both_worlds_with_the_actions_pai_roles_allow(server: dict):
         assert listed == [("authorized", "detector"), ("pai", "detector")]
         row = next(m for m in alice.models() if m.source == "pai")
         assert (row.id, row.model_name, row.workspace_id) == (registered.model_id, "detector", ws)
-        assert row.actions == ["register"] and row.latest_version["approval_status"] == "Pending"
+        assert row.actions == ["register", "deploy"] and row.latest_version["approval_status"] == "Pending"
         assert [v.version_name for v in alice.versions(row.id)] == [
             "0.1.0"
         ]  # its versions pane, by the row's id
     with md.connect(profile(dep.url, "bob", server, pai_workspace=ws, workspace=server["studio_ws"])) as bob:
         (row,) = [m for m in bob.models() if m.source == "pai"]
-        assert row.actions == ["register", "approve"]
+        assert row.actions == ["register", "deploy", "approve"]
         assert bob.approve(row.id, "0.1.0").approval_status == "Approved"
         with pytest.raises(md.errors.Conflict):  # a decided version is final
             bob.reject(row.id, "0.1.0")
@@ -159,9 +160,8 @@ def test_the_main_account_lists_model_studio_and_its_default_pai_workspace(serve
     with md.connect(profile(dep.url, "main", server)) as main:
         rows = [(m.source, m.model_name, m.actions) for m in main.models()]
     studio = [r for r in rows if r[0] == "authorized"]
-    assert ("pai", "lm", ["register", "approve"]) in rows and rows.index(studio[-1]) < rows.index(
-        ("pai", "lm", ["register", "approve"])
-    )
+    everything = ("pai", "lm", ["register", "deploy", "approve"])
+    assert everything in rows and rows.index(studio[-1]) < rows.index(everything)
     file = ProfileFile.load()
     file.profiles["keyonly"] = Profile(
         "keyonly", "alibaba", url=f"{dep.url}/dashscope", api_key=dep.admin_key
@@ -169,6 +169,74 @@ def test_the_main_account_lists_model_studio_and_its_default_pai_workspace(serve
     file.save()
     with md.connect("keyonly") as key_only:  # no AccessKey pair: Model Studio's models only
         assert {m.source for m in key_only.models()} == {"authorized"}
+
+
+def test_a_model_by_its_ref_from_either_world(server: dict):
+    """`deck.model(ref)` looks in Model Studio's authorized models and PAI's registry: a name both hold is
+    ambiguous until `source` (or a listed record) picks one; a ModelId is PAI's; a missing one says where it looked."""
+    dep: Deployment = server["deployment"]
+    with md.connect(profile(dep.url, "bob", server, pai_workspace=server["ws"], workspace=server["studio_ws"])) as bob:
+        made = bob.register("ranker", URI, format="SavedModel", framework="TensorFlow")
+        with pytest.raises(md.errors.InvalidParameter) as both:
+            bob.model("ranker")
+        assert both.value.code == "Model.Ambiguous" and "source='pai'" in both.value.hint and made.model_id in both.value.hint
+        pai_row = bob.model("ranker", source="pai")
+        assert (pai_row.source, pai_row.id, pai_row.model_name, pai_row.workspace_id) == ("pai", made.model_id, "ranker", server["ws"])
+        assert pai_row.actions == ["register", "deploy", "approve"] and pai_row.latest_version["version_name"] == "0.1.0"
+        assert bob.model("ranker", source="authorized").source == "authorized"
+        assert bob.model(made.model_id).source == "pai"  # a ModelId is no Model Studio name
+        listed = next(m for m in bob.models() if m.source == "pai" and m.model_name == "ranker")
+        assert bob.model(listed).id == made.model_id  # a record brings its source
+        with pytest.raises(md.errors.NotFound) as missing:
+            bob.model("no-such-model", source="pai")
+        assert missing.value.code == "Model.NotFound" and server["ws"] in missing.value.message and missing.value.hint
+        with pytest.raises(md.errors.ModelAccessDenied) as nowhere:
+            bob.model("no-such-model")
+        assert "PAI workspace" in nowhere.value.message and "deck.models()" in nowhere.value.hint
+        with pytest.raises(md.errors.InvalidParameter) as wrong:
+            bob.model("ranker", source="modelarts")
+        assert wrong.value.code == "InvalidParameter.Source" and "authorized, pai" in wrong.value.hint
+    with md.connect(url=dep.url, api_key=dep.admin_key) as native, pytest.raises(md.errors.InvalidParameter) as one:
+        native.model("ranker", source="pai")
+    assert "Leave source out" in one.value.hint
+
+
+def test_a_pai_workspace_that_refuses_the_caller_leaves_model_studio_listed(server: dict):
+    """alice develops in team-b but is no member of the default PAI workspace: the list keeps Model Studio's
+    rows and says, as a typed note with a hint, why PAI's are missing; the panel's state shows the same."""
+    from modeldeck.state import DeckState
+
+    dep: Deployment = server["deployment"]
+    with md.connect(url=dep.url, api_key=dep.admin_key, workspace="team-b") as native:
+        outside = pai_workspace_id(next(w for w in native.workspaces() if w.is_default).id)
+        native.register("scorer", URI, format="SavedModel", framework="TensorFlow")
+    with md.connect(profile(dep.url, "alice", server, pai_workspace=outside, workspace=server["studio_ws"])) as alice:
+        listed = alice.models()
+        rows = [(m.source, m.model_name) for m in listed]
+        assert ("authorized", "scorer") in rows and all(source == "authorized" for source, _ in rows)
+        (note,) = listed.notes
+        assert isinstance(note, md.errors.AccessDenied) and note.code == "Workspace.AccessDenied"
+        assert outside in note.message and "add you as a member" in note.hint and "pai_workspace" in note.hint
+        assert "note: PAI workspace" in repr(listed)
+        with pytest.raises(md.errors.AccessDenied) as refused:  # asked for PAI's alone, it says so
+            alice.model("scorer", source="pai")
+        assert "add you as a member" in refused.value.hint
+        assert alice.model("scorer").source == "authorized"  # the world it may see
+
+        async def listed_async() -> tuple[list[str], list[str]]:
+            async with md.AsyncDeck("alice") as deck:
+                listing = deck.models()
+                return [m.source async for m in listing], [n.code for n in listing.notes]
+
+        assert asyncio.run(listed_async()) == (["authorized"] * len(rows), ["Workspace.AccessDenied"])
+        state = DeckState(alice)
+        try:
+            state.run("refresh")
+            assert [m["source"] for m in state.models] == ["authorized"] * len(rows)
+            assert [(n["code"], "add you as a member" in n["hint"]) for n in state.models_notes] == [("Workspace.AccessDenied", True)]
+            assert state.error is None
+        finally:
+            state.close()
 
 
 # ---- wire equality -------------------------------------------------------------------------------------
@@ -203,7 +271,7 @@ def test_provider_requests_equal_the_sdks(server: dict):
             rows = list(deck.models())
         ours = [wire(r) for r in rec.requests if r.header("x-acs-action")]
     assert [(m.source, m.model_name, m.actions) for m in rows] == [
-        ("pai", "detector", ["register", "approve"])
+        ("pai", "detector", ["register", "deploy", "approve"])
     ]
     for request in (*theirs, *ours):  # the SDK's host names the endpoint's path; ours the server
         request["headers"].pop("host", None)

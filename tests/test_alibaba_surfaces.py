@@ -164,6 +164,31 @@ def test_the_cli_switches_workspaces_by_name(cli, cloud: Cloud, monkeypatch: pyt
     assert [w["id"] for w in current] == [cloud.ws]
 
 
+def alice_on_pai(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alice in team-b, authorized there for tiny, with her own AccessKey pair: she is no member of the
+    account's default PAI workspace, which the profile's PAI part lists."""
+    import modeldeck as md
+
+    with md.connect(url=cloud.url, api_key=cloud.main) as admin:
+        admin.authorize("tiny", "team-b", actions=["inference"])
+    pair = cloud.deployment.client(cloud.sub).ok("POST", "/api/v1/access-keys", json={})
+    as_sub(cloud, monkeypatch, cloud.ws)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", pair["id"])
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", pair["secret"])
+
+
+def test_the_cli_lists_model_studio_and_notes_the_pai_workspace_that_refuses(cloud: Cloud, monkeypatch: pytest.MonkeyPatch):
+    added = modeldeck("profile", "add", "ali-pai", "--kind", "alibaba", "--url", f"{cloud.url}/dashscope",
+                      "--endpoint", f"modelstudio={cloud.url}", "--endpoint", f"pai={cloud.url}/aiworkspace",
+                      "--endpoint", f"sts={cloud.url}/sts", "--default")  # fmt: skip
+    assert "saved" in added.stdout
+    alice_on_pai(cloud, monkeypatch)
+    listed = modeldeck("models", "--json")
+    assert [(m["source"], m["model_name"]) for m in json.loads(listed.stdout)] == [("authorized", "tiny")]
+    assert "note: PAI workspace" in listed.stderr and "[Workspace.AccessDenied]" in listed.stderr
+    assert "add you as a member" in listed.stderr and "Traceback" not in listed.stderr
+
+
 # ---- the magics, in a real IPython shell --------------------------------------------------------------
 
 
@@ -220,6 +245,19 @@ def test_the_magics_walk_the_sub_accounts_story(ip, cloud: Cloud, monkeypatch: p
     assert returned is None
     reply = ip.user_ns["_modeldeck_reply"]
     assert reply.text and reply.text in capsys.readouterr().out
+
+
+def test_the_magics_show_the_note_of_a_pai_workspace_that_refuses(ip, cloud: Cloud, monkeypatch: pytest.MonkeyPatch):
+    from modeldeck.profiles import ProfileFile
+
+    file = ProfileFile.load()
+    file.profiles["ali"].endpoints.update({"pai": f"{cloud.url}/aiworkspace", "sts": f"{cloud.url}/sts"})
+    file.save()
+    alice_on_pai(cloud, monkeypatch)
+    models = run(ip, "models")
+    assert [(m.source, m.model_name) for m in models] == [("authorized", "tiny")]
+    assert [n.code for n in models.notes] == ["Workspace.AccessDenied"] and "add you as a member" in models.notes[0].hint
+    assert "add you as a member" in models._repr_html_()
 
 
 def test_the_magics_switch_workspaces_by_name_and_back(ip, cloud: Cloud, monkeypatch: pytest.MonkeyPatch):

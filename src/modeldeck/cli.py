@@ -103,8 +103,10 @@ def _deck(args: argparse.Namespace) -> Any:
 # ---- commands ------------------------------------------------------------------------------------
 
 
-def models_of(deck: Any, args: argparse.Namespace) -> list[Any]:
-    return deck.models(args.query, task=args.task, action=args.action).first(args.limit)
+def models_of(deck: Any, args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """The first `--limit` models, and the listing's notes (a part it could not show, and what to do)."""
+    listing = deck.models(args.query, task=args.task, action=args.action)
+    return listing.first(args.limit), listing.notes
 
 
 def versions_of(deck: Any, args: argparse.Namespace) -> list[Any]:
@@ -212,8 +214,11 @@ def cmd_use(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     with _deck(args) as deck:
-        rows = [{**m.raw, "latest": m.latest} for m in models_of(deck, args)]
+        listed, notes = models_of(deck, args)
+    rows = [{**m.raw, "latest": m.latest} for m in listed]
     print_table(rows, ["model_name", "latest", "owner_workspace", "source", "task", "actions"], args.json, "models", keys=2)
+    for note in notes:  # on stderr, so --json stays one document
+        print(f"note: {note}", file=sys.stderr)
 
 
 def cmd_versions(args: argparse.Namespace) -> None:

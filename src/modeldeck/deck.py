@@ -115,6 +115,11 @@ class _Operations:
         return self._provider.capabilities
 
     @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines this platform's deployments run on (`deploy(engine=)`); a cloud's: its own only."""
+        return self._provider.engines
+
+    @property
     def provider(self) -> str:
         """The name of the provider speaking to the platform: native, openai, ..."""
         return self._provider.name
@@ -247,8 +252,20 @@ class _Operations:
         return self._listing(self._plans.models(params))
 
     @operation("models")
-    def model(self, model: Any) -> Model:
-        return (yield from self._plans.model(_ref(model)))
+    def model(self, model: Any, *, source: str | None = None) -> Model:
+        """One model, by name or id (or a listed record). Where a profile lists models from more than one place
+        (an alibaba profile: Model Studio's `authorized` ones and PAI's registry, `pai`), a name both hold is
+        ambiguous: `source` (a `Model.source`; a record brings its own) picks one."""
+        sources = self._provider.model_sources
+        if source is None and isinstance(model, Model) and model.source in sources:
+            source = model.source
+        if source is None:
+            return (yield from self._plans.model(_ref(model)))
+        if source not in sources:
+            raise InvalidParameter(f"This profile lists no models from {source!r}.", code="InvalidParameter.Source",
+                                   hint=f"Pass source= one of {', '.join(sources)}." if sources
+                                   else "Leave source out: this profile's models come from one place.")  # fmt: skip
+        return (yield from self._plans.model(_ref(model), source))
 
     @operation("register")
     def create_model(self, name: str, **fields: Any) -> Model:
@@ -740,7 +757,7 @@ class Deck(_Operations):
             return done.value
 
     def _listing(self, page: Page[Any]) -> Listing[Any]:
-        return Listing(lambda cursor, limit: self._run(page_plan(page, cursor, limit)), page.title)
+        return Listing(lambda cursor, limit: self._run(page_plan(page, cursor, limit)), page.title, page.notes)
 
     def _wrap_task(self, record: TaskRecord) -> Task:
         return Task(self, record)
@@ -815,7 +832,7 @@ class AsyncDeck(_Operations):
             transport.close()
 
     def _listing(self, page: Page[Any]) -> AsyncListing[Any]:
-        return AsyncListing(lambda cursor: self._run(page_plan(page, cursor)), page.title)
+        return AsyncListing(lambda cursor: self._run(page_plan(page, cursor)), page.title, page.notes)
 
     def _wrap_task(self, record: TaskRecord) -> AsyncTask:
         return AsyncTask(self, record)

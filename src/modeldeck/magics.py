@@ -252,7 +252,8 @@ class ModelDeck(Magics):
         return workspace
 
     def _models(self, args: argparse.Namespace) -> Listing[Any]:
-        return _shown(cli.models_of(self.deck, args), "models")
+        listed, notes = cli.models_of(self.deck, args)
+        return _shown(listed, "models", notes)
 
     def _versions(self, args: argparse.Namespace) -> Listing[Any]:
         return _shown(cli.versions_of(self.deck, args), f"versions of {args.model}")
@@ -373,9 +374,9 @@ def usage_line(reply: Any) -> str:
     return f"(stopped: {reply.finish_reason or 'unknown'} · {tokens})" if usage else f"(stopped: {reply.finish_reason or 'unknown'})"
 
 
-def _shown(items: list[Any], title: str) -> Listing[Any]:
-    """Records already fetched, shown as a listing's table."""
-    return Listing(lambda cursor, limit: (items, None), title)
+def _shown(items: list[Any], title: str, notes: list[Any] | None = None) -> Listing[Any]:
+    """Records already fetched (and the listing's notes), shown as a listing's table."""
+    return Listing(lambda cursor, limit: (items, None), title, notes)
 
 
 def _matcher(magics: ModelDeck) -> Any:

@@ -57,6 +57,7 @@ class Panel(anywidget.AnyWidget):
     workspace = traitlets.Dict(allow_none=True).tag(sync=True)
     workspaces = traitlets.List().tag(sync=True)
     models = traitlets.List().tag(sync=True)
+    models_notes = traitlets.List().tag(sync=True)
     selected = traitlets.Dict().tag(sync=True)
     versions = traitlets.List().tag(sync=True)
     grants = traitlets.List().tag(sync=True)

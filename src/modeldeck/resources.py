@@ -242,11 +242,15 @@ class Listing(Generic[T]):
     `fetch(cursor, limit)` returns (records, next_cursor); `limit` None is the server's page size. Iterate
     it, or call `list()`/`to_pandas()`; `first(n)` asks for pages of at most n and fetches none beyond what
     it returns. In a notebook it shows the first page.
+    `notes` are what a part of the listing could not show (a `DeckError` each, with its hint: e.g. a service
+    of the profile that refused the caller), added as iteration reaches that part; the rest is listed.
     """
 
-    def __init__(self, fetch: Callable[[str | None, int | None], tuple[list[T], str | None]], title: str = "") -> None:
+    def __init__(self, fetch: Callable[[str | None, int | None], tuple[list[T], str | None]], title: str = "",
+                 notes: list[Any] | None = None) -> None:  # fmt: skip
         self._fetch = fetch
         self._title = title
+        self.notes: list[Any] = notes if notes is not None else []
         self._first: tuple[list[T], str | None] | None = None
 
     def _first_page(self) -> tuple[list[T], str | None]:
@@ -291,12 +295,14 @@ class Listing(Generic[T]):
     def __repr__(self) -> str:
         items, cursor = self._first_page()
         more = "\n  … (more pages)" if cursor else ""
-        return f"{self._title or 'Listing'}[\n" + "".join(f"  {r!r},\n" for r in items) + f"]{more}"
+        noted = "".join(f"\n  note: {n.message} {n.hint or ''}".rstrip() for n in self.notes)
+        return f"{self._title or 'Listing'}[\n" + "".join(f"  {r!r},\n" for r in items) + f"]{more}{noted}"
 
     def _repr_html_(self) -> str:
         items, cursor = self._first_page()
+        noted = "".join(f"<p>Note: {html.escape(n.message)} {html.escape(n.hint or '')}</p>" for n in self.notes)
         if not items:
-            return f"<p>{html.escape(self._title)}: none</p>"
+            return f"<p>{html.escape(self._title)}: none</p>{noted}"
         rows = [r._row() for r in items]
         columns = list(dict.fromkeys(c for row in rows for c in row))  # a column some rows have is shown for all
         head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in columns)
@@ -305,15 +311,16 @@ class Listing(Generic[T]):
             for row in rows
         )
         more = "<p>… more pages: iterate the listing or call .list()</p>" if cursor else ""
-        return f"<table><caption>{html.escape(self._title)}</caption><tr>{head}</tr>{body}</table>{more}"
+        return f"<table><caption>{html.escape(self._title)}</caption><tr>{head}</tr>{body}</table>{more}{noted}"
 
 
 class AsyncListing(Generic[T]):
-    """The async counterpart of `Listing`: `async for` over pages fetched on demand."""
+    """The async counterpart of `Listing`: `async for` over pages fetched on demand (with its `notes`)."""
 
-    def __init__(self, fetch: Callable[[str | None], Any], title: str = "") -> None:
+    def __init__(self, fetch: Callable[[str | None], Any], title: str = "", notes: list[Any] | None = None) -> None:
         self._fetch = fetch
         self._title = title
+        self.notes: list[Any] = notes if notes is not None else []
 
     async def __aiter__(self) -> AsyncIterator[T]:
         cursor: str | None = None

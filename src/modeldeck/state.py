@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 Reply = Callable[[dict[str, Any]], None]
 
 SYNCED = (
-    "version", "connection", "workspace", "workspaces", "models", "selected", "versions", "grants", "jobs",
+    "version", "connection", "workspace", "workspaces", "models", "models_notes", "selected", "versions", "grants", "jobs",
     "chat", "prediction", "variables", "enums", "error", "view", "deployments", "deployment_events",
 )  # fmt: skip
 MAX_JOBS = 20
@@ -75,6 +75,7 @@ class DeckState(HasTraits):
     workspace = Dict(allow_none=True, default_value=None)
     workspaces = List()
     models = List()
+    models_notes = List()  # what a part of the model list could not show, and what to do: {code, message, hint}
     selected = Dict({"model": None, "version": None})
     versions = List()
     grants = List()
@@ -210,7 +211,7 @@ class DeckState(HasTraits):
         account = deck.account if initial and deck.account else deck.whoami()["account"]
         self.connection = {
             "profile": deck.profile or "", "kind": deck.kind, "provider": deck.provider, "url": deck.url,
-            "capabilities": sorted(deck.capabilities), "account": account.get("name", ""),
+            "capabilities": sorted(deck.capabilities), "engines": list(deck.engines), "account": account.get("name", ""),
             "account_kind": account.get("kind", ""), "status": "connected",
         }  # fmt: skip
         for loaded in lists:
@@ -621,7 +622,9 @@ class DeckState(HasTraits):
             self.workspace = next((w for w in rows if w["id"] == current.id), _workspace(current))
 
     def _load_models(self) -> None:
-        self.models = [_model(m) for m in self.deck.models()]
+        listed = self.deck.models()
+        self.models = [_model(m) for m in listed]
+        self.models_notes = [{"code": n.code, "message": n.message, "hint": n.hint} for n in listed.notes]
 
     def _load_selection(self) -> None:
         model = self.selected.get("model")

@@ -11,9 +11,10 @@ ListMembers).
 
 The panel also registers a checkpoint on PAI from its Register form, uploaded through the local OSS facade to
 the profile's `oss_bucket` with the upload's progress shown; "Show in Models" lands on the PAI model with the
-new version selected, Approve there makes it Approved, and the panel predicts on it served as an EAS service
-(the Deployments view, against the `/eas` facade); the platform's native deploy, as its admin, stands in for
-creating the service in the PAI console.
+new version selected, Approve there makes it Approved, its Deploy… opens the Deploy form (which offers PAI's
+rows only: Model Studio's own deploy authorization is not an EAS service), which creates the EAS service
+(CreateService on the `/eas` facade); the Deployments view shows it Running with its endpoint, and the panel
+predicts on it.
 """
 
 from __future__ import annotations
@@ -196,15 +197,31 @@ def test_the_panel_registers_on_pai_through_oss_and_predicts_on_eas(notebook_pag
         approve_the_version(view, selected["version"])
         assert [v["approval_status"] for v in kernel.eval("panel.state.versions")] == ["Approved"]
 
-        with md.connect(url=cloud.url, api_key=cloud.main) as admin:  # the PAI console's "create EAS service"
-            assert admin.deploy("iris", selected["version"], name="iris-svc").status == "Running"
+        # the approved PAI version deploys as an EAS service from the Deploy form (CreateService), the
+        # version's model detail opening it; Model Studio's rows (their own `deploy` flag) are not offered
+        view.get_by_test_id("md-deploy-open").click()
+        form = view.get_by_test_id("md-deploy-form")
+        offered = [o.get_attribute("value") for o in form.get_by_test_id("md-deploy-model").locator("option").all()][1:]
+        listed = kernel.eval("[(m['id'], m['source']) for m in panel.state.models]")
+        assert "authorized" in {source for _, source in listed}  # Model Studio's rows are listed, and not offered
+        assert selected["model"] in offered and set(offered) == {i for i, source in listed if source == "pai"}
+        assert form.get_by_test_id("md-deploy-model").input_value() == selected["model"]
+        assert form.get_by_test_id("md-deploy-engine").count() == 0  # an EAS service runs on EAS: no engine to pick
+        assert form.get_by_test_id("md-deploy-version").input_value() == selected["version"]
+        form.get_by_test_id("md-deploy-name").fill("iris-svc")
+        form.get_by_test_id("md-deploy-submit").click()
         try:
-            view.get_by_test_id("md-tab-deployments").click()
             row = view.locator("[data-testid=md-deployment-row][data-name='iris-svc']")
             row.locator("[data-testid=md-deployment-status][data-status=Running]").wait_for(timeout=60_000)
             assert row.get_by_test_id("md-deployment-replicas").inner_text() == "1/1 ready"  # EAS's RunningInstance
+            assert "iris" in row.inner_text() and selected["version"] in row.inner_text()
+            with md.connect(url=cloud.url, api_key=cloud.main) as admin:
+                served = admin.deployment("iris-svc")  # the platform's deployment behind the EAS service
+            assert (served.model_name, served.version, served.status) == ("iris", selected["version"], "Running")
             row.click()
             detail = view.get_by_test_id("md-deployment-detail")
+            endpoint = detail.get_by_test_id("md-deployment-endpoint").inner_text()  # the service's InternetEndpoint
+            assert endpoint.startswith(cloud.url) and endpoint.endswith("/iris-svc")
             detail.get_by_test_id("md-deployment-predict-input").fill("[[5.1, 3.5, 1.4, 0.2]]")
             detail.get_by_test_id("md-deployment-predict-run").click()
             output = detail.get_by_test_id("md-deployment-output")

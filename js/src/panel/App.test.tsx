@@ -28,6 +28,17 @@ describe("the panel", () => {
     expect(el.querySelector('[data-testid="md-error"]')!.textContent).toContain(XSS);
   });
 
+  it("lists the models it has and notes, as text, the part a service refused, with what to do", () => {
+    const models = sampleModels(2);
+    const note = { code: "Workspace.AccessDenied", message: `PAI workspace 42 does not admit ${XSS}.`, hint: "Ask an admin of PAI workspace 42 to add you as a member." };
+    const { el, all, q } = open({ view: "models", models, models_notes: [note] });
+    expect(all("md-model-row")).toHaveLength(2);
+    expect(q("md-models-note")!.dataset.code).toBe("Workspace.AccessDenied");
+    expect(q("md-models-note")!.textContent).toContain(XSS);
+    expect(q("md-models-note-hint")!.textContent).toBe(note.hint);
+    expect(el.querySelector("img")).toBeNull();
+  });
+
   it("marks the current workspace and switches with one click", () => {
     const { model, all, q } = open();
     const rows = all("md-workspace-row");

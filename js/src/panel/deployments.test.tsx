@@ -96,6 +96,27 @@ describe("the Deployments view", () => {
     });
   });
 
+  it("offers PAI's rows, not Model Studio's own deploy authorization, and names a PAI model by its ModelId", () => {
+    const studio = { ...sampleModels(1)[0], id: "iris", name: "iris", source: "authorized" as const,
+                     actions: ["inference", "fine_tune", "deploy"] };  // prettier-ignore
+    const pai = { ...sampleModels(2)[1], id: "mdl-7", name: "iris", source: "pai" as const, actions: ["register", "deploy"] };
+    const viewer = { ...pai, id: "mdl-8", name: "ranker", actions: [] };
+    const connection = { profile: "ali", kind: "alibaba", url: "", account: "", account_kind: "", engines: ["local"] };
+    const { q, last } = open({ connection, models: [studio, pai, viewer], selected: { model: "mdl-7", version: "0.1.0" } });
+    act(() => q("md-deploy-new")!.click());
+    expect(q("md-deploy-engine")).toBeNull(); // EAS services run on EAS: no engine to choose
+    const options = [...q<HTMLSelectElement>("md-deploy-model")!.options].map((o) => [o.value, o.textContent]);
+    expect(options).toEqual([["", "Choose…"], ["mdl-7", "iris"]]);
+    input(q<HTMLInputElement>("md-deploy-name")!, "iris-svc");
+    submit(q("md-deploy-form")!);
+    expect(last()).toMatchObject({ name: "deploy", args: { model: "mdl-7", version: "0.1.0", name: "iris-svc", engine: "local" } });
+  });
+
+  it("shows a running service's endpoint in its detail", () => {
+    const { q } = open({ deployments: [dep({ engine: "eas" })], deployment_events: { name: "iris-prod", events: [] } });
+    expect(q("md-deployment-endpoint")!.textContent).toBe("http://127.0.0.1:40001");
+  });
+
   it("asks before deleting, and says it is final", () => {
     const { all, q, last, model } = open({ deployments: [dep({ previous_version: "0.9.0" })], deployment_events: { name: "iris-prod", events: [] } });
     act(() => q("md-deployment-delete")!.click());

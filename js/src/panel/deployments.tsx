@@ -3,6 +3,7 @@
 
 import { createContext } from "preact";
 import { useContext, useEffect, useState } from "preact/hooks";
+import { deployable } from "./capabilities";
 import { deployCode, deploymentPredictCode } from "./deploy-code";
 import { formatTime } from "./format";
 import { useAction, useCodeContext, useTrait, useView } from "./model";
@@ -204,19 +205,23 @@ function ModeFields({ mode, setMode }: { mode: UpgradeMode; setMode: (m: Upgrade
   );
 }
 
-/** Serve a model's version under a name. The model and version are the shared selection (as in Inference). */
+const ENGINES: Record<string, string> = { local: "Local (worker processes)", ray: "Ray Serve" };
+
+/** Serve a model's version under a name. The model and version are the shared selection (as in Inference);
+ * the engine is asked only where the platform runs more than one (a cloud's services run on its own). */
 export function DeployForm({ onDone }: { onDone: () => void }) {
+  const engines = useTrait("connection").engines ?? ["local", "ray"];
   const models = useTrait("models");
   const selected = useTrait("selected");
   const ctx = useCodeContext();
   const [select] = useAction("select");
   const [deploy, deploying] = useAction<DeploymentInfo>("deploy");
   const [open] = useAction("deployment_events");
-  const deployable = models.filter((m) => (m.actions ?? []).includes("deploy"));
-  const model = deployable.find((m) => m.id === selected.model);
+  const offered = models.filter(deployable);
+  const model = offered.find((m) => m.id === selected.model);
   const [name, setName] = useState<string | null>(null); // null: follow the model's name
   const [replicas, setReplicas] = useState(1);
-  const [engine, setEngine] = useState("local");
+  const [engine, setEngine] = useState(engines[0] ?? "local");
   const [mode, setMode] = useState<UpgradeMode>({ mode: "rolling", batch_size: 1, max_unavailable: 0 });
   const shownName = name ?? model?.name ?? "";
   const valid = !!model && /^[a-z0-9][a-z0-9-]*$/i.test(shownName) && replicas >= 1;
@@ -243,7 +248,7 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
             <select id={id} class="md-input" data-testid="md-deploy-model" value={model?.id ?? ""}
               onChange={(e) => select({ model: e.currentTarget.value || null, version: null })}>
               <option value="">Choose…</option>
-              {deployable.map((m) => (
+              {offered.map((m) => (
                 <option key={m.id} value={m.id}>
                   {m.name}
                 </option>
@@ -269,14 +274,19 @@ export function DeployForm({ onDone }: { onDone: () => void }) {
               onInput={(e) => setReplicas(Number(e.currentTarget.value))} />
           )}
         </Field>
-        <Field label="Engine">
-          {({ id }) => (
-            <select id={id} class="md-input" data-testid="md-deploy-engine" value={engine} onChange={(e) => setEngine(e.currentTarget.value)}>
-              <option value="local">Local (worker processes)</option>
-              <option value="ray">Ray Serve</option>
-            </select>
-          )}
-        </Field>
+        {engines.length > 1 && (
+          <Field label="Engine">
+            {({ id }) => (
+              <select id={id} class="md-input" data-testid="md-deploy-engine" value={engine} onChange={(e) => setEngine(e.currentTarget.value)}>
+                {engines.map((e) => (
+                  <option key={e} value={e}>
+                    {ENGINES[e] ?? e}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        )}
       </div>
       <ModeFields mode={mode} setMode={setMode} />
       <div class="md-actions">
@@ -437,7 +447,7 @@ function Detail({ d, events }: { d: DeploymentInfo; events: readonly DeploymentE
           .join(" · ")}
       </p>
       {d.status_reason && <p class="md-field-error" data-testid="md-deployment-reason">{d.status_reason}</p>}
-      {d.endpoint && <p class="md-muted">Endpoint <code class="md-chip">{d.endpoint}</code></p>}
+      {d.endpoint && <p class="md-muted">Endpoint <code class="md-chip" data-testid="md-deployment-endpoint">{d.endpoint}</code></p>}
       <Controls d={d} />
       <h4 class="md-subtitle">Predict</h4>
       <PredictBox d={d} />

@@ -1,6 +1,7 @@
 // The selected model: its versions with metrics and a chart, approval for admins, and its grants.
 
 import { useState } from "preact/hooks";
+import { deployable, versioned } from "./capabilities";
 import { MetricChart } from "./chart";
 import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { DeployButton } from "./deployments";
@@ -315,8 +316,7 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
   const can = useCan();
   const owned = model.source === "owned";
   const granting = grantor(workspace, model);
-  // a model Model Studio authorizes (DashScope's) is in no version registry: the kernel's `versioned_model`
-  const versioned = can("versions") && model.source !== "authorized";
+  const withVersions = can("versions") && versioned(model);
   return (
     <article class="md-detail" aria-label={model.name}>
       <h3 class="md-detail-title">{model.name}</h3>
@@ -326,8 +326,8 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           .join(" · ")}
       </p>
       {model.description && <p class="md-description">{model.description}</p>}
-      {versioned && <Headline versions={versions} />}
-      {versioned && (
+      {withVersions && <Headline versions={versions} />}
+      {withVersions && (
         <section data-testid="md-versions">
           <h4 class="md-subtitle">Versions</h4>
           {versions.length === 0 ? (
@@ -338,7 +338,7 @@ export function ModelDetail({ model }: { model: ModelInfo }) {
           <MetricView versions={versions} />
         </section>
       )}
-      {can("deployments") && (model.actions ?? []).includes("deploy") && (
+      {can("deployments") && deployable(model) && (
         <DeployButton model={model} version={selected.model === model.id ? selected.version : null} />
       )}
       <h4 class="md-subtitle">Code</h4>

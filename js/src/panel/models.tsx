@@ -6,6 +6,7 @@ import { ModelDetail } from "./model-detail";
 import { ModelList } from "./model-list";
 import { useAction, useCan, useTrait } from "./model";
 import { humanLabel, plural } from "./format";
+import type { ListingNote } from "./types";
 import { Empty, Field } from "./ui";
 
 function Choice({ label, value, options, onChange }: {
@@ -30,8 +31,23 @@ function Choice({ label, value, options, onChange }: {
   );
 }
 
+/** What a part of the list could not show (a service of the profile refused the caller), with what to do. */
+function Notes({ notes }: { notes: readonly ListingNote[] }) {
+  return (
+    <>
+      {notes.map((n) => (
+        <div key={n.code + n.message} class="md-note" role="status" data-testid="md-models-note" data-code={n.code}>
+          <strong class="md-error-code">{n.code}</strong> <span>{n.message}</span>
+          {n.hint && <div class="md-error-hint" data-testid="md-models-note-hint">{n.hint}</div>}
+        </div>
+      ))}
+    </>
+  );
+}
+
 export function Models() {
   const models = useTrait("models");
+  const notes = useTrait("models_notes") ?? [];
   const enums = useTrait("enums");
   const selected = useTrait("selected");
   const can = useCan();
@@ -73,6 +89,7 @@ export function Models() {
         />
         <Choice label="Action" value={filter.action} options={actions} onChange={(action) => set({ action })} />
       </div>
+      <Notes notes={notes} />
       <div class="md-count md-muted" aria-live="polite">
         {shown.length === models.length
           ? plural(models.length, "model")

@@ -13,6 +13,8 @@ export interface Connection {
   url: string;
   /** Absent until the kernel has connected (and from an older kernel): then the view shows everything. */
   capabilities?: Capability[];
+  /** The engines its deployments run on; absent from an older kernel: the native platform's two. */
+  engines?: string[];
   account: string;
   account_kind: "main" | "sub" | "";
   /** "closed" once the deck behind the panel was closed (`deck.close()`): the view offers Reconnect. */
@@ -187,6 +189,13 @@ export interface Enums {
   roles: string[];
 }
 
+/** What a part of the model list could not show (e.g. a PAI workspace that refuses the caller), and what to do. */
+export interface ListingNote {
+  code: string;
+  message: string;
+  hint: string;
+}
+
 export interface PanelError {
   code: string;
   message: string;
@@ -205,6 +214,7 @@ export interface Traits {
   workspace: Workspace | null;
   workspaces: Workspace[];
   models: ModelInfo[];
+  models_notes: ListingNote[];
   selected: Selection;
   versions: Version[];
   grants: Grant[];
@@ -227,6 +237,7 @@ export const DEFAULTS: Traits = {
   workspace: null,
   workspaces: [],
   models: [],
+  models_notes: [],
   selected: { model: null, version: null },
   versions: [],
   grants: [],

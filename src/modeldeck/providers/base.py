@@ -112,6 +112,8 @@ class Page(Generic[R]):
     items: str = "items"
     # A platform that pages otherwise (page numbers, tokens): (cursor, limit) -> a plan of (records, next cursor)
     fetch: Callable[[str | None, int | None], Any] | None = None
+    # what a part of the listing could not show (DeckErrors a `fetch` adds as it reaches them): Listing.notes
+    notes: list[Any] = field(default_factory=list)
 
 
 def page_plan(
@@ -168,6 +170,10 @@ class Provider:
     url_from_environment: Callable[[Mapping[str, str]], str | None] | None = None
     # profile setting (modeldeck.profiles.OPTIONS) -> the environment variables its platform's tools read
     options_environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the `Model.source`s its `model(ref, source)` plan can be told to look in, where a name may be in several
+    model_sources: tuple[str, ...] = ()
+    # the engines its deployments run on (`deck.deploy(engine=)`): a cloud's services run on the cloud's own
+    engines: tuple[str, ...] = ("local",)
 
     def endpoint(self, region: str | None, endpoints: Mapping[str, str], url: str | None) -> str | None:
         """The base URL of the main service: a per-service override, the profile's url, the region's default."""

@@ -268,6 +268,7 @@ PROVIDER = Provider(
     title="The modeldeck platform",
     kinds=("local", "server"),
     capabilities=CAPABILITIES,
+    engines=("local", "ray"),
     service="native",
     plans=SimpleNamespace(
         whoami=whoami, workspaces=workspaces, workspace=workspace, create_workspace=create_workspace,

@@ -27,7 +27,7 @@ PROVIDER = Provider(
     service="dashscope",
     plans=SimpleNamespace(
         whoami=dashscope.whoami, workspaces=modelstudio.workspaces, workspace=modelstudio.workspace,
-        models=models.models, model=dashscope.model, grants=modelstudio.grants, authorize=modelstudio.authorize,
+        models=models.models, model=models.model, grants=modelstudio.grants, authorize=modelstudio.authorize,
         revoke=modelstudio.revoke, chat=dashscope.chat, submit=dashscope.submit, task=dashscope.task,
         versions=pai.versions, version=pai.version, ensure_model=pai.ensure_model, create_version=pai.create_version,
         update_version=pai.update_version, decide=pai.decide, delete_version=pai.delete_version,
@@ -48,4 +48,5 @@ PROVIDER = Provider(
     url_from_environment=endpoints.from_environment,
     upload=upload.upload,
     options_environment={"pai_workspace": pai.WORKSPACE_ENVIRONMENT},
+    model_sources=models.SOURCES,
 )

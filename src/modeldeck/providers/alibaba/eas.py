@@ -200,7 +200,8 @@ def create_deployment(body: dict[str, Any]):  # type: ignore[no-untyped-def]
     metadata = {"instance": body.get("replicas") or 1, "rolling_strategy": rolling_strategy(body.get("upgrade")),
                 **{eas: resources[ours] for ours, eas in RESOURCES if ours in resources}}  # fmt: skip
     spec = {"name": body["name"], "model_path": uri, "processor": processor, "metadata": metadata}
-    labels = json.dumps({"model": body["model"], "version": version}, separators=(",", ":"))
+    named = yield from pai.model_name(body["model"])  # the panel names a PAI model by its ModelId
+    labels = json.dumps({"model": named, "version": version}, separators=(",", ":"))
     ws = yield from pai.workspace_id()
     params = {"Labels": labels, **({"WorkspaceId": ws} if ws else {})}
     yield _call("/api/v2/services", "CreateService", params, "POST", spec)

@@ -20,8 +20,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from ..._http import Call
-from ...errors import Conflict, InvalidParameter
+from ...errors import Conflict, DeckError, InvalidParameter, error_from_payload, response_payload
 from ...resources import Model, ModelVersion
 from ..base import ASK, Page
 
@@ -38,6 +40,7 @@ DECISIONS = {"approve": "Approved", "reject": "Rejected"}
 # PAI's workspace roles (ListMembers' `Roles`) and what each lets a member do with the registry's models
 APPROVERS = frozenset({"PAI.WorkspaceOwner", "PAI.WorkspaceAdmin"})
 REGISTRARS = APPROVERS | {"PAI.AlgoDeveloper", "PAI.AlgoOperator", "PAI.MaxComputeDeveloper"}
+DEPLOYERS = APPROVERS | {"PAI.AlgoDeveloper", "PAI.AlgoOperator"}  # who may create an EAS service from a version
 STS_VERSION = "2015-04-01"
 
 
@@ -84,7 +87,7 @@ def find_model(name: str):  # type: ignore[no-untyped-def]
     ws = yield from workspace_id()
     if ws:
         params["WorkspaceId"] = ws
-    body = (yield _call("GET", "/models", "ListModels", params=params)).json()
+    body = _admitted(ws, (yield _call("GET", "/models", "ListModels", params=params, ok=(403,)))).json()
     named = [m for m in body.get("Models") or [] if m.get("ModelName") == name]
     return named[0]["ModelId"] if named else None
 
@@ -92,6 +95,13 @@ def find_model(name: str):  # type: ignore[no-untyped-def]
 def model_id(ref: str):  # type: ignore[no-untyped-def]
     """A model named by its name (looked up) or, when no model has that name, taken as its ModelId."""
     return (yield from find_model(ref)) or ref
+
+
+def model_name(ref: str):  # type: ignore[no-untyped-def]
+    """The name of the workspace's model `ref`, named by its name or its ModelId (GetModel)."""
+    if (yield from find_model(ref)):
+        return ref
+    return (yield _call("GET", f"/models/{segment(ref)}", "GetModel")).json().get("ModelName") or ref
 
 
 def ensure_model(name: str):  # type: ignore[no-untyped-def]
@@ -123,7 +133,7 @@ def workspace_or_default():  # type: ignore[no-untyped-def]
     ws = yield from workspace_id()
     if ws:
         return ws
-    return (yield _call("GET", "/defaultWorkspaces", "GetDefaultWorkspace")).json()["WorkspaceId"]
+    return _admitted(None, (yield _call("GET", "/defaultWorkspaces", "GetDefaultWorkspace", ok=(403,)))).json()["WorkspaceId"]
 
 
 def roles(ws: str):  # type: ignore[no-untyped-def]
@@ -132,13 +142,14 @@ def roles(ws: str):  # type: ignore[no-untyped-def]
         return []
     me = yield from caller_id()
     params = {"UserId": me, "PageNumber": 1, "PageSize": 10}
-    body = (yield _call("GET", f"/workspaces/{segment(ws)}/members", "ListMembers", params=params)).json()
+    listed = yield _call("GET", f"/workspaces/{segment(ws)}/members", "ListMembers", params=params, ok=(403,))
+    body = _admitted(ws, listed).json()
     return sorted({r for m in body.get("Members") or [] if m.get("UserId") == me for r in m.get("Roles") or []})
 
 
 def allowed(held: list[str]) -> list[str]:
     """What PAI roles let their holder do with a model of the registry."""
-    return [a for a, who in (("register", REGISTRARS), ("approve", APPROVERS)) if who & set(held)]
+    return [a for a, who in (("register", REGISTRARS), ("deploy", DEPLOYERS), ("approve", APPROVERS)) if who & set(held)]
 
 
 def as_model(item: dict[str, Any], actions: list[str]) -> Model:
@@ -154,6 +165,37 @@ def as_model(item: dict[str, Any], actions: list[str]) -> Model:
     })  # fmt: skip
 
 
+def refused(ws: str, response: httpx.Response) -> DeckError:
+    """A 403 of PAI workspace `ws`: a caller that is no member of it (`Workspace.AccessDenied`) is told what to
+    do about it; another refusal keeps PAI's own message."""
+    body = response_payload(response)
+    code = str(body.get("Code") or "Workspace.AccessDenied")
+    fields: dict[str, Any] = {"code": code, "request_id": body.get("RequestId"), "message": body.get("Message")}
+    if code.startswith("Workspace.AccessDenied"):
+        fields["message"] = f"PAI workspace {ws} does not admit this AccessKey's user ({code})."
+        fields["hint"] = (f"Ask an admin of PAI workspace {ws} to add you as a member (PAI console > Workspace > "
+                          "Members), or set the profile's pai_workspace (PAI_WORKSPACE_ID) to a workspace you belong to.")  # fmt: skip
+    return error_from_payload(403, fields)
+
+
+def _admitted(ws: str | None, response: httpx.Response) -> httpx.Response:
+    """A call's answer in PAI workspace `ws` (None: the default one); a 403 raises `refused`'s error."""
+    if response.status_code == 403:
+        raise refused(ws or "(the account's default)", response)
+    return response
+
+
+def model(ref: str):  # type: ignore[no-untyped-def]
+    """The workspace's model named `ref` (exact name) or with ModelId `ref` (GetModel), or None; a workspace
+    that refuses the caller raises `refused`'s error."""
+    ws = yield from workspace_or_default()
+    found = yield from find_model(ref)
+    got = _admitted(ws, (yield _call("GET", f"/models/{segment(found or ref)}", "GetModel", ok=(403, 404))))
+    if got.status_code == 404:
+        return None
+    return as_model(got.json(), allowed((yield from roles(ws))))
+
+
 def models_page(query: str | None):  # type: ignore[no-untyped-def]
     """ListModels of the workspace, page by page; the caller's roles asked once, with the first page."""
     held: list[list[str]] = []
@@ -164,7 +206,7 @@ def models_page(query: str | None):  # type: ignore[no-untyped-def]
             held.append(allowed((yield from roles(ws))))
         number, size = int(cursor or 1), min(limit or 50, 100)
         params = {"WorkspaceId": ws, "PageNumber": number, "PageSize": size, **({"ModelName": query} if query else {})}
-        body = (yield _call("GET", "/models", "ListModels", params=params)).json()
+        body = _admitted(ws, (yield _call("GET", "/models", "ListModels", params=params, ok=(403,)))).json()
         items = [as_model(m, held[0]) for m in body.get("Models") or []]
         more = number * size < int(body.get("TotalCount") or 0) and items
         return items, (str(number + 1) if more else None)
