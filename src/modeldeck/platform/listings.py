@@ -13,9 +13,7 @@ the precise answer. Who the caller is, and which model it means, is remembered w
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -80,17 +78,9 @@ def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fas
     return fastpath.Query(engine, keyset(stmt, order, after, bindparam("limit"), descending=True))
 
 
-_OFF_LOOP = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modeldeck-listings")  # threads start when used
-
-
 async def answer(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
-    """`page`, on the event loop over SQLite (local reads of microseconds), on a thread of its own over
-    PostgreSQL: the loop would otherwise wait out each round trip while every other request waited for it
-    (under 50 clients, 40% of a replica's loop time went there, and its tail with it). Not the shared
-    worker threads: registrations queued on database locks may hold all of them."""
-    if platform.store.is_sqlite:
-        return page(platform, scope, model_ref)
-    return await asyncio.get_running_loop().run_in_executor(_OFF_LOOP, page, platform, scope, model_ref)
+    """`page`, off the event loop over PostgreSQL (`fastpath.off_loop`)."""
+    return await fastpath.off_loop(platform, page, platform, scope, model_ref)
 
 
 def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
