@@ -14,9 +14,11 @@ the precise answer. Who the caller is, and which model it means, is remembered w
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
+from orjson import Fragment
 from sqlalchemy import Engine, bindparam
 from starlette.types import Scope
 
@@ -127,10 +129,34 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
     nxt = platform.cursors.encode(scope_name, key_of(rows[limit - 1])) if len(rows) > limit else None
     rows = rows[:limit]
     if kind == "models":
-        items = [serialize.model(view) for view in registry.model_views(ws_id, rows)]
+        items = [_ITEMS.get((ws_id, *row), lambda: serialize.model(registry.model_views(ws_id, [row])[0])) for row in rows]
     else:
-        items = [serialize.version(row, decision.model_name) for row in rows]
+        name = decision.model_name
+        items = [_ITEMS.get((name, *row), lambda: serialize.version(row, name)) for row in rows]
     return dumps(serialize.page(items, nxt))
+
+
+class _Items:
+    """Items already serialized, by everything they are made of: the row as read (every column the item
+    shows) and what else goes in (the versions' model name; for models, the workspace whose access they
+    show). So a hit is the item the row would give, whatever changed in the database meanwhile; a changed
+    row is another key. Turning a row into its JSON was a third of a page's CPU (most of it building the
+    dict orjson then writes); a hit costs a seventh of that. Bounded: emptied when full."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[tuple[Any, ...], Fragment] = {}
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], dict[str, Any]]) -> Fragment:
+        item = self._items.get(key)
+        if item is None:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            item = self._items[key] = Fragment(dumps(make()))
+        return item
+
+
+_ITEMS = _Items(8192)  # about 20 MB at most
 
 
 def _params(query_string: bytes, takes: frozenset[str]) -> dict[str, Any] | None:
