@@ -40,7 +40,6 @@ from services import pg_bin, postgres_cluster  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from modeldeck import transfer  # noqa: E402
-from modeldeck.platform import registry  # noqa: E402
 from modeldeck.platform.db import Store  # noqa: E402
 from modeldeck.platform.schema import Account, Model, ModelVersion, Workspace  # noqa: E402
 
@@ -71,7 +70,6 @@ def populate(url: str, big: int, small: int) -> None:
                 versions = ({**common, "model_id": ids[name], "version_name": f"0.{i}.0", "minor": i,
                              "uri": f"s3://bench/{name}/{i}"} for i in range(1, count + 1))  # fmt: skip
                 _insert(db, ModelVersion, versions)
-                registry.keep_latest(db, ids[name])  # as a registration through the API records it
             model = {"accessibility": "PRIVATE", "labels": {}, "description": "", "extra_info": {},
                      "created_at": now, "updated_at": now}  # fmt: skip
             for ws, prefix, count in ((default, "m", big - 2), (other, "s", small)):

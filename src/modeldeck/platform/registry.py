@@ -107,8 +107,7 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
 
     Owned, granted and PUBLIC models are three branches, each walked in page order and cut at the page
     size, so the owned ones (most of a workspace's listing) come off the (workspace, name) index: a page
-    costs the same at 100 or 10,000 models. The owner is looked up for the page's rows only; the newest
-    version is the model's own `latest_name` / `latest_status` (`keep_latest`).
+    costs the same at 100 or 10,000 models. Owner and newest version are looked up for the page's rows only.
     """
     granted = and_(Grant.model_id == Model.id, Grant.workspace_id == ws)
     owned = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(Model.workspace_id == ws)
@@ -127,9 +126,12 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
             branch = branch.where(Model.task == task)
         branches[i] = select(*keyset(branch, MODEL_ORDER, after, limit).subquery().c)
     page = union_all(*branches).subquery("page")
+    newest = newest_serving(page.c.id, page)
     return (
-        select(page, Workspace.name.label("owner"))
+        select(page, Workspace.name.label("owner"), ModelVersion.version_name.label("latest_name"),
+               ModelVersion.approval_status.label("latest_status"))  # fmt: skip
         .join(Workspace, Workspace.id == page.c.workspace_id)
+        .outerjoin(ModelVersion, ModelVersion.seq == newest)
         .order_by(page.c.model_name, page.c.id)
         .limit(limit)
     )
@@ -152,22 +154,6 @@ def model_views(ws_id: str, rows: list[Any]) -> list[ModelView]:
         latest = None if row.latest_name is None else Latest(row.latest_name, row.latest_status)
         views.append(ModelView(row, row.owner, source, actions, latest))
     return views
-
-
-def keep_latest(db: Session, model_id: str) -> None:
-    """Record on the model the version `latest` serves, after a version of it was added, decided or deleted
-    (in the same transaction). The model's row is locked first (FOR NO KEY UPDATE on PostgreSQL: a
-    version's insert holds a key-share lock on it, which this does not wait for), so of two concurrent
-    writes the second reads the versions once the first committed, and neither records a stale answer."""
-    db.execute(select(Model.id).where(Model.id == model_id).with_for_update(key_share=True))
-    newest = _serving(_ordered_versions(model_id, ModelVersion.version_name, ModelVersion.approval_status)).limit(1)
-    db.execute(
-        update(Model)
-        .where(Model.id == model_id)
-        .values(latest_name=newest.with_only_columns(ModelVersion.version_name).scalar_subquery(),
-                latest_status=newest.with_only_columns(ModelVersion.approval_status).scalar_subquery())
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
 
 
 def attach_latest(db: Session, view: ModelView) -> None:
@@ -629,7 +615,6 @@ def create_version(
                 db.flush()
                 if upstream_key is not None:
                     upstream.store_key(db, row, upstream_key)
-            keep_latest(db, model.id)
             _changed(db, "version", "created", model, f"{model.id}:{name}")
             return row, True
         except IntegrityError:
@@ -796,7 +781,6 @@ def decide(db: Session, caller: Caller, ref: str, version: str, status: str) -> 
             hint="Register a new version to take another decision.",
         )
     if result.rowcount:
-        keep_latest(db, row.model_id)
         _changed(db, "version", "updated", view.model, f"{row.model_id}:{row.version_name}")
     return row
 
@@ -806,8 +790,6 @@ def delete_version(db: Session, caller: Caller, ref: str, version: str) -> None:
     view, row = get_version(db, caller, ref, version, need="owner")
     upstream.store_key(db, row, None)
     db.delete(row)
-    db.flush()
-    keep_latest(db, row.model_id)
     _changed(db, "version", "deleted", view.model, f"{row.model_id}:{row.version_name}")
 
 

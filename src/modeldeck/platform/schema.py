@@ -163,11 +163,6 @@ class Model(Base):
     extra_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    # The version `latest` serves (name and approval status; None: no version serves), kept by each write of
-    # a version (`registry.keep_latest`), so a models page reads no version: finding each row's newest one
-    # was half a PostgreSQL models page's time (0012).
-    latest_name: Mapped[str | None] = mapped_column(String(64))
-    latest_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Grant(Base):
