@@ -35,6 +35,7 @@ from .wirejson import parse_json
 from .schema import Grant, Model, ModelVersion
 
 INLINE_BYTES = 4 << 20
+HOT_THREADS = 4  # the hot paths' threads for PostgreSQL reads (`off_loop`), and their kept connections
 _WORKSPACE = WORKSPACE_HEADER.lower().encode()
 
 
@@ -109,7 +110,10 @@ def _hot_engine(engine: Engine) -> Engine:
     # each execution anew while a custom plan's estimate beats the generic one's (a models page: 1 to 2 ms of
     # planning per request, more than executing it). The hot statements are written so their generic plan
     # holds for any value (registry: constants in the SQL, a versions page's model as a range).
-    hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
+    # As many kept connections as there are hot threads (`off_loop`): a pool smaller than its users closes
+    # each overflow connection it gets back, so under load every read past the second opened a connection
+    # (a PostgreSQL backend forked, authenticated, its statements prepared again) and closed it after.
+    hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=HOT_THREADS, max_overflow=4,
                         pool_reset_on_return=None,
                         connect_args={"options": "-c plan_cache_mode=force_generic_plan"})  # fmt: skip
     event.listen(engine, "engine_disposed", lambda _: hot.dispose())  # the store closes: so do these
@@ -194,7 +198,7 @@ def _query(platform: Any, digest: str, ws_ref: str | None, model_ref: str, versi
     )  # fmt: skip
 
 
-_OFF_LOOP = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modeldeck-hot")  # threads start when used
+_OFF_LOOP = ThreadPoolExecutor(max_workers=HOT_THREADS, thread_name_prefix="modeldeck-hot")  # started when used
 
 
 async def off_loop(platform: Any, read: Callable[..., Any], *args: Any) -> Any:
