@@ -3,6 +3,8 @@ what a page shows of a model or a version is exactly what the single resource's 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from conftest import Deployment
 
 URI = "oss://models-bucket/iris/model.onnx"
@@ -11,7 +13,8 @@ NESTED = {"a": {"b": [1, 2.5, None, True, "é"]}, "empty": {}, "list": []}
 
 def test_a_page_shows_each_item_as_its_own_resource_does(store_deployment: Deployment):
     """By API key (the listings' hot path) and by token (the routes): every field of every listed version
-    and model, JSON and timestamps included, equals the GET of that resource."""
+    and model, JSON and timestamps included, equals the GET of that resource; a model's latest version
+    too, after versions are registered at once, approved, rejected and deleted."""
     main = store_deployment.admin
     main.ok("POST", "/api/v1/models", json={"model_name": "iris", "labels": {"team": "cv"}, "extra_info": NESTED})
     for i in range(3):
@@ -32,3 +35,20 @@ def test_a_page_shows_each_item_as_its_own_resource_does(store_deployment: Deplo
         listed = next(m for m in models if m["model_name"] == "iris")
         assert {k: listed[k] for k in single if k in listed} == {k: single[k] for k in single if k in listed}
         assert listed["extra_info"] == NESTED and listed["created_at"] == single["created_at"]
+
+    def listed_latest(api):  # noqa: ANN001, ANN202
+        models = api.ok("GET", "/api/v1/models", params={"limit": 10})["items"]
+        listed = next(m for m in models if m["model_name"] == "iris")["latest_version"]
+        assert listed == api.ok("GET", "/api/v1/models/iris")["latest_version"]
+        return listed
+
+    clients = [store_deployment.admin for _ in range(6)]
+    with ThreadPoolExecutor(len(clients)) as pool:  # concurrent registrations: the greatest one is latest
+        list(pool.map(lambda i: clients[i].ok("POST", "/api/v1/models/iris/versions", json={
+            "uri": URI, "version_name": f"2.{i}.0"}), range(len(clients))))  # fmt: skip
+    assert listed_latest(main) == {"version_name": "2.5.0", "approval_status": "Pending"}
+    main.ok("POST", "/api/v1/models/iris/versions/2.5.0/approve")
+    assert listed_latest(main) == {"version_name": "2.5.0", "approval_status": "Approved"}
+    main.ok("POST", "/api/v1/models/iris/versions/2.4.0/reject")
+    main.ok("DELETE", "/api/v1/models/iris/versions/2.5.0")
+    assert listed_latest(main) == {"version_name": "2.3.0", "approval_status": "Pending"}

@@ -9,6 +9,7 @@ to the answer the full path would give.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -16,6 +17,7 @@ import sqlite3
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -33,6 +35,7 @@ from .wirejson import parse_json
 from .schema import Grant, Model, ModelVersion
 
 INLINE_BYTES = 4 << 20
+HOT_THREADS = 4  # the hot paths' threads for PostgreSQL reads (`off_loop`), and their kept connections
 _WORKSPACE = WORKSPACE_HEADER.lower().encode()
 
 
@@ -107,7 +110,10 @@ def _hot_engine(engine: Engine) -> Engine:
     # each execution anew while a custom plan's estimate beats the generic one's (a models page: 1 to 2 ms of
     # planning per request, more than executing it). The hot statements are written so their generic plan
     # holds for any value (registry: constants in the SQL, a versions page's model as a range).
-    hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
+    # As many kept connections as there are hot threads (`off_loop`): a pool smaller than its users closes
+    # each overflow connection it gets back, so under load every read past the second opened a connection
+    # (a PostgreSQL backend forked, authenticated, its statements prepared again) and closed it after.
+    hot = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=HOT_THREADS, max_overflow=4,
                         pool_reset_on_return=None,
                         connect_args={"options": "-c plan_cache_mode=force_generic_plan"})  # fmt: skip
     event.listen(engine, "engine_disposed", lambda _: hot.dispose())  # the store closes: so do these
@@ -192,6 +198,20 @@ def _query(platform: Any, digest: str, ws_ref: str | None, model_ref: str, versi
     )  # fmt: skip
 
 
+_OFF_LOOP = ThreadPoolExecutor(max_workers=HOT_THREADS, thread_name_prefix="modeldeck-hot")  # started when used
+
+
+async def off_loop(platform: Any, read: Callable[..., Any], *args: Any) -> Any:
+    """`read(*args)`, a hot path's database read: on the event loop over SQLite (local reads of
+    microseconds), on a thread of the hot paths' own over PostgreSQL, where the loop would otherwise wait
+    out each round trip while every other request waited for it (under 50 clients on two replicas, a
+    predict's decision or a listing's page held the loop for milliseconds at a time, and the listings' tail
+    with it). Not the shared worker threads: registrations queued on database locks may hold all of them."""
+    if platform.store.is_sqlite:
+        return read(*args)
+    return await asyncio.get_running_loop().run_in_executor(_OFF_LOOP, read, *args)
+
+
 def parse(raw: bytes) -> dict[str, Any]:
     """A predict request's body, checked."""
     return inference.check_body(parse_json(raw))
@@ -236,7 +256,7 @@ async def predict(platform: Any, authentication: Authentication, scope: Scope, r
         shown = Presented.of(scope, raw)
         identify = functools.partial(authentication.principal, platform, presented=shown)
         return json_bytes(await run_in_threadpool(_full, platform, identify, ws_ref, model, version, None, body))
-    target = locate(platform, key, ws_ref, model, version)
+    target = await off_loop(platform, locate, platform, key, ws_ref, model, version)
     if target is not None:
         runtime = platform.runtimes.peek(inference.runtime_key(target, body))
         if runtime is not None and runtime.nbytes <= INLINE_BYTES:
