@@ -64,11 +64,10 @@ class Postgres:
     port: int
     bindir: Path
     run_as: tuple[str, ...] = ()
+    schema: str | None = field(default=None, repr=False)  # the database `migrated_database` copies
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    schema: str | None = field(default=None, repr=False)  # a database at the platform's schema, copied by `migrated_database`
 
     def create_database(self, template: str | None = None) -> str:
         import psycopg

@@ -29,7 +29,7 @@ import pytest
 import modeldeck as md
 from modeldeck import examples
 
-from conftest import wait_for  # noqa: F401  (re-exported for the browser tests)
+from conftest import wait_for  # also re-exported for the browser tests
 from services import stop_tree
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
