@@ -129,7 +129,7 @@ def store_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     """The same platform on each store backend: the store suite runs against both."""
     db_url = None
     if request.param == "postgres":
-        db_url = request.getfixturevalue("postgres").create_database()
+        db_url = request.getfixturevalue("postgres").migrated_database()
     dep = deploy(Settings(home=tmp_path / "home", db_url=db_url))
     yield dep
     dep.close()

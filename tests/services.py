@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -64,17 +64,32 @@ class Postgres:
     port: int
     bindir: Path
     run_as: tuple[str, ...] = ()
+    schema: str | None = field(default=None, repr=False)  # the database `migrated_database` copies
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
+    def create_database(self, template: str | None = None) -> str:
         import psycopg
 
         name = "t_" + secrets.token_hex(6)
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         return self.url(name)
+
+    def migrated_database(self) -> str:
+        """A new database already at the platform's newest schema, as a fresh platform leaves it: a copy of
+        one migrated once per cluster (PostgreSQL copies a template in milliseconds, where creating the
+        tables takes most of a second, paid by every test of the store suite)."""
+        if self.schema is None:
+            from modeldeck.platform.db import Store
+
+            url = self.create_database()
+            store = Store(url)
+            store.migrate()
+            store.dispose()
+            self.schema = url.rsplit("/", 1)[1]
+        return self.create_database(template=self.schema)
 
 
 @contextlib.contextmanager
@@ -248,7 +263,10 @@ RAY_START_TIMEOUT = 180.0
 # import and write their ports, which on a loaded 2-core machine takes longer. So this launcher runs
 # `ray start` ahead of other processes while it starts (its niceness is put back once the head is up) and
 # with the first wait made RAY_START_TIMEOUT. The raylet also waits a fixed 15 s for the port file of each
-# agent whose port is left to the agent, then aborts: every agent's port is given (`_ray_start`).
+# agent whose port is left to the agent, then aborts: every agent's port is given (`_ray_start`). `ray start`
+# hands the dashboard agent its port but not the raylet, which then waits for the agent's port file all the
+# same (the usual cause of "timed out during startup" on a loaded machine): the launcher adds it to the
+# raylet's command line (the raylet has the flag).
 RAY_HEAD_START = -10  # niceness while the head starts, where the system allows it (root); 0 after
 RAY_LAUNCHER = f"""
 import glob, os, sys, time
@@ -282,7 +300,12 @@ def patient_get_node(*args, **kwargs):
                 raise
             time.sleep(0.5)
 
-services.get_node = patient_get_node
+def start_ray_process(command, process_type, *args, **kwargs):
+    if process_type == "raylet":  # the one agent port Ray does not pass on to the raylet (see above)
+        command = [*command, "--dashboard_agent_listen_port=" + sys.argv[sys.argv.index("--dashboard-agent-listen-port") + 1]]
+    return start_process(command, process_type, *args, **kwargs)
+
+services.get_node, start_process, services.start_ray_process = patient_get_node, services.start_ray_process, start_ray_process
 sys.argv[0] = "ray"
 main()
 """
@@ -310,6 +333,9 @@ def ray_env() -> dict[str, str]:
         "RAY_worker_register_timeout_seconds": "300",
         "RAY_gcs_server_port_wait_time_s": "120",
         "RAY_gcs_rpc_server_reconnect_timeout_s": "120",
+        # On SIGTERM, `ray start --block` first drains its node (so Serve can move replicas to other nodes)
+        # for up to 30 s; a single-node test cluster never finishes draining, so its stop waited 30 s.
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
     }
 
 

@@ -19,7 +19,7 @@ from conftest import wait_for
 import modeldeck as md
 from modeldeck import embedded, examples
 
-GRACE = 1.0  # the sleeps below are multiples of it: idle far past it, with clients alive
+GRACE = 0.5  # the sleeps below are multiples of it: idle far past it, with clients alive
 KERNEL = """
 import sys, modeldeck as md
 deck = md.connect()

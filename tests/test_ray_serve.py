@@ -74,7 +74,7 @@ def answered(load: Load) -> tuple[dict[str, set[str]], list[list[str]]]:
     return by_replica, [[version for version, _, _ in answers] for answers in load.answers]
 
 
-def test_a_deployment_runs_on_ray_serve_through_upgrade_and_rollback(deck: Any, platform: Deployment):
+def test_a_deployment_runs_on_ray_serve_through_upgrade_rollback_and_a_broken_version(deck: Any, platform: Deployment):
     expected = {v: deck.predict("iris", X, version=v).outputs["logits"][0] for v in ("1.0.0", "2.0.0")}
     dep = deck.deploy("iris", "1.0.0", name="iris-ray", replicas=2, engine="ray", wait=False)
     assert dep.status == "Creating"  # while Serve starts its replicas (their workers take a while to import)
@@ -122,6 +122,22 @@ def test_a_deployment_runs_on_ray_serve_through_upgrade_and_rollback(deck: Any, 
     assert (dep.status, dep.version, dep.previous_version) == ("Running", "1.0.0", "2.0.0"), dep.status_reason
     assert deck.predict(None, X, deployment="iris-ray").version == "1.0.0"
 
+    # A version whose replicas fail to load (3.0.0 fails its warm-up) fails on Serve under the same load:
+    # Serve gives up on it, the old version is deployed back, no request fails and none sees 3.0.0.
+    with Load(platform, "iris-ray") as load:
+        dep = deck.upgrade("iris-ray", "3.0.0")
+        load.more(20)
+    assert load.failures == []
+    assert {v for answers in load.answers for v, _, _ in answers} == {"1.0.0"}
+    assert (dep.status, dep.version) == ("Running", "1.0.0")
+    assert "3.0.0" in dep.status_reason and "Ray Serve" in dep.status_reason
+    rolled = next(e for e in deck.deployment_events("iris-ray") if e.kind == "rolled_back")
+    assert rolled.actor == "platform" and "3.0.0" in rolled.reason
+    assert rolled.changes == {"version": ["3.0.0", "1.0.0"]}
+    app = serve_app(deck, "iris-ray")
+    assert app.status == "RUNNING" and app.deployments["version"].replica_states == {"RUNNING": 2}
+    assert deck.predict(None, X, deployment="iris-ray").version == "1.0.0"
+
     dep = deck.stop("iris-ray")
     assert dep.status == "Stopped" and dep.endpoint is None
     assert serve_app(deck, "iris-ray") is None  # the Serve application is gone
@@ -133,24 +149,6 @@ def test_a_deployment_runs_on_ray_serve_through_upgrade_and_rollback(deck: Any, 
     from ray import serve
 
     assert f"{workspace}-iris-ray" not in serve.status().applications
-
-
-def test_a_broken_version_fails_on_serve_and_is_rolled_back(deck: Any, platform: Deployment):
-    deck.deploy("iris", "2.0.0", name="iris-broken", replicas=2, engine="ray")
-    with Load(platform, "iris-broken") as load:
-        dep = deck.upgrade("iris-broken", "3.0.0")
-        load.more(20)
-    assert load.failures == []
-    assert {v for answers in load.answers for v, _, _ in answers} == {"2.0.0"}
-    assert (dep.status, dep.version) == ("Running", "2.0.0")
-    assert "3.0.0" in dep.status_reason and "Ray Serve" in dep.status_reason
-    rolled = next(e for e in deck.deployment_events("iris-broken") if e.kind == "rolled_back")
-    assert rolled.actor == "platform" and "3.0.0" in rolled.reason
-    assert rolled.changes == {"version": ["3.0.0", "2.0.0"]}
-    app = serve_app(deck, "iris-broken")
-    assert app.status == "RUNNING" and app.deployments["version"].replica_states == {"RUNNING": 2}
-    assert deck.predict(None, X, deployment="iris-broken").version == "2.0.0"
-    deck.delete_deployment("iris-broken")
 
 
 def test_a_language_model_chats_on_ray_serve_through_the_deck_and_the_sdk(deck: Any, platform: Deployment,

@@ -40,8 +40,11 @@ def s3() -> Iterator[S3]:
         yield server
 
 
-@pytest.fixture
-def cluster(postgres: Postgres, s3: S3, tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(scope="module")
+def cluster(postgres: Postgres, s3: S3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One team server for the module: its tests use models and uploads of their own, and the one that kills
+    a replica starts it again and waits until it answers."""
+    tmp_path = tmp_path_factory.mktemp("cluster")
     store = ["--db", postgres.create_database(), "--blobs", s3.bucket() + "/deck", "--gc-interval", "0"]
     replicas: list[Replica] = []
     env = team_env(s3)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ import pytest
 import modeldeck as md
 from modeldeck import examples
 
-from conftest import wait_for  # noqa: F401  (re-exported for the browser tests)
+from conftest import wait_for  # also re-exported for the browser tests
 from services import stop_tree
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -331,12 +333,22 @@ def goto_notebook(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
-    try:  # a notebook never opened before may ask which kernel to start
-        select.wait_for(timeout=3_000)
+    # A notebook never opened before may ask which kernel to start; until its server has a kernel for it,
+    # the dialog may still come (no fixed wait for it: most notebooks here name their kernel and get it).
+    wait_for(lambda: select.is_visible() or kernel_started(url), timeout=60)
+    if not kernel_started(url):
         select.click()
-    except Exception:
-        pass
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def kernel_started(url: str) -> bool:
+    """Whether the server of a notebook's page (JupyterLab's `/tree/` or Notebook 7's `/notebooks/` URL)
+    has a kernel for that notebook."""
+    parts = urllib.parse.urlsplit(url)
+    path = urllib.parse.unquote(re.split("/tree/|/notebooks/", parts.path, maxsplit=1)[1])
+    sessions = httpx.get(f"{parts.scheme}://{parts.netloc}/api/sessions", timeout=30,
+                         params={"token": urllib.parse.parse_qs(parts.query)["token"][0]}).json()  # fmt: skip
+    return any(s["path"] == path and s.get("kernel") for s in sessions)
 
 
 def open_notebook(browser: Any, lab: Lab, name: str, *, color_scheme: str = "light", height: int = 1000) -> Any:
