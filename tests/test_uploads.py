@@ -91,6 +91,22 @@ def test_digest_mismatch_stores_nothing(deployment: Deployment):
     assert claim.status_code == 400 and claim.json()["code"] == "Artifact.BlobMissing"
 
 
+def test_completing_again_answers_as_the_first_time(deployment: Deployment):
+    """A reply lost with its replica makes the balancer send `complete` again, to another replica: the blob
+    is already the workspace's, so the answer is the same. A digest the workspace does not hold stays 404."""
+    api = deployment.admin
+    data = os.urandom(70_000)
+    digest = hashlib.sha256(data).hexdigest()
+    up = api.ok("POST", "/api/v1/uploads", json={"size": len(data)})
+    api.patch(f"/api/v1/uploads/{up['id']}", content=data, headers={"Upload-Offset": "0"})
+    first = api.ok("POST", f"/api/v1/uploads/{up['id']}/complete", json={"sha256": digest})
+    again = api.ok("POST", f"/api/v1/uploads/{up['id']}/complete", json={"sha256": digest})
+    assert again == first and again["sha256"] == digest and again["size"] == len(data)
+    other = hashlib.sha256(b"never uploaded").hexdigest()
+    missing = api.post(f"/api/v1/uploads/{up['id']}/complete", json={"sha256": other})
+    assert missing.status_code == 404 and missing.json()["code"] == "Upload.NotFound"
+
+
 def test_offsets_and_sizes_are_enforced(deployment: Deployment):
     api = deployment.admin
     up = api.ok("POST", "/api/v1/uploads", json={"size": 10})

@@ -122,11 +122,20 @@ class Uploads:
         upload, _ = self.get(caller, upload_id)
         return self.staging.writer(upload, offset)
 
-    def complete(self, caller: Caller, upload_id: str, sha256: str) -> Upload:
-        """Verify and store the blob. Asking again after an interruption finishes the same work."""
+    def complete(self, caller: Caller, upload_id: str, sha256: str) -> int:
+        """Verify and store the blob; its size. Asking again after an interruption finishes the same work, and
+        asking again after it finished (a reply lost with its replica, the balancer retrying the request on
+        another) answers the same: the upload is gone, the blob it became is the workspace's."""
         caller.require("register")
         check_digest(sha256)
-        upload, _ = self.get(caller, upload_id)
+        try:
+            upload, _ = self.get(caller, upload_id)
+        except NotFound:
+            with self.store.read() as db:
+                kept = db.get(WorkspaceBlob, (caller.workspace_id, sha256))
+            if kept is None:
+                raise
+            return kept.size
         verified, digest = self.staging.verified(upload)
         if digest != sha256:
             self._drop(upload_id, verified)
@@ -136,7 +145,7 @@ class Uploads:
                 hint="The file changed or was corrupted in transit: upload it again.",
             )
         self.keep(caller, verified, digest, upload.size, upload_id=upload_id)
-        return upload
+        return upload.size
 
     def keep(self, caller: Caller, verified: Path, digest: str, size: int, *, upload_id: str | None = None) -> None:
         """Store a verified, fsynced local file as blob `digest` of the caller's workspace, then release it

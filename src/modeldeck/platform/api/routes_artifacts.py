@@ -101,8 +101,8 @@ async def append(
 @router.post("/uploads/{upload_id}/complete")
 def complete_upload(platform: PlatformDep, caller: CallerDep, upload_id: str, body: UploadComplete) -> dict[str, Any]:
     """Verify the digest and store the blob; a mismatch discards the upload and stores nothing."""
-    upload = platform.uploads.complete(caller, upload_id, body.sha256)
-    return _upload_out(upload_id, upload.size, upload.size, body.sha256)
+    size = platform.uploads.complete(caller, upload_id, body.sha256)
+    return _upload_out(upload_id, size, size, body.sha256)
 
 
 @router.post("/imports")
