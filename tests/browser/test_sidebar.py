@@ -14,7 +14,7 @@ import pytest
 
 import modeldeck as md
 
-from .conftest import ARTIFACTS, Lab, fresh_lab, new_page, open_sidebar, sidebar, wait_for
+from .conftest import ARTIFACTS, Lab, fresh_lab, goto_notebook, new_page, open_sidebar, sidebar, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -76,11 +76,7 @@ def _new_connection_workspace(env: dict[str, str]) -> str:
 
 def test_insert_code_into_a_notebook_and_run_it(lab_page: Any, lab: Lab):
     name = lab.write_notebook(f"insert-{secrets.token_hex(3)}.ipynb", ["print('start')"])
-    lab_page.goto(fresh_lab(lab, name))
-    lab_page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    select = lab_page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
-    if select.count():
-        select.click()
+    goto_notebook(lab_page, fresh_lab(lab, name))  # a kernel dialog that comes late would block the sidebar
     view = open_sidebar(lab_page)
     view.get_by_test_id("md-tab-models").click()
     view.get_by_test_id("md-model-search").fill("lin")
