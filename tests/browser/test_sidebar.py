@@ -95,7 +95,10 @@ def test_insert_code_into_a_notebook_and_run_it(lab_page: Any, lab: Lab):
     lab_page.keyboard.press("Control+s")
 
     def saved() -> bool:
-        cells = json.loads((lab.root / name).read_text())["cells"]
+        try:
+            cells = json.loads((lab.root / name).read_text())["cells"]
+        except json.JSONDecodeError:  # read while JupyterLab was writing it
+            return False
         return any("md.connect(" in "".join(c["source"]) for c in cells)
 
     wait_for(saved)
