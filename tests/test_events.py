@@ -207,6 +207,42 @@ def test_replicas_on_one_postgresql(postgres: Postgres, tmp_path: Path, listener
         two.close()
 
 
+def test_concurrent_writers_on_two_replicas_lose_no_event(postgres: Postgres, tmp_path: Path,
+                                                          listeners: list[Listener]):  # fmt: skip
+    """Events reach subscribers in sequence order only if they commit in it: a stream that sent seq 11
+    would never send a seq 10 committed after it. Eight writers on two replicas of one PostgreSQL create
+    models at once; both streams get every creation, once each, in increasing sequence."""
+    url = postgres.create_database()
+    one = deploy(Settings(home=tmp_path / "one", db_url=url))
+    (tmp_path / "two").mkdir()
+    for name in ("admin.key", "seal.key"):
+        (tmp_path / "two" / name).write_text((tmp_path / "one" / name).read_text())
+    two = deploy(Settings(home=tmp_path / "two", db_url=url))
+    try:
+        heard = [listen(listeners, dep.url, one.admin_key) for dep in (one, two)]
+        names = [f"m-{writer}-{i}" for writer in range(8) for i in range(25)]
+
+        def write(writer: int) -> None:
+            api = (one, two)[writer % 2].client(one.admin_key)
+            for name in names[writer * 25:(writer + 1) * 25]:
+                api.ok("POST", f"{API}/models", json={"model_name": name})
+
+        threads = [threading.Thread(target=write, args=(writer,)) for writer in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for listener in heard:
+            created = lambda: [c for c in listener.changes() if (c["kind"], c["op"]) == ("model", "created")]  # noqa: E731
+            wait_for(lambda: len(created()) >= len(names), timeout=30)
+            seqs = [int(seq) for event, _, seq in listener.got if event == "change"]
+            assert seqs == sorted(set(seqs))
+            assert len(created()) == len(names)
+    finally:
+        one.close()
+        two.close()
+
+
 def test_the_isolation_worlds_actors_see_only_their_workspaces_events(world: Any, listeners: list[Listener]):
     """The standing of every identity of the isolation suite: members see their workspace's events and
     those of models granted to it or PUBLIC; the sub-account in no workspace sees none."""
