@@ -78,12 +78,16 @@ class Query:
                 except self.engine.dialect.loaded_dbapi.OperationalError:
                     if attempt == 2:
                         raise
+        return [self.row(*r) for r in self.tuples(params, conn)]
+
+    def tuples(self, params: dict[str, Any], conn: Any) -> list[tuple[Any, ...]]:
+        """The rows on `conn` as the driver's plain tuples (`row(*values)` names them)."""
         values = {**self.compiled.params, **params}
         order = self.compiled.positiontup
         args = [values[name] for name in order] if order else values
         cursor = conn.cursor()
         cursor.execute(self.compiled.string, args)
-        return [self.row(*r) for r in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 @contextlib.contextmanager

@@ -124,47 +124,46 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
         return None  # a bad cursor or filter: the route answers it
     limit = params["limit"]
     values.update({f"after{i}": v for i, v in enumerate(after or ())}, limit=limit + 1, status=status)
-    rows = _page_query(engine, kind, after is not None, status is not None).rows(values, conn)
+    query = _page_query(engine, kind, after is not None, status is not None)
+    rows = query.tuples(values, conn)
     key_of = registry.model_key if kind == "models" else registry.version_key
-    nxt = platform.cursors.encode(scope_name, key_of(rows[limit - 1])) if len(rows) > limit else None
-    rows = rows[:limit]
-    item = _fresh if platform.store.is_sqlite else _ITEMS.get
-    if kind == "models":
-        items = [item((ws_id, *row), lambda: serialize.model(registry.model_views(ws_id, [row])[0])) for row in rows]
-    else:
-        name = decision.model_name
-        items = [item((name, *row), lambda: serialize.version(row, name)) for row in rows]
-    return dumps(serialize.page(items, nxt))
+    nxt = platform.cursors.encode(scope_name, key_of(query.row(*rows[limit - 1]))) if len(rows) > limit else None
+    seen, make = (ws_id, _model_item) if kind == "models" else (decision.model_name, _version_item)
+    return dumps(serialize.page([_ITEMS.get(seen, raw, query.row, make) for raw in rows[:limit]], nxt))
+
+
+def _model_item(ws_id: str, row: Any) -> dict[str, Any]:
+    return serialize.model(registry.model_views(ws_id, [row])[0])
+
+
+def _version_item(model_name: str, row: Any) -> dict[str, Any]:
+    return serialize.version(row, model_name)
 
 
 class _Items:
-    """Items already serialized, by everything they are made of: the row as read (every column the item
-    shows) and what else goes in (the versions' model name; for models, the workspace whose access they
-    show). So a hit is the item the row would give, whatever changed in the database meanwhile; a changed
-    row is another key. Turning a row into its JSON was a third of a page's CPU (most of it building the
-    dict orjson then writes); a hit costs a seventh of that. Bounded: emptied when full."""
+    """Items already serialized, by everything they are made of: the row as the driver read it (every
+    column the item shows) and what else goes in (the versions' model name; for models, the workspace whose
+    access they show). So a hit is the item the row would give, whatever changed in the database meanwhile;
+    a changed row is another key. Turning a row into its JSON was half a page's CPU (most of it building the
+    dict orjson then writes); a hit costs a tenth of that, a hash of the row. Bounded: emptied when full."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: dict[tuple[Any, ...], Fragment] = {}
 
-    def get(self, key: tuple[Any, ...], make: Callable[[], dict[str, Any]]) -> Fragment:
+    def get(self, seen: str, raw: tuple[Any, ...], row: Callable[..., Any],
+            make: Callable[[str, Any], dict[str, Any]]) -> Fragment:  # fmt: skip
+        """The item of the driver's row `raw` (named by `row`) as `make(seen, row)` gives it."""
+        key = (seen, raw)
         item = self._items.get(key)
         if item is None:
             if len(self._items) >= self.size:
                 self._items.clear()
-            item = self._items[key] = Fragment(dumps(make()))
+            item = self._items[key] = Fragment(dumps(make(seen, row(*raw))))
         return item
 
 
 _ITEMS = _Items(8192)  # about 20 MB at most
-
-
-def _fresh(key: tuple[Any, ...], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Over SQLite, items are made afresh: its rows cost microseconds, and the page runs on the event loop,
-    where the cache's turnover (a models row changes with each registration) lengthened bench_load's list
-    tail (p99 88-204 ms against 153-352 ms, 4 interleaved pairs at 50 clients)."""
-    return make()
 
 
 def _params(query_string: bytes, takes: frozenset[str]) -> dict[str, Any] | None:
