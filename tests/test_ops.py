@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import modeldeck as md
-from conftest import Api, Deployment
+from conftest import Api, Deployment, wait_for
 from modeldeck import examples, transfer
 from services import Replica
 from test_uploads import make_file
@@ -62,6 +63,23 @@ def test_metrics_count_requests_by_route_latencies_uploads_runtimes_and_tasks(de
     assert value(found, "modeldeck_runtimes_loaded") == 1
     assert value(found, "modeldeck_tasks", status="PENDING") == 0
     assert value(found, "modeldeck_internal_errors_total") == 0
+
+
+def test_requests_in_flight_count_what_is_being_answered_and_leave_event_subscriptions_apart(deployment: Deployment):
+    """The gauge the hot lanes read to know whether anyone waits for the event loop."""
+    admin, auth = deployment.admin, {"Authorization": f"Bearer {deployment.admin_key}"}
+
+    def in_flight() -> float:  # the /metrics request itself is one
+        return value(samples(transfer.check(admin.get("/metrics")).text), "modeldeck_requests_in_flight")
+
+    with httpx.Client(base_url=deployment.url, headers=auth, timeout=30) as client, client.stream("GET", f"{API}/events"):
+        assert in_flight() == 1
+        host, port = deployment.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as half:  # a body that is still arriving
+            half.sendall(f"POST {API}/models HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth['Authorization']}\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode())  # fmt: skip
+            wait_for(lambda: in_flight() == 2, timeout=10)
+        wait_for(lambda: in_flight() == 1, timeout=10)
 
 
 def test_metrics_are_for_the_main_account(deployment: Deployment):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNMATCHED = "unmatched"  # a path no route serves (its text may be anything a caller typed)
+SUBSCRIPTION = "/api/v1/events"  # a change-event stream: open for as long as its subscriber stays
 
 
 class Metrics:
@@ -39,6 +40,7 @@ class Metrics:
         self.latency: dict[str, list[float]] = {}  # route -> count per bucket (and past the last), sum, count
         self.internal_errors = 0
         self.upload_bytes = 0
+        self.in_flight = 0  # requests being answered, event subscriptions (which mostly wait) apart
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
@@ -78,6 +80,9 @@ class Metrics:
             "# HELP modeldeck_internal_errors_total Requests that failed inside the platform (500).",
             "# TYPE modeldeck_internal_errors_total counter",
             f"modeldeck_internal_errors_total {self.internal_errors}",
+            "# HELP modeldeck_requests_in_flight Requests this process is answering, event subscriptions apart.",
+            "# TYPE modeldeck_requests_in_flight gauge",
+            f"modeldeck_requests_in_flight {self.in_flight}",
             "# HELP modeldeck_upload_bytes_total Upload bytes received by this process.",
             "# TYPE modeldeck_upload_bytes_total counter",
             f"modeldeck_upload_bytes_total {self.upload_bytes}",
@@ -122,6 +127,9 @@ class Observe:
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         status = 500  # unless the app answers at all
+        counted = scope["path"] != SUBSCRIPTION
+        if counted:
+            self.metrics.in_flight += 1  # one event loop: no lock needed
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -132,6 +140,8 @@ class Observe:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            if counted:
+                self.metrics.in_flight -= 1
             elapsed = time.perf_counter() - start
             route = route_of(scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
