@@ -56,13 +56,13 @@ def publish(
 
 
 _PENDING = "modeldeck.events"
-_COLUMNS = ("at", "kind", "op", "workspace_id", "object_id", "model_id", "audience", "account_id")
+_EVENTS = Event.__table__
+_WRITTEN = [c for c in _EVENTS.c if c.key != "seq"]  # what `publish` gives; the sequence draws seq
 # PostgreSQL: the lock, the wake-up and the rows in one statement, so the lock is held for it and the
 # commit alone; each row's seq is drawn after the lock (the one-row FROM is read first).
 _LOCKED = select(func.pg_advisory_xact_lock(ORDER_LOCK), func.pg_notify(CHANNEL, "")).subquery("locked")
-_EVENTS = Event.__table__
 _ORDERED_INSERT = insert(_EVENTS).from_select(
-    _COLUMNS, select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _COLUMNS)).select_from(_LOCKED)
+    _WRITTEN, select(*(bindparam(c.key, type_=c.type) for c in _WRITTEN)).select_from(_LOCKED)
 )
 
 

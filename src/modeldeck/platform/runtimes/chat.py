@@ -98,7 +98,7 @@ class ChatRuntime:
         messages, params = validate_chat_params(messages, {**given, "stop": stop})
         with self._text_lock:
             ids = _encode_chat(self._tokenizer, messages)
-        return self._start(self._fits(ids, "conversation"), params, cancel)
+        return self._start(self._fits(ids, "conversation", "Send fewer or shorter messages."), params, cancel)
 
     def continuation(self, prompt: str, *, cancel: threading.Event | None = None, **given: Any) -> Iterator[ChatDelta]:
         """The prompt's raw continuation (a text completion): its tokens as they are, no chat template and no
@@ -106,7 +106,7 @@ class ChatRuntime:
         _, params = validate_chat_params([{"role": "user", "content": prompt}], given)
         with self._text_lock:
             ids = self._tokenizer(prompt)["input_ids"]
-        return self._start(self._fits(ids, "prompt"), params, cancel)
+        return self._start(self._fits(ids, "prompt", "Send a shorter prompt."), params, cancel)
 
     def complete(self, messages: list[dict], **params: Any) -> ChatResult:
         return collect(self.stream(messages, **params))
@@ -116,11 +116,11 @@ class ChatRuntime:
         pick = _picker(params["temperature"], params["top_p"], params["seed"])
         return self._generate(prompt, budget, pick, params["stop"], cancel)
 
-    def _fits(self, ids: list[int], what: str) -> list[int]:
+    def _fits(self, ids: list[int], what: str, hint: str) -> list[int]:
         if len(ids) >= self._context:
             raise _chat_error(
                 f"The {what} is longer than the model's context of {self._context} tokens.",
-                hint="Send fewer or shorter messages." if what == "conversation" else "Send a shorter prompt.",
+                hint=hint,
             )
         return ids
 
