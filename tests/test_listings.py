@@ -6,6 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import Deployment
+from sqlalchemy import text
 
 URI = "oss://models-bucket/iris/model.onnx"
 NESTED = {"a": {"b": [1, 2.5, None, True, "é"]}, "empty": {}, "list": []}
@@ -52,3 +53,25 @@ def test_a_page_shows_each_item_as_its_own_resource_does(store_deployment: Deplo
     main.ok("POST", "/api/v1/models/iris/versions/2.4.0/reject")
     main.ok("DELETE", "/api/v1/models/iris/versions/2.5.0")
     assert listed_latest(main) == {"version_name": "2.3.0", "approval_status": "Pending"}
+
+
+def test_a_page_asked_again_shows_what_was_committed_since_by_anyone(store_deployment: Deployment):
+    """The server keeps a page it answered while the database is unchanged (`listings._Pages`): a commit
+    made around the platform, SQL typed by hand that publishes no change event, shows on the next ask of
+    the very same page, as does one made through the API."""
+    main = store_deployment.admin
+    main.ok("POST", "/api/v1/models", json={"model_name": "iris", "description": "first"})
+    main.ok("POST", "/api/v1/models/iris/versions", json={"uri": URI, "version_name": "1.0.0", "description": "v1"})
+
+    def shown() -> tuple[str, str, list[str]]:
+        model = next(m for m in main.ok("GET", "/api/v1/models")["items"] if m["model_name"] == "iris")
+        versions = main.ok("GET", "/api/v1/models/iris/versions")["items"]
+        return model["description"], versions[0]["description"], [v["version_name"] for v in versions]
+
+    assert shown() == shown() == ("first", "v1", ["1.0.0"])  # asked twice: the second answer is the kept one
+    with store_deployment.platform.store.engine.begin() as conn:
+        conn.execute(text("UPDATE models SET description = 'by hand' WHERE model_name = 'iris'"))
+        conn.execute(text("UPDATE model_versions SET description = 'v1 by hand'"))
+    assert shown() == ("by hand", "v1 by hand", ["1.0.0"])
+    main.ok("POST", "/api/v1/models/iris/versions", json={"uri": URI, "version_name": "1.1.0"})
+    assert shown() == ("by hand", "", ["1.1.0", "1.0.0"])

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import Unsupported
 from . import wirejson
 from .schema import Base
 
@@ -152,6 +153,7 @@ class Store:
         stamped: Alembic (a fifth of a cold start) loads only when there is something to upgrade.
         """
         with self._write_engine.begin() as conn:
+            _check_server(conn)
             current = _revision(conn)
             if current == HEAD:
                 return
@@ -173,6 +175,18 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
         self._write_engine.dispose()
+
+
+OLDEST_POSTGRESQL = (13,)  # pg_current_snapshot(): what proves a kept listing page still true (listings)
+
+
+def _check_server(conn: Connection) -> None:
+    found = conn.dialect.server_version_info
+    if conn.dialect.name == "postgresql" and found < OLDEST_POSTGRESQL:
+        raise Unsupported(
+            f"PostgreSQL {'.'.join(map(str, found))} is older than this platform supports.",
+            code="Store.Unsupported", hint=f"Run the platform on PostgreSQL {OLDEST_POSTGRESQL[0]} or later.",
+        )  # fmt: skip
 
 
 def add_unique(db: Session, row: Any, conflict: Exception) -> None:

@@ -145,14 +145,22 @@ class _Decisions:
         if engine.dialect.name == "sqlite" and engine.url.database:
             self._watch = sqlite3.connect(engine.url.database, check_same_thread=False).cursor()  # one, reused
 
-    def get(self, key: tuple[Any, ...], compute: Callable[[], Target | None]) -> Target | None:
+    def version(self) -> int | None:
+        """SQLite's data_version now (the cache emptied if it moved); None on PostgreSQL."""
         if self._watch is None:
-            return compute()
+            return None
         with self._lock:
             version = self._watch.execute("PRAGMA data_version").fetchone()[0]
             if version != self._seen:
                 self._cache.clear()
                 self._seen = version
+            return version
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], Target | None]) -> Target | None:
+        version = self.version()
+        if version is None:
+            return compute()
+        with self._lock:
             hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -279,3 +287,9 @@ def remember(platform: Any, key: tuple[Any, ...], compute: Callable[[], Any]) ->
 def recall(platform: Any, key: tuple[Any, ...]) -> Any | None:
     """What `remember` kept for `key`, if nothing was committed since; else None (always, on PostgreSQL)."""
     return _decisions(platform.store.engine).get(key, lambda: None)
+
+
+def data_version(platform: Any) -> int | None:
+    """A number that moves whenever anything is committed to the database (SQLite's `data_version`); None
+    on PostgreSQL, where a request's own query reads its snapshot instead (`listings`)."""
+    return _decisions(platform.store.engine).version()
