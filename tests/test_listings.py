@@ -1,5 +1,6 @@
 """Listings read JSON and timestamps as stored text (past the driver's parsers) on SQLite and PostgreSQL:
-what a page shows of a model or a version is exactly what the single resource's ORM road shows."""
+what a page shows of a model or a version is exactly what the single resource's ORM road shows, and a page
+the server kept is the page as the database is now."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from conftest import Deployment
 from sqlalchemy import text
+from test_ops import samples, value
 
 URI = "oss://models-bucket/iris/model.onnx"
 NESTED = {"a": {"b": [1, 2.5, None, True, "é"]}, "empty": {}, "list": []}
@@ -68,10 +70,20 @@ def test_a_page_asked_again_shows_what_was_committed_since_by_anyone(store_deplo
         versions = main.ok("GET", "/api/v1/models/iris/versions")["items"]
         return model["description"], versions[0]["description"], [v["version_name"] for v in versions]
 
-    assert shown() == shown() == ("first", "v1", ["1.0.0"])  # asked twice: the second answer is the kept one
+    before = kept_pages(main)
+    assert shown() == shown() == shown() == ("first", "v1", ["1.0.0"])  # asked again: answered as kept
+    assert kept_pages(main)["kept"] >= before["kept"] + 2  # (a commit between two asks would read it anew)
     with store_deployment.platform.store.engine.begin() as conn:
         conn.execute(text("UPDATE models SET description = 'by hand' WHERE model_name = 'iris'"))
         conn.execute(text("UPDATE model_versions SET description = 'v1 by hand'"))
+    before = kept_pages(main)
     assert shown() == ("by hand", "v1 by hand", ["1.0.0"])
+    assert kept_pages(main)["read"] == before["read"] + 2
     main.ok("POST", "/api/v1/models/iris/versions", json={"uri": URI, "version_name": "1.1.0"})
     assert shown() == ("by hand", "", ["1.1.0", "1.0.0"])
+
+
+def kept_pages(api) -> dict[str, float]:  # noqa: ANN001
+    """The server's count of listing pages answered as kept and read anew (its /metrics)."""
+    found = samples(api.get("/metrics").text)
+    return {answer: value(found, "modeldeck_listing_pages_total", answer=answer) for answer in ("kept", "read")}

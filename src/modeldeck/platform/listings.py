@@ -143,7 +143,9 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
         return dumps(serialize.page([_ITEMS.get(seen, raw, query.row, make) for raw in rows[:limit]], nxt))
 
     mark = decision.snapshot or fastpath.data_version(platform)
-    return _pages(engine).get(mark, (ws_id, decision.model_id, status, params.get("cursor"), limit), read)
+    answer, kept = _pages(engine).get(mark, (ws_id, decision.model_id, status, params.get("cursor"), limit), read)
+    platform.metrics.pages[kept] += 1
+    return answer
 
 
 def _model_item(ws_id: str, row: Any) -> dict[str, Any]:
@@ -195,16 +197,17 @@ class _Pages:
         self._pages: dict[tuple[Any, ...], bytes] = {}
         self._bytes = 0
 
-    def get(self, mark: object, key: tuple[Any, ...], read: Callable[[], bytes]) -> bytes:
-        """The page `read()` gives for `key` while the database is at `mark` (None: nothing proves it)."""
+    def get(self, mark: object, key: tuple[Any, ...], read: Callable[[], bytes]) -> tuple[bytes, bool]:
+        """The page `read()` gives for `key` while the database is at `mark` (None: nothing proves it), and
+        whether it was kept."""
         if mark is None:
-            return read()
+            return read(), False
         with self._lock:
             if mark != self._mark:
                 self._drop(mark)
             hit = self._pages.get(key)
         if hit is not None:
-            return hit
+            return hit, True
         page = read()
         with self._lock:
             if mark == self._mark:
@@ -212,7 +215,7 @@ class _Pages:
                     self._drop(mark)
                 self._pages[key] = page
                 self._bytes += len(page)
-        return page
+        return page, False
 
     def _drop(self, mark: object) -> None:
         self._pages.clear()

@@ -41,6 +41,7 @@ class Metrics:
         self.internal_errors = 0
         self.upload_bytes = 0
         self.in_flight = 0  # requests being answered, event subscriptions (which mostly wait) apart
+        self.pages = {True: 0, False: 0}  # listing pages answered as kept (True) or read anew (`listings`)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
@@ -83,6 +84,11 @@ class Metrics:
             "# HELP modeldeck_requests_in_flight Requests this process is answering, event subscriptions apart.",
             "# TYPE modeldeck_requests_in_flight gauge",
             f"modeldeck_requests_in_flight {self.in_flight}",
+            "# HELP modeldeck_listing_pages_total Listing pages answered by the hot path: kept while the database"
+            " was unchanged, or read anew.",
+            "# TYPE modeldeck_listing_pages_total counter",
+            f'modeldeck_listing_pages_total{{answer="kept"}} {self.pages[True]}',
+            f'modeldeck_listing_pages_total{{answer="read"}} {self.pages[False]}',
             "# HELP modeldeck_upload_bytes_total Upload bytes received by this process.",
             "# TYPE modeldeck_upload_bytes_total counter",
             f"modeldeck_upload_bytes_total {self.upload_bytes}",
