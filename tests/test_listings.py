@@ -5,6 +5,7 @@ the server kept is the page as the database is now."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from conftest import Deployment
 from sqlalchemy import text
@@ -83,7 +84,7 @@ def test_a_page_asked_again_shows_what_was_committed_since_by_anyone(store_deplo
     assert shown() == ("by hand", "", ["1.1.0", "1.0.0"])
 
 
-def kept_pages(api) -> dict[str, float]:  # noqa: ANN001
+def kept_pages(api: Any) -> dict[str, float]:
     """The server's count of listing pages answered as kept and read anew (its /metrics)."""
     found = samples(api.get("/metrics").text)
     return {answer: value(found, "modeldeck_listing_pages_total", answer=answer) for answer in ("kept", "read")}

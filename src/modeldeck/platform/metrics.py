@@ -84,8 +84,7 @@ class Metrics:
             "# HELP modeldeck_requests_in_flight Requests this process is answering, event subscriptions apart.",
             "# TYPE modeldeck_requests_in_flight gauge",
             f"modeldeck_requests_in_flight {self.in_flight}",
-            "# HELP modeldeck_listing_pages_total Listing pages answered by the hot path: kept while the database"
-            " was unchanged, or read anew.",
+            "# HELP modeldeck_listing_pages_total Listing pages answered kept (the database unchanged) or read anew.",
             "# TYPE modeldeck_listing_pages_total counter",
             f'modeldeck_listing_pages_total{{answer="kept"}} {self.pages[True]}',
             f'modeldeck_listing_pages_total{{answer="read"}} {self.pages[False]}',
