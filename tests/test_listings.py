@@ -59,7 +59,7 @@ def test_a_page_shows_each_item_as_its_own_resource_does(store_deployment: Deplo
 
 
 def test_a_page_asked_again_shows_what_was_committed_since_by_anyone(store_deployment: Deployment):
-    """The server keeps a page it answered while the database is unchanged (`listings._Pages`): a commit
+    """The server keeps a page it answered while the database is unchanged (`listings._pages`): a commit
     made around the platform, SQL typed by hand that publishes no change event, shows on the next ask of
     the very same page, as does one made through the API."""
     main = store_deployment.admin

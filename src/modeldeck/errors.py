@@ -138,7 +138,8 @@ class ConnectionFailed(DeckError):
 
 
 class Unsupported(DeckError):
-    """The connected provider cannot do this operation; raised on the client before anything is sent."""
+    """What is connected cannot do this (a provider lacking the operation, a database server too old for
+    the platform); raised before anything is sent."""
 
     code = "Provider.Unsupported"
     status = None

@@ -129,6 +129,45 @@ def _queries(engine: Engine) -> tuple[Query, Query]:
     return Query(engine, _statement(latest=True)), Query(engine, _statement(latest=False))
 
 
+class Kept:
+    """Answers computed while the database was at one mark, reused until the mark moves. The mark is read
+    before the answer (SQLite's `data_version`, a PostgreSQL snapshot), so while it stays nothing was
+    committed that the answer could miss; a later commit may show in it, never be missing from it. Only
+    the current mark's answers are kept, to `budget` in the units of `size`; a None answer is not kept."""
+
+    def __init__(self, budget: int, size: Callable[[Any], int] = lambda _: 1) -> None:
+        self.budget, self.size = budget, size
+        self._lock = threading.Lock()
+        self._mark: object = None
+        self._kept: dict[tuple[Any, ...], Any] = {}
+        self._used = 0
+
+    def get(self, mark: object, key: tuple[Any, ...], compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """`compute()`'s answer for `key` at `mark` (None: nothing proves it), and whether it was kept."""
+        if mark is None:
+            return compute(), False
+        with self._lock:
+            if mark != self._mark:
+                self._drop(mark)
+            hit = self._kept.get(key)
+        if hit is not None:
+            return hit, True
+        answer = compute()
+        if answer is not None:
+            with self._lock:
+                if mark == self._mark:  # else a newer mark was seen meanwhile: this answer is not its
+                    if self._used + self.size(answer) > self.budget:
+                        self._drop(mark)
+                    self._kept[key] = answer
+                    self._used += self.size(answer)
+        return answer, False
+
+    def _drop(self, mark: object) -> None:
+        self._kept.clear()
+        self._used = 0
+        self._mark = mark
+
+
 class _Decisions:
     """Targets already located, reused while the database is unchanged (on SQLite).
 
@@ -138,39 +177,21 @@ class _Decisions:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[Any, ...], Target] = {}
-        self._seen: int | None = None
+        self._lock = threading.Lock()  # for the one watch cursor
+        self._kept = Kept(4096)
         self._watch = None
         if engine.dialect.name == "sqlite" and engine.url.database:
             self._watch = sqlite3.connect(engine.url.database, check_same_thread=False).cursor()  # one, reused
 
     def version(self) -> int | None:
-        """SQLite's data_version now (the cache emptied if it moved); None on PostgreSQL."""
+        """SQLite's data_version now; None on PostgreSQL."""
         if self._watch is None:
             return None
         with self._lock:
-            version = self._watch.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._seen:
-                self._cache.clear()
-                self._seen = version
-            return version
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], Target | None]) -> Target | None:
-        version = self.version()
-        if version is None:
-            return compute()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        target = compute()
-        with self._lock:
-            if target is not None and self._seen == version:  # nothing committed meanwhile: still true
-                if len(self._cache) >= 4096:
-                    self._cache.clear()
-                self._cache[key] = target
-        return target
+        return self._kept.get(self.version(), key, compute)[0]
 
 
 @functools.lru_cache(maxsize=8)

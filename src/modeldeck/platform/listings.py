@@ -9,19 +9,18 @@ As `fastpath` does for predict, it applies the service layer's rules through the
 cursor, a refusal, an ambiguity) returns None, and the request goes on to the FastAPI route, which gives
 the precise answer. Who the caller is, and which model it means, is remembered while SQLite's
 `data_version` is unchanged (`fastpath.remember`); on PostgreSQL every request asks. A page asked again
-while nothing was committed is the one already answered (`_Pages`).
+while nothing was committed is the one already answered (`_pages`).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from orjson import Fragment
-from sqlalchemy import Engine, Text, bindparam, cast, func
+from sqlalchemy import Engine, Text, bindparam, cast, func, null
 from starlette.types import Scope
 
 from ..errors import DeckError
@@ -41,17 +40,18 @@ class Decision(NamedTuple):
     caller: Caller
     model_id: str | None = None
     model_name: str | None = None
-    snapshot: str | None = None  # PostgreSQL: the snapshot the decision was read in (`_Pages`)
+    snapshot: str | None = None  # PostgreSQL: the snapshot the decision was read in (`_pages`)
 
 
 @functools.lru_cache(maxsize=8)
 def _decision_queries(engine: Engine) -> tuple[fastpath.Query, fastpath.Query]:
-    # on PostgreSQL the decision's own snapshot comes along: what proves a kept page still true (`_Pages`)
-    snapshot = [cast(func.pg_current_snapshot(), Text).label("snapshot")] if engine.dialect.name == "postgresql" else []
-    models = access_rows(*snapshot, model=False)
+    # on PostgreSQL the decision's own snapshot comes along: what proves a kept page still true (`_pages`)
+    snapshot = cast(func.pg_current_snapshot(), Text) if engine.dialect.name == "postgresql" else null()
+    snapshot = snapshot.label("snapshot")
+    models = access_rows(snapshot, model=False)
     versions = access_rows(
         Model.id.label("model_id"), Model.model_name, Model.workspace_id.label("owner_id"), Model.accessibility,
-        Grant.actions_text.label("granted"), *snapshot, model=True,
+        Grant.actions_text.label("granted"), snapshot, model=True,
     )  # fmt: skip
     return fastpath.Query(engine, models), fastpath.Query(engine, versions)
 
@@ -62,7 +62,7 @@ def _decide(conn: Any, engine: Engine, digest: str, ws_ref: str | None, model_re
     if model_ref is None:
         rows = models.rows(params, conn)
         caller = caller_of(rows, ws_ref, "list") if len(rows) == 1 else None
-        return None if caller is None else Decision(caller, snapshot=_snapshot(rows[0]))
+        return None if caller is None else Decision(caller, snapshot=rows[0].snapshot)
     rows = versions.rows({**params, "model": model_ref}, conn)
     caller = caller_of(rows, ws_ref, "list")
     if caller is None:
@@ -71,11 +71,7 @@ def _decide(conn: Any, engine: Engine, digest: str, ws_ref: str | None, model_re
     chosen = registry.pick(choices, model_ref, lambda c: c[0].model_id, lambda c: c[1])
     if chosen is None or not registry.allows(chosen[1], chosen[2], "list"):
         return None
-    return Decision(caller, chosen[0].model_id, chosen[0].model_name, _snapshot(chosen[0]))
-
-
-def _snapshot(row: Any) -> str | None:
-    return getattr(row, "snapshot", None)
+    return Decision(caller, chosen[0].model_id, chosen[0].model_name, chosen[0].snapshot)
 
 
 @functools.lru_cache(maxsize=16)
@@ -182,50 +178,13 @@ class _Items:
 _ITEMS = _Items(8192)  # about 20 MB at most
 
 
-class _Pages:
-    """Pages already answered, kept while the database is unchanged, so a hit is byte for byte the page
-    the query would give now. The proof is a mark read in the same request: SQLite's `data_version`
-    (`fastpath.data_version`), or on PostgreSQL the snapshot the decision was read in. Two equal snapshots
-    see the same committed rows, whoever wrote them (another replica, SQL typed by hand), and any commit
-    since makes another one. A page read after its mark may show later commits, never earlier ones.
-    Only the current mark's pages are kept, to a budget in bytes."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self._lock = threading.Lock()
-        self._mark: object = None
-        self._pages: dict[tuple[Any, ...], bytes] = {}
-        self._bytes = 0
-
-    def get(self, mark: object, key: tuple[Any, ...], read: Callable[[], bytes]) -> tuple[bytes, bool]:
-        """The page `read()` gives for `key` while the database is at `mark` (None: nothing proves it), and
-        whether it was kept."""
-        if mark is None:
-            return read(), False
-        with self._lock:
-            if mark != self._mark:
-                self._drop(mark)
-            hit = self._pages.get(key)
-        if hit is not None:
-            return hit, True
-        page = read()
-        with self._lock:
-            if mark == self._mark:
-                if self._bytes + len(page) > self.budget:
-                    self._drop(mark)
-                self._pages[key] = page
-                self._bytes += len(page)
-        return page, False
-
-    def _drop(self, mark: object) -> None:
-        self._pages.clear()
-        self._bytes = 0
-        self._mark = mark
-
-
 @functools.lru_cache(maxsize=8)
-def _pages(engine: Engine) -> _Pages:
-    return _Pages(32 << 20)
+def _pages(engine: Engine) -> fastpath.Kept:
+    """Pages already answered, byte for byte what the query would give while the database is unchanged.
+    The mark: SQLite's `data_version`, or on PostgreSQL the snapshot the decision was read in. Two equal
+    snapshots see the same committed rows whoever wrote them (another replica, SQL typed by hand), which
+    a mark made of change events would not prove."""
+    return fastpath.Kept(32 << 20, len)
 
 
 def _params(query_string: bytes, takes: frozenset[str]) -> dict[str, Any] | None:
