@@ -51,11 +51,12 @@ alipai-venv: $(ALIPAI_VENV)/.installed
 
 test-deps: install system-deps alipai-venv
 
-# The front ends' unit tests (vitest), then everything else: platform, client, magics, tutorials, browser.
+# The front ends' unit tests (vitest), then everything else: platform, client, magics, tutorials, browser,
+# one module per worker, a worker per core (at most 4): a module's fixtures and a notebook's cells stay together.
 test: test-deps
 	cd js && npm test
 	cd labextension && npm test
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses auto --maxprocesses 4 --dist loadfile
 
 lab: install
 	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/01-quickstart.ipynb

@@ -1,10 +1,11 @@
 """Session fixtures for the wheel users install: it is built once, installed once into a fresh virtualenv
-outside any clone, and the README's session runs once from it (test_packaging.py and test_readme.py both
-assert on that one run: it is the README as written, run by the installed package on a fresh home)."""
+outside any clone, and the README's session runs once from it (test_packaging.py asserts on that one run: it
+is the README as written, run by the installed package on a fresh home)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 # What the wheel's build hook (pyproject's jupyter-builder) builds with npm, and what it builds from.
 FRONT_END_SOURCES = ["js/src", "js/package.json", "labextension/src", "labextension/style", "labextension/package.json"]
 FRONT_END_TARGETS = ["src/modeldeck/static/panel.js", "src/modeldeck/labextension/package.json",
@@ -78,6 +80,19 @@ def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Fresh:
     return Fresh(python, venv / "bin", site, env)
 
 
+def python_blocks(text: str) -> list[str]:
+    """The README's ```python blocks that plain Python runs (the magics' blocks need IPython and the panel's
+    a notebook: tests/test_magics.py and tests/browser run those)."""
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
+    return [b for b in blocks if not re.search(r"^\s*%|\.panel\(\)", b, flags=re.MULTILINE)]
+
+
+def run_the_readme(python: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The README's Python blocks, each continuing the one before as a reader's session does, run by `python`."""
+    code = "\n".join(python_blocks(README.read_text()))
+    return subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
 @dataclass
 class ReadmeRun:
     """The README's Python session, run once by the installed wheel in `cwd` on a home that did not exist."""
@@ -88,8 +103,6 @@ class ReadmeRun:
 
 @pytest.fixture(scope="session")
 def readme_run(fresh: Fresh, tmp_path_factory: pytest.TempPathFactory) -> ReadmeRun:
-    from test_readme import run_the_readme
-
     from modeldeck import embedded
 
     cwd = tmp_path_factory.mktemp("readme")

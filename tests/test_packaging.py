@@ -1,7 +1,9 @@
 """The wheel users install: it carries the built panel and the prebuilt lab extension, and enables the server
 extension, so a fresh environment with no Node.js shows both extensions enabled; installed outside a clone, its
-`modeldeck` command runs and so does the README's Python session (this is the wheel-install test). The wheel,
-its virtualenv and the README's run are session fixtures of tests/installed.py."""
+`modeldeck` command runs and so does the README's Python session, as a newcomer reads it: its Python blocks run
+as written, top to bottom, in a fresh interpreter on a fresh home (this is the wheel-install test). The wheel,
+its virtualenv and the README's run are session fixtures of tests/installed.py; the tests that use them live
+in this one module, so a parallel run (pytest-xdist, one module per worker) builds them once."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from installed import Fresh, ReadmeRun
+from installed import README, Fresh, ReadmeRun, python_blocks
 
 from modeldeck import __version__
 
@@ -54,14 +56,20 @@ def test_a_fresh_environment_without_node_shows_both_extensions_enabled(fresh: F
     assert "modeldeck enabled" in servers and f"modeldeck {__version__} OK" in servers, servers
 
 
-def test_the_installed_wheel_runs_the_readme_outside_a_clone(fresh: Fresh, readme_run: ReadmeRun):
-    """What `pip install "modeldeck[...]"` gives a newcomer: the `modeldeck` command, and the README's session
-    run by the installed package (not a checkout's sources) on a fresh home."""
+def test_the_installed_wheel_gives_the_modeldeck_command(fresh: Fresh):
+    """What `pip install "modeldeck[...]"` gives a newcomer on PATH."""
     help = subprocess.run([str(fresh.bin / "modeldeck"), "--help"], env=fresh.env, capture_output=True, text=True)
     assert help.returncode == 0 and "register" in help.stdout and "predict" in help.stdout
     version = subprocess.run([str(fresh.bin / "modeldeck"), "--version"], env=fresh.env, capture_output=True,
                              text=True, check=True).stdout  # fmt: skip
     assert version.strip() == f"modeldeck {__version__}"
+
+
+def test_the_installed_wheel_runs_the_readme_as_written_outside_a_clone(readme_run: ReadmeRun):
+    """The README's session, run by the installed package (not a checkout's sources) on a fresh home."""
+    blocks = python_blocks(README.read_text())
+    assert len(blocks) >= 2 and "md.connect()" in blocks[0] and "deck.deploy(" in blocks[1]
     done = readme_run.done
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), "the chat printed nothing"
+    assert (readme_run.cwd / "checkpoints" / "iris.onnx").is_file()
