@@ -96,6 +96,26 @@ describe("the Deployments view", () => {
     });
   });
 
+  it("deploys the version just chosen while the kernel has not answered the choice yet", async () => {
+    const models = sampleModels(3);
+    const { q, last, model } = open({ models, selected: { model: models[1].id, version: null }, versions: sampleVersions() });
+    act(() => q("md-deploy-new")!.click());
+    const version = q<HTMLSelectElement>("md-deploy-version")!;
+    act(() => {
+      version.value = "1.2.0";
+      version.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    const choice = last();
+    expect(choice).toMatchObject({ name: "select", args: { model: models[1].id, version: "1.2.0" } });
+    input(q<HTMLInputElement>("md-deploy-name")!, "iris-prod"); // a render before the answer keeps the choice
+    expect(q<HTMLSelectElement>("md-deploy-version")!.value).toBe("1.2.0");
+    submit(q("md-deploy-form")!);
+    expect(last()).toMatchObject({ name: "deploy", args: { model: models[1].id, version: "1.2.0", name: "iris-prod" } });
+
+    await act(async () => model.reply(choice.id, { ok: false, error: { code: "X", message: "refused", hint: "" } }));
+    expect(q<HTMLSelectElement>("md-deploy-version")!.value).toBe(""); // refused: the kernel's selection again
+  });
+
   it("offers PAI's rows, not Model Studio's own deploy authorization, and names a PAI model by its ModelId", () => {
     const studio = { ...sampleModels(1)[0], id: "iris", name: "iris", source: "authorized" as const,
                      actions: ["inference", "fine_tune", "deploy"] };  // prettier-ignore

@@ -6,7 +6,7 @@ import { useContext, useEffect, useState } from "preact/hooks";
 import { deployable } from "./capabilities";
 import { deployCode, deploymentPredictCode } from "./deploy-code";
 import { formatTime } from "./format";
-import { useAction, useCodeContext, useTrait, useView } from "./model";
+import { useAction, useCodeContext, useSelection, useTrait, useVersions, useView } from "./model";
 import { Outputs } from "./predict";
 import type { DeploymentEvent, DeploymentInfo, ModelInfo, Prediction, UpgradeMode } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
@@ -149,9 +149,7 @@ function VersionChoice({ id, modelId, value, onChange, empty, testid }: {
   empty: string;
   testid: string;
 }) {
-  const selected = useTrait("selected");
-  const versions = useTrait("versions");
-  const known = selected.model === modelId ? versions : [];
+  const known = useVersions(modelId);
   return (
     <select id={id} class="md-input" data-testid={testid} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
       <option value="">{empty}</option>
@@ -212,9 +210,8 @@ const ENGINES: Record<string, string> = { local: "Local (worker processes)", ray
 export function DeployForm({ onDone }: { onDone: () => void }) {
   const engines = useTrait("connection").engines ?? ["local", "ray"];
   const models = useTrait("models");
-  const selected = useTrait("selected");
+  const [selected, select] = useSelection();
   const ctx = useCodeContext();
-  const [select] = useAction("select");
   const [deploy, deploying] = useAction<DeploymentInfo>("deploy");
   const [open] = useAction("deployment_events");
   const offered = models.filter(deployable);
@@ -422,10 +419,9 @@ function PredictBox({ d }: { d: DeploymentInfo }) {
 
 function Detail({ d, events }: { d: DeploymentInfo; events: readonly DeploymentEvent[] }) {
   const models = useTrait("models");
-  const selected = useTrait("selected");
+  const [selected, select] = useSelection();
   const ctx = useCodeContext();
   const [close] = useAction("deployment_events");
-  const [select] = useAction("select");
   // The upgrade picker lists the deployment's model's versions: select that model, as Inference would.
   useEffect(() => {
     if (selected.model !== d.model_id && models.some((m) => m.id === d.model_id)) select({ model: d.model_id, version: null });

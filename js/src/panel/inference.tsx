@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import { ChatView } from "./chat";
-import { useAction, useCan, useTrait } from "./model";
+import { useCan, useSelection, useTrait, useVersions } from "./model";
 import { PredictView } from "./predict";
 import type { ModelInfo, Version } from "./types";
 import { Empty, Field } from "./ui";
@@ -39,10 +39,9 @@ type Mode = "auto" | "chat" | "predict";
 
 function Pickers({ model }: { model: ModelInfo | undefined }) {
   const models = useTrait("models");
-  const versions = useTrait("versions");
-  const selected = useTrait("selected");
+  const [selected, select] = useSelection();
+  const versions = useVersions(model?.id);
   const can = useCan();
-  const [select] = useAction("select");
   return (
     <div class="md-grid">
       <Field label="Model">
@@ -88,11 +87,11 @@ function Pickers({ model }: { model: ModelInfo | undefined }) {
 
 export function Inference() {
   const models = useTrait("models");
-  const versions = useTrait("versions");
-  const selected = useTrait("selected");
+  const [selected] = useSelection();
   const can = useCan();
   const [mode, setMode] = useState<Mode>("auto");
   const model = selected.model ? models.find((m) => m.id === selected.model) : undefined;
+  const versions = useVersions(model?.id);
   const version = versions.find((v) => v.version_name === selected.version) ?? servedByLatest(versions) ?? versions[0];
   const both = can("chat") && can("predict"); // else there is only one way to call a model here
   const chat = both

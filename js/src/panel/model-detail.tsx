@@ -7,7 +7,7 @@ import { chatCode, modelCode, predictCode, registerCode } from "./code";
 import { DeployButton } from "./deployments";
 import { formatNumber, formatTime, humanLabel, origin } from "./format";
 import { callName, looksLikeChat, servedByLatest } from "./inference";
-import { useAction, useCan, useCodeContext, useTrait } from "./model";
+import { useAction, useCan, useCodeContext, useSelection, useTrait } from "./model";
 import type { Grant, ModelInfo, Version, Workspace } from "./types";
 import { Badge, CopyCode, Empty, Field } from "./ui";
 
@@ -69,8 +69,7 @@ function Decision({ model, version }: { model: string; version: string }) {
 }
 
 function Versions({ model, versions, decide }: { model: ModelInfo; versions: readonly Version[]; decide: boolean }) {
-  const selected = useTrait("selected");
-  const [select] = useAction("select");
+  const [selected, select] = useSelection();
   const metrics = metricNames(versions);
   return (
     <div class="md-table-wrap">
@@ -244,7 +243,7 @@ function Grants({ model, grants, admin }: { model: ModelInfo; grants: readonly G
 
 /** The model, or its selected version, as code: connect and use it, call it, register a new version. */
 function ModelCode({ model, versions, owned }: { model: ModelInfo; versions: readonly Version[]; owned: boolean }) {
-  const selected = useTrait("selected");
+  const [selected] = useSelection();
   const models = useTrait("models");
   const ctx = useCodeContext();
   const can = useCan();
@@ -311,7 +310,7 @@ export function approver(workspace: Workspace | null, model: ModelInfo): boolean
 export function ModelDetail({ model }: { model: ModelInfo }) {
   const versions = useTrait("versions");
   const grants = useTrait("grants");
-  const selected = useTrait("selected");
+  const [selected] = useSelection();
   const workspace = useTrait("workspace");
   const can = useCan();
   const owned = model.source === "owned";

@@ -4,7 +4,8 @@ import { createContext } from "preact";
 import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
 import type { CodeContext } from "./code";
 import { can } from "./capabilities";
-import { DEFAULTS, type Capability, type Traits } from "./types";
+import { Events } from "../events";
+import { DEFAULTS, type Capability, type Selection, type Traits, type Version } from "./types";
 
 type Listener = (...args: any[]) => void;
 
@@ -176,6 +177,51 @@ export function useView(): [Traits["view"], (tab: Traits["view"]) => void] {
     [model],
   );
   return [view, setView];
+}
+
+/** Each model's selection as last chosen in one of its views, until the kernel has taken it. */
+const chosen = new WeakMap<AnyModel, { selection: Selection | null; turn: number; events: Events }>();
+
+/**
+ * The selected model and version, and the way to change them. `select` is a round trip: the kernel answers
+ * with the `selected` trait. Until it has, every view shows the choice just made, and a form submitted at
+ * once sends it, not the trait's older value. Once the last choice is answered (or refused) the trait is
+ * the truth again.
+ */
+export function useSelection(): [Selection, (next: Selection) => void] {
+  const { model, actions } = useDeck();
+  const selected = useTrait("selected");
+  if (!chosen.has(model)) chosen.set(model, { selection: null, turn: 0, events: new Events() });
+  const choice = chosen.get(model)!;
+  const [, rerender] = useState(0);
+  useEffect(() => {
+    const update = () => rerender((n) => n + 1);
+    choice.events.on("change", update);
+    return () => choice.events.off("change", update);
+  }, [choice]);
+  const select = useCallback(
+    (next: Selection) => {
+      const turn = ++choice.turn;
+      choice.selection = next;
+      choice.events.emit("change");
+      const settle = () => {
+        if (choice.turn !== turn) return; // a later choice is still on its way
+        choice.selection = null;
+        choice.events.emit("change");
+      };
+      actions.act("select", next).then(settle, settle); // a refusal shows in the error banner
+    },
+    [actions, choice],
+  );
+  return [choice.selection ?? selected, select];
+}
+
+/** The `versions` trait where it is this model's. The kernel loads versions for the selection it holds, so
+ * while the choice of another model is on its way they are still the last model's: none are offered. */
+export function useVersions(modelId: string | undefined): readonly Version[] {
+  const versions = useTrait("versions");
+  const selected = useTrait("selected");
+  return modelId !== undefined && selected.model === modelId ? versions : [];
 }
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: unknown };

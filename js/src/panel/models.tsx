@@ -4,7 +4,7 @@ import { useMemo, useState } from "preact/hooks";
 import { distinct, filterModels, NO_FILTER, type ModelFilter } from "./filter";
 import { ModelDetail } from "./model-detail";
 import { ModelList } from "./model-list";
-import { useAction, useCan, useTrait } from "./model";
+import { useCan, useSelection, useTrait } from "./model";
 import { humanLabel, plural } from "./format";
 import type { ListingNote } from "./types";
 import { Empty, Field } from "./ui";
@@ -49,9 +49,9 @@ export function Models() {
   const models = useTrait("models");
   const notes = useTrait("models_notes") ?? [];
   const enums = useTrait("enums");
-  const selected = useTrait("selected");
+  const selected = useTrait("selected"); // the list and its details show the model the kernel holds
+  const [, select] = useSelection();
   const can = useCan();
-  const [select] = useAction("select");
   const [filter, setFilter] = useState<ModelFilter>(NO_FILTER);
   const shown = useMemo(() => filterModels(models, filter), [models, filter]);
   const tasks = useMemo(() => distinct(models, (m) => [m.task]), [models]);
