@@ -5,10 +5,14 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from conftest import Api
 from modeldeck.platform import Platform, Settings
@@ -64,16 +68,27 @@ def test_serve_on_an_empty_home_provisions_and_says_where_the_key_is(tmp_path: P
     assert "admin key" not in printed
 
 
-def test_an_existing_home_upgrades_in_place(tmp_path: Path):
-    """A home created by the first schema revision opens with the newest code, data intact."""
+@contextmanager
+def old_home(tmp_path: Path, revision: str) -> Iterator[tuple[Path, str, Session]]:
+    """A provisioned home whose store stops at `revision`: its path, its admin key, and a transaction in
+    which the caller may write rows of that schema."""
     home = tmp_path / "old"
     home.mkdir()
     store = Store(f"sqlite:///{home / 'modeldeck.db'}")
-    store.upgrade("0001")
-    with store.write() as db:
-        key = provision(db)
-    write_key_file(home / "admin.key", key)
-    store.dispose()
+    store.upgrade(revision)
+    try:
+        with store.write() as db:
+            key = provision(db)
+            write_key_file(home / "admin.key", key)
+            yield home, key, db
+    finally:
+        store.dispose()
+
+
+def test_an_existing_home_upgrades_in_place(tmp_path: Path):
+    """A home created by the first schema revision opens with the newest code, data intact."""
+    with old_home(tmp_path, "0001") as (home, key, _):
+        pass
 
     platform = Platform(Settings(home=home))
     try:
@@ -87,6 +102,36 @@ def test_an_existing_home_upgrades_in_place(tmp_path: Path):
             up = api.ok("POST", "/api/v1/uploads", json={"size": 3, "resume_key": "k" * 64})
             again = api.ok("POST", "/api/v1/uploads", json={"size": 3, "resume_key": "k" * 64})
             assert up["id"] == again["id"]
+    finally:
+        platform.close()
+
+
+def test_a_home_from_before_latest_columns_gets_them_filled(tmp_path: Path):
+    """Revision 0012 puts each model's latest version on its row (and the triggers that keep it there):
+    models registered before it list theirs at once."""
+    with old_home(tmp_path, "0011") as (home, key, db):
+        ws, creator = db.execute(text("SELECT id, account_id FROM workspaces")).one()
+        now = "2026-12-01 12:00:00.000000"
+        model = ("INSERT INTO models (id, workspace_id, model_name, accessibility, labels, description, extra_info,"
+                 " created_at, updated_at) VALUES (:id, :ws, :id, 'PRIVATE', '{}', '', '{}', :now, :now)")  # fmt: skip
+        version = ("INSERT INTO model_versions (model_id, version_name, major, minor, patch, uri, approval_status,"
+                   " labels, metrics, training_spec, inference_spec, extra_info, description, runnable, created_by,"
+                   " created_at, updated_at) VALUES (:model, :name, :major, 0, 0, 'oss://b/m.onnx', :status, '{}',"
+                   " '{}', '{}', '{}', '{}', '', 1, :by, :now, :now)")  # fmt: skip
+        for name in ("iris", "bert"):
+            db.execute(text(model), {"id": name, "ws": ws, "now": now})
+        for major, status in ((1, "Approved"), (2, "Rejected")):
+            db.execute(text(version), {"model": "iris", "name": f"{major}.0.0", "major": major, "status": status,
+                                       "by": creator, "now": now})  # fmt: skip
+
+    platform = Platform(Settings(home=home))
+    try:
+        from modeldeck.platform import PlatformServer
+
+        with PlatformServer(platform) as server:
+            models = {m["model_name"]: m for m in Api(server.url, key).ok("GET", "/api/v1/models")["items"]}
+            assert models["iris"]["latest_version"] == {"version_name": "1.0.0", "approval_status": "Approved"}
+            assert models["bert"]["latest_version"] is None
     finally:
         platform.close()
 

@@ -10,6 +10,7 @@ import threading
 import uuid
 
 import pytest
+from sqlalchemy import text
 
 from conftest import Deployment
 
@@ -253,6 +254,76 @@ def test_models_listing_shows_latest_version_and_filters(admin):
     assert models["bert"]["latest_version"] is None
     assert [m["model_name"] for m in admin.ok("GET", "/api/v1/models", params={"task": "nlp"})["items"]] == ["bert"]
     assert [m["model_name"] for m in admin.ok("GET", "/api/v1/models", params={"q": "ri"})["items"]] == ["iris"]
+
+
+_COPY = text(
+    "INSERT INTO model_versions (model_id, version_name, major, minor, patch, uri, approval_status, labels, metrics,"
+    " training_spec, inference_spec, extra_info, description, runnable, created_by, created_at, updated_at)"
+    " SELECT model_id, :name, :major, 0, 0, uri, 'Pending', labels, metrics, training_spec, inference_spec,"
+    " extra_info, description, runnable, created_by, created_at, updated_at FROM model_versions WHERE version_name = :source"
+)
+
+
+def copy_version(conn, source: str, name: str) -> None:
+    """A version written by SQL past the platform: `source`'s row under the name `name` (major.0.0)."""
+    conn.execute(_COPY, {"source": source, "name": name, "major": int(name.split(".")[0])})
+
+
+def test_latest_follows_every_change_of_a_models_versions(admin, store_deployment):
+    """What a listing, the model and a call without a version take as latest: the newest version not
+    rejected, after registrations, decisions and deletions, and after versions written by SQL by hand."""
+
+    def latest():
+        listed = {m["model_name"]: m for m in admin.ok("GET", "/api/v1/models")["items"]}["iris"]["latest_version"]
+        assert listed == admin.ok("GET", "/api/v1/models/iris")["latest_version"]
+        return listed and (listed["version_name"], listed["approval_status"])
+
+    assert latest() is None
+    register(admin, version_name="1.0.0")
+    register(admin, version_name="2.0.0")
+    assert latest() == ("2.0.0", "Pending")
+    admin.ok("POST", "/api/v1/models/iris/versions/2.0.0/reject")
+    assert latest() == ("1.0.0", "Pending")
+    admin.ok("POST", "/api/v1/models/iris/versions/1.0.0/approve")
+    assert latest() == ("1.0.0", "Approved")
+    assert admin.delete("/api/v1/models/iris/versions/1.0.0").status_code == 204
+    assert latest() is None  # only a rejected version is left
+    register(admin, version_name="1.5.0")
+    assert latest() == ("1.5.0", "Pending")
+
+    engine = store_deployment.platform.store.engine
+    with engine.begin() as conn:  # an admin's SQL: a version copied under a newer name, then one dropped
+        copy_version(conn, "1.5.0", "3.0.0")
+    assert latest() == ("3.0.0", "Pending")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM model_versions WHERE version_name = '3.0.0'")
+    assert latest() == ("1.5.0", "Pending")
+
+
+def test_latest_is_right_when_two_writers_add_versions_at_once(admin, store_deployment):
+    """PostgreSQL: a newer version's writer commits while an older one's waits on the model; the latter's
+    commit must not make its own, older version the latest."""
+    store = store_deployment.platform.store
+    if store.is_sqlite:
+        pytest.skip("SQLite serializes writers")
+    register(admin, version_name="1.0.0")
+
+    def older() -> None:
+        with store.engine.connect() as conn:
+            copy_version(conn, "1.0.0", "2.0.0")
+            conn.commit()
+
+    with store.engine.connect() as newer:
+        copy_version(newer, "1.0.0", "3.0.0")  # its transaction holds the model's row
+        waiting = threading.Thread(target=older)
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # the older version's trigger waits for the newer one's commit
+        newer.commit()
+    waiting.join(10)
+    assert not waiting.is_alive()
+    listed = {m["model_name"]: m for m in admin.ok("GET", "/api/v1/models")["items"]}["iris"]
+    assert listed["latest_version"] == {"version_name": "3.0.0", "approval_status": "Pending"}
 
 
 def test_model_names_are_unique_per_workspace_and_checked(admin):

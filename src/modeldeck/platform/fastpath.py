@@ -40,13 +40,8 @@ _WORKSPACE = WORKSPACE_HEADER.lower().encode()
 
 
 def _statement(latest: bool) -> Select[Any]:
-    # the newest usable version, as registry.get_version picks it ('Rejected' written into the SQL, so the
-    # prepared statement's generic plan holds for every model: see registry._REJECTED)
-    version_match = (
-        ModelVersion.seq == registry.newest_serving(Model.id, Model)
-        if latest
-        else ModelVersion.version_name == bindparam("version")
-    )
+    # the newest usable version: the one the model's row names (latest.py), as registry.get_version picks it
+    version_match = ModelVersion.version_name == (Model.latest_version if latest else bindparam("version"))
     return access_rows(
         Model.id.label("model_id"), Model.model_name, Model.workspace_id, Model.accessibility,
         Grant.actions_text.label("granted"), ModelVersion.version_name, ModelVersion.artifact_digest,

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, ColumnElement, Text, and_, delete, literal_column, null, or_, select, union_all, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from .. import vocabulary
 from ..errors import Conflict, InvalidParameter, ModelAccessDenied, NotFound
-from . import events, fields, objects, upstream
+from . import events, fields, latest, objects, upstream
 from .authz import Caller, clip, enter, role_in
 from .db import add_unique
 from .ids import new_id, utcnow
@@ -107,7 +107,8 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
 
     Owned, granted and PUBLIC models are three branches, each walked in page order and cut at the page
     size, so the owned ones (most of a workspace's listing) come off the (workspace, name) index: a page
-    costs the same at 100 or 10,000 models. Owner and newest version are looked up for the page's rows only.
+    costs the same at 100 or 10,000 models. Owners are looked up for the page's rows only; the newest
+    version is on each model's row (`latest`).
     """
     granted = and_(Grant.model_id == Model.id, Grant.workspace_id == ws)
     owned = select(*LISTED_MODEL_COLUMNS, null().label("granted")).where(Model.workspace_id == ws)
@@ -124,14 +125,14 @@ def models_statement(ws: Any, after: Any, limit: Any, query: str | None = None, 
             branch = branch.where(Model.model_name.contains(query, autoescape=True))
         if task:
             branch = branch.where(Model.task == task)
-        branches[i] = select(*keyset(branch, MODEL_ORDER, after, limit).subquery().c)
+        branch = keyset(branch, MODEL_ORDER, after, limit)
+        if i == 0:  # a name is unique in its workspace: owned rows come in the index's order, not sorted again
+            branch = branch.order_by(None).order_by(Model.model_name)
+        branches[i] = select(*branch.subquery().c)
     page = union_all(*branches).subquery("page")
-    newest = newest_serving(page.c.id, page)
     return (
-        select(page, Workspace.name.label("owner"), ModelVersion.version_name.label("latest_name"),
-               ModelVersion.approval_status.label("latest_status"))  # fmt: skip
+        select(page, Workspace.name.label("owner"))
         .join(Workspace, Workspace.id == page.c.workspace_id)
-        .outerjoin(ModelVersion, ModelVersion.seq == newest)
         .order_by(page.c.model_name, page.c.id)
         .limit(limit)
     )
@@ -151,41 +152,18 @@ def model_views(ws_id: str, rows: list[Any]) -> list[ModelView]:
     views = []
     for row in rows:
         source, actions = access(ws_id, row.workspace_id, row.accessibility, row.granted)
-        latest = None if row.latest_name is None else Latest(row.latest_name, row.latest_status)
-        views.append(ModelView(row, row.owner, source, actions, latest))
+        newest = None if row.latest_version is None else Latest(row.latest_version, row.latest_status)
+        views.append(ModelView(row, row.owner, source, actions, newest))
     return views
 
 
 def attach_latest(db: Session, view: ModelView) -> None:
-    """The version `latest` serves: an indexed lookup, never a scan."""
-    view.latest = db.scalar(_serving(_ordered_versions(view.model.id)).limit(1))
+    """The version `latest` serves, as the model's row names it."""
+    view.latest = db.scalar(latest.version_of(view.model.id))
 
 
-# Constants of the statements written into their SQL, not bound: PostgreSQL plans a prepared statement once
-# (a generic plan) only when its estimate holds for any value, and `approval_status <> $1` over a column
-# holding one value estimates no row at all (so the generic plan scanned every version for each model).
-_REJECTED = literal_column("'Rejected'")
+# Written into the SQL, not bound, as `latest._REJECTED` is (which says why).
 _PUBLIC = literal_column("'PUBLIC'")
-
-
-def _serving(versions: Any, table: Any = ModelVersion) -> Any:
-    """Versions `latest` may pick: a rejected one never serves (and so never heads its model)."""
-    return versions.where(table.approval_status != _REJECTED)
-
-
-def _ordered_versions(model_id: Any, *columns: Any, table: Any = ModelVersion):  # type: ignore[no-untyped-def]
-    return (
-        select(*(columns or (table,)))
-        .where(table.model_id == model_id)
-        .order_by(table.major.desc(), table.minor.desc(), table.patch.desc(), table.version_name.desc())
-    )
-
-
-def newest_serving(model_id: Any, outer: Any) -> Any:
-    """The seq of the version `latest` serves for `model_id` (a column of `outer`): a correlated scalar
-    subquery over an alias, so the statement around it may join model_versions itself."""
-    v = aliased(ModelVersion)
-    return _serving(_ordered_versions(model_id, v.seq, table=v), v).limit(1).correlate(outer).scalar_subquery()
 
 
 def resolve_model(db: Session, caller: Caller, ref: str, need: str = "list") -> ModelView:
@@ -539,7 +517,7 @@ def get_version(db: Session, caller: Caller, ref: str, version: str | None, need
     """A version by name; None means the newest version that was not rejected."""
     view = resolve_model(db, caller, ref, need=need)
     if version is None:
-        row = db.scalar(_serving(_ordered_versions(view.model.id)).limit(1))
+        row = db.scalar(latest.version_of(view.model.id))
         if row is None:
             raise NotFound(
                 f"Model '{view.model.model_name}' has no version that can be used.",
@@ -656,10 +634,10 @@ def _replay(db: Session, model: Model, key: str, fingerprint: str) -> ModelVersi
 
 
 def _next_name(db: Session, model_id: str) -> tuple[str, int, int, int]:
-    latest = db.scalar(_ordered_versions(model_id).limit(1))
-    if latest is None:
+    newest = db.scalar(latest.ordered(model_id).limit(1))
+    if newest is None:
         return "0.1.0", 0, 1, 0
-    return f"{latest.major}.{latest.minor + 1}.0", latest.major, latest.minor + 1, 0
+    return f"{newest.major}.{newest.minor + 1}.0", newest.major, newest.minor + 1, 0
 
 
 def _version_values(

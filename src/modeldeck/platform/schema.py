@@ -163,6 +163,10 @@ class Model(Base):
     extra_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The version `latest` serves and its approval status, kept by triggers on model_versions (latest.py);
+    # never written by the platform itself.
+    latest_version: Mapped[str | None] = mapped_column(String(64))
+    latest_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Grant(Base):
