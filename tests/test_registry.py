@@ -301,8 +301,9 @@ def test_latest_follows_every_change_of_a_models_versions(admin, store_deploymen
 
 
 def test_latest_is_right_when_two_writers_add_versions_at_once(admin, store_deployment):
-    """PostgreSQL: a newer version's writer commits while an older one's waits on the model; the latter's
-    commit must not make its own, older version the latest."""
+    """PostgreSQL: a newer version's writer is committing (its latest-version trigger has run, as the
+    platform runs it just before the commit) while an older one's commits; the latter must not make its own,
+    older version the latest, nor may either wait for the other's whole transaction."""
     store = store_deployment.platform.store
     if store.is_sqlite:
         pytest.skip("SQLite serializes writers")
@@ -310,15 +311,16 @@ def test_latest_is_right_when_two_writers_add_versions_at_once(admin, store_depl
 
     def older() -> None:
         with store.engine.connect() as conn:
-            copy_version(conn, "1.0.0", "2.0.0")
+            copy_version(conn, "1.0.0", "2.0.0")  # deferred: its insert takes no lock on the model
             conn.commit()
 
     with store.engine.connect() as newer:
-        copy_version(newer, "1.0.0", "3.0.0")  # its transaction holds the model's row
+        copy_version(newer, "1.0.0", "3.0.0")
+        newer.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")  # its trigger now holds the model's row
         waiting = threading.Thread(target=older)
         waiting.start()
         waiting.join(0.5)
-        assert waiting.is_alive()  # the older version's trigger waits for the newer one's commit
+        assert waiting.is_alive()  # the older version's commit waits in its trigger
         newer.commit()
     waiting.join(10)
     assert not waiting.is_alive()

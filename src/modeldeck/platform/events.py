@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -64,13 +64,21 @@ _LOCKED = select(func.pg_advisory_xact_lock(ORDER_LOCK), func.pg_notify(CHANNEL,
 _ORDERED_INSERT = insert(_EVENTS).from_select(
     _WRITTEN, select(*(bindparam(c.key, type_=c.type) for c in _WRITTEN)).select_from(_LOCKED)
 )
+_IMMEDIATE = text("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 @sa_event.listens_for(Session, "before_commit")
 def _write_pending(db: Session) -> None:
     rows = db.info.pop(_PENDING, None)
-    if rows:
-        db.execute(_ORDERED_INSERT if db.get_bind().dialect.name == "postgresql" else insert(_EVENTS), rows)
+    if not rows:
+        return
+    if db.get_bind().dialect.name != "postgresql":
+        db.execute(insert(_EVENTS), rows)
+        return
+    # The transaction's deferred triggers (a model's latest version, `latest`) run before the lock: what
+    # they lock is then taken in the order of writers that lock it directly, then this lock.
+    db.execute(_IMMEDIATE)
+    db.execute(_ORDERED_INSERT, rows)
 
 
 @sa_event.listens_for(Session, "after_transaction_end")
