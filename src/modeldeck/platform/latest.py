@@ -14,8 +14,8 @@ version is missed (an UPDATE alone would wait for the lock, then compute from it
 deferred to the commit, which runs it just before taking the events' commit-order lock (`events`): held
 from the insert, the model's row queued every registration of the model behind the whole transaction of
 the one before (twice the registration time at 50 clients), and taken after that lock it would deadlock
-with a writer that locks the model's row first and then that lock.
-
+with a writer that locks the model's row first and then that lock. So there, a transaction sees the
+columns follow its own version writes once it commits.
 """
 
 from __future__ import annotations
@@ -72,12 +72,8 @@ def _sql(conn: Connection, stmt: Any) -> str:
 
 def install(conn: Connection) -> None:
     """Create the triggers (replacing older ones) and bring every model's latest columns up to date."""
-    if conn.dialect.name == "postgresql":
-        for statement in _postgresql(conn):
-            conn.exec_driver_sql(statement)
-    else:
-        for statement in _sqlite(conn):
-            conn.exec_driver_sql(statement)
+    for statement in _postgresql(conn) if conn.dialect.name == "postgresql" else _sqlite(conn):
+        conn.exec_driver_sql(statement)
     conn.execute(_recompute(Model.id.is_not(None)))
 
 
