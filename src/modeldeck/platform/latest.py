@@ -70,11 +70,29 @@ def _sql(conn: Connection, stmt: Any) -> str:
     return str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
+# SQLite's triggers by name: the event, and the rows (old, new) whose models to recompute
+_SQLITE_TRIGGERS = {"insert": ("INSERT", ("NEW",)), "delete": ("DELETE", ("OLD",)),
+                    "update": (f"UPDATE OF {', '.join(_TRIGGERED)}", ("OLD", "NEW"))}  # fmt: skip
+
+
 def install(conn: Connection) -> None:
     """Create the triggers (replacing older ones) and bring every model's latest columns up to date."""
-    for statement in _postgresql(conn) if conn.dialect.name == "postgresql" else _sqlite(conn):
+    for statement in _dropped(conn) + (_postgresql(conn) if conn.dialect.name == "postgresql" else _sqlite(conn)):
         conn.exec_driver_sql(statement)
     conn.execute(_recompute(Model.id.is_not(None)))
+
+
+def uninstall(conn: Connection) -> None:
+    """Drop the triggers (a downgrade past revision 0012)."""
+    for statement in _dropped(conn):
+        conn.exec_driver_sql(statement)
+
+
+def _dropped(conn: Connection) -> list[str]:
+    if conn.dialect.name == "postgresql":
+        return ["DROP TRIGGER IF EXISTS model_versions_latest ON model_versions",
+                "DROP FUNCTION IF EXISTS models_latest_version()"]  # fmt: skip
+    return [f"DROP TRIGGER IF EXISTS model_versions_latest_{name}" for name in _SQLITE_TRIGGERS]
 
 
 def _postgresql(conn: Connection) -> list[str]:
@@ -95,7 +113,6 @@ BEGIN
   {body};
   RETURN NULL;
 END $$""",
-        "DROP TRIGGER IF EXISTS model_versions_latest ON model_versions",
         f"""CREATE CONSTRAINT TRIGGER model_versions_latest AFTER INSERT OR DELETE OR UPDATE OF {", ".join(_TRIGGERED)}
 ON model_versions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION models_latest_version()""",
     ]
@@ -103,12 +120,7 @@ ON model_versions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION mo
 
 def _sqlite(conn: Connection) -> list[str]:
     statements = []
-    events = {"insert": ("INSERT", ("NEW",)), "delete": ("DELETE", ("OLD",)),
-              "update": (f"UPDATE OF {', '.join(_TRIGGERED)}", ("OLD", "NEW"))}  # fmt: skip
-    for name, (event, rows) in events.items():
+    for name, (event, rows) in _SQLITE_TRIGGERS.items():
         body = _sql(conn, _recompute(Model.id.in_([literal_column(f"{r}.model_id") for r in rows])))
-        statements += [
-            f"DROP TRIGGER IF EXISTS model_versions_latest_{name}",
-            f"CREATE TRIGGER model_versions_latest_{name} AFTER {event} ON model_versions BEGIN {body}; END",
-        ]
+        statements.append(f"CREATE TRIGGER model_versions_latest_{name} AFTER {event} ON model_versions BEGIN {body}; END")
     return statements

@@ -23,12 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS model_versions_latest ON model_versions")
-        op.execute("DROP FUNCTION IF EXISTS models_latest_version()")
-    else:
-        for name in ("insert", "delete", "update"):
-            op.execute(f"DROP TRIGGER IF EXISTS model_versions_latest_{name}")
+    latest.uninstall(op.get_bind())
     with op.batch_alter_table("models") as batch:
         batch.drop_column("latest_status")
         batch.drop_column("latest_version")
