@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Connection, text
 
 from modeldeck.platform import Platform, PlatformServer, Settings
 from services import Postgres, pg_bin, postgres_cluster
@@ -153,3 +154,33 @@ def llm(deployment: Deployment, tmp_path: Path) -> str:
     with md.connect(url=deployment.url, api_key=deployment.admin_key) as deck:
         deck.register("tiny", folder, format="SafeTensors", framework="Transformers", progress=False)
     return "tiny"
+
+
+_COPY = text(
+    "INSERT INTO model_versions (model_id, version_name, major, minor, patch, uri, approval_status, labels, metrics,"
+    " training_spec, inference_spec, extra_info, description, runnable, created_by, created_at, updated_at)"
+    " SELECT model_id, :name, :major, 0, 0, uri, 'Pending', labels, metrics, training_spec, inference_spec,"
+    " extra_info, description, runnable, created_by, created_at, updated_at FROM model_versions WHERE version_name = :source"
+)
+
+
+def copy_version(conn: Connection, source: str, name: str) -> None:
+    """A version written by SQL past the platform: `source`'s row under the name `name` (major.0.0)."""
+    conn.execute(_COPY, {"source": source, "name": name, "major": int(name.split(".")[0])})
+
+
+def model_row_writes(conn: Connection, names: list[str]) -> int:
+    """How many rows of `models` copying version 1.0.0 under each of `names` wrote, its triggers run (in
+    the transaction open on `conn`, which the caller ends)."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        before = raw.total_changes  # every row written, by a statement or by its triggers
+        for name in names:
+            copy_version(conn, "1.0.0", name)
+        return raw.total_changes - before - len(names)
+    updates = text("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'models'")
+    before = conn.scalar(updates)  # (it may count earlier transactions' writes not yet reported)
+    for name in names:
+        copy_version(conn, "1.0.0", name)
+    conn.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred triggers run now, in this transaction
+    return conn.scalar(updates) - before

@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from conftest import Api
+from conftest import Api, model_row_writes
 from modeldeck.platform import Platform, Settings
 from modeldeck.platform.accounts import provision
 from modeldeck.platform.core import write_key_file
@@ -106,23 +106,26 @@ def test_an_existing_home_upgrades_in_place(tmp_path: Path):
         platform.close()
 
 
+# rows written by SQL into an old home (the columns every revision since 0001 has)
+_NOW = "2026-12-01 12:00:00.000000"
+_MODEL = ("INSERT INTO models (id, workspace_id, model_name, accessibility, labels, description, extra_info,"
+          " created_at, updated_at) VALUES (:id, :ws, :id, 'PRIVATE', '{}', '', '{}', :now, :now)")  # fmt: skip
+_VERSION = ("INSERT INTO model_versions (model_id, version_name, major, minor, patch, uri, approval_status,"
+            " labels, metrics, training_spec, inference_spec, extra_info, description, runnable, created_by,"
+            " created_at, updated_at) VALUES (:model, :name, :major, 0, 0, 'oss://b/m.onnx', :status, '{}',"
+            " '{}', '{}', '{}', '{}', '', 1, :by, :now, :now)")  # fmt: skip
+
+
 def test_a_home_from_before_latest_columns_gets_them_filled(tmp_path: Path):
     """Revision 0012 puts each model's latest version on its row (and the triggers that keep it there):
     models registered before it list theirs at once."""
     with old_home(tmp_path, "0011") as (home, key, db):
         ws, creator = db.execute(text("SELECT id, account_id FROM workspaces")).one()
-        now = "2026-12-01 12:00:00.000000"
-        model = ("INSERT INTO models (id, workspace_id, model_name, accessibility, labels, description, extra_info,"
-                 " created_at, updated_at) VALUES (:id, :ws, :id, 'PRIVATE', '{}', '', '{}', :now, :now)")  # fmt: skip
-        version = ("INSERT INTO model_versions (model_id, version_name, major, minor, patch, uri, approval_status,"
-                   " labels, metrics, training_spec, inference_spec, extra_info, description, runnable, created_by,"
-                   " created_at, updated_at) VALUES (:model, :name, :major, 0, 0, 'oss://b/m.onnx', :status, '{}',"
-                   " '{}', '{}', '{}', '{}', '', 1, :by, :now, :now)")  # fmt: skip
         for name in ("iris", "bert"):
-            db.execute(text(model), {"id": name, "ws": ws, "now": now})
+            db.execute(text(_MODEL), {"id": name, "ws": ws, "now": _NOW})
         for major, status in ((1, "Approved"), (2, "Rejected")):
-            db.execute(text(version), {"model": "iris", "name": f"{major}.0.0", "major": major, "status": status,
-                                       "by": creator, "now": now})  # fmt: skip
+            db.execute(text(_VERSION), {"model": "iris", "name": f"{major}.0.0", "major": major, "status": status,
+                                        "by": creator, "now": _NOW})  # fmt: skip
 
     platform = Platform(Settings(home=home))
     try:
@@ -134,6 +137,27 @@ def test_a_home_from_before_latest_columns_gets_them_filled(tmp_path: Path):
             assert models["bert"]["latest_version"] is None
     finally:
         platform.close()
+
+
+def test_a_home_at_revision_0012_gets_the_triggers_that_write_only_changes(tmp_path: Path):
+    """Revision 0013 replaces the latest-version triggers 0012 installed, which wrote the model's row for
+    every version, with the ones that write it only when its latest version changed. (Revision 0012 run
+    today installs today's triggers: a stand-in under the insert trigger's name writes as 0012's did.)"""
+    with old_home(tmp_path, "0012") as (home, _, db):
+        db.execute(text("DROP TRIGGER model_versions_latest_insert"))
+        db.execute(text("CREATE TRIGGER model_versions_latest_insert AFTER INSERT ON model_versions BEGIN"
+                        " UPDATE models SET latest_version = latest_version WHERE id = NEW.model_id; END"))
+        ws, creator = db.execute(text("SELECT id, account_id FROM workspaces")).one()
+        db.execute(text(_MODEL), {"id": "iris", "ws": ws, "now": _NOW})
+        db.execute(text(_VERSION), {"model": "iris", "name": "1.0.0", "major": 1, "status": "Pending",
+                                    "by": creator, "now": _NOW})  # fmt: skip
+    Platform(Settings(home=home)).close()  # opening the home upgrades it
+    store = Store(f"sqlite:///{home / 'modeldeck.db'}")
+    try:
+        with store.engine.connect() as conn:
+            assert model_row_writes(conn, ["0.9.0", "0.8.0"]) == 0
+    finally:
+        store.dispose()
 
 
 OPEN_HOME = """

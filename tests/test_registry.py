@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from conftest import Deployment
+from conftest import Deployment, copy_version, model_row_writes
 
 URI = "oss://models-bucket/iris/model.onnx"
 
@@ -256,19 +256,6 @@ def test_models_listing_shows_latest_version_and_filters(admin):
     assert [m["model_name"] for m in admin.ok("GET", "/api/v1/models", params={"q": "ri"})["items"]] == ["iris"]
 
 
-_COPY = text(
-    "INSERT INTO model_versions (model_id, version_name, major, minor, patch, uri, approval_status, labels, metrics,"
-    " training_spec, inference_spec, extra_info, description, runnable, created_by, created_at, updated_at)"
-    " SELECT model_id, :name, :major, 0, 0, uri, 'Pending', labels, metrics, training_spec, inference_spec,"
-    " extra_info, description, runnable, created_by, created_at, updated_at FROM model_versions WHERE version_name = :source"
-)
-
-
-def copy_version(conn, source: str, name: str) -> None:
-    """A version written by SQL past the platform: `source`'s row under the name `name` (major.0.0)."""
-    conn.execute(_COPY, {"source": source, "name": name, "major": int(name.split(".")[0])})
-
-
 def test_latest_follows_every_change_of_a_models_versions(admin, store_deployment):
     """What a listing, the model and a call without a version take as latest: the newest version not
     rejected, after registrations, decisions and deletions, and after versions written by SQL by hand."""
@@ -326,6 +313,21 @@ def test_latest_is_right_when_two_writers_add_versions_at_once(admin, store_depl
     assert not waiting.is_alive()
     listed = {m["model_name"]: m for m in admin.ok("GET", "/api/v1/models")["items"]}["iris"]
     assert listed["latest_version"] == {"version_name": "3.0.0", "approval_status": "Pending"}
+
+
+def test_versions_that_leave_latest_as_it_was_do_not_write_the_models_row(admin, store_deployment):
+    """Versions loaded newest first write their model's row once, not once per version (on PostgreSQL each
+    write is a dead tuple that every read of the model steps over until a vacuum): only a version that
+    changes the latest one writes it (on PostgreSQL, whose triggers run at the commit, so does a bulk load
+    in any order)."""
+    register(admin, version_name="1.0.0")
+    with store_deployment.platform.store.engine.connect() as conn:
+        assert model_row_writes(conn, [f"{major}.0.0" for major in range(51, 1, -1)]) == 1
+        conn.commit()
+        assert model_row_writes(conn, ["0.0.0"]) == 0
+        conn.commit()
+    listed = {m["model_name"]: m for m in admin.ok("GET", "/api/v1/models")["items"]}["iris"]
+    assert listed["latest_version"] == {"version_name": "51.0.0", "approval_status": "Pending"}
 
 
 def test_model_names_are_unique_per_workspace_and_checked(admin):
