@@ -88,3 +88,36 @@ def kept_pages(api: Any) -> dict[str, float]:
     """The server's count of listing pages answered as kept and read anew (its /metrics)."""
     found = samples(api.get("/metrics").text)
     return {answer: value(found, "modeldeck_listing_pages_total", answer=answer) for answer in ("kept", "read")}
+
+
+def test_a_page_is_the_one_its_request_means_now(store_deployment: Deployment):
+    """The same request asked again is decided again: over PostgreSQL the page read with its decision
+    (`listings._decide`) is the one the same request last meant, and must give way when the model's name
+    now means another model, when the caller may no longer list, or when it was held back for a kept page."""
+    dep = store_deployment
+    main = dep.admin
+    main.ok("POST", "/api/v1/workspaces", json={"name": "ws-a"})
+    sam_key = main.ok("POST", "/api/v1/accounts", json={"name": "sam"})["api_key"]
+    main.ok("PUT", "/api/v1/workspaces/ws-a/members/sam", json={"role": "viewer"})
+    admin_a, sam = dep.client(None, "ws-a"), dep.client(sam_key, "ws-a")
+
+    def versions(api: Any) -> list[str]:
+        return [v["version_name"] for v in api.ok("GET", "/api/v1/models/iris/versions")["items"]]
+
+    def models(api: Any) -> list[str]:
+        return [m["model_name"] for m in api.ok("GET", "/api/v1/models")["items"]]
+
+    main.ok("POST", "/api/v1/models", json={"model_name": "iris", "accessibility": "PUBLIC"})  # the default workspace's
+    assert versions(sam) == versions(sam) == []  # an empty page, asked again
+    assert models(sam) == ["iris"]
+    main.ok("POST", "/api/v1/models/iris/versions", json={"uri": URI, "version_name": "1.0.0"})
+    assert versions(sam) == versions(sam) == ["1.0.0"]
+    assert models(sam) == ["iris"]  # the database as the kept pages were read, this page not among them
+    admin_a.ok("POST", "/api/v1/models", json={"model_name": "iris"})  # now "iris" in ws-a means its own
+    admin_a.ok("POST", "/api/v1/models/iris/versions", json={"uri": URI, "version_name": "2.0.0"})
+    assert versions(sam) == ["2.0.0"]
+    assert models(sam) == ["iris", "iris"]
+    assert main.delete("/api/v1/workspaces/ws-a/members/sam").status_code == 204
+    for path in ("/api/v1/models/iris/versions", "/api/v1/models"):
+        refused = sam.get(path)
+        assert refused.status_code == 403 and refused.json()["code"] == "Workspace.AccessDenied"

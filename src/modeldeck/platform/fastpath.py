@@ -77,12 +77,28 @@ class Query:
 
     def tuples(self, params: dict[str, Any], conn: Any) -> list[tuple[Any, ...]]:
         """The rows on `conn` as the driver's plain tuples (`row(*values)` names them)."""
+        cursor = conn.cursor()
+        cursor.execute(self.compiled.string, self.args(params))
+        return cursor.fetchall()
+
+    def args(self, params: dict[str, Any]) -> Any:
+        """The driver's parameters for `params` (the statement's own constants filled in)."""
         values = {**self.compiled.params, **params}
         order = self.compiled.positiontup
-        args = [values[name] for name in order] if order else values
-        cursor = conn.cursor()
-        cursor.execute(self.compiled.string, args)
-        return cursor.fetchall()
+        return [values[name] for name in order] if order else values
+
+
+def pipelined(conn: Any, *runs: tuple[Query, dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
+    """Each (query, params)'s plain tuples, the statements sent together on a PostgreSQL connection from
+    `connection`: one round trip for all of them, where one each would wake the server and this process
+    once more per statement."""
+    driver = conn.driver_connection
+    cursors = []
+    with driver.pipeline():
+        for query, params in runs:
+            cursors.append(driver.cursor())
+            cursors[-1].execute(query.compiled.string, query.args(params))
+    return [cursor.fetchall() for cursor in cursors]
 
 
 @contextlib.contextmanager
@@ -156,6 +172,11 @@ class Kept:
                     self._kept[key] = answer
                     self._used += self.size(answer)
         return answer, False
+
+    @property
+    def mark(self) -> object:
+        """The mark the kept answers were computed at (None before any)."""
+        return self._mark
 
     def _drop(self, mark: object) -> None:
         self._kept.clear()

@@ -8,8 +8,9 @@ As `fastpath` does for predict, it applies the service layer's rules through the
 "allowed, here is the page". Anything else (a token or a signature, a filter it does not take, a bad
 cursor, a refusal, an ambiguity) returns None, and the request goes on to the FastAPI route, which gives
 the precise answer. Who the caller is, and which model it means, is remembered while SQLite's
-`data_version` is unchanged (`fastpath.remember`); on PostgreSQL every request asks. A page asked again
-while nothing was committed is the one already answered (`_pages`).
+`data_version` is unchanged (`fastpath.remember`); on PostgreSQL every request asks, with its page in the
+same round trip (`_decide`). A page asked again while nothing was committed is the one already answered
+(`_pages`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .schema import Grant, Model
 from .wirejson import dumps
 
 _WORKSPACE = WORKSPACE_HEADER.lower().encode()
+_SNAPSHOT = cast(func.pg_current_snapshot(), Text)
 _TAKES = {"models": frozenset({"limit", "cursor"}), "versions": frozenset({"limit", "cursor", "approval_status"})}
 
 
@@ -46,8 +48,7 @@ class Decision(NamedTuple):
 @functools.lru_cache(maxsize=8)
 def _decision_queries(engine: Engine) -> tuple[fastpath.Query, fastpath.Query]:
     # on PostgreSQL the decision's own snapshot comes along: what proves a kept page still true (`_pages`)
-    snapshot = cast(func.pg_current_snapshot(), Text) if engine.dialect.name == "postgresql" else null()
-    snapshot = snapshot.label("snapshot")
+    snapshot = (_SNAPSHOT if engine.dialect.name == "postgresql" else null()).label("snapshot")
     models = access_rows(snapshot, model=False)
     versions = access_rows(
         Model.id.label("model_id"), Model.model_name, Model.workspace_id.label("owner_id"), Model.accessibility,
@@ -56,14 +57,20 @@ def _decision_queries(engine: Engine) -> tuple[fastpath.Query, fastpath.Query]:
     return fastpath.Query(engine, models), fastpath.Query(engine, versions)
 
 
-def _decide(conn: Any, engine: Engine, digest: str, ws_ref: str | None, model_ref: str | None) -> Decision | None:
+def _decision_run(engine: Engine, digest: str, ws_ref: str | None,
+                  model_ref: str | None) -> tuple[fastpath.Query, dict[str, Any]]:  # fmt: skip
+    """The decision's statement and parameters."""
     models, versions = _decision_queries(engine)
     params = {"digest": digest, "ws": ws_ref}
+    return (models, params) if model_ref is None else (versions, {**params, "model": model_ref})
+
+
+def _decision_of(rows: list[Any], ws_ref: str | None, model_ref: str | None) -> Decision | None:
+    """The decision the decision statement's rows make: the caller (and the model) of a plainly allowed
+    listing, else None."""
     if model_ref is None:
-        rows = models.rows(params, conn)
         caller = caller_of(rows, ws_ref, "list") if len(rows) == 1 else None
         return None if caller is None else Decision(caller, snapshot=rows[0].snapshot)
-    rows = versions.rows({**params, "model": model_ref}, conn)
     caller = caller_of(rows, ws_ref, "list")
     if caller is None:
         return None
@@ -76,13 +83,19 @@ def _decide(conn: Any, engine: Engine, digest: str, ws_ref: str | None, model_re
 
 @functools.lru_cache(maxsize=16)
 def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fastpath.Query:
-    """A page's statement, compiled once per listing and shape (first page or resumed, filtered or not)."""
+    """A page's statement, compiled once per listing and shape (first page or resumed, filtered or not).
+    On PostgreSQL it reads nothing while its snapshot is `kept` (the kept pages' mark: `_page` already
+    holds what it would read; '' for none), which the database decides once, before any scan."""
     order = registry.MODEL_ORDER if kind == "models" else registry.VERSION_ORDER
     after = [bindparam(f"after{i}") for i in range(len(order))] if resumed else None
     if kind == "models":
-        return fastpath.Query(engine, registry.models_statement(bindparam("ws"), after, bindparam("limit")))
-    stmt = registry.versions_statement(bindparam("model"), bindparam("status") if filtered else None)
-    return fastpath.Query(engine, keyset(stmt, order, after, bindparam("limit"), descending=True))
+        stmt = registry.models_statement(bindparam("ws"), after, bindparam("limit"))
+    else:
+        stmt = registry.versions_statement(bindparam("model"), bindparam("status") if filtered else None)
+        stmt = keyset(stmt, order, after, bindparam("limit"), descending=True)
+    if engine.dialect.name == "postgresql":
+        stmt = stmt.where(_SNAPSHOT != bindparam("kept"))
+    return fastpath.Query(engine, stmt)
 
 
 async def answer(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
@@ -108,14 +121,17 @@ def page(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
         return None  # a connection that died: the route answers, on a connection it checks first
 
 
-def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: str, ws_ref: str | None,
-          model_ref: str | None) -> bytes | None:  # fmt: skip
-    engine = platform.store.engine
-    decision = fastpath.remember(
-        platform, ("listing", digest, ws_ref, model_ref), lambda: _decide(conn, engine, digest, ws_ref, model_ref)
-    )
-    if decision is None:
-        return None
+class _Plan(NamedTuple):
+    """A page's statement and what reading it takes, for one decision and one request."""
+
+    query: fastpath.Query
+    values: dict[str, Any]
+    scope_name: str
+    kept_as: tuple[Any, ...]  # the page's key among the kept pages
+
+
+def _plan(platform: Any, kind: str, params: dict[str, Any], decision: Decision) -> _Plan | None:
+    """None for a bad cursor or filter: the route answers it."""
     ws_id = decision.caller.workspace_id
     try:
         status = registry.checked_status(params.get("approval_status"))
@@ -126,22 +142,67 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
         order = registry.MODEL_ORDER if kind == "models" else registry.VERSION_ORDER
         after = resume_after(platform.cursors, scope_name, params.get("cursor"), len(order))
     except DeckError:
-        return None  # a bad cursor or filter: the route answers it
+        return None
+    values.update({f"after{i}": v for i, v in enumerate(after or ())}, limit=params["limit"] + 1, status=status,
+                  kept="")  # fmt: skip
+    query = _page_query(platform.store.engine, kind, after is not None, status is not None)
+    kept_as = (ws_id, decision.model_id, status, params.get("cursor"), params["limit"])
+    return _Plan(query, values, scope_name, kept_as)
+
+
+def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: str, ws_ref: str | None,
+          model_ref: str | None) -> bytes | None:  # fmt: skip
+    engine = platform.store.engine
+    decision, guessed, rows = _decide(platform, conn, kind, params, ("listing", digest, ws_ref, model_ref))
+    planned = decision and _plan(platform, kind, params, decision)
+    if not planned:
+        return None
+    if guessed is None or guessed.kept_as != planned.kept_as:
+        rows = None  # the page read with the decision is another one
     limit = params["limit"]
-    values.update({f"after{i}": v for i, v in enumerate(after or ())}, limit=limit + 1, status=status)
 
     def read() -> bytes:
-        query = _page_query(engine, kind, after is not None, status is not None)
-        rows = query.tuples(values, conn)
+        query = planned.query
+        got = rows or query.tuples(planned.values, conn)  # none: maybe held back for a kept page (`_page_query`)
         key_of = registry.model_key if kind == "models" else registry.version_key
-        nxt = platform.cursors.encode(scope_name, key_of(query.row(*rows[limit - 1]))) if len(rows) > limit else None
-        seen, make = (ws_id, _model_item) if kind == "models" else (decision.model_name, _version_item)
-        return dumps(serialize.page([_ITEMS.get(seen, raw, query.row, make) for raw in rows[:limit]], nxt))
+        nxt = platform.cursors.encode(planned.scope_name, key_of(query.row(*got[limit - 1]))) if len(got) > limit else None
+        seen, make = (decision.caller.workspace_id, _model_item) if kind == "models" else (decision.model_name, _version_item)
+        return dumps(serialize.page([_ITEMS.get(seen, raw, query.row, make) for raw in got[:limit]], nxt))
 
     mark = decision.snapshot or fastpath.data_version(platform)
-    answer, kept = _pages(engine).get(mark, (ws_id, decision.model_id, status, params.get("cursor"), limit), read)
+    answer, kept = _pages(engine).get(mark, planned.kept_as, read)
     platform.metrics.pages[kept] += 1
     return answer
+
+
+def _decide(platform: Any, conn: Any, kind: str, params: dict[str, Any],
+            asked: tuple[Any, ...]) -> tuple[Decision | None, _Plan | None, list[tuple[Any, ...]] | None]:  # fmt: skip
+    """The decision for the request `asked` (None: the route answers), and on PostgreSQL a page read in
+    the same round trip (with the plan it was read by): the page the same request was last decided for,
+    unless the database is as it was when the kept pages were read. Nothing cheap proves a decision still
+    true there, so it is read with every page; each round trip more wakes the database's process and this
+    one once more, which on a loaded machine is the longest wait of a page."""
+    engine = platform.store.engine
+    _, digest, ws_ref, model_ref = asked
+    deciding, values = _decision_run(engine, digest, ws_ref, model_ref)
+    if platform.store.is_sqlite:  # while its data_version holds, a decision holds
+        decision = fastpath.remember(
+            platform, asked, lambda: _decision_of(deciding.rows(values, conn), ws_ref, model_ref)
+        )
+        return decision, None, None
+    last = _LAST.get(asked)
+    guessed = last and _plan(platform, kind, params, last)
+    page = None
+    if guessed:
+        unless_kept = {**guessed.values, "kept": _pages(engine).mark or ""}
+        decided, page = fastpath.pipelined(conn, (deciding, values), (guessed.query, unless_kept))
+        decision = _decision_of([deciding.row(*row) for row in decided], ws_ref, model_ref)
+    else:
+        decision = _decision_of(deciding.rows(values, conn), ws_ref, model_ref)
+    if len(_LAST) >= _LAST_SIZE:
+        _LAST.clear()
+    _LAST[asked] = decision
+    return decision, guessed, page
 
 
 def _model_item(ws_id: str, row: Any) -> dict[str, Any]:
@@ -176,6 +237,8 @@ class _Items:
 
 
 _ITEMS = _Items(8192)  # about 20 MB at most
+_LAST: dict[tuple[Any, ...], Decision | None] = {}  # PostgreSQL: the decision each request last had (`_decide`)
+_LAST_SIZE = 4096  # emptied when full
 
 
 @functools.lru_cache(maxsize=8)
