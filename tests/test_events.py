@@ -99,15 +99,19 @@ def test_each_caller_sees_only_the_events_of_what_it_may_see(deployment: Deploym
     in_a.ok("DELETE", f"{API}/models/shared-a/grants/ws-b")
     deployment.client(workspace="ws-b").ok("POST", f"{API}/models", json={"model_name": "own-b"})
     deployment.admin.ok("POST", f"{API}/workspaces", json={"name": "ws-c"})
+    # a change dev-b sees, after ws-c's creation: once it arrives, dev-b's stream has judged that creation
+    # (rows are judged in order, each by who may see what when it is delivered), so dev-b joins ws-c after
+    deployment.client(workspace="ws-b").ok("POST", f"{API}/models", json={"model_name": "later-b"})
+    wait_for(lambda: dev_b.kinds().count(("model", "created")) == 2)
     deployment.admin.ok("PUT", f"{API}/workspaces/ws-c/members/dev-b", json={"role": "viewer"})
     deployment.client(workspace="ws-c").ok("POST", f"{API}/models", json={"model_name": "own-c"})
 
-    wait_for(lambda: main.kinds().count(("model", "created")) == 4)
-    wait_for(lambda: dev_b.kinds().count(("model", "created")) == 2)
+    wait_for(lambda: main.kinds().count(("model", "created")) == 5)
+    wait_for(lambda: dev_b.kinds().count(("model", "created")) == 3)
     assert main.kinds() == [
         ("model", "created"), ("version", "created"), ("model", "created"), ("grant", "updated"),
         ("version", "created"), ("grant", "deleted"), ("model", "created"), ("workspace", "created"),
-        ("member", "created"), ("model", "created"),
+        ("model", "created"), ("member", "created"), ("model", "created"),
     ]  # fmt: skip
     seqs = [c["seq"] for c in main.changes()]
     assert seqs == sorted(seqs) and [s for _, _, s in main.got if s] == [str(s) for s in seqs]
