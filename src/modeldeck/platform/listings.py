@@ -127,7 +127,11 @@ class _Plan(NamedTuple):
     query: fastpath.Query
     values: dict[str, Any]
     scope_name: str
-    kept_as: tuple[Any, ...]  # the page's key among the kept pages
+    kept_as: tuple[Any, ...]  # the page's key among the kept pages: (workspace, model, filter, cursor, limit)
+
+    def serves(self, decision: Decision) -> bool:
+        """Whether this is the plan `decision` makes of the same request (it plans from these two only)."""
+        return self.kept_as[:2] == (decision.caller.workspace_id, decision.model_id)
 
 
 def _plan(platform: Any, kind: str, params: dict[str, Any], decision: Decision) -> _Plan | None:
@@ -154,11 +158,14 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
           model_ref: str | None) -> bytes | None:  # fmt: skip
     engine = platform.store.engine
     decision, guessed, rows = _decide(platform, conn, kind, params, ("listing", digest, ws_ref, model_ref))
-    planned = decision and _plan(platform, kind, params, decision)
-    if not planned:
+    if decision is None:
         return None
-    if guessed is None or guessed.kept_as != planned.kept_as:
-        rows = None  # the page read with the decision is another one
+    if guessed is not None and guessed.serves(decision):
+        planned = guessed  # the page read with the decision is the decided one
+    else:
+        planned, rows = _plan(platform, kind, params, decision), None
+        if planned is None:
+            return None
     limit = params["limit"]
 
     def read() -> bytes:
