@@ -12,6 +12,7 @@ from sqlalchemy import text
 from test_ops import samples, value
 
 URI = "oss://models-bucket/iris/model.onnx"
+REFUSED = (401, 403, 404)
 NESTED = {"a": {"b": [1, 2.5, None, True, "é"]}, "empty": {}, "list": []}
 
 
@@ -121,3 +122,52 @@ def test_a_page_is_the_one_its_request_means_now(store_deployment: Deployment):
     for path in ("/api/v1/models/iris/versions", "/api/v1/models"):
         refused = sam.get(path)
         assert refused.status_code == 403 and refused.json()["code"] == "Workspace.AccessDenied"
+
+
+def test_a_listing_follows_each_change_of_who_may_see_what(store_deployment: Deployment):
+    """A listing's decision is kept while nothing it was read from has changed (on SQLite its data_version,
+    on PostgreSQL the access epoch its page statement reads): each change to the tables a decision reads,
+    through the API or as SQL by hand, shows in the very next page, on each listing it decides."""
+    dep = store_deployment
+    main = dep.admin
+    main.ok("POST", "/api/v1/workspaces", json={"name": "ws-a"})
+    main.ok("POST", "/api/v1/accounts", json={"name": "dev"})
+    main.ok("PUT", "/api/v1/workspaces/ws-a/members/dev", json={"role": "viewer"})
+    key = main.ok("POST", "/api/v1/accounts/dev/keys")
+    dev = dep.client(key["api_key"], "ws-a")
+    main.ok("POST", "/api/v1/models", json={"model_name": "iris", "accessibility": "PUBLIC"})
+    main.ok("POST", "/api/v1/models", json={"model_name": "rose"})
+    main.ok("PUT", "/api/v1/models/rose/grants/ws-a", json={"actions": ["inference"]})
+    iris, rose, models = "/api/v1/models/iris/versions", "/api/v1/models/rose/versions", "/api/v1/models"
+
+    def status(path: str) -> int:
+        first, again = (dev.get(path).status_code for _ in range(2))  # the second by the kept decision, if any
+        assert first == again, path
+        return first
+
+    def sql(statement: str) -> None:
+        with dep.platform.store.engine.begin() as conn:
+            conn.execute(text(statement))
+
+    assert status(iris) == status(rose) == status(models) == 200
+
+    def after(change: Any, path: str, allowed: bool) -> None:
+        """`path` listed (its decision kept) as `allowed` was not, then `change` made, then `path` as `allowed`."""
+        assert (status(path) == 200) is not allowed, path
+        change()
+        assert (status(path) == 200) is allowed, path
+
+    after(lambda: main.ok("PATCH", "/api/v1/models/iris", json={"accessibility": "PRIVATE"}), iris, False)
+    after(lambda: sql("UPDATE models SET accessibility = 'PUBLIC' WHERE model_name = 'iris'"), iris, True)
+    after(lambda: sql("UPDATE models SET model_name = 'iris-2' WHERE model_name = 'iris'"), iris, False)
+    after(lambda: main.delete("/api/v1/models/rose/grants/ws-a"), rose, False)
+    after(lambda: main.ok("PATCH", "/api/v1/workspaces/ws-a", json={"name": "ws-b"}), models, False)
+    after(lambda: main.ok("PATCH", "/api/v1/workspaces/ws-b", json={"name": "ws-a"}), models, True)
+    dev_id = "(SELECT id FROM accounts WHERE name = 'dev')"
+    after(lambda: sql(f"UPDATE members SET role = 'none' WHERE account_id = {dev_id}"), models, False)
+    after(lambda: sql(f"UPDATE members SET role = 'viewer' WHERE account_id = {dev_id}"), models, True)
+    after(lambda: main.delete("/api/v1/workspaces/ws-a/members/dev"), models, False)
+    after(lambda: main.ok("PATCH", "/api/v1/settings", json={"authorization_mode": "loose"}), models, True)  # accounts
+    after(lambda: main.ok("PATCH", "/api/v1/settings", json={"authorization_mode": "strict"}), models, False)
+    after(lambda: main.ok("PUT", "/api/v1/workspaces/ws-a/members/dev", json={"role": "viewer"}), models, True)
+    after(lambda: main.ok("DELETE", f"/api/v1/keys/{key['id']}"), models, False)  # api_keys

@@ -7,25 +7,26 @@ As `fastpath` does for predict, it applies the service layer's rules through the
 (`registry.models_statement`, `registry.versions_statement`, `pagination.keyset`), and decides only
 "allowed, here is the page". Anything else (a token or a signature, a filter it does not take, a bad
 cursor, a refusal, an ambiguity) returns None, and the request goes on to the FastAPI route, which gives
-the precise answer. Who the caller is, and which model it means, is remembered while SQLite's
-`data_version` is unchanged (`fastpath.remember`); on PostgreSQL every request asks, with its page in the
-same round trip (`_decide`). A page asked again while nothing was committed is the one already answered
-(`_pages`).
+the precise answer. Who the caller is, and which model it means, is remembered while nothing it was read
+from changed: on SQLite while `data_version` is unchanged (`fastpath.remember`), on PostgreSQL while the
+access epoch the page statement reads with the page is the one the decision was read with (`epoch`). A
+page asked again while nothing was committed is the one already answered (`_pages`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from orjson import Fragment
-from sqlalchemy import Engine, Text, bindparam, cast, func, null
+from sqlalchemy import Engine, Text, bindparam, cast, func, null, select, true
 from starlette.types import Scope
 
 from ..errors import DeckError
-from . import fastpath, registry
+from . import epoch, fastpath, registry
 from .api import serialize
 from .authz import WORKSPACE_HEADER, Caller, access_rows, bearer, caller_of
 from .ids import TOKEN_PREFIX, key_digest
@@ -42,35 +43,29 @@ class Decision(NamedTuple):
     caller: Caller
     model_id: str | None = None
     model_name: str | None = None
-    snapshot: str | None = None  # PostgreSQL: the snapshot the decision was read in (`_pages`)
+    epoch: str | None = None  # PostgreSQL: the access epoch it was read at (`epoch`)
 
 
 @functools.lru_cache(maxsize=8)
 def _decision_queries(engine: Engine) -> tuple[fastpath.Query, fastpath.Query]:
-    # on PostgreSQL the decision's own snapshot comes along: what proves a kept page still true (`_pages`)
-    snapshot = (_SNAPSHOT if engine.dialect.name == "postgresql" else null()).label("snapshot")
-    models = access_rows(snapshot, model=False)
+    marked = (epoch.token() if engine.dialect.name == "postgresql" else null()).label("epoch")
+    models = access_rows(marked, model=False)
     versions = access_rows(
         Model.id.label("model_id"), Model.model_name, Model.workspace_id.label("owner_id"), Model.accessibility,
-        Grant.actions_text.label("granted"), snapshot, model=True,
+        Grant.actions_text.label("granted"), marked, model=True,
     )  # fmt: skip
     return fastpath.Query(engine, models), fastpath.Query(engine, versions)
 
 
-def _decision_run(engine: Engine, digest: str, ws_ref: str | None,
-                  model_ref: str | None) -> tuple[fastpath.Query, dict[str, Any]]:  # fmt: skip
-    """The decision's statement and parameters."""
+def _decided(engine: Engine, conn: Any, digest: str, ws_ref: str | None, model_ref: str | None) -> Decision | None:
+    """The decision read now: the caller (and the model) of a plainly allowed listing, else None."""
     models, versions = _decision_queries(engine)
     params = {"digest": digest, "ws": ws_ref}
-    return (models, params) if model_ref is None else (versions, {**params, "model": model_ref})
-
-
-def _decision_of(rows: list[Any], ws_ref: str | None, model_ref: str | None) -> Decision | None:
-    """The decision the decision statement's rows make: the caller (and the model) of a plainly allowed
-    listing, else None."""
     if model_ref is None:
+        rows = models.rows(params, conn)
         caller = caller_of(rows, ws_ref, "list") if len(rows) == 1 else None
-        return None if caller is None else Decision(caller, snapshot=rows[0].snapshot)
+        return None if caller is None else Decision(caller, epoch=rows[0].epoch)
+    rows = versions.rows({**params, "model": model_ref}, conn)
     caller = caller_of(rows, ws_ref, "list")
     if caller is None:
         return None
@@ -78,14 +73,17 @@ def _decision_of(rows: list[Any], ws_ref: str | None, model_ref: str | None) -> 
     chosen = registry.pick(choices, model_ref, lambda c: c[0].model_id, lambda c: c[1])
     if chosen is None or not registry.allows(chosen[1], chosen[2], "list"):
         return None
-    return Decision(caller, chosen[0].model_id, chosen[0].model_name, chosen[0].snapshot)
+    return Decision(caller, chosen[0].model_id, chosen[0].model_name, chosen[0].epoch)
 
 
 @functools.lru_cache(maxsize=16)
 def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fastpath.Query:
     """A page's statement, compiled once per listing and shape (first page or resumed, filtered or not).
-    On PostgreSQL it reads nothing while its snapshot is `kept` (the kept pages' mark: `_page` already
-    holds what it would read; '' for none), which the database decides once, before any scan."""
+
+    On PostgreSQL every row also carries the statement's snapshot and access epoch (`_MARK` columns), and
+    there is always one: the page joined to them, so a page that reads nothing still tells them. It reads
+    nothing while its snapshot is `kept` (the one this very page is kept at: `_pages` holds what it would
+    read; '' for none), which the database decides once, before any scan."""
     order = registry.MODEL_ORDER if kind == "models" else registry.VERSION_ORDER
     after = [bindparam(f"after{i}") for i in range(len(order))] if resumed else None
     if kind == "models":
@@ -94,8 +92,18 @@ def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fas
         stmt = registry.versions_statement(bindparam("model"), bindparam("status") if filtered else None)
         stmt = keyset(stmt, order, after, bindparam("limit"), descending=True)
     if engine.dialect.name == "postgresql":
-        stmt = stmt.where(_SNAPSHOT != bindparam("kept"))
+        page = stmt.where(_SNAPSHOT != bindparam("kept")).subquery("page")
+        mark = select(_SNAPSHOT.label("snapshot"), epoch.token().label("epoch")).subquery("mark")
+        by = [page.c[c.key] for c in order]
+        stmt = (
+            select(page, mark.c.snapshot, mark.c.epoch)
+            .select_from(mark.outerjoin(page, true()))
+            .order_by(*(by if kind == "models" else (c.desc() for c in by)))
+        )
     return fastpath.Query(engine, stmt)
+
+
+_MARK = 2  # PostgreSQL: a page row's last columns, its statement's snapshot and access epoch (`_page_query`)
 
 
 async def answer(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
@@ -128,10 +136,7 @@ class _Plan(NamedTuple):
     values: dict[str, Any]
     scope_name: str
     kept_as: tuple[Any, ...]  # the page's key among the kept pages: (workspace, model, filter, cursor, limit)
-
-    def serves(self, decision: Decision) -> bool:
-        """Whether this is the plan `decision` makes of the same request (it plans from these two only)."""
-        return self.kept_as[:2] == (decision.caller.workspace_id, decision.model_id)
+    row: Callable[..., Any]  # a page row by name, from the driver's values without the mark
 
 
 def _plan(platform: Any, kind: str, params: dict[str, Any], decision: Decision) -> _Plan | None:
@@ -151,65 +156,80 @@ def _plan(platform: Any, kind: str, params: dict[str, Any], decision: Decision) 
                   kept="")  # fmt: skip
     query = _page_query(platform.store.engine, kind, after is not None, status is not None)
     kept_as = (ws_id, decision.model_id, status, params.get("cursor"), params["limit"])
-    return _Plan(query, values, scope_name, kept_as)
+    return _Plan(query, values, scope_name, kept_as, query.row if platform.store.is_sqlite else _unmarked(query))
+
+
+@functools.lru_cache(maxsize=16)
+def _unmarked(query: fastpath.Query) -> Callable[..., Any]:
+    return namedtuple("Row", query.row._fields[:-_MARK])  # type: ignore[misc]
 
 
 def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: str, ws_ref: str | None,
           model_ref: str | None) -> bytes | None:  # fmt: skip
     engine = platform.store.engine
-    decision, guessed, rows = _decide(platform, conn, kind, params, ("listing", digest, ws_ref, model_ref))
-    if decision is None:
-        return None
-    if guessed is not None and guessed.serves(decision):
-        planned = guessed  # the page read with the decision is the decided one
-    else:
-        planned, rows = _plan(platform, kind, params, decision), None
+    asked = ("listing", digest, ws_ref, model_ref)
+    if platform.store.is_sqlite:  # while its data_version holds, a decision holds
+        decision = fastpath.remember(platform, asked, lambda: _decided(engine, conn, digest, ws_ref, model_ref))
+        planned = decision and _plan(platform, kind, params, decision)
         if planned is None:
             return None
+        got, mark = None, fastpath.data_version(platform)
+    else:
+        read = _read_marked(platform, conn, kind, params, asked)
+        if read is None:
+            return None
+        decision, planned, got, mark = read
     limit = params["limit"]
 
-    def read() -> bytes:
-        query = planned.query
-        got = rows or query.tuples(planned.values, conn)  # none: maybe held back for a kept page (`_page_query`)
+    def read() -> bytes | None:
+        rows = got
+        if rows is None:  # SQLite, or a page held back for a kept one that was dropped since
+            rows = planned.query.tuples(planned.values, conn)
+            if not platform.store.is_sqlite:
+                if rows[0][-1] != decision.epoch:
+                    return None  # who may see what changed meanwhile: the route decides
+                rows = _page_rows(rows)
         key_of = registry.model_key if kind == "models" else registry.version_key
-        nxt = platform.cursors.encode(planned.scope_name, key_of(query.row(*got[limit - 1]))) if len(got) > limit else None
+        nxt = platform.cursors.encode(planned.scope_name, key_of(planned.row(*rows[limit - 1]))) if len(rows) > limit else None
         seen, make = (decision.caller.workspace_id, _model_item) if kind == "models" else (decision.model_name, _version_item)
-        return dumps(serialize.page([_ITEMS.get(seen, raw, query.row, make) for raw in got[:limit]], nxt))
+        return dumps(serialize.page([_ITEMS.get(seen, raw, planned.row, make) for raw in rows[:limit]], nxt))
 
-    mark = decision.snapshot or fastpath.data_version(platform)
     answer, kept = _pages(engine).get(mark, planned.kept_as, read)
-    platform.metrics.pages[kept] += 1
+    if answer is not None:
+        platform.metrics.pages[kept] += 1
     return answer
 
 
-def _decide(platform: Any, conn: Any, kind: str, params: dict[str, Any],
-            asked: tuple[Any, ...]) -> tuple[Decision | None, _Plan | None, list[tuple[Any, ...]] | None]:  # fmt: skip
-    """The decision for the request `asked` (None: the route answers), and on PostgreSQL a page read in
-    the same round trip (with the plan it was read by): the page the same request was last decided for,
-    unless the database is as it was when the kept pages were read. Nothing cheap proves a decision still
-    true there, so it is read with every page; each round trip more wakes the database's process and this
-    one once more, which on a loaded machine is the longest wait of a page."""
+def _read_marked(platform: Any, conn: Any, kind: str, params: dict[str, Any], asked: tuple[Any, ...]) -> Any:
+    """PostgreSQL: (decision, plan, page rows, mark) for the request `asked`, or None (the route answers).
+
+    The decision last read for the same request is kept while the access epoch the page statement reads
+    is the one it was read at: then a page is one statement. Else the decision is read again (and the page
+    with it). The page rows are None where the statement held them back for the kept page."""
     engine = platform.store.engine
     _, digest, ws_ref, model_ref = asked
-    deciding, values = _decision_run(engine, digest, ws_ref, model_ref)
-    if platform.store.is_sqlite:  # while its data_version holds, a decision holds
-        decision = fastpath.remember(
-            platform, asked, lambda: _decision_of(deciding.rows(values, conn), ws_ref, model_ref)
-        )
-        return decision, None, None
-    last = _LAST.get(asked)
-    guessed = last and _plan(platform, kind, params, last)
-    page = None
-    if guessed:
-        unless_kept = {**guessed.values, "kept": _pages(engine).mark or ""}
-        decided, page = fastpath.pipelined(conn, (deciding, values), (guessed.query, unless_kept))
-        decision = _decision_of([deciding.row(*row) for row in decided], ws_ref, model_ref)
-    else:
-        decision = _decision_of(deciding.rows(values, conn), ws_ref, model_ref)
-    if len(_LAST) >= _LAST_SIZE:
-        _LAST.clear()
-    _LAST[asked] = decision
-    return decision, guessed, page
+    decision = _DECISIONS.get(asked)
+    for fresh in (decision is None, True):
+        if fresh:
+            decision = _decided(engine, conn, digest, ws_ref, model_ref)
+            if len(_DECISIONS) >= _DECISIONS_SIZE:
+                _DECISIONS.clear()
+            _DECISIONS[asked] = decision
+        planned = decision and _plan(platform, kind, params, decision)
+        if planned is None:
+            return None
+        kept = _pages(engine).mark_of(planned.kept_as)
+        held = kept[0] if kept is not None and kept[1] == decision.epoch else ""  # (snapshot, epoch)
+        rows = planned.query.tuples({**planned.values, "kept": held}, conn)
+        mark = tuple(rows[0][-_MARK:])
+        if mark[1] == decision.epoch:
+            return decision, planned, None if mark[0] == held else _page_rows(rows), mark
+    return None  # who may see what changed between the decision and the page
+
+
+def _page_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """A PostgreSQL page statement's rows without their mark (an empty page: no rows)."""
+    return [] if rows[0][0] is None else [row[:-_MARK] for row in rows]
 
 
 def _model_item(ws_id: str, row: Any) -> dict[str, Any]:
@@ -244,16 +264,16 @@ class _Items:
 
 
 _ITEMS = _Items(8192)  # about 20 MB at most
-_LAST: dict[tuple[Any, ...], Decision | None] = {}  # PostgreSQL: the decision each request last had (`_decide`)
-_LAST_SIZE = 4096  # emptied when full
+_DECISIONS: dict[tuple[Any, ...], Decision | None] = {}  # PostgreSQL: each request's last decision (`_read_marked`)
+_DECISIONS_SIZE = 4096  # emptied when full
 
 
 @functools.lru_cache(maxsize=8)
 def _pages(engine: Engine) -> fastpath.Kept:
     """Pages already answered, byte for byte what the query would give while the database is unchanged.
-    The mark: SQLite's `data_version`, or on PostgreSQL the snapshot the decision was read in. Two equal
-    snapshots see the same committed rows whoever wrote them (another replica, SQL typed by hand), which
-    a mark made of change events would not prove."""
+    The mark: SQLite's `data_version`, or on PostgreSQL the page statement's snapshot and access epoch.
+    Two equal snapshots see the same committed rows whoever wrote them (another replica, SQL typed by
+    hand), which a mark made of change events would not prove."""
     return fastpath.Kept(32 << 20, len)
 
 
