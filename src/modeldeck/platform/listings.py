@@ -16,13 +16,12 @@ page asked again while nothing was committed is the one already answered (`_page
 from __future__ import annotations
 
 import functools
-from collections import namedtuple
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from orjson import Fragment
-from sqlalchemy import Engine, Text, bindparam, cast, func, null, select, true
+from sqlalchemy import Engine, Text, bindparam, cast, func, null, select, union_all
 from starlette.types import Scope
 
 from ..errors import DeckError
@@ -80,8 +79,8 @@ def _decided(engine: Engine, conn: Any, digest: str, ws_ref: str | None, model_r
 def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fastpath.Query:
     """A page's statement, compiled once per listing and shape (first page or resumed, filtered or not).
 
-    On PostgreSQL every row also carries the statement's snapshot and access epoch (`_MARK` columns), and
-    there is always one: the page joined to them, so a page that reads nothing still tells them. It reads
+    On PostgreSQL a last row follows the page's: its statement's snapshot and access epoch (the `_MARK`
+    columns, None on the page's rows), so even a page that reads nothing tells them. The page reads
     nothing while its snapshot is `kept` (the one this very page is kept at: `_pages` holds what it would
     read; '' for none), which the database decides once, before any scan."""
     order = registry.MODEL_ORDER if kind == "models" else registry.VERSION_ORDER
@@ -93,17 +92,16 @@ def _page_query(engine: Engine, kind: str, resumed: bool, filtered: bool) -> fas
         stmt = keyset(stmt, order, after, bindparam("limit"), descending=True)
     if engine.dialect.name == "postgresql":
         page = stmt.where(_SNAPSHOT != bindparam("kept")).subquery("page")
-        mark = select(_SNAPSHOT.label("snapshot"), epoch.token().label("epoch")).subquery("mark")
-        by = [page.c[c.key] for c in order]
-        stmt = (
-            select(page, mark.c.snapshot, mark.c.epoch)
-            .select_from(mark.outerjoin(page, true()))
-            .order_by(*(by if kind == "models" else (c.desc() for c in by)))
-        )
+        marked = union_all(
+            select(page, null().label("snapshot"), null().label("epoch")),
+            select(*(null().label(c.key) for c in page.c), _SNAPSHOT.label("snapshot"), epoch.token().label("epoch")),
+        ).subquery("marked")
+        by = [marked.c[c.key] for c in order]
+        stmt = select(marked).order_by(*((c if kind == "models" else c.desc()).nulls_last() for c in by))
     return fastpath.Query(engine, stmt)
 
 
-_MARK = 2  # PostgreSQL: a page row's last columns, its statement's snapshot and access epoch (`_page_query`)
+_MARK = 2  # PostgreSQL: the last row's last columns, its statement's snapshot and access epoch (`_page_query`)
 
 
 async def answer(platform: Any, scope: Scope, model_ref: str | None) -> bytes | None:
@@ -136,7 +134,6 @@ class _Plan(NamedTuple):
     values: dict[str, Any]
     scope_name: str
     kept_as: tuple[Any, ...]  # the page's key among the kept pages: (workspace, model, filter, cursor, limit)
-    row: Callable[..., Any]  # a page row by name, from the driver's values without the mark
 
 
 def _plan(platform: Any, kind: str, params: dict[str, Any], decision: Decision) -> _Plan | None:
@@ -156,12 +153,7 @@ def _plan(platform: Any, kind: str, params: dict[str, Any], decision: Decision) 
                   kept="")  # fmt: skip
     query = _page_query(platform.store.engine, kind, after is not None, status is not None)
     kept_as = (ws_id, decision.model_id, status, params.get("cursor"), params["limit"])
-    return _Plan(query, values, scope_name, kept_as, query.row if platform.store.is_sqlite else _unmarked(query))
-
-
-@functools.lru_cache(maxsize=16)
-def _unmarked(query: fastpath.Query) -> Callable[..., Any]:
-    return namedtuple("Row", query.row._fields[:-_MARK])  # type: ignore[misc]
+    return _Plan(query, values, scope_name, kept_as)
 
 
 def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: str, ws_ref: str | None,
@@ -186,13 +178,13 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
         if rows is None:  # SQLite, or a page held back for a kept one that was dropped since
             rows = planned.query.tuples(planned.values, conn)
             if not platform.store.is_sqlite:
-                if rows[0][-1] != decision.epoch:
+                if rows[-1][-1] != decision.epoch:
                     return None  # who may see what changed meanwhile: the route decides
-                rows = _page_rows(rows)
+                rows = rows[:-1]
         key_of = registry.model_key if kind == "models" else registry.version_key
-        nxt = platform.cursors.encode(planned.scope_name, key_of(planned.row(*rows[limit - 1]))) if len(rows) > limit else None
+        nxt = platform.cursors.encode(planned.scope_name, key_of(planned.query.row(*rows[limit - 1]))) if len(rows) > limit else None
         seen, make = (decision.caller.workspace_id, _model_item) if kind == "models" else (decision.model_name, _version_item)
-        return dumps(serialize.page([_ITEMS.get(seen, raw, planned.row, make) for raw in rows[:limit]], nxt))
+        return dumps(serialize.page(_ITEMS.of(seen, rows[:limit], planned.query.row, make), nxt))
 
     answer, kept = _pages(engine).get(mark, planned.kept_as, read)
     if answer is not None:
@@ -221,15 +213,10 @@ def _read_marked(platform: Any, conn: Any, kind: str, params: dict[str, Any], as
         kept = _pages(engine).mark_of(planned.kept_as)
         held = kept[0] if kept is not None and kept[1] == decision.epoch else ""  # (snapshot, epoch)
         rows = planned.query.tuples({**planned.values, "kept": held}, conn)
-        mark = tuple(rows[0][-_MARK:])
+        mark = tuple(rows[-1][-_MARK:])
         if mark[1] == decision.epoch:
-            return decision, planned, None if mark[0] == held else _page_rows(rows), mark
+            return decision, planned, None if mark[0] == held else rows[:-1], mark
     return None  # who may see what changed between the decision and the page
-
-
-def _page_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """A PostgreSQL page statement's rows without their mark (an empty page: no rows)."""
-    return [] if rows[0][0] is None else [row[:-_MARK] for row in rows]
 
 
 def _model_item(ws_id: str, row: Any) -> dict[str, Any]:
@@ -251,16 +238,18 @@ class _Items:
         self.size = size
         self._items: dict[tuple[Any, ...], Fragment] = {}
 
-    def get(self, seen: str, raw: tuple[Any, ...], row: Callable[..., Any],
-            make: Callable[[str, Any], dict[str, Any]]) -> Fragment:  # fmt: skip
-        """The item of the driver's row `raw` (named by `row`) as `make(seen, row)` gives it."""
-        key = (seen, raw)
-        item = self._items.get(key)
-        if item is None:
-            if len(self._items) >= self.size:
-                self._items.clear()
-            item = self._items[key] = Fragment(dumps(make(seen, row(*raw))))
-        return item
+    def of(self, seen: str, raws: list[tuple[Any, ...]], row: Callable[..., Any],
+           make: Callable[[str, Any], dict[str, Any]]) -> list[Fragment]:  # fmt: skip
+        """The items of the driver's rows `raws` (named by `row`), each as `make(seen, row)` gives it."""
+        kept = self._items
+        items = [kept.get((seen, raw)) for raw in raws]
+        if None in items:
+            for i, raw in enumerate(raws):
+                if items[i] is None:
+                    if len(kept) >= self.size:
+                        kept.clear()
+                    items[i] = kept[(seen, raw)] = Fragment(dumps(make(seen, row(*raw))))
+        return items  # type: ignore[return-value]
 
 
 _ITEMS = _Items(8192)  # about 20 MB at most

@@ -25,10 +25,12 @@ MAX_LIMIT = 500
 
 class Cursors:
     def __init__(self, secret: bytes) -> None:
-        self._secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)  # copied for each MAC: the key is set up once
 
     def _mac(self, scope: str, body: bytes) -> str:
-        return hmac.new(self._secret, scope.encode() + b"\0" + body, hashlib.sha256).hexdigest()[:32]
+        mac = self._keyed.copy()
+        mac.update(scope.encode() + b"\0" + body)
+        return mac.hexdigest()[:32]
 
     def encode(self, scope: str, key: list[Any]) -> str:
         body = json.dumps(key, separators=(",", ":")).encode()
