@@ -192,7 +192,8 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
     return answer
 
 
-def _read_marked(platform: Any, conn: Any, kind: str, params: dict[str, Any], asked: tuple[Any, ...]) -> Any:
+def _read_marked(platform: Any, conn: Any, kind: str, params: dict[str, Any],
+                 asked: tuple[Any, ...]) -> tuple[Decision, _Plan, list[tuple[Any, ...]] | None, tuple[Any, ...]] | None:  # fmt: skip
     """PostgreSQL: (decision, plan, page rows, mark) for the request `asked`, or None (the route answers).
 
     The decision last read for the same request is kept while the access epoch the page statement reads
@@ -200,13 +201,14 @@ def _read_marked(platform: Any, conn: Any, kind: str, params: dict[str, Any], as
     with it). The page rows are None where the statement held them back for the kept page."""
     engine = platform.store.engine
     _, digest, ws_ref, model_ref = asked
-    decision = _DECISIONS.get(asked)
+    decisions = _decisions(engine)
+    decision = decisions.get(asked)
     for fresh in (decision is None, True):
         if fresh:
             decision = _decided(engine, conn, digest, ws_ref, model_ref)
-            if len(_DECISIONS) >= _DECISIONS_SIZE:
-                _DECISIONS.clear()
-            _DECISIONS[asked] = decision
+            if len(decisions) >= _DECISIONS_SIZE:
+                decisions.clear()
+            decisions[asked] = decision
         planned = decision and _plan(platform, kind, params, decision)
         if planned is None:
             return None
@@ -253,8 +255,13 @@ class _Items:
 
 
 _ITEMS = _Items(8192)  # about 20 MB at most
-_DECISIONS: dict[tuple[Any, ...], Decision | None] = {}  # PostgreSQL: each request's last decision (`_read_marked`)
-_DECISIONS_SIZE = 4096  # emptied when full
+_DECISIONS_SIZE = 4096  # PostgreSQL: decisions kept per database (`_decisions`), emptied when full
+
+
+@functools.lru_cache(maxsize=8)
+def _decisions(engine: Engine) -> dict[tuple[Any, ...], Decision | None]:
+    """PostgreSQL: each request's last decision (`_read_marked`)."""
+    return {}
 
 
 @functools.lru_cache(maxsize=8)
