@@ -63,8 +63,12 @@ class Query:
 
     def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
         self.engine = engine
-        self._raw = engine.dialect.name == "postgresql"
-        dialect = type(engine.dialect)(paramstyle="numeric_dollar") if self._raw else engine.dialect
+        self._raw_cursor: Any = None
+        dialect = engine.dialect
+        if dialect.name == "postgresql":
+            from psycopg import RawCursor
+
+            self._raw_cursor, dialect = RawCursor, type(dialect)(paramstyle="numeric_dollar")
         self.compiled = stmt.compile(dialect=dialect)
         self.row = namedtuple("Row", [c.key for c in stmt.selected_columns])  # type: ignore[misc]
 
@@ -83,17 +87,9 @@ class Query:
 
     def tuples(self, params: dict[str, Any], conn: Any) -> list[tuple[Any, ...]]:
         """The rows on `conn` as the driver's plain tuples (`row(*values)` names them)."""
-        cursor = self.cursor(conn)
+        cursor = conn.cursor() if self._raw_cursor is None else self._raw_cursor(conn.driver_connection)
         cursor.execute(self.compiled.string, self.args(params))
         return cursor.fetchall()
-
-    def cursor(self, conn: Any) -> Any:
-        """A cursor on `conn` (from `connection`) that runs this statement."""
-        if not self._raw:
-            return conn.cursor()
-        from psycopg import RawCursor
-
-        return RawCursor(conn.driver_connection)
 
     def args(self, params: dict[str, Any]) -> Any:
         """The driver's parameters for `params` (the statement's own constants filled in)."""

@@ -178,9 +178,9 @@ def _page(platform: Any, conn: Any, kind: str, params: dict[str, Any], digest: s
         if rows is None:  # SQLite, or a page held back for a kept one that was dropped since
             rows = planned.query.tuples(planned.values, conn)
             if not platform.store.is_sqlite:
-                if rows[-1][-1] != decision.epoch:
+                rows, (_, now) = _unmarked(rows)
+                if now != decision.epoch:
                     return None  # who may see what changed meanwhile: the route decides
-                rows = rows[:-1]
         key_of = registry.model_key if kind == "models" else registry.version_key
         nxt = platform.cursors.encode(planned.scope_name, key_of(planned.query.row(*rows[limit - 1]))) if len(rows) > limit else None
         seen, make = (decision.caller.workspace_id, _model_item) if kind == "models" else (decision.model_name, _version_item)
@@ -214,11 +214,15 @@ def _read_marked(platform: Any, conn: Any, kind: str, params: dict[str, Any],
             return None
         kept = _pages(engine).mark_of(planned.kept_as)
         held = kept[0] if kept is not None and kept[1] == decision.epoch else ""  # (snapshot, epoch)
-        rows = planned.query.tuples({**planned.values, "kept": held}, conn)
-        mark = tuple(rows[-1][-_MARK:])
+        rows, mark = _unmarked(planned.query.tuples({**planned.values, "kept": held}, conn))
         if mark[1] == decision.epoch:
-            return decision, planned, None if mark[0] == held else rows[:-1], mark
+            return decision, planned, None if mark[0] == held else rows, mark
     return None  # who may see what changed between the decision and the page
+
+
+def _unmarked(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+    """A PostgreSQL page statement's page rows, and its mark (snapshot, epoch) from the row after them."""
+    return rows[:-1], tuple(rows[-1][-_MARK:])
 
 
 def _model_item(ws_id: str, row: Any) -> dict[str, Any]:
