@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import Api, Deployment, deploy, wait_for
@@ -328,6 +329,63 @@ def test_a_non_string_entry_is_refused(ws, entry: Any):
     error_of(r, 400, "InvalidParameter.InferenceSpec")
 
 
+# ---- the native API takes only the query parameters it declares, each once --------------------------
+
+
+def test_a_misspelt_filter_is_refused_not_ignored(ws):
+    """Ignored, `aproval_status` would answer every version as if it were the Pending ones."""
+    ws["main"].ok("POST", f"{API}/models/m/versions", json={"uri": "oss://b/k"})
+    ws["main"].ok("POST", f"{API}/models/m/versions/0.1.0/approve")
+    r = ws["main"].get(f"{API}/models/m/versions", params={"aproval_status": "Pending"})
+    body = error_of(r, 400, "InvalidParameter.Query")
+    assert body["message"] == "Unknown query parameter 'aproval_status'."
+    assert body["hint"] == "GET /api/v1/models/{model}/versions takes approval_status, cursor, limit, each at most once."
+    assert ws["main"].ok("GET", f"{API}/models/m/versions", params={"approval_status": "Pending"})["items"] == []
+    r = ws["main"].get(f"{API}/models", params={"approval_status": "Nope"})  # models take no such filter
+    assert error_of(r, 400, "InvalidParameter.Query")["hint"].startswith("GET /api/v1/models takes action, cursor,")
+
+
+@pytest.mark.parametrize("url", [f"{API}/models?limit=1&limit=2", f"{API}/models/m/versions?limit=2&limit=1",
+                                 f"{API}/deployments?cursor=&cursor=", f"{API}/tasks?status=done&status=failed"])  # fmt: skip
+def test_a_parameter_given_twice_is_refused(ws, url: str):
+    """A proxy that reads the first of two values and a server that reads the last could disagree."""
+    body = error_of(ws["main"].get(url), 400, "InvalidParameter.Query")
+    assert "is given more than once" in body["message"]
+
+
+def test_every_native_listing_refuses_an_unknown_parameter(ws, shared: Deployment):
+    """All of them, from the OpenAPI document: each GET without path parameters, the event stream too."""
+    document = ws["main"].ok("GET", "/openapi.json")
+    gets = [path for path, item in document["paths"].items() if "get" in item and "{" not in path
+            and path not in ("/health", "/openapi.json", "/docs", "/redoc") and not path.startswith("/v1")]  # fmt: skip
+    assert {f"{API}/models", f"{API}/workspaces", f"{API}/events", "/metrics"} <= set(gets)
+    for path in gets:
+        if not path.startswith((API, "/metrics")):
+            continue  # a facade's: it answers what its cloud's SDK sends
+        r = ws["main"].get(path, params={"unknown": "1"})
+        assert error_of(r, 400, "InvalidParameter.Query")["message"] == "Unknown query parameter 'unknown'.", path
+
+
+def test_predict_takes_no_query(ws):
+    r = ws["main"].post(f"{API}/models/m/predict?version=0.1.0", json={"inputs": [[1.0]]})
+    body = error_of(r, 400, "InvalidParameter.Query")
+    assert body["hint"] == "POST /api/v1/models/{model}/predict takes no query parameters."
+
+
+def test_a_key_pasted_into_the_query_is_not_repeated_back(ws):
+    key = ws["developer"].key
+    for query in ({key: ""}, {"api_key": key, key: "1"}):
+        r = ws["developer"].get(f"{API}/models", params=query)
+        error_of(r, 400, "InvalidParameter.Query")
+        assert key not in r.text and key[-8:] not in r.text
+        assert r.json()["message"] == "The query has a parameter this endpoint does not take."
+
+
+def test_facades_take_what_their_clouds_sdks_send(ws):
+    """Lenient on purpose: an SDK may add parameters of its own (request ids, API versions)."""
+    assert ws["main"].get("/v1/models", params={"api-version": "2024-06-01"}).status_code == 200
+
+
 def test_after_an_internal_error_the_next_request_on_the_connection_succeeds(tmp_path: Path):
     """A 500 says `Connection: close`, so the client's next request (same client, keep-alive) goes through."""
     import sqlite3
@@ -345,6 +403,21 @@ def test_after_an_internal_error_the_next_request_on_the_connection_succeeds(tmp
             assert api.get("/health").status_code == 200
     finally:
         dep.close()
+
+
+def test_a_connection_idle_past_the_clients_keep_alive_is_still_open(shared: Deployment):
+    """The server keeps an idle connection open longer than httpx keeps it (5 s): at uvicorn's default,
+    also 5 s, the two race, and a request sent on a connection the server is closing gets no answer."""
+    import time
+
+    host, port = httpx.URL(shared.url).host, httpx.URL(shared.url).port
+    request = f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    with socket.create_connection((host, port), timeout=10) as conn:
+        for pause in (0, 6):
+            time.sleep(pause)  # idle past both defaults: the server must still read this connection
+            conn.sendall(request)
+            answer = conn.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), (pause, answer)
 
 
 # ---- the platform's own keys are never registered -----------------------------------------------------

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 WATCH_EVERY = 0.5  # seconds between two looks at the clients, the home and the runtimes
+# Seconds an idle keep-alive connection stays open. Longer than clients keep theirs (httpx: 5 s) and than
+# balancers' idle timeouts (60 s is common): whoever reuses a connection must not race the server closing it
+# (uvicorn's default, 5 s, ties with httpx, and a request sent at that moment fails unanswered).
+KEEP_ALIVE = 75
 SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits (Python's default: 0.005)
 
 
@@ -91,7 +95,8 @@ class PlatformServer:
         self.idle_timeout = idle_timeout
         self.home = home
         self.runtime_idle = runtime_idle
-        options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, **uvicorn_options}
+        options = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2,
+                   "timeout_keep_alive": KEEP_ALIVE, **uvicorn_options}  # fmt: skip
         self.server = uvicorn.Server(uvicorn.Config(self.idle, **options))
         self._uvicorn_shutdown = self.server.shutdown
         self.server.shutdown = self._shutdown  # type: ignore[method-assign]

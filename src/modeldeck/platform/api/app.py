@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -30,6 +31,7 @@ from . import errors, routes_accounts, routes_artifacts, routes_credentials, rou
 from . import routes_deployments, routes_events, routes_ops, routes_workspaces, serialize
 from ..metrics import Observe
 from .openapi import complete_document
+from .routing import check_query
 from .bodies import PredictRequest
 from .facades import FACADES, Facade, check_prefixes
 from .facades import objects
@@ -97,6 +99,8 @@ class PredictLane:
         scope["path_params"] = {k: v for k, v in match.groupdict().items() if v is not None}
         scope["route_template"] = self.TEMPLATES["version" in scope["path_params"]]
         try:
+            given = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+            check_query(given, frozenset(), f"POST {scope['route_template']}")
             raw = await _body(receive)
             if raw is None:
                 return  # the client left: nobody to answer

@@ -15,7 +15,7 @@ from .bodies import AccountCreate, SettingsUpdate
 from .routing import Router
 from .deps import PlatformDep, PrincipalDep
 
-router = Router(prefix="/api/v1", tags=["accounts"])
+router = Router(prefix="/api/v1", tags=["accounts"], strict_query=True)
 
 
 @router.get("/whoami")

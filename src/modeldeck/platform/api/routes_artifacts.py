@@ -21,7 +21,7 @@ from .bodies import ArtifactCreate, ImportCreate, UploadComplete, UploadCreate
 from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = Router(prefix="/api/v1", tags=["artifacts"])
+router = Router(prefix="/api/v1", tags=["artifacts"], strict_query=True)
 FLUSH_AT = 8 << 20  # hand 8 MiB at a time to a worker thread, which hashes and writes while we receive
 
 

@@ -14,7 +14,7 @@ from .bodies import Body
 from .deps import PlatformDep, PrincipalDep
 from .routing import Router
 
-router = Router(prefix="/api/v1", tags=["credentials"])
+router = Router(prefix="/api/v1", tags=["credentials"], strict_query=True)
 
 
 class AccessKeyCreate(Body):

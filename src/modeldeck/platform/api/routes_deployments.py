@@ -20,7 +20,7 @@ from ..schema import Deployment, DeploymentEvent, Model
 from .deps import CallerDep, PlatformDep
 from .routing import Router
 
-router = Router(prefix="/api/v1/deployments", tags=["deployments"])
+router = Router(prefix="/api/v1/deployments", tags=["deployments"], strict_query=True)
 MAX_WAIT = 60.0
 
 

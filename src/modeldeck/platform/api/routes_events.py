@@ -13,7 +13,7 @@ from .. import events
 from .deps import PlatformDep, PrincipalDep
 from .routing import Router
 
-router = Router(prefix="/api/v1", tags=["events"])
+router = Router(prefix="/api/v1", tags=["events"], strict_query=True)
 
 
 def _last_id(value: str | None) -> int | None:

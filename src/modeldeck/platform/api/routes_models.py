@@ -13,7 +13,7 @@ from .bodies import GrantSet, ModelCreate, ModelUpdate, VersionCreate, VersionUp
 from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = Router(prefix="/api/v1/models", tags=["models"])
+router = Router(prefix="/api/v1/models", tags=["models"], strict_query=True)
 
 
 @router.get("")

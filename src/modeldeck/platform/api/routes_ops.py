@@ -8,7 +8,7 @@ from ...errors import AccessDenied
 from .deps import PlatformDep, PrincipalDep
 from .routing import Router
 
-router = Router(tags=["health"])
+router = Router(tags=["health"], strict_query=True)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 

@@ -12,7 +12,7 @@ from .bodies import Body
 from .routing import Router
 from .deps import CallerDep, PlatformDep
 
-router = Router(prefix="/api/v1/tasks", tags=["tasks"])
+router = Router(prefix="/api/v1/tasks", tags=["tasks"], strict_query=True)
 
 
 class TaskCreate(Body):

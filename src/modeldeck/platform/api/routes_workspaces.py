@@ -15,7 +15,7 @@ from .bodies import MemberSet, WorkspaceCreate, WorkspaceUpdate
 from .routing import Router
 from .deps import PlatformDep, PrincipalDep
 
-router = Router(prefix="/api/v1/workspaces", tags=["workspaces"])
+router = Router(prefix="/api/v1/workspaces", tags=["workspaces"], strict_query=True)
 
 
 def _enter(platform: Platform, principal: Principal, workspace: str) -> Caller:
