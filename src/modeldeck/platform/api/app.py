@@ -99,8 +99,9 @@ class PredictLane:
         scope["path_params"] = {k: v for k, v in match.groupdict().items() if v is not None}
         scope["route_template"] = self.TEMPLATES["version" in scope["path_params"]]
         try:
-            given = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
-            check_query(given, frozenset(), f"POST {scope['route_template']}")
+            if scope["query_string"]:  # predict takes none; most requests carry none, so parse only then
+                given = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+                check_query(given, frozenset(), f"POST {scope['route_template']}")
             raw = await _body(receive)
             if raw is None:
                 return  # the client left: nobody to answer

@@ -50,7 +50,7 @@ class StrictQueryRoute(JsonRoute):
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
-        takes = query_names(self.dependant)
+        takes = _query_names(self.dependant)
         route = f"{','.join(sorted(self.methods or ()))} {self.path}"
 
         async def checked(request: Request) -> Response:
@@ -60,21 +60,21 @@ class StrictQueryRoute(JsonRoute):
         return checked
 
 
-def query_names(dependant: Dependant) -> frozenset[str]:
+def _query_names(dependant: Dependant) -> frozenset[str]:
     """The query parameters a route takes, its dependencies' included, by the names callers send."""
     names = {field.alias for field in dependant.query_params}
     for sub in dependant.dependencies:
-        names |= query_names(sub)
+        names |= _query_names(sub)
     return frozenset(names)
 
 
 def check_query(given: list[str], takes: frozenset[str], route: str) -> None:
     """Raise unless each name given is one `route` takes, given once. Names are repeated back only when
     they look like parameter names: a key pasted in the wrong place is not echoed."""
+    if len(set(given)) == len(given) and takes.issuperset(given):
+        return
     unknown = sorted(set(given) - takes)
     repeated = sorted({name for name in given if given.count(name) > 1})
-    if not unknown and not repeated:
-        return
     if unknown:
         named = [name for name in unknown if _NAMEABLE.fullmatch(name)]
         listed = ", ".join(repr(name) for name in named)
